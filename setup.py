@@ -1,0 +1,17 @@
+"""Packaging for torch-ember.
+
+The ``torch_dynamo_backends`` entry point makes ``torch.compile(model, backend="ember")`` work in a process
+that never imports ``torch_ember``: Dynamo looks the name up among installed entry points.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="torch-ember",
+    version="0.1.0",
+    description="Run PyTorch embedding work as programs for an emulated decoupled access-execute device",
+    packages=find_packages(include=["torch_ember*", "dae_emulator*", "tune*", "dae_agent*"]),
+    python_requires=">=3.11",
+    install_requires=["torch>=2.11", "numpy"],
+    extras_require={"test": ["pytest", "hypothesis"]},
+    entry_points={"torch_dynamo_backends": ["ember = torch_ember.dynamo_backend:ember_backend"]},
+)
