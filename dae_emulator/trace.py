@@ -1,0 +1,69 @@
+"""What a functional run hands to the timing and energy models: the access stream it really executed.
+
+The access unit walks its traversal units in program order; each step of that walk is an *event* (one
+iteration, begin or end of a traversal unit). Events are numbered 0..E-1 in the order one core would issue
+them, and every memory access and every control token is tied to the event that issued it, so the timing
+model sees the real interleaving and the real addresses (locality and reuse included).
+Work is split across cores by the outermost traversal unit: ``event_item`` says which outer iteration each
+event belongs to, and a core takes a contiguous block of outer iterations.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import torch
+
+
+class Side(enum.Enum):
+    ACCESS = "access"      # issued by the access unit (loads of streams)
+    EXECUTE = "execute"    # issued by the execute unit (stores, read-modify-write)
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """Every access one memory stream (or one store) made, in issue order."""
+
+    stream: str
+    tensor: str
+    side: Side
+    is_write: bool
+    nbytes: int              # bytes per access: one element, or one row (a contiguous span)
+    event: torch.Tensor      # int64 (n,): the event that issued each access, nondecreasing
+    address: torch.Tensor    # int64 (n,): byte address of each access's first byte
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """Control tokens pushed to the execute unit for one callback."""
+
+    callback: str
+    event: torch.Tensor      # int64 (t,): the event that pushed each token, nondecreasing
+    operand_bytes: int       # bytes of queue payload pushed with each token
+    vector_ops: int          # execute-unit vector instructions one run of the callback takes
+    scalar_ops: int          # execute-unit scalar instructions (pops, counters, branches) per run
+
+
+@dataclass(frozen=True)
+class LaunchTrace:
+    """The executed access stream of one program launch."""
+
+    program: str
+    num_events: int
+    event_item: torch.Tensor             # int64 (E,): outermost-traversal iteration of each event
+    num_items: int                       # trip count of the outermost traversal unit
+    accesses: tuple[AccessRecord, ...]
+    tokens: tuple[TokenRecord, ...]
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(a.nbytes * a.address.numel() for a in self.accesses if not a.is_write)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(a.nbytes * a.address.numel() for a in self.accesses if a.is_write)
+
+    @property
+    def lookups(self) -> int:
+        """Row-sized loads (the embedding lookups) the access unit issued."""
+        return sum(a.address.numel() for a in self.accesses if a.side is Side.ACCESS and a.stream.startswith("row"))
