@@ -28,6 +28,7 @@ class AccessRecord:
     tensor: str
     side: Side
     is_write: bool
+    is_row: bool             # a whole table row (a lookup), not a single element
     nbytes: int              # bytes per access: one element, or one row (a contiguous span)
     event: torch.Tensor      # int64 (n,): the event that issued each access, nondecreasing
     address: torch.Tensor    # int64 (n,): byte address of each access's first byte
@@ -66,4 +67,4 @@ class LaunchTrace:
     @property
     def lookups(self) -> int:
         """Row-sized loads (the embedding lookups) the access unit issued."""
-        return sum(a.address.numel() for a in self.accesses if a.side is Side.ACCESS and a.stream.startswith("row"))
+        return sum(a.address.numel() for a in self.accesses if a.is_row and not a.is_write)
