@@ -1,7 +1,47 @@
 """Machine description of an emulated DAE device and its named presets.
 
 A device is ``cores`` DAE cores, each an access unit (traversal units, memory streams, queues) paired with
-an execute unit (a vector core), sharing a last-level cache and DRAM.
+an execute unit (a vector core), sharing a last-level cache and DRAM. The timing models read every field
+the same way: the access unit issues one cache-line request per cycle with at most ``max_outstanding`` in
+flight, reserves queue entries for its tokens (``queue_capacity`` tokens, each carrying its operand), the
+execute unit issues one instruction per cycle, and DRAM serves lines at ``dram_bandwidth_gbs`` after
+``dram_latency_ns``.
+
+Why the presets hold the values they do (from public descriptions of such machines):
+
+``server`` (the default): a many-core server CPU whose cores each carry a near-core access unit, the setting
+in which TMU (MICRO 2023) was evaluated and which Ember (CGO 2026) compiles for.
+  - clock_ghz=2.0, cores=32: the sustained all-core clock and core count of a mid-size server part.
+  - queue_capacity=64, max_outstanding=64: TMU feeds the core through queues deep enough to cover DRAM
+    latency; 64 outstanding lines per core is the order of the L2 miss-handling registers of current
+    server cores, well above the ~13 lines one core needs in flight (its share of bandwidth times
+    latency: 8 GB/s * 100 ns / 64 B), so cold lookups are bandwidth bound, as decoupling intends.
+  - vector_bytes=64: 512-bit SIMD (AVX-512 / SVE-512), the vector width of server cores TMU marshals for.
+  - cache_bytes=32 MiB, cache_ways=16, line_bytes=64, cache_latency_cycles=40: a shared last-level cache of
+    1 MiB per core, 16 ways and 64-byte lines as on x86 and Arm server parts, hit latency of a mesh LLC.
+  - dram_bandwidth_gbs=256, dram_latency_ns=100: eight DDR5-4800 channels peak at 307 GB/s and stream at
+    about 80-85% of that; idle load-to-use latency on such parts is about 100 ns.
+  - traversal_units=8, queues=16, scratchpad_bytes=64 KiB: enough layers for the nested dense / range
+    loops of Ember's kernels (an embedding bag needs two) with several tables batched in one region, and a
+    small buffer for compound rows, as in TMU's multi-lane design.
+  - energies: DDR5 moves data at about 15 pJ/bit with I/O (120 pJ/B); reading a 64-byte line from a large
+    SRAM LLC costs about 100 pJ; a queue entry is a small register-file write and read (2 pJ); a 512-bit
+    vector op with its register traffic about 10 pJ and a scalar op about 2 pJ; 30 W static is the
+    leakage and uncore share (about 15%) of a 200 W 32-core package.
+
+``edge``: one core of a mobile / embedded SoC with the same access unit, scaled down.
+  - clock_ghz=1.0, cores=1: a small in-order core's clock.
+  - queue_capacity=16, max_outstanding=16: a small core's miss handling, below this core's
+    latency-bandwidth product (12.8 GB/s * 120 ns / 64 B = 24 lines), so cold lookups on the edge device
+    are latency bound: the trade-off small cores make.
+  - vector_bytes=16: 128-bit NEON.
+  - cache_bytes=1 MiB, cache_ways=8, cache_latency_cycles=20: a typical mobile shared L2/L3.
+  - dram_bandwidth_gbs=12.8, dram_latency_ns=120: one 32-bit LPDDR4X-3200 channel (12.8 GB/s); LPDDR's
+    latency is above server DDR's.
+  - traversal_units=4, queues=8, scratchpad_bytes=16 KiB: half the server's loop layers and queues.
+  - energies: LPDDR4X about 5 pJ/bit (40 pJ/B); a 64-byte read of a 1 MiB SRAM about 40 pJ; 1 pJ per
+    queue entry; a 128-bit vector op about 3 pJ, a scalar op about 1 pJ; 0.5 W static for one core and
+    its cache.
 """
 from __future__ import annotations
 
@@ -10,7 +50,11 @@ from dataclasses import dataclass, fields
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    """One DAE device. Energies are per event, in picojoules."""
+    """One DAE device. Energies are per event, in picojoules; ``energy_static_w`` is in watts.
+
+    ``energy_scalar_op_pj`` came after the others and has a default so that configs written before it
+    still construct.
+    """
 
     name: str
     clock_ghz: float
@@ -32,6 +76,7 @@ class DeviceConfig:
     energy_queue_pj_per_entry: float
     energy_vector_op_pj: float
     energy_static_w: float
+    energy_scalar_op_pj: float = 1.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -49,17 +94,17 @@ class DeviceConfig:
 PRESETS: dict[str, DeviceConfig] = {
     "server": DeviceConfig(
         name="server", clock_ghz=2.0, cores=32, queue_capacity=64, max_outstanding=64, vector_bytes=64,
-        cache_bytes=32 * 2**20, cache_ways=16, line_bytes=64, dram_bandwidth_gbs=200.0, dram_latency_ns=90.0,
+        cache_bytes=32 * 2**20, cache_ways=16, line_bytes=64, dram_bandwidth_gbs=256.0, dram_latency_ns=100.0,
         cache_latency_cycles=40, traversal_units=8, queues=16, scratchpad_bytes=64 * 2**10,
-        energy_dram_pj_per_byte=20.0, energy_cache_pj_per_access=50.0, energy_queue_pj_per_entry=2.0,
-        energy_vector_op_pj=10.0, energy_static_w=30.0,
+        energy_dram_pj_per_byte=120.0, energy_cache_pj_per_access=100.0, energy_queue_pj_per_entry=2.0,
+        energy_vector_op_pj=10.0, energy_static_w=30.0, energy_scalar_op_pj=2.0,
     ),
     "edge": DeviceConfig(
         name="edge", clock_ghz=1.0, cores=1, queue_capacity=16, max_outstanding=16, vector_bytes=16,
         cache_bytes=2**20, cache_ways=8, line_bytes=64, dram_bandwidth_gbs=12.8, dram_latency_ns=120.0,
         cache_latency_cycles=20, traversal_units=4, queues=8, scratchpad_bytes=16 * 2**10,
-        energy_dram_pj_per_byte=25.0, energy_cache_pj_per_access=20.0, energy_queue_pj_per_entry=1.0,
-        energy_vector_op_pj=3.0, energy_static_w=0.5,
+        energy_dram_pj_per_byte=40.0, energy_cache_pj_per_access=40.0, energy_queue_pj_per_entry=1.0,
+        energy_vector_op_pj=3.0, energy_static_w=0.5, energy_scalar_op_pj=1.0,
     ),
 }
 

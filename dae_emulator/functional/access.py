@@ -1,0 +1,162 @@
+"""The access side, evaluated layer by layer on whole index tensors.
+
+Each traversal layer becomes a set of iterations: for every iteration, its parent iteration, its induction
+value and its place in the event order. Streams become one tensor per stream (one entry per iteration of
+their layer); a stream of an outer layer is broadcast inward through the parent maps. Every load checks its
+addresses before it reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import DaeAddressError, DaeRangeError
+from ..program import AluOp, Event, Program, StreamKind, TraversalKind
+from ..trace import AccessRecord, Side
+from ..verify import layer_chain
+
+
+@dataclass
+class Layer:
+    name: str
+    parent: torch.Tensor | None     # (n,) index of the enclosing iteration
+    induction: torch.Tensor         # (n,) induction variable value
+    iter_event: torch.Tensor | None = None
+    end_event: torch.Tensor | None = None
+
+    @property
+    def size(self) -> int:
+        return self.induction.numel()
+
+
+_ALU = {
+    AluOp.ADD: torch.add, AluOp.SUB: torch.sub, AluOp.MUL: torch.mul, AluOp.EQ: torch.eq, AluOp.NE: torch.ne,
+    AluOp.LT: torch.lt, AluOp.GE: torch.ge, AluOp.AND: torch.logical_and,
+}
+
+
+class AccessRun:
+    """Evaluates a program's access configuration against bound inputs."""
+
+    def __init__(self, program: Program, tensors: dict[str, torch.Tensor], sizes: dict[str, int],
+                 addresses: dict[str, int]):
+        self.program, self.tensors, self.sizes, self.base = program, tensors, sizes, addresses
+        self.chain = layer_chain(program)
+        self.depth = {name: i for i, name in enumerate(self.chain)}
+        self.layers: list[Layer] = []
+        self.values: dict[str, torch.Tensor] = {}
+        self.stream_depth: dict[str, int] = {}
+        self.records: list[AccessRecord] = []
+
+    def run(self) -> None:
+        for t in self.program.traversals:
+            self._add_layer(t)
+            for s in self.program.streams:
+                if s.traversal == t.name:
+                    self._eval_stream(s)
+        self._number_events()
+
+    # -- layers ------------------------------------------------------------------------------------------
+    def _add_layer(self, t) -> None:
+        device = next(iter(self.tensors.values())).device
+        if not self.layers:
+            n = self._extent(t.extent)
+            self.layers.append(Layer(t.name, None, torch.arange(n, device=device)))
+            return
+        outer = self.layers[-1]
+        if t.kind is TraversalKind.DENSE:
+            extent = self._extent(t.extent)
+            counts = torch.full((outer.size,), extent, dtype=torch.int64, device=device)
+            start = torch.zeros(outer.size, dtype=torch.int64, device=device)
+        else:
+            start = self.at_layer(t.lo, len(self.layers) - 1).long()
+            counts = self.at_layer(t.hi, len(self.layers) - 1).long() - start
+            if counts.numel() and counts.min() < 0:
+                bad = int(torch.nonzero(counts < 0)[0])
+                raise DaeRangeError(t.name, bad, int(start[bad]), int(start[bad] + counts[bad]))
+        parent = torch.repeat_interleave(torch.arange(outer.size, device=device), counts)
+        first = torch.cumsum(counts, 0) - counts
+        induction = start[parent] + torch.arange(parent.numel(), device=device) - first[parent]
+        self.layers.append(Layer(t.name, parent, induction))
+
+    def _extent(self, dim) -> int:
+        return (self.sizes[dim.symbol] if dim.symbol else 0) + dim.offset
+
+    def ancestor_map(self, from_depth: int, to_depth: int) -> torch.Tensor | None:
+        """For each iteration at ``to_depth``, its enclosing iteration at ``from_depth`` (None: identity)."""
+        mapping = None
+        for d in range(to_depth, from_depth, -1):
+            parent = self.layers[d].parent
+            mapping = parent if mapping is None else parent[mapping]
+        return mapping
+
+    def at_layer(self, stream: str, depth: int) -> torch.Tensor:
+        value = self.values[stream]
+        mapping = self.ancestor_map(self.stream_depth[stream], depth)
+        return value if mapping is None else value[mapping]
+
+    # -- streams -----------------------------------------------------------------------------------------
+    def _eval_stream(self, s) -> None:
+        depth = self.depth[s.traversal]
+        if s.kind is StreamKind.INDUCTION:
+            value = self.layers[depth].induction
+        elif s.kind is StreamKind.ALU:
+            args = [o if isinstance(o, int) else self.at_layer(o, depth) for o in s.operands]
+            value = _ALU[s.op](*args)
+        else:
+            index = self.at_layer(s.index, depth).long()
+            table = self.tensors[s.tensor]
+            check_addresses(f"stream {s.name}", s.tensor, index, table.shape[0])
+            value = table[index] if s.kind is StreamKind.LOAD_ROW else table.index_select(0, index)
+            row_bytes = table.element_size() * (table.shape[1] if table.dim() == 2 else 1)
+            self.records.append(AccessRecord(
+                stream=s.name, tensor=s.tensor, side=Side.ACCESS, is_write=False,
+                is_row=s.kind is StreamKind.LOAD_ROW, nbytes=row_bytes,
+                event=torch.empty(0, dtype=torch.int64), address=self.base[s.tensor] + index * row_bytes))
+        self.values[s.name] = value
+        self.stream_depth[s.name] = depth
+
+    # -- events ------------------------------------------------------------------------------------------
+    def _number_events(self) -> None:
+        """Give every iteration an ITER and an END event id in the order one core would issue them."""
+        sizes = [None] * len(self.layers)
+        for d in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[d]
+            size = torch.full((layer.size,), 2, dtype=torch.int64)
+            if d + 1 < len(self.layers):
+                size.index_add_(0, self.layers[d + 1].parent, sizes[d + 1])
+            sizes[d] = size
+        start = torch.cumsum(sizes[0], 0) - sizes[0]
+        for d, layer in enumerate(self.layers):
+            if d:
+                parent = layer.parent
+                within = torch.cumsum(sizes[d], 0) - sizes[d]
+                counts = torch.bincount(parent, minlength=self.layers[d - 1].size)
+                first_child = torch.cumsum(counts, 0) - counts
+                seg_offset = within - within[first_child[parent]] if parent.numel() else within
+                start = self.layers[d - 1].iter_event[parent] + 1 + seg_offset
+            layer.iter_event = start
+            layer.end_event = start + sizes[d] - 1
+        self.num_events = int(sizes[0].sum())
+        self.event_item = torch.repeat_interleave(torch.arange(self.layers[0].size), sizes[0])
+        self.records = [self._with_events(r) for r in self.records]
+
+    def _with_events(self, record: AccessRecord) -> AccessRecord:
+        depth = self.stream_depth[record.stream]
+        return AccessRecord(record.stream, record.tensor, record.side, record.is_write, record.is_row,
+                            record.nbytes, self.layers[depth].iter_event, record.address)
+
+    def events(self, traversal: str, event: Event) -> torch.Tensor:
+        layer = self.layers[self.depth[traversal]]
+        return layer.iter_event if event is Event.ITER else layer.end_event
+
+
+def check_addresses(what: str, tensor: str, index: torch.Tensor, size: int) -> None:
+    """Raise ``DaeAddressError`` for the first index outside ``[0, size)``."""
+    if index.numel() == 0:
+        return
+    bad = (index < 0) | (index >= size)
+    if bool(bad.any()):
+        position = int(torch.nonzero(bad)[0])
+        raise DaeAddressError(what, tensor, int(index[position]), size, position)

@@ -1,0 +1,196 @@
+"""The execute side, evaluated per callback on all of its runs at once.
+
+Tokens are ordered by (event, rule) — the order the access unit pushed them. A callback's runs become the
+rows of every value it computes: scalars are ``(n, 1)`` tensors, rows ``(n, width)``. State carried across
+tokens becomes a segment reduction: an accumulator's updates between two resets form one segment, and a
+read in the resetting callback sees that segment's reduction.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import DaeAddressError
+from ..program import Accumulator, OpKind, Program, ReduceKind
+from ..trace import AccessRecord, Side, TokenRecord
+from .access import AccessRun, check_addresses
+
+TORCH_DTYPE = {
+    "f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16, "f64": torch.float64,
+    "i32": torch.int32, "i64": torch.int64, "bool": torch.bool,
+}
+
+_BINARY = {
+    OpKind.ADD: torch.add, OpKind.SUB: torch.sub, OpKind.MUL: torch.mul, OpKind.DIV: torch.div,
+    OpKind.MAX: torch.maximum, OpKind.GT: torch.gt,
+}
+
+
+class Firings:
+    """The runs of one callback: their order keys, events, and popped operands."""
+
+    def __init__(self, keys: torch.Tensor, events: torch.Tensor, pops: dict[str, torch.Tensor]):
+        self.keys, self.events, self.pops = keys, events, pops
+
+    @property
+    def count(self) -> int:
+        return self.keys.numel()
+
+
+def collect_firings(program: Program, access: AccessRun) -> dict[str, Firings]:
+    per_token: dict[str, list] = {cb.token: [] for cb in program.callbacks}
+    rules = len(program.rules)
+    for rule_index, rule in enumerate(program.rules):
+        depth = access.depth[rule.traversal]
+        events = access.events(rule.traversal, rule.event)
+        keep = None
+        if rule.when is not None:
+            keep = access.at_layer(rule.when, depth).bool()
+            events = events[keep]
+        pops = {}
+        for queue, stream in rule.pushes:
+            value = access.at_layer(stream, depth)
+            pops[queue] = value[keep] if keep is not None else value
+        per_token[rule.token].append((events * rules + rule_index, events, pops))
+    firings = {}
+    for token, parts in per_token.items():
+        keys = torch.cat([p[0] for p in parts])
+        order = torch.argsort(keys, stable=True)
+        queues = parts[0][2].keys()
+        pops = {q: _as_2d(torch.cat([p[2][q] for p in parts]))[order] for q in queues}
+        firings[token] = Firings(keys[order], torch.cat([p[1] for p in parts])[order], pops)
+    return firings
+
+
+def _as_2d(t: torch.Tensor) -> torch.Tensor:
+    return t.unsqueeze(1) if t.dim() == 1 else t
+
+
+class ExecuteRun:
+    """Evaluates the callbacks in an order where every accumulator is complete before it is read."""
+
+    def __init__(self, program: Program, firings: dict[str, Firings], outputs: dict[str, torch.Tensor],
+                 addresses: dict[str, int], sizes: dict[str, int], vector_bytes: int):
+        self.program, self.firings, self.outputs = program, firings, outputs
+        self.base, self.sizes, self.vector_bytes = addresses, sizes, vector_bytes
+        self.updates: dict[str, list] = {a.name: [] for a in program.accumulators}
+        self.stores: list[tuple] = []
+        self.records: list[AccessRecord] = []
+        self.tokens: list[TokenRecord] = []
+
+    def run(self) -> None:
+        for cb in self._order():
+            self._run_callback(cb)
+        for store in self.stores:
+            self._apply_store(*store)
+
+    def _order(self):
+        pending, done, ordered = list(self.program.callbacks), set(), []
+        writers = {a.name: {cb.token for cb in self.program.callbacks
+                            for i in cb.body if i.op is OpKind.UPDATE and i.target == a.name}
+                   for a in self.program.accumulators}
+        while pending:
+            ready = [cb for cb in pending if all(writers[i.target] <= done | {cb.token}
+                                                 for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG))]
+            if not ready:
+                raise ValueError(f"callbacks {[cb.token for cb in pending]} read each other's accumulators in a cycle")
+            for cb in ready:
+                ordered.append(cb)
+                done.add(cb.token)
+                pending.remove(cb)
+        return ordered
+
+    def _run_callback(self, cb) -> None:
+        fire = self.firings[cb.token]
+        env: dict[str, torch.Tensor] = {}
+        vector_ops = scalar_ops = 0
+
+        def val(a):
+            return env[a] if isinstance(a, str) else a
+
+        for ins in cb.body:
+            if ins.op is OpKind.POP:
+                out = fire.pops[ins.target]
+            elif ins.op in _BINARY:
+                out = _BINARY[ins.op](val(ins.args[0]), val(ins.args[1]))
+            elif ins.op is OpKind.SELECT:
+                cond, a, b = (val(x) for x in ins.args)
+                out = torch.where(cond.bool(), a, b)
+            elif ins.op is OpKind.CAST:
+                out = val(ins.args[0]).to(TORCH_DTYPE[ins.dtype.value])
+            elif ins.op is OpKind.DOT:
+                a, b = val(ins.args[0]), val(ins.args[1])
+                out = (a.float() * b.float()).sum(1, keepdim=True)
+            elif ins.op is OpKind.UPDATE:
+                self.updates[ins.target].append((fire.keys, *(val(a) for a in ins.args)))
+                out = None
+            elif ins.op in (OpKind.READ, OpKind.READ_ARG):
+                value, arg = self._reduce(self.program.accumulator(ins.target), fire)
+                out = value if ins.op is OpKind.READ else arg
+            elif ins.op is OpKind.RESET:
+                out = None
+            else:
+                self.stores.append((cb.token, ins, fire, [val(a) for a in ins.args]))
+                out = None
+            if ins.result is not None:
+                env[ins.result] = out if isinstance(out, torch.Tensor) else torch.full((fire.count, 1), out)
+            width = out.shape[1] if isinstance(out, torch.Tensor) and out.dim() == 2 else 1
+            if width > 1:
+                vector_ops += math.ceil(width * 4 / self.vector_bytes)
+            else:
+                scalar_ops += 1
+        payload = sum(v[0].numel() * v.element_size() for v in fire.pops.values() if v.shape[0])
+        self.tokens.append(TokenRecord(cb.token, fire.events, payload, vector_ops, scalar_ops))
+
+    def _reduce(self, acc: Accumulator, fire: Firings):
+        """Each reset run's view of ``acc``: the reduction of the updates since the previous reset."""
+        width = (self.sizes[acc.width.symbol] if acc.width.symbol else 0) + acc.width.offset if acc.width else 1
+        dtype = TORCH_DTYPE[acc.dtype.value]
+        segments = fire.count
+        value = torch.full((segments + 1, width), acc.init, dtype=dtype)
+        arg = torch.full((segments + 1, width), acc.arg_init, dtype=torch.int64)
+        for keys, update, *update_arg in self.updates[acc.name]:
+            seg = torch.searchsorted(fire.keys, keys)
+            update = update.to(dtype).expand(keys.numel(), width)
+            index = seg.unsqueeze(1).expand(-1, width)
+            if acc.reduce is ReduceKind.SUM:
+                value.index_add_(0, seg, update)
+            else:
+                value.scatter_reduce_(0, index, update, "amax", include_self=True)
+                if acc.tracks_arg:
+                    winner = update == value.gather(0, index)
+                    position = torch.where(winner, torch.arange(keys.numel()).unsqueeze(1), keys.numel())
+                    first = torch.full((segments + 1, width), keys.numel(), dtype=torch.int64)
+                    first.scatter_reduce_(0, index, position, "amin", include_self=True)
+                    found = first < keys.numel()
+                    candidates = update_arg[0].long().expand(keys.numel(), width)
+                    arg = torch.where(found, candidates.gather(0, first.clamp(max=max(keys.numel() - 1, 0))), arg)
+        return value[:segments], arg[:segments]
+
+    def _apply_store(self, token: str, ins, fire: Firings, args) -> None:
+        *index, value = args
+        target = self.outputs[ins.target]
+        index = [i.reshape(-1).long() for i in index]
+        for axis, ix in enumerate(index):
+            check_addresses(f"callback {token} ({ins.op.value} {ins.target})", ins.target, ix, target.shape[axis])
+        value = value if isinstance(value, torch.Tensor) else torch.full((fire.count, 1), value)
+        value = value.to(target.dtype)
+        if len(index) == 1 and target.dim() == 2:
+            value = value.expand(fire.count, target.shape[1])
+        else:
+            value = value.reshape(-1)
+        if ins.op is OpKind.STORE_ADD:
+            target.index_put_(tuple(index), value, accumulate=True)
+        else:
+            target.index_put_(tuple(index), value)
+        row_bytes = target.element_size() * (target.shape[1] if len(index) == 1 and target.dim() == 2 else 1)
+        flat = index[0] * (target.shape[1] if len(index) == 2 else 1) + (index[1] if len(index) == 2 else 0)
+        address = self.base[ins.target] + flat * row_bytes
+        kinds = [False, True] if ins.op is OpKind.STORE_ADD else [True]
+        for is_write in kinds:
+            self.records.append(AccessRecord(f"{token}.{ins.target}", ins.target, Side.EXECUTE, is_write,
+                                             len(index) == 1, row_bytes, fire.events, address))
+
+
+__all__ = ["DaeAddressError", "ExecuteRun", "collect_firings", "TORCH_DTYPE"]

@@ -1,0 +1,87 @@
+"""``run(program, inputs, device)``: launch one DAE program on named input tensors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .config import PRESETS, DeviceConfig, preset
+from .errors import DaeShapeError
+from .functional.access import AccessRun
+from .functional.execute import TORCH_DTYPE, ExecuteRun, collect_firings
+from .program import Program
+from .text import parse_program
+from .trace import LaunchTrace
+from .verify import verify
+
+_PAGE = 4096
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outputs: dict[str, torch.Tensor]
+    trace: LaunchTrace
+
+
+def bind_sizes(program: Program, inputs: dict[str, torch.Tensor]) -> dict[str, int]:
+    """Size symbols from the input shapes; checks names, ranks, dtypes and agreement between inputs."""
+    missing = [p.name for p in program.inputs if p.name not in inputs]
+    extra = sorted(set(inputs) - {p.name for p in program.inputs})
+    if missing or extra:
+        raise DaeShapeError(f"program {program.name} takes inputs {[p.name for p in program.inputs]}; "
+                            f"missing {missing}, unexpected {extra}")
+    sizes: dict[str, int] = {}
+    for p in program.inputs:
+        t = inputs[p.name]
+        if t.dim() != len(p.shape):
+            raise DaeShapeError(f"input {p.name} must have {len(p.shape)} dimension(s), got shape {tuple(t.shape)}")
+        if t.dtype != TORCH_DTYPE[p.dtype.value]:
+            raise DaeShapeError(f"input {p.name} must be {p.dtype.value}, got {t.dtype}")
+        for dim, size in zip(p.shape, t.shape):
+            if dim.symbol is None:
+                if size != dim.offset:
+                    raise DaeShapeError(f"input {p.name} needs size {dim.offset}, got {size}")
+                continue
+            value = size - dim.offset
+            if sizes.setdefault(dim.symbol, value) != value:
+                raise DaeShapeError(f"size {dim.symbol} is {sizes[dim.symbol]} from an earlier input but "
+                                    f"{value} from {p.name} (shape {tuple(t.shape)})")
+    return sizes
+
+
+def _layout(program: Program, tensors: dict[str, torch.Tensor]) -> dict[str, int]:
+    """Byte addresses of every parameter, laid out page-aligned one after another."""
+    base, next_free = {}, _PAGE
+    for p in program.params:
+        base[p.name] = next_free
+        nbytes = tensors[p.name].numel() * tensors[p.name].element_size()
+        next_free += (nbytes + _PAGE - 1) // _PAGE * _PAGE + _PAGE
+    return base
+
+
+def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceConfig | str | None = None) -> RunResult:
+    """Run ``program`` (object or text) on named inputs; returns its outputs and the executed access trace.
+
+    Raises ``DaeSyntaxError`` / ``DaeVerifyError`` for a bad program, ``DaeShapeError`` for inputs that do
+    not fit it, ``DaeAddressError`` / ``DaeRangeError`` when the inputs drive an access out of bounds; in
+    every error case no output is returned.
+    """
+    program = parse_program(program) if isinstance(program, str) else program
+    config = preset(device) if isinstance(device, str) else device or next(iter(PRESETS.values()))
+    verify(program, config)
+    inputs = {name: t.contiguous() for name, t in inputs.items()}
+    sizes = bind_sizes(program, inputs)
+    outputs = {}
+    for p in program.outputs:
+        shape = [(sizes[d.symbol] if d.symbol else 0) + d.offset for d in p.shape]
+        if min(shape, default=0) < 0:
+            raise DaeShapeError(f"output {p.name} would have negative shape {shape}")
+        outputs[p.name] = torch.zeros(shape, dtype=TORCH_DTYPE[p.dtype.value])
+    addresses = _layout(program, {**inputs, **outputs})
+    access = AccessRun(program, inputs, sizes, addresses)
+    access.run()
+    execute = ExecuteRun(program, collect_firings(program, access), outputs, addresses, sizes, config.vector_bytes)
+    execute.run()
+    trace = LaunchTrace(program.name, access.num_events, access.event_item, access.layers[0].size,
+                        tuple(access.records + execute.records), tuple(execute.tokens))
+    return RunResult(outputs, trace)

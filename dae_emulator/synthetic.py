@@ -1,0 +1,96 @@
+"""Synthetic launch traces of an embedding bag, for validating and benchmarking the timing models.
+
+The trace is what a functional run of the plain sum bag (see the design's DLC example) would hand over:
+per bag a begin event (load ``offsets[b]`` and ``offsets[b + 1]``), one iteration event per pooled row
+(load ``indices[j]``, load the table row, push a ROW token with the row as operand) and an end event (push
+a BAG token; the execute unit stores the pooled row). The indices come from a chosen ``Locality``, so
+the cache sees the reuse a real workload of that kind would have.
+"""
+from __future__ import annotations
+
+import enum
+import math
+
+import torch
+
+from dae_emulator.trace import AccessRecord, LaunchTrace, Side, TokenRecord
+
+# Far-apart, page-aligned bases so the tensors never share a cache line.
+OFFSETS_BASE = 1 << 28
+INDICES_BASE = 2 << 28
+TABLE_BASE = 4 << 28
+OUTPUT_BASE = 12 << 28
+_INDEX_BYTES = 8
+
+
+class Locality(enum.Enum):
+    UNIFORM = "uniform"     # every row equally likely: little reuse unless the table is small
+    ZIPF = "zipf"           # a few hot rows take most lookups, as in recommender traffic
+    SORTED = "sorted"       # uniform draws, sorted over the whole launch: a near-sequential scan
+
+
+def lookup_indices(
+    n: int, num_rows: int, locality: Locality, generator: torch.Generator, zipf_alpha: float = 1.05
+) -> torch.Tensor:
+    """``n`` row indices in ``[0, num_rows)`` drawn with ``locality``."""
+    if locality is Locality.ZIPF:
+        weights = torch.arange(1, num_rows + 1, dtype=torch.float64).pow(-zipf_alpha)
+        ranks = torch.multinomial(weights, n, replacement=True, generator=generator)
+        hot_rows = torch.randperm(num_rows, generator=generator)  # hot rows scattered over the table
+        return hot_rows[ranks]
+    draws = torch.randint(num_rows, (n,), generator=generator)
+    return draws.sort().values if locality is Locality.SORTED else draws
+
+
+def embedding_bag_trace(
+    num_bags: int,
+    pooling: int,
+    dim: int,
+    num_rows: int,
+    locality: Locality = Locality.UNIFORM,
+    *,
+    vector_bytes: int = 64,
+    seed: int = 0,
+) -> LaunchTrace:
+    """The trace of a sum bag over ``num_bags`` bags of ``pooling`` fp32 rows of width ``dim``."""
+    generator = torch.Generator().manual_seed(seed)
+    row_bytes = 4 * dim
+    per_bag = pooling + 2
+    bags = torch.arange(num_bags)
+    begin = bags * per_bag
+    iteration = (begin[:, None] + 1 + torch.arange(pooling)).reshape(-1)
+    end = begin + pooling + 1
+    indices = lookup_indices(num_bags * pooling, num_rows, locality, generator)
+    row_vector_ops = math.ceil(row_bytes / vector_bytes)
+
+    accesses = (
+        AccessRecord(
+            "offsets", "offsets", Side.ACCESS, is_write=False, is_row=False, nbytes=_INDEX_BYTES,
+            event=begin.repeat_interleave(2),
+            address=OFFSETS_BASE + _INDEX_BYTES * (bags[:, None] + torch.tensor([0, 1])).reshape(-1),
+        ),
+        AccessRecord(
+            "indices", "indices", Side.ACCESS, is_write=False, is_row=False, nbytes=_INDEX_BYTES,
+            event=iteration, address=INDICES_BASE + _INDEX_BYTES * torch.arange(num_bags * pooling),
+        ),
+        AccessRecord(
+            "rows", "table", Side.ACCESS, is_write=False, is_row=True, nbytes=row_bytes,
+            event=iteration, address=TABLE_BASE + row_bytes * indices,
+        ),
+        AccessRecord(
+            "out", "out", Side.EXECUTE, is_write=True, is_row=True, nbytes=row_bytes,
+            event=end, address=OUTPUT_BASE + row_bytes * bags,
+        ),
+    )
+    tokens = (
+        TokenRecord("row", iteration, operand_bytes=row_bytes, vector_ops=row_vector_ops, scalar_ops=2),
+        TokenRecord("bag", end, operand_bytes=0, vector_ops=row_vector_ops, scalar_ops=2),
+    )
+    return LaunchTrace(
+        program=f"bag(p={pooling},d={dim},rows={num_rows},{locality.value})",
+        num_events=num_bags * per_bag,
+        event_item=torch.arange(num_bags).repeat_interleave(per_bag),
+        num_items=num_bags,
+        accesses=accesses,
+        tokens=tokens,
+    )

@@ -1,0 +1,161 @@
+"""Static legality of a DAE program: what must hold before it may run on a device.
+
+Checked: every name defined once and before use; traversal units form one chain of layers; streams read
+only their own layer or the layers above; each queue has exactly one consumer callback, which pops it
+once per token, and every rule that sends that token pushes it exactly once (so pushes and pops match in
+count and kind and the execute unit can never wait on a queue the access unit will not fill); accumulators
+are read only where they are reset; stores go to outputs; resources fit the device.
+"""
+from __future__ import annotations
+
+from .config import DeviceConfig
+from .program import OpKind, Program, QueueKind, StreamKind, TraversalKind
+
+
+class DaeVerifyError(ValueError):
+    """A program that breaks a legality rule; the message names the offending item."""
+
+
+def _unique(kind: str, names) -> set[str]:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise DaeVerifyError(f"{kind} {n!r} is defined twice")
+        seen.add(n)
+    return seen
+
+
+def layer_chain(p: Program) -> list[str]:
+    """Traversal unit names from the outermost layer inward."""
+    chain: list[str] = []
+    for t in p.traversals:
+        expected_parent = chain[-1] if chain else None
+        if t.parent != expected_parent:
+            raise DaeVerifyError(
+                f"traversal unit {t.name} must be nested in {expected_parent or 'nothing'} (layers form one chain)")
+        chain.append(t.name)
+    return chain
+
+
+def verify(p: Program, device: DeviceConfig | None = None) -> Program:
+    """Return ``p`` unchanged if legal, else raise ``DaeVerifyError``."""
+    _unique("parameter", (x.name for x in p.params))
+    _unique("stream", (x.name for x in p.streams))
+    _unique("queue", (x.name for x in p.queues))
+    _unique("accumulator", (x.name for x in p.accumulators))
+    _unique("callback", (x.token for x in p.callbacks))
+    chain = layer_chain(p)
+    if not chain:
+        raise DaeVerifyError("a program needs at least one traversal unit")
+    depth = {name: i for i, name in enumerate(chain)}
+    inputs = {x.name: x for x in p.inputs}
+    outputs = {x.name: x for x in p.outputs}
+    stream_layer: dict[str, int] = {}
+
+    def visible(stream: str, layer: int, user: str) -> None:
+        if stream not in stream_layer:
+            raise DaeVerifyError(f"{user} uses stream {stream!r} before it is defined")
+        if stream_layer[stream] > layer:
+            raise DaeVerifyError(f"{user} runs on layer {chain[layer]} but stream {stream} lives on an inner layer")
+
+    for t in p.traversals:
+        if t.kind is TraversalKind.RANGE:
+            if t.parent is None or t.lo is None or t.hi is None:
+                raise DaeVerifyError(f"range traversal unit {t.name} needs bounds from an enclosing layer")
+            visible(t.lo, depth[t.parent], f"traversal unit {t.name}")
+            visible(t.hi, depth[t.parent], f"traversal unit {t.name}")
+        for s in (s for s in p.streams if s.traversal == t.name):
+            layer = depth[t.name]
+            if s.kind in (StreamKind.LOAD, StreamKind.LOAD_ROW):
+                if s.tensor not in inputs:
+                    raise DaeVerifyError(f"stream {s.name} loads {s.tensor!r}, which is not an input parameter")
+                want = 2 if s.kind is StreamKind.LOAD_ROW else 1
+                if len(inputs[s.tensor].shape) != want:
+                    raise DaeVerifyError(f"stream {s.name}: {s.kind.value} needs a {want}-d tensor, {s.tensor} is not")
+                visible(s.index, layer, f"stream {s.name}")
+            elif s.kind is StreamKind.ALU:
+                for operand in s.operands:
+                    if isinstance(operand, str):
+                        visible(operand, layer, f"stream {s.name}")
+            stream_layer[s.name] = layer
+        missing = [s.traversal for s in p.streams if s.traversal not in depth]
+        if missing:
+            raise DaeVerifyError(f"stream on unknown traversal unit {missing[0]!r}")
+
+    callbacks = {cb.token: cb for cb in p.callbacks}
+    pops = {cb.token: [i.target for i in cb.body if i.op is OpKind.POP] for cb in p.callbacks}
+    consumer: dict[str, str] = {}
+    for token, queues in pops.items():
+        for q in queues:
+            if q not in {x.name for x in p.queues}:
+                raise DaeVerifyError(f"callback {token} pops unknown queue {q!r}")
+            if q in consumer:
+                raise DaeVerifyError(f"queue {q} has two consumers ({consumer[q]} and {token}); one is allowed")
+            consumer[q] = token
+        if len(set(queues)) != len(queues):
+            raise DaeVerifyError(f"callback {token} pops the same queue twice per token")
+    for r in p.rules:
+        if r.traversal not in depth:
+            raise DaeVerifyError(f"rule on unknown traversal unit {r.traversal!r}")
+        if r.token not in callbacks:
+            raise DaeVerifyError(f"rule on {r.traversal}.{r.event.value} sends token {r.token}, which has no callback")
+        layer = depth[r.traversal]
+        if r.when is not None:
+            visible(r.when, layer, f"rule on {r.traversal}.{r.event.value}")
+        pushed = [q for q, _ in r.pushes]
+        if sorted(pushed) != sorted(pops[r.token]):
+            raise DaeVerifyError(
+                f"rule on {r.traversal}.{r.event.value} pushes {pushed or 'nothing'} with token {r.token}, "
+                f"but its callback pops {pops[r.token] or 'nothing'}")
+        for q, s in r.pushes:
+            visible(s, layer, f"push into {q}")
+            row = p.stream(s).kind is StreamKind.LOAD_ROW
+            if row != (p.queue(q).kind is QueueKind.ROW):
+                raise DaeVerifyError(f"queue {q} holds {p.queue(q).kind.value} entries but {s} is "
+                                     f"{'a row' if row else 'a scalar'}")
+    unused = set(callbacks) - {r.token for r in p.rules}
+    if unused:
+        raise DaeVerifyError(f"callback {sorted(unused)[0]} is never sent a token")
+    _verify_callbacks(p, outputs)
+    if device is not None:
+        if len(p.traversals) > device.traversal_units:
+            raise DaeVerifyError(f"{len(p.traversals)} traversal units needed, device {device.name} has "
+                                 f"{device.traversal_units}")
+        if len(p.queues) > device.queues:
+            raise DaeVerifyError(f"{len(p.queues)} queues needed, device {device.name} has {device.queues}")
+    return p
+
+
+def _verify_callbacks(p: Program, outputs) -> None:
+    accs = {a.name: a for a in p.accumulators}
+    for cb in p.callbacks:
+        defined: set[str] = set()
+        updated = {i.target for i in cb.body if i.op is OpKind.UPDATE}
+        reset = {i.target for i in cb.body if i.op is OpKind.RESET}
+        if updated & reset:
+            raise DaeVerifyError(f"callback {cb.token} both updates and resets {sorted(updated & reset)[0]}")
+        for i in cb.body:
+            where = f"callback {cb.token}, {i.op.value}"
+            for a in i.args:
+                if isinstance(a, str) and a not in defined:
+                    raise DaeVerifyError(f"{where}: value %{a} is used before it is defined")
+            if i.op in (OpKind.UPDATE, OpKind.READ, OpKind.READ_ARG, OpKind.RESET):
+                if i.target not in accs:
+                    raise DaeVerifyError(f"{where}: unknown accumulator {i.target!r}")
+                if i.op in (OpKind.READ, OpKind.READ_ARG):
+                    if i.target not in reset or i.target in updated:
+                        raise DaeVerifyError(f"{where}: accumulator {i.target} may only be read in a callback "
+                                             f"that resets it and does not update it")
+                    if i.op is OpKind.READ_ARG and not accs[i.target].tracks_arg:
+                        raise DaeVerifyError(f"{where}: accumulator {i.target} tracks no argument")
+                if i.op is OpKind.UPDATE and len(i.args) != 1 + accs[i.target].tracks_arg:
+                    raise DaeVerifyError(f"{where}: {i.target} takes {1 + accs[i.target].tracks_arg} operand(s)")
+            if i.op in (OpKind.STORE, OpKind.STORE_ADD):
+                if i.target not in outputs:
+                    raise DaeVerifyError(f"{where}: {i.target!r} is not an output parameter")
+                if len(i.args) - 1 not in (1, 2):
+                    raise DaeVerifyError(f"{where}: a store takes one or two indices")
+            if i.result is not None:
+                if i.result in defined:
+                    raise DaeVerifyError(f"{where}: value %{i.result} is assigned twice")
+                defined.add(i.result)

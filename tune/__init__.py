@@ -1,0 +1,39 @@
+"""tune: a standalone Bayesian-optimization autotuner for mixed, constrained spaces (after BaCO).
+
+    space = tune.Space(
+        [tune.Integer("tile", 1, 64), tune.Ordinal("unroll", [1, 2, 4, 8]), tune.Permutation("order", 3)],
+        constraints=["tile * unroll <= 128"],
+    )
+    result = tune.minimize(objective, space, budget=40, seed=0)
+    result.best_config, result.best_value, result.history
+"""
+from tune.bayesian import BayesianOptions, BayesianSampler
+from tune.driver import Infeasible, minimize
+from tune.optimize_acq import LocalSearch
+from tune.params import Categorical, Integer, Ordinal, ParamKind, Permutation, Real
+from tune.results import Evaluation, Result
+from tune.sampler import RandomSampler, Sampler
+from tune.space import Space
+from tune.surrogate import Combination, PermutationDistance, SurrogateKind
+
+__all__ = [
+    "BayesianOptions",
+    "BayesianSampler",
+    "Categorical",
+    "Combination",
+    "Evaluation",
+    "Infeasible",
+    "Integer",
+    "LocalSearch",
+    "Ordinal",
+    "ParamKind",
+    "Permutation",
+    "PermutationDistance",
+    "RandomSampler",
+    "Real",
+    "Result",
+    "Sampler",
+    "Space",
+    "SurrogateKind",
+    "minimize",
+]

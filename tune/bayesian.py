@@ -1,0 +1,81 @@
+"""The Bayesian-optimization sampler, in the manner of BaCO.
+
+A scrambled-Sobol design of experiments first; then, each step, a surrogate of the (log-transformed)
+objective fit to the feasible evaluations, a feasibility classifier fit to all of them, and the
+configuration maximizing EI x P(feasible) found by local search over the constrained space.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tune.acquisition import ConstrainedEI
+from tune.feasibility import FeasibilityModel
+from tune.optimize_acq import LocalSearch, maximize
+from tune.space import Config, Space
+from tune.surrogate import Combination, PermutationDistance, SurrogateKind, fit_surrogate
+
+# A surrogate needs a few feasible points before its predictions mean anything.
+_MIN_FEASIBLE = 2
+# Local search also starts from this many of the best configurations evaluated so far.
+_INCUMBENT_STARTS = 2
+
+
+@dataclass(frozen=True)
+class BayesianOptions:
+    """The method's choices, with BaCO's defaults.
+
+    ``initial``: size of the design of experiments (None: number of parameters + 1, at least 5).
+    ``log_objective``: model log(value) when every feasible value so far is positive (runtimes are).
+    """
+
+    surrogate: SurrogateKind = SurrogateKind.GP
+    initial: int | None = None
+    log_objective: bool = True
+    distance: PermutationDistance = PermutationDistance.KENDALL
+    combination: Combination = Combination.PRODUCT
+    search: LocalSearch = LocalSearch()
+
+
+class BayesianSampler:
+    """Suggests the design of experiments in order, then the acquisition's maximizer."""
+
+    def __init__(self, space: Space, seed: int = 0, options: BayesianOptions = BayesianOptions()) -> None:
+        self.space = space
+        self.options = options
+        self.rng = np.random.default_rng(seed)
+        initial = options.initial if options.initial is not None else max(5, len(space.params) + 1)
+        self.design = space.design(initial, seed)
+        self.configs: list[Config] = []
+        self.values: list[float | None] = []
+        self.seen: set[tuple] = set()
+
+    def suggest(self) -> Config:
+        if len(self.configs) < len(self.design):
+            return self.design[len(self.configs)]
+        feasible = np.asarray([v is not None for v in self.values])
+        if feasible.sum() < _MIN_FEASIBLE:
+            return self.space.sample(self.rng)[0]
+        x = self.space.encode(self.configs)
+        y = self._targets(np.asarray([v for v in self.values if v is not None], dtype=np.float64))
+        seed = int(self.rng.integers(2**31))
+        opts = self.options
+        surrogate = fit_surrogate(opts.surrogate, self.space, x[feasible], y, seed, opts.distance, opts.combination)
+        acquisition = ConstrainedEI(self.space, surrogate, FeasibilityModel.fit(x, feasible, seed), float(y.min()))
+        good = [c for c, v in zip(self.configs, self.values) if v is not None]
+        incumbents = [good[i] for i in np.argsort(y, kind="stable")[:_INCUMBENT_STARTS]]
+        found = maximize(acquisition, self.space, incumbents, self.seen, self.rng, opts.search)
+        return found if found is not None else self.space.sample(self.rng)[0]
+
+    def observe(self, config: Mapping[str, Any], value: float | None) -> None:
+        self.configs.append(dict(config))
+        self.values.append(value)
+        self.seen.add(self.space.key(config))
+
+    def _targets(self, values: np.ndarray) -> np.ndarray:
+        if self.options.log_objective and (values > 0).all():
+            return np.log(values)
+        return values

@@ -1,0 +1,36 @@
+"""The sampler interface every search strategy implements, and the random-search baseline.
+
+A sampler is told about each evaluation through ``observe`` and proposes the next configuration through
+``suggest``; the driver (``tune.driver.minimize``) only ever talks to this interface, so strategies can be
+swapped and compared on the same contract (same seed, same trajectory).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from tune.space import Config, Space
+
+
+class Sampler(Protocol):
+    def suggest(self) -> Config:
+        """The next configuration to evaluate; it always satisfies the space's known constraints."""
+
+    def observe(self, config: Mapping[str, Any], value: float | None) -> None:
+        """Record an evaluation; ``value`` is None when the configuration turned out infeasible."""
+
+
+class RandomSampler:
+    """Uniform random configurations among those satisfying the known constraints; learns nothing."""
+
+    def __init__(self, space: Space, seed: int = 0) -> None:
+        self.space = space
+        self.rng = np.random.default_rng(seed)
+
+    def suggest(self) -> Config:
+        return self.space.sample(self.rng)[0]
+
+    def observe(self, config: Mapping[str, Any], value: float | None) -> None:
+        """Random search ignores results."""
