@@ -48,7 +48,7 @@ def _stream_text(s: Stream) -> str:
     return f"  stream {s.name} = {body}"
 
 
-def _instr_text(i: Instr) -> str:
+def format_instr(i: Instr) -> str:
     args = ", ".join(_arg(a) for a in i.args)
     if i.op is OpKind.POP:
         return f"%{i.result} = pop {i.target}"
@@ -94,7 +94,7 @@ def format_program(p: Program) -> str:
         lines.append(f"  acc {a.name}: {a.reduce.value} {a.dtype.value}{width} init {_arg(float(a.init))}{arg}")
     for cb in p.callbacks:
         lines.append(f"  callback {cb.token}:")
-        lines += ["    " + _instr_text(i) for i in cb.body]
+        lines += ["    " + format_instr(i) for i in cb.body]
     return "\n".join(lines) + "\n"
 
 

@@ -33,51 +33,48 @@ def maximize(
     rng: np.random.Generator,
     search: LocalSearch = LocalSearch(),
 ) -> Config | None:
-    """The unseen feasible configuration with the highest acquisition found, or None if none is unseen."""
+    """The best-scoring unseen configuration among all scored on the way, or None if all were seen.
+
+    The climbs advance together so each step costs one batched acquisition call; a climb that stops on
+    an evaluated point (typically the incumbent) still contributes its best unseen neighbour.
+    """
+    best = _Best(seen, space)
     pool = space.sample(rng, search.candidates)
     scores = acquisition(pool)
-    order = np.argsort(-scores, kind="stable")
-    starts = list(incumbents) + [pool[i] for i in order[: search.starts]]
-    best, best_score = None, -np.inf
-    for i in order:
-        if space.key(pool[i]) not in seen:
-            best, best_score = pool[i], float(scores[i])
+    best.offer(pool, scores)
+    top = np.argsort(-scores, kind="stable")[: search.starts]
+    climbs = [(c, float(s)) for c, s in zip(incumbents, acquisition(incumbents))]
+    climbs += [(pool[i], float(scores[i])) for i in top]
+    for _ in range(search.steps):
+        neighbours = [space.neighbours(config, rng) for config, _ in climbs]
+        flat = [n for group in neighbours for n in group]
+        if not flat:
             break
-    for start in starts:
-        config, score = _climb(acquisition, space, start, rng, search.steps)
-        if space.key(config) in seen:
-            found = _best_unseen_neighbour(acquisition, space, config, seen, rng)
-            if found is None:
-                continue
-            config, score = found
-        if score > best_score:
-            best, best_score = config, score
-    return best
+        values = acquisition(flat)
+        best.offer(flat, values)
+        moved, start = [], 0
+        for (config, score), group in zip(climbs, neighbours):
+            if group:
+                i = start + int(np.argmax(values[start : start + len(group)]))
+                if values[i] > score:
+                    moved.append((flat[i], float(values[i])))
+            start += len(group)
+        climbs = moved
+    return best.config
 
 
-def _climb(
-    acquisition: Callable, space: Space, config: Config, rng: np.random.Generator, steps: int
-) -> tuple[Config, float]:
-    score = float(acquisition([config])[0])
-    for _ in range(steps):
-        neighbours = space.neighbours(config, rng)
-        if not neighbours:
-            break
-        values = acquisition(neighbours)
-        i = int(np.argmax(values))
-        if values[i] <= score:
-            break
-        config, score = neighbours[i], float(values[i])
-    return config, score
+class _Best:
+    """Keeps the highest-scoring configuration offered that has not been evaluated yet."""
 
+    def __init__(self, seen: set[tuple], space: Space) -> None:
+        self.seen, self.space = seen, space
+        self.config: Config | None = None
+        self.score = -np.inf
 
-def _best_unseen_neighbour(
-    acquisition: Callable, space: Space, config: Config, seen: set[tuple], rng: np.random.Generator
-) -> tuple[Config, float] | None:
-    """A climb that ends on an evaluated point (typically the incumbent) still proposes its best neighbour."""
-    neighbours = [n for n in space.neighbours(config, rng) if space.key(n) not in seen]
-    if not neighbours:
-        return None
-    values = acquisition(neighbours)
-    i = int(np.argmax(values))
-    return neighbours[i], float(values[i])
+    def offer(self, configs: Sequence[Config], scores: np.ndarray) -> None:
+        for i in np.argsort(-scores, kind="stable"):
+            if scores[i] <= self.score:
+                return
+            if self.space.key(configs[i]) not in self.seen:
+                self.config, self.score = configs[i], float(scores[i])
+                return

@@ -1,0 +1,24 @@
+"""Region spec -> SLC: one builder per op family, chosen by region kind."""
+from __future__ import annotations
+
+from dae_emulator.program import DType
+
+from ...ir.slc import SlcProgram, verify_slc
+from ...region_spec import RegionKind, RegionSpec
+from .embedding import build_embedding, build_embedding_backward
+from .embedding_bag import build_embedding_bag
+from .embedding_bag_backward import build_bag_backward, build_bag_max_backward, build_bag_weights_backward
+
+_BUILDERS = {
+    RegionKind.EMBEDDING_BAG: build_embedding_bag,
+    RegionKind.EMBEDDING: build_embedding,
+    RegionKind.EMBEDDING_BACKWARD: build_embedding_backward,
+    RegionKind.EMBEDDING_BAG_BACKWARD: build_bag_backward,
+    RegionKind.EMBEDDING_BAG_MAX_BACKWARD: build_bag_max_backward,
+    RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD: build_bag_weights_backward,
+}
+
+
+def region_to_slc(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    """The SLC program for ``spec`` with parameter dtypes ``dtypes`` (by parameter name)."""
+    return verify_slc(_BUILDERS[spec.kind](spec, dtypes))

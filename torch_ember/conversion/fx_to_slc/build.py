@@ -1,0 +1,35 @@
+"""Small constructors that keep the per-op builders readable."""
+from __future__ import annotations
+
+from dae_emulator.program import AluOp, Dim, DType, Instr, OpKind, Param, StreamKind
+
+from ...ir.slc import SlcStream
+
+
+def dim(symbol: str | None, offset: int = 0) -> Dim:
+    return Dim(symbol, offset)
+
+
+def param(name: str, dtype: DType, *shape: Dim, output: bool = False) -> Param:
+    return Param(name, dtype, tuple(shape), output)
+
+
+def load(name: str, tensor: str, index: str) -> SlcStream:
+    return SlcStream(name, StreamKind.LOAD, tensor=tensor, index=index)
+
+
+def load_row(name: str, tensor: str, index: str) -> SlcStream:
+    return SlcStream(name, StreamKind.LOAD_ROW, tensor=tensor, index=index)
+
+
+def alu(name: str, op: AluOp, *operands: str | int) -> SlcStream:
+    return SlcStream(name, StreamKind.ALU, op=op, operands=operands)
+
+
+def op(kind: OpKind, result: str | None, *args, target: str | None = None, dtype: DType | None = None) -> Instr:
+    return Instr(kind, result, tuple(args), target, dtype)
+
+
+def accumulate_dtype(dtype: DType) -> DType:
+    """Reductions of half-precision rows accumulate in fp32, as PyTorch's CPU kernels do."""
+    return DType.F64 if dtype is DType.F64 else DType.F32

@@ -1,0 +1,56 @@
+"""SLC nodes. Leaf vocabulary (dtypes, dims, stream kinds, instructions) is the device's own, from
+``dae_emulator.program``; what SLC adds is structure: loops nest, and callbacks name access streams
+directly, before any queue exists."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from dae_emulator.program import Accumulator, AluOp, Dim, Event, Instr, Param, StreamKind
+
+
+class LoopKind(enum.Enum):
+    DENSE = "dense"
+    RANGE = "range"
+
+
+@dataclass(frozen=True)
+class SlcStream:
+    name: str
+    kind: StreamKind
+    tensor: str | None = None
+    index: str | None = None
+    op: AluOp | None = None
+    operands: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlcCallback:
+    """Compute run at ``event`` of its loop. Arguments may name visible streams or earlier results."""
+
+    event: Event
+    body: tuple[Instr, ...]
+    when: str | None = None
+
+
+@dataclass(frozen=True)
+class SlcLoop:
+    var: str                              # the induction stream's name
+    kind: LoopKind
+    extent: Dim | None = None             # DENSE
+    lo: str | None = None                 # RANGE: streams of the enclosing loop
+    hi: str | None = None
+    streams: tuple[SlcStream, ...] = ()
+    callbacks: tuple[SlcCallback, ...] = ()
+    inner: "SlcLoop | None" = None
+
+    def loops(self) -> list["SlcLoop"]:
+        return [self] + (self.inner.loops() if self.inner else [])
+
+
+@dataclass(frozen=True)
+class SlcProgram:
+    name: str
+    params: tuple[Param, ...]
+    accumulators: tuple[Accumulator, ...]
+    loop: SlcLoop

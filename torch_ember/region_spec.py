@@ -1,0 +1,62 @@
+"""What a lowered region computes: the static description every later stage works from.
+
+A spec holds only attributes fixed at compile time (mode, padding index, flags, the table's name); sizes
+come from the tensors at launch, so one spec serves every batch size. It travels as JSON inside the
+custom-op call, so compiled code stays self-contained (a cached graph needs no process-local registry).
+"""
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+
+
+class RegionKind(enum.Enum):
+    EMBEDDING_BAG = "embedding_bag"                        # aten._embedding_bag / _forward_only
+    EMBEDDING = "embedding"                                # aten.embedding
+    EMBEDDING_BACKWARD = "embedding_backward"              # aten.embedding_dense_backward
+    EMBEDDING_BAG_BACKWARD = "embedding_bag_backward"      # aten._embedding_bag_backward, sum / mean
+    EMBEDDING_BAG_MAX_BACKWARD = "embedding_bag_max_backward"  # aten._embedding_bag_backward, max
+    EMBEDDING_BAG_WEIGHTS_BACKWARD = "embedding_bag_weights_backward"  # _per_sample_weights_backward
+
+
+class BagMode(enum.IntEnum):
+    SUM = 0
+    MEAN = 1
+    MAX = 2
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    kind: RegionKind
+    table: str                       # the user's name for the table, for messages
+    mode: BagMode = BagMode.SUM
+    padding_idx: int = -1            # -1: none
+    include_last_offset: bool = False
+    has_weights: bool = False
+    num_weights: int = 0             # rows of the gradient table (backward)
+    dim: int = 0                     # embedding width, where a program needs it as a constant
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        parts = [self.kind.value]
+        if self.kind not in (RegionKind.EMBEDDING, RegionKind.EMBEDDING_BACKWARD):
+            parts.append(self.mode.name.lower())
+        if self.has_weights:
+            parts.append("weighted")
+        if self.padding_idx >= 0:
+            parts.append(f"pad{self.padding_idx}")
+        return "_".join(parts)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["kind"], d["mode"] = self.kind.value, int(self.mode)
+        return json.dumps(d, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> "RegionSpec":
+        d = json.loads(text)
+        d["kind"], d["mode"] = RegionKind(d["kind"]), BagMode(d["mode"])
+        d["extra"] = tuple(tuple(x) for x in d["extra"])
+        return RegionSpec(**d)
