@@ -107,7 +107,7 @@ class ExecuteRun:
         vector_ops = scalar_ops = 0
 
         def val(a):
-            return env[a] if isinstance(a, str) else a
+            return env[a] if isinstance(a, str) else torch.tensor(a)
 
         for ins in cb.body:
             if ins.op is OpKind.POP:
@@ -123,7 +123,8 @@ class ExecuteRun:
                 a, b = val(ins.args[0]), val(ins.args[1])
                 out = (a.float() * b.float()).sum(1, keepdim=True)
             elif ins.op is OpKind.UPDATE:
-                self.updates[ins.target].append((fire.keys, *(val(a) for a in ins.args)))
+                operands = (val(a).expand(fire.count, 1) if not isinstance(a, str) else val(a) for a in ins.args)
+                self.updates[ins.target].append((fire.keys, *operands))
                 out = None
             elif ins.op in (OpKind.READ, OpKind.READ_ARG):
                 value, arg = self._reduce(self.program.accumulator(ins.target), fire)

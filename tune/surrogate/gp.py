@@ -16,7 +16,7 @@ from tune.surrogate import Combination, PermutationDistance
 from tune.surrogate.kernels import make_kernel
 
 # L-BFGS iterations for the hyperparameters; the data sets of autotuning are small, so this converges.
-_FIT_ITERATIONS = 50
+_FIT_ITERATIONS = 20
 # Observation noise floor (in standardized units): keeps Cholesky stable on near-duplicate points.
 _MIN_NOISE = 1e-4
 

@@ -1,0 +1,72 @@
+"""Reference last-level cache: one ordered dict per set, a fixed hit latency, misses forwarded to DRAM.
+
+Same policy as the fast model's cache, written independently: reads allocate and are LRU; writes go
+through to DRAM and only refresh a resident line. A line is allocated when its miss is looked up, so a
+second read of it before the data is back counts as a hit.
+"""
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from dae_emulator.config import DeviceConfig
+from dae_emulator.reference.block import Request
+from dae_emulator.reference.dram import Dram
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    read_hits: int
+    read_misses: int
+    accesses: int
+
+
+class Cache:
+    def __init__(self, config: DeviceConfig, dram: Dram) -> None:
+        self.num_sets = config.cache_bytes // (config.line_bytes * config.cache_ways)
+        self.ways = config.cache_ways
+        self.latency = config.cache_latency_cycles
+        self.dram = dram
+        self.reset()
+
+    def reset(self) -> None:
+        self.sets: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(self.num_sets)]
+        self._hits: list[tuple[int, int, Request]] = []   # heap of (ready cycle, order, request)
+        self._order = 0
+        self._read_hits = self._read_misses = self._accesses = 0
+
+    def access(self, request: Request, cycle: int) -> None:
+        """Look ``request`` up now; its data (if a read) arrives later through ``request.on_data``."""
+        self._accesses += 1
+        lines = self.sets[request.line % self.num_sets]
+        hit = request.line in lines
+        if hit:
+            lines.move_to_end(request.line)
+        if request.is_write:
+            self.dram.enqueue(request, cycle + self.latency)
+            return
+        if hit:
+            self._read_hits += 1
+            heapq.heappush(self._hits, (cycle + self.latency, self._order, request))
+            self._order += 1
+            return
+        self._read_misses += 1
+        if len(lines) == self.ways:
+            lines.popitem(last=False)
+        lines[request.line] = None
+        self.dram.enqueue(request, cycle + self.latency)
+
+    def advance(self, cycle: int) -> None:
+        while self._hits and self._hits[0][0] <= cycle:
+            ready, _, request = heapq.heappop(self._hits)
+            request.on_data(ready)
+
+    def next_cycle(self, cycle: int) -> int | None:
+        return self._hits[0][0] if self._hits else None
+
+    def done(self) -> bool:
+        return not self._hits
+
+    def stats(self) -> CacheStats:
+        return CacheStats(self._read_hits, self._read_misses, self._accesses)

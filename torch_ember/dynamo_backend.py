@@ -1,0 +1,84 @@
+"""The ``ember`` backend for ``torch.compile``: AOTAutograd splits the captured graph into forward and
+backward ATen graphs (lookup ops kept whole), the fx passes move the lookups into DAE regions, and the rest
+goes to Inductor or runs eagerly."""
+from __future__ import annotations
+
+import logging
+import re
+
+import torch
+import torch.fx
+from functorch.compile import make_boxed_func
+from torch._functorch.aot_autograd import aot_module_simplified
+
+from .fx_passes.canonicalize import canonicalize
+from .fx_passes.match import match_regions
+from .fx_passes.partition import partition
+from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
+from .options import EmberOptions
+from .runtime.stats import STATS
+
+log = logging.getLogger("torch_ember")
+
+
+def _user_name(source_name: str) -> str:
+    """``L['self']._modules['emb']._parameters['weight']`` -> ``emb.weight``."""
+    name = re.sub(r"\._(?:modules|parameters|buffers)\['([^']+)'\]", r".\1", source_name)
+    name = re.sub(r"^L\['self'\]\.?", "", name)
+    return re.sub(r"^L\['([^']+)'\]", r"\1", name) or source_name
+
+
+def _primal_names(gm: torch.fx.GraphModule) -> list[str]:
+    names = [n for n, _ in gm.named_parameters()] + [n for n, _ in gm.named_buffers()]
+    for node in gm.graph.find_nodes(op="placeholder"):
+        arg = node.meta.get("grapharg")
+        names.append(_user_name(arg.source.name) if arg is not None and arg.source is not None else node.name)
+    return names
+
+
+def _decompositions(settings: EmberOptions) -> dict:
+    if settings.rest == "eager":
+        return {}
+    from torch._inductor.decomposition import select_decomp_table
+    keep_whole = set(REGISTRY) | LOOKUP_LIKE
+    return {op: fn for op, fn in select_decomp_table().items()
+            if op not in keep_whole and "embedding" not in str(op)}
+
+
+def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str]) -> torch.fx.GraphModule:
+    """The fx passes in order: canonicalize, match, partition. Returns the partitioned graph."""
+    gm = canonicalize(gm)
+    matches, host = match_regions(gm, table_names)
+    for decision in host:
+        message = f"{decision.node.target} stays on the host: {decision.reason}"
+        if settings.strict:
+            raise RuntimeError(f"strict mode: {message}")
+        log.info(message)
+        STATS.record_host_op(str(decision.node.target), decision.reason)
+    return partition(gm, matches, settings.runtime_json())
+
+
+def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backward: bool, is_inference: bool):
+    def compile_graph(gm: torch.fx.GraphModule, example_inputs):
+        gm = lower_graph(gm, settings, table_names)
+        if settings.rest == "eager":
+            return make_boxed_func(gm.forward)
+        from torch._inductor.compile_fx import compile_fx_inner
+        return compile_fx_inner(gm, example_inputs, is_backward=is_backward, is_inference=is_inference)
+    return compile_graph
+
+
+def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None):
+    """``torch.compile(model, backend="ember", options={...})``; see ``EmberOptions`` for the options."""
+    settings = EmberOptions.from_dict(options)
+    primal_names = _primal_names(gm)
+    table_names = {f"primals_{i + 1}": name for i, name in enumerate(primal_names)}
+    table_names.update({f"arg{i}_1": name for i, name in enumerate(primal_names)})
+    return aot_module_simplified(
+        gm, example_inputs,
+        fw_compiler=_compiler(settings, table_names, is_backward=False, is_inference=False),
+        bw_compiler=_compiler(settings, {}, is_backward=True, is_inference=False),
+        inference_compiler=_compiler(settings, table_names, is_backward=False, is_inference=True),
+        decompositions=_decompositions(settings),
+        keep_inference_input_mutations=True,
+    )

@@ -1,0 +1,46 @@
+"""Match: find the lookup ops the DAE device can take, and record why the others stay on the host."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.fx
+
+from ..region_spec import RegionSpec
+from .registry import LOOKUP_LIKE, REGISTRY
+
+
+@dataclass(frozen=True)
+class RegionMatch:
+    node: torch.fx.Node
+    spec: RegionSpec
+    args: tuple
+
+
+@dataclass(frozen=True)
+class HostDecision:
+    node: torch.fx.Node
+    reason: str
+
+
+def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str]) -> tuple[list[RegionMatch], list[HostDecision]]:
+    """``table_names`` maps placeholder names to the user's names for them (for messages)."""
+    matches, host = [], []
+    tables = 0
+    for node in gm.graph.nodes:
+        if node.op != "call_function":
+            continue
+        lowering = REGISTRY.get(node.target)
+        if lowering is None:
+            if node.target in LOOKUP_LIKE:
+                host.append(HostDecision(node, "no DAE lowering for this op yet"))
+            continue
+        kw = node.kwargs
+        reason = lowering.check(kw)
+        if reason is not None:
+            host.append(HostDecision(node, reason))
+            continue
+        table_arg = kw.get("weight", kw.get("grad", kw.get("grad_output")))
+        name = table_names.get(getattr(table_arg, "name", ""), f"{tables}")
+        tables += 1
+        matches.append(RegionMatch(node, lowering.spec(kw, name), tuple(lowering.tensor_args(kw))))
+    return matches, host

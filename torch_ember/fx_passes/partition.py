@@ -1,0 +1,35 @@
+"""Partition: every matched lookup node becomes one call of the ``ember::region`` custom op; everything
+else stays ATen, for Inductor or eager."""
+from __future__ import annotations
+
+import operator
+
+import torch.fx
+
+from ..runtime.custom_op import region_op
+from .match import RegionMatch
+
+
+def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_json: str) -> torch.fx.GraphModule:
+    graph = gm.graph
+    for m in matches:
+        node = m.node
+        original = node.meta.get("val")
+        with graph.inserting_before(node):
+            region = graph.call_function(region_op, (m.spec.to_json(), settings_json, list(m.args)))
+            region.name = f"ember_{m.spec.name}"
+        if isinstance(original, (tuple, list)):
+            region.meta["val"] = list(original)
+            for user in list(node.users):
+                assert user.target is operator.getitem, f"{node} has a non-getitem user {user}"
+                user.args = (region, user.args[1])
+        else:
+            region.meta["val"] = [original] if original is not None else None
+            with graph.inserting_after(region):
+                first = graph.call_function(operator.getitem, (region, 0))
+            first.meta["val"] = original
+            node.replace_all_uses_with(first)
+        graph.erase_node(node)
+    graph.lint()
+    gm.recompile()
+    return gm

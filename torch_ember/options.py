@@ -1,0 +1,46 @@
+"""The backend's settings: one dataclass, defaults in one place, validated from ``options={...}``."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+import dae_emulator
+from dae_emulator.config import DeviceConfig
+
+
+@dataclass(frozen=True)
+class EmberOptions:
+    device: str | DeviceConfig = next(iter(dae_emulator.PRESETS))   # preset name or a DeviceConfig
+    rest: str = "inductor"       # where the non-lookup graph runs: "inductor" or "eager"
+    opt_level: int = 0           # 0..3; see torch_ember.pipeline
+    verify: bool = False         # re-run each region eagerly and compare
+    strict: bool = False         # raise instead of leaving a lookup op on the host
+
+    def __post_init__(self) -> None:
+        if isinstance(self.device, str):
+            dae_emulator.preset(self.device)  # raises ValueError listing the presets
+        elif not isinstance(self.device, DeviceConfig):
+            raise ValueError(f"option 'device' must be a preset name ({', '.join(dae_emulator.PRESETS)}) or a "
+                             f"dae_emulator.DeviceConfig, got {self.device!r}")
+        if self.rest not in ("inductor", "eager"):
+            raise ValueError(f"option 'rest' must be 'inductor' or 'eager', got {self.rest!r}")
+        if self.opt_level not in range(4):
+            raise ValueError(f"option 'opt_level' must be 0, 1, 2 or 3, got {self.opt_level!r}")
+
+    @staticmethod
+    def from_dict(options: dict | None) -> "EmberOptions":
+        options = dict(options or {})
+        known = [f.name for f in fields(EmberOptions)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"unknown ember option(s) {unknown}; known options: {known}")
+        return EmberOptions(**options)
+
+    @property
+    def device_config(self) -> DeviceConfig:
+        return dae_emulator.preset(self.device) if isinstance(self.device, str) else self.device
+
+    def runtime_json(self) -> str:
+        """What every region call carries: the device and level it was compiled for."""
+        device = self.device if isinstance(self.device, str) else asdict(self.device)
+        return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify}, sort_keys=True)

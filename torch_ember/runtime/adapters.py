@@ -1,0 +1,198 @@
+"""Between an ATen op's arguments and its region's DAE program, one adapter per region kind.
+
+An adapter validates the user's tensors in the user's terms (raising the exception type eager PyTorch
+raises, naming the table and the bad value), maps them onto the program's named inputs (host-side layout
+only: flattening, appending the last offset), and shapes the program's outputs as the ATen op returns them.
+``reference`` runs the ATen op itself, for the ``verify`` option and for tests.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..region_spec import BagMode, RegionKind, RegionSpec
+
+aten = torch.ops.aten
+_INDEX_DTYPES = (torch.int32, torch.int64)
+
+
+def _check_index_dtype(t: torch.Tensor, what: str) -> None:
+    if t.dtype not in _INDEX_DTYPES:
+        raise RuntimeError(f"{what} must be an int32 or int64 tensor, but got {t.dtype}")
+
+
+def check_indices(spec: RegionSpec, indices: torch.Tensor, rows: int, dim: int, error=RuntimeError) -> None:
+    """Every index must name a row of the table; the first that does not is reported."""
+    _check_index_dtype(indices, f"indices for table {spec.table}")
+    if indices.numel() == 0:
+        return
+    flat = indices.reshape(-1)
+    bad = (flat < 0) | (flat >= rows)
+    if bool(bad.any()):
+        position = int(torch.nonzero(bad)[0])
+        raise error(f"index {int(flat[position])} is out of range for table {spec.table} with {rows} rows "
+                    f"(shape ({rows}, {dim})), at position {position} of the indices")
+
+
+def check_offsets(spec: RegionSpec, offsets: torch.Tensor, num_indices: int) -> None:
+    _check_index_dtype(offsets, f"offsets for table {spec.table}")
+    if offsets.dim() != 1:
+        raise ValueError(f"offsets for table {spec.table} must be 1-D, got shape {tuple(offsets.shape)}")
+    if offsets.numel() == 0:
+        return
+    if int(offsets[0]) != 0:
+        raise RuntimeError(f"offsets for table {spec.table} must start at 0, got offsets[0] = {int(offsets[0])}")
+    steps = offsets[1:] - offsets[:-1]
+    if bool((steps < 0).any()):
+        k = int(torch.nonzero(steps < 0)[0])
+        raise RuntimeError(f"offsets for table {spec.table} decrease: offsets[{k}] = {int(offsets[k])} > "
+                           f"offsets[{k + 1}] = {int(offsets[k + 1])}")
+    if int(offsets[-1]) > num_indices:
+        raise RuntimeError(f"offsets for table {spec.table} point past the {num_indices} indices: "
+                           f"offsets[-1] = {int(offsets[-1])}")
+
+
+def with_last_offset(offsets: torch.Tensor, num_indices: int, included: bool) -> torch.Tensor:
+    if included:
+        return offsets
+    return torch.cat([offsets, offsets.new_tensor([num_indices])])
+
+
+def _bag_aten_args(spec: RegionSpec, args):
+    weight, indices, offsets = args[:3]
+    psw = args[3] if spec.has_weights else None
+    return (weight, indices, offsets, False, int(spec.mode), False, psw, spec.include_last_offset, spec.padding_idx)
+
+
+class EmbeddingBagAdapter:
+    @staticmethod
+    def program_inputs(spec, args):
+        weight, indices, offsets = args[:3]
+        check_offsets(spec, offsets, indices.numel())
+        check_indices(spec, indices, weight.shape[0], weight.shape[1])
+        inputs = {"table": weight, "indices": indices, "offsets": with_last_offset(offsets, indices.numel(),
+                                                                                 spec.include_last_offset)}
+        if spec.has_weights:
+            inputs["weights"] = args[3]
+        return inputs
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        """Add the auxiliary outputs the backward op reads, in the format PyTorch's CPU kernel gives them."""
+        indices, offsets = args[1], args[2]
+        out = outputs["out"]
+        bags = out.shape[0]
+        if spec.mode is BagMode.SUM and spec.padding_idx < 0:
+            offset2bag = indices.new_empty(0, dtype=offsets.dtype)
+        else:
+            starts = offsets[:bags] if bags else offsets[:0]
+            positions = torch.arange(indices.numel(), dtype=offsets.dtype)
+            offset2bag = (torch.searchsorted(starts, positions, right=True) - 1).to(offsets.dtype)
+        if spec.mode is BagMode.SUM:
+            bag_size = offsets.new_zeros(bags)
+            max_indices = offsets.new_zeros(bags)
+        else:
+            bag_size = outputs["bag_size"].to(offsets.dtype)
+            max_indices = (outputs["max_indices"].to(offsets.dtype) if spec.mode is BagMode.MAX
+                           else bag_size.clone())
+        return [out, offset2bag, bag_size, max_indices]
+
+    @staticmethod
+    def reference(spec, args):
+        return list(aten._embedding_bag(*_bag_aten_args(spec, args)))
+
+    fake = reference
+
+
+class EmbeddingAdapter:
+    @staticmethod
+    def program_inputs(spec, args):
+        weight, indices = args
+        check_indices(spec, indices, weight.shape[0], weight.shape[1], error=IndexError)
+        return {"table": weight, "indices": indices.reshape(-1)}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        weight, indices = args
+        return [outputs["out"].reshape(*indices.shape, weight.shape[1])]
+
+    @staticmethod
+    def reference(spec, args):
+        return [aten.embedding(args[0], args[1], spec.padding_idx)]
+
+    fake = reference
+
+
+class EmbeddingBackwardAdapter:
+    @staticmethod
+    def program_inputs(spec, args):
+        grad, indices = args
+        return {"grad": grad.reshape(-1, grad.shape[-1]), "indices": indices.reshape(-1)}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [outputs["grad_weight"]]
+
+    @staticmethod
+    def reference(spec, args):
+        return [aten.embedding_dense_backward(args[0], args[1], spec.num_weights, spec.padding_idx, False)]
+
+    fake = reference
+
+
+def _bag_offsets_for(grad: torch.Tensor, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Backward ops are not told ``include_last_offset``; the gradient's row count says it."""
+    return with_last_offset(offsets, indices.numel(), grad.shape[0] == offsets.shape[0] - 1)
+
+
+class EmbeddingBagBackwardAdapter:
+    @staticmethod
+    def program_inputs(spec, args):
+        grad, indices, offsets, _offset2bag, bag_size, max_indices = args[:6]
+        if spec.mode is BagMode.MAX:
+            return {"grad": grad.reshape(-1), "max_indices": max_indices.reshape(-1), "bag_size": bag_size}
+        inputs = {"grad": grad, "indices": indices, "offsets": _bag_offsets_for(grad, indices, offsets)}
+        if spec.has_weights:
+            inputs["weights"] = args[6]
+        if spec.mode is BagMode.MEAN:
+            inputs["bag_size"] = bag_size
+        return inputs
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [outputs["grad_weight"]]
+
+    @staticmethod
+    def reference(spec, args):
+        psw = args[6] if spec.has_weights else None
+        return [aten._embedding_bag_backward(*args[:6], spec.num_weights, False, int(spec.mode), False, psw,
+                                             spec.padding_idx)]
+
+    fake = reference
+
+
+class EmbeddingBagWeightsBackwardAdapter:
+    @staticmethod
+    def program_inputs(spec, args):
+        grad, weight, indices, offsets = args[:4]
+        return {"grad": grad, "table": weight, "indices": indices,
+                "offsets": _bag_offsets_for(grad, indices, offsets)}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [outputs["grad_weights"]]
+
+    @staticmethod
+    def reference(spec, args):
+        return [aten._embedding_bag_per_sample_weights_backward(*args[:5], int(spec.mode), spec.padding_idx)]
+
+    fake = reference
+
+
+ADAPTERS = {
+    RegionKind.EMBEDDING_BAG: EmbeddingBagAdapter,
+    RegionKind.EMBEDDING: EmbeddingAdapter,
+    RegionKind.EMBEDDING_BACKWARD: EmbeddingBackwardAdapter,
+    RegionKind.EMBEDDING_BAG_BACKWARD: EmbeddingBagBackwardAdapter,
+    RegionKind.EMBEDDING_BAG_MAX_BACKWARD: EmbeddingBagBackwardAdapter,
+    RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD: EmbeddingBagWeightsBackwardAdapter,
+}

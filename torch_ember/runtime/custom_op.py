@@ -1,0 +1,29 @@
+"""The torch.library op every region becomes: ``ember::region(str spec, str settings, Tensor[] args)``.
+
+Its fake implementation gives the outputs' shapes from the ATen op's own meta function, so Dynamo and
+Inductor trace around a region exactly as they would around the op it replaces.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..region_spec import RegionSpec
+from .adapters import ADAPTERS
+from .launch import launch
+
+_LIB = torch.library.Library("ember", "DEF")
+_LIB.define("region(str spec, str settings, Tensor[] args) -> Tensor[]")
+
+
+@torch.library.impl(_LIB, "region", "CompositeExplicitAutograd")
+def _region(spec: str, settings: str, args: list[torch.Tensor]) -> list[torch.Tensor]:
+    return launch(spec, settings, list(args))
+
+
+@torch.library.register_fake("ember::region", lib=_LIB)
+def _region_fake(spec: str, settings: str, args: list[torch.Tensor]) -> list[torch.Tensor]:
+    parsed = RegionSpec.from_json(spec)
+    return [t.clone() for t in ADAPTERS[parsed.kind].fake(parsed, list(args))]
+
+
+region_op = torch.ops.ember.region.default

@@ -1,0 +1,66 @@
+"""Launch one region: adapt the arguments, fetch (or compile) its DAE program, run it on the emulated
+device, check it against eager PyTorch when asked, record statistics, and shape the results."""
+from __future__ import annotations
+
+import functools
+import json
+import time
+
+import torch
+
+import dae_emulator
+from dae_emulator.config import DeviceConfig
+from dae_emulator.program import DType
+
+from ..pipeline import Compiled, compile_region
+from ..region_spec import RegionSpec
+from .adapters import ADAPTERS
+from .stats import STATS
+
+_DTYPES = {torch.float32: DType.F32, torch.float16: DType.F16, torch.bfloat16: DType.BF16,
+           torch.float64: DType.F64, torch.int32: DType.I32, torch.int64: DType.I64, torch.bool: DType.BOOL}
+
+
+@functools.lru_cache(maxsize=None)
+def device_from_json(text: str) -> DeviceConfig:
+    value = json.loads(text)
+    return dae_emulator.preset(value) if isinstance(value, str) else DeviceConfig(**value)
+
+
+@functools.lru_cache(maxsize=1024)
+def program_for(spec_json: str, dtypes: tuple[tuple[str, DType], ...], device_json: str, opt_level: int) -> Compiled:
+    """The program cache: one compilation per region spec, input dtypes, device and level."""
+    return compile_region(RegionSpec.from_json(spec_json), dict(dtypes), device_from_json(device_json), opt_level)
+
+
+def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list[torch.Tensor]:
+    spec = RegionSpec.from_json(spec_json)
+    settings = json.loads(settings_json)
+    adapter = ADAPTERS[spec.kind]
+    inputs = adapter.program_inputs(spec, args)
+    dtypes = tuple(sorted((name, _DTYPES[t.dtype]) for name, t in inputs.items()))
+    device_json = json.dumps(settings["device"], sort_keys=True)
+    compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"])
+    start = time.perf_counter()
+    result = dae_emulator.run(compiled.dae, inputs, device_from_json(device_json))
+    elapsed = time.perf_counter() - start
+    outputs = adapter.finish(spec, args, result.outputs)
+    if settings.get("verify"):
+        _compare(spec, outputs, adapter.reference(spec, args))
+    trace = result.trace
+    STATS.record_launch(spec.name, spec.kind.value, lookups=trace.lookups, bytes_read=trace.bytes_read,
+                        bytes_written=trace.bytes_written, emulator_seconds=elapsed)
+    return outputs
+
+
+def _compare(spec: RegionSpec, got: list[torch.Tensor], want: list[torch.Tensor]) -> None:
+    for k, (g, w) in enumerate(zip(got, want)):
+        if g.shape != w.shape:
+            raise RuntimeError(f"verify: region {spec.name} output {k} has shape {tuple(g.shape)}, eager gives "
+                               f"{tuple(w.shape)}")
+        tol = 1e-2 if w.dtype in (torch.float16, torch.bfloat16) else 1e-4
+        if w.is_floating_point() and not torch.allclose(g, w, rtol=tol, atol=tol, equal_nan=True):
+            raise RuntimeError(f"verify: region {spec.name} output {k} differs from eager by "
+                               f"{(g - w).abs().max().item():.3g}")
+        if not w.is_floating_point() and not torch.equal(g, w):
+            raise RuntimeError(f"verify: region {spec.name} output {k} differs from eager")
