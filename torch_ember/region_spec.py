@@ -41,7 +41,8 @@ class RegionSpec:
     @property
     def name(self) -> str:
         parts = [self.kind.value]
-        if self.kind not in (RegionKind.EMBEDDING, RegionKind.EMBEDDING_BACKWARD):
+        if self.kind not in (RegionKind.EMBEDDING, RegionKind.EMBEDDING_BACKWARD,
+                             RegionKind.EMBEDDING_BAG_MAX_BACKWARD):
             parts.append(self.mode.name.lower())
         if self.has_weights:
             parts.append("weighted")

@@ -1,58 +1,62 @@
-"""Lower bounds on each core's access unit: issue rate and Little's law on its two in-flight limits.
+"""The access unit in the fast model: one core's event walk, one line request per cycle.
 
-The access unit walks its events in order, issuing one line request per cycle (an event with no lines
-still takes a cycle). Before an event issues, it reserves a queue entry for each token the event pushes;
-the entry is freed when the execute unit pops the token, which is no earlier than the event's last line
-arrives. A read holds one of ``max_outstanding`` request slots from issue to data (writes are posted).
-Little's law turns each limit into a time: a core can go no faster than (total occupancy) / (capacity),
-where a read occupies a slot for its latency and a token occupies an entry from reservation to data.
+Starting an event reserves a queue entry per token, so it waits until the token ``queue_capacity`` places
+earlier has been popped. Each read then needs one of ``max_outstanding`` request slots: the slots' busy-until
+times sit in a small min-heap, and a full heap makes the read wait for the earliest to come back. Writes
+are posted. An event without lines still takes a cycle.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import numba
 import numpy as np
 
-from dae_emulator.config import DeviceConfig
-from dae_emulator.timing.stream import LineStream
+
+@numba.njit(cache=True, nogil=True)
+def _sift_down(heap: np.ndarray, size: int) -> None:
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            return
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[i] <= heap[child]:
+            return
+        heap[i], heap[child] = heap[child], heap[i]
+        i = child
 
 
-@dataclass(frozen=True)
-class AccessUnitTime:
-    """Per-core cycles (arrays indexed by core)."""
-
-    issue: np.ndarray          # issuing its lines and events, one per cycle
-    outstanding: np.ndarray    # reads' total latency / max_outstanding
-    queue: np.ndarray          # tokens' total queue residence / queue_capacity
-    read_latency: np.ndarray   # mean latency of its reads: the pipeline fill before the first data
-
-
-def event_max(values: np.ndarray, events: np.ndarray, num_events: int) -> np.ndarray:
-    """Per event, the largest of ``values`` (0 where an event has none); ``events`` must be grouped."""
-    result = np.zeros(num_events)
-    if values.size:
-        starts = np.flatnonzero(np.r_[True, events[1:] != events[:-1]])
-        result[events[starts]] = np.maximum.reduceat(values, starts)
-    return result
+@numba.njit(cache=True, nogil=True)
+def _sift_up(heap: np.ndarray, i: int) -> None:
+    while i > 0:
+        parent = (i - 1) // 2
+        if heap[parent] <= heap[i]:
+            return
+        heap[i], heap[parent] = heap[parent], heap[i]
+        i = parent
 
 
-def access_unit_time(
-    stream: LineStream, latency: np.ndarray, tokens_per_event: np.ndarray, core_of_event: np.ndarray,
-    config: DeviceConfig,
-) -> AccessUnitTime:
-    """``latency``: cycles from issue to data of each line of ``stream`` (0 for writes)."""
-    cores, num_events = config.cores, core_of_event.size
-    mine = ~stream.execute
-    reads = mine & ~stream.write
-    lines = np.bincount(stream.event[mine], minlength=num_events)
-    issue = np.maximum(lines, 1)
-    data = event_max(latency[reads], stream.event[reads], num_events)
-    residence = tokens_per_event * (issue - 1 + np.maximum(data, 1))
-    read_count = np.bincount(stream.core[reads], minlength=cores)
-    read_latency = np.bincount(stream.core[reads], weights=latency[reads], minlength=cores)
-    return AccessUnitTime(
-        issue=np.bincount(core_of_event, weights=issue, minlength=cores),
-        outstanding=read_latency / config.max_outstanding,
-        queue=np.bincount(core_of_event, weights=residence, minlength=cores) / config.queue_capacity,
-        read_latency=read_latency / np.maximum(read_count, 1),
-    )
+@numba.njit(cache=True, nogil=True)
+def take_slot(slots: np.ndarray, used: int, cycle: float) -> tuple[float, int]:
+    """Earliest cycle >= ``cycle`` with a free request slot; frees it. Returns (cycle, slots in use)."""
+    if used < slots.size:
+        return cycle, used
+    earliest = slots[0]
+    slots[0] = slots[used - 1]
+    _sift_down(slots, used - 1)
+    return max(cycle, earliest), used - 1
+
+
+@numba.njit(cache=True, nogil=True)
+def hold_slot(slots: np.ndarray, used: int, until: float) -> int:
+    """Occupy a slot until ``until``; returns the slots in use."""
+    slots[used] = until
+    _sift_up(slots, used)
+    return used + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def entries_free_at(pops: np.ndarray, pushed: int, tokens: int) -> float:
+    """When a queue of ``pops.size`` entries has room for ``tokens`` more after ``pushed`` tokens."""
+    oldest_needed = pushed + tokens - 1 - pops.size
+    return pops[oldest_needed % pops.size] if oldest_needed >= 0 else 0.0

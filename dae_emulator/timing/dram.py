@@ -1,14 +1,21 @@
-"""DRAM as the fast model sees it: a fixed latency and one shared data bus with a bandwidth.
+"""DRAM in the fast model: a fixed latency behind one data bus shared by all cores.
 
-A missing line reaches DRAM after the cache's tag check, waits for the bus, takes
-``line_bytes / bytes_per_cycle`` cycles on it, and returns ``dram_latency_ns`` later. Each core sees the
-unloaded miss latency; contention for the bus enters the model as the device-wide bandwidth bound.
+A missing line reaches DRAM after the cache's tag check, takes ``line_bytes / bytes_per_cycle`` cycles of
+bus time, and its data returns ``dram_latency_ns`` after its transfer. The bus is a calendar of fixed-width
+time buckets, each holding as many transfers as fit in it: a request takes the first bucket at or after its
+arrival with room left. That is a FIFO bus that does not need requests in time order, which the fast model
+cannot give (it walks the cores side by side, not cycle by cycle).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
+import numpy as np
+
 from dae_emulator.config import DeviceConfig
+
+_MAX_BUCKETS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -26,11 +33,31 @@ class Dram:
             cache_latency_cycles=float(config.cache_latency_cycles),
         )
 
-    @property
-    def miss_latency(self) -> float:
-        """Cycles from issue to data for a line that misses the cache, on an idle bus."""
-        return self.cache_latency_cycles + self.transfer_cycles + self.latency_cycles
+    def calendar(self, horizon: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, next bucket with room, width)."""
+        width = max(8.0 * self.transfer_cycles, 16.0, horizon / _MAX_BUCKETS)
+        buckets = int(horizon / width) + 2
+        return np.zeros(buckets), np.arange(buckets), width
 
-    def bandwidth_cycles(self, lines: int) -> float:
-        """Cycles the bus needs to move ``lines`` lines back to back."""
-        return lines * self.transfer_cycles
+
+@numba.njit(cache=True, nogil=True)
+def _room_from(skip: np.ndarray, bucket: int) -> int:
+    """First bucket at or after ``bucket`` with room (skip pointers, compressed on the way)."""
+    root = bucket
+    while skip[root] != root:
+        root = skip[root]
+    while skip[bucket] != root:
+        skip[bucket], bucket = root, skip[bucket]
+    return root
+
+
+@numba.njit(cache=True, nogil=True)
+def bus_transfer(fill: np.ndarray, skip: np.ndarray, width: float, transfer: float, arrival: float) -> float:
+    """Book one line's transfer for a request arriving at ``arrival``; returns when its transfer ends."""
+    capacity = width / transfer
+    bucket = _room_from(skip, min(int(arrival / width), fill.size - 1))
+    start = max(arrival, bucket * width + fill[bucket] * transfer)
+    fill[bucket] += 1.0
+    if fill[bucket] + 1.0 > capacity and bucket + 1 < fill.size:
+        skip[bucket] = bucket + 1
+    return start + transfer

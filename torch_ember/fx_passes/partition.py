@@ -16,8 +16,8 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
         node = m.node
         original = node.meta.get("val")
         with graph.inserting_before(node):
-            region = graph.call_function(region_op, (m.spec.to_json(), settings_json, list(m.args)))
-            region.name = f"ember_{m.spec.name}"
+            region = graph.create_node("call_function", region_op, (m.spec.to_json(), settings_json, list(m.args)),
+                                       name=f"ember_{m.spec.name}")
         if isinstance(original, (tuple, list)):
             region.meta["val"] = list(original)
             for user in list(node.users):

@@ -48,7 +48,7 @@ def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list
     if settings.get("verify"):
         _compare(spec, outputs, adapter.reference(spec, args))
     trace = result.trace
-    STATS.record_launch(spec.name, spec.kind.value, lookups=trace.lookups, bytes_read=trace.bytes_read,
+    STATS.record_launch(f"{spec.name}:{spec.table}", spec.kind.value, lookups=trace.lookups, bytes_read=trace.bytes_read,
                         bytes_written=trace.bytes_written, emulator_seconds=elapsed)
     return outputs
 

@@ -1,0 +1,99 @@
+"""The decoupled pipeline of every core, replayed event by event over the real line stream.
+
+Per event: the access unit reserves queue entries and issues the event's lines (``access_unit``); a line's
+data comes back after the cache latency if it hit, or after DRAM's bus and latency if it missed (``dram``);
+the event's tokens are ready when its last read is back, and the execute unit pops and runs them, then
+issues its own lines (``execute_unit``). Each step takes the earliest cycle all its inputs allow, so queue
+backpressure, request slots, callbacks and the shared bus shape the time together. Cores are walked side by
+side in the stream's device order; their coupling is the shared cache (already replayed) and the bus.
+"""
+from __future__ import annotations
+
+import enum
+
+import numba
+import numpy as np
+
+from dae_emulator.timing.access_unit import entries_free_at, hold_slot, take_slot
+from dae_emulator.timing.dram import bus_transfer
+from dae_emulator.timing.execute_unit import run_callbacks
+
+
+class Tally(enum.IntEnum):
+    """Columns of the per-core result of ``replay``."""
+
+    FINISH = 0          # cycle its last unit finished
+    ISSUE = 1           # access-unit cycles spent issuing
+    QUEUE_FULL = 2      # access-unit cycles waiting for a queue entry
+    SLOTS_FULL = 3      # access-unit cycles waiting for a request slot
+    BUSY = 4            # execute-unit cycles running callbacks and issuing its own lines
+    QUEUE_EMPTY = 5     # execute-unit cycles waiting for a ready token
+    OWN_LOADS = 6       # execute-unit cycles waiting for its own loads
+
+
+@numba.njit(cache=True, nogil=True)
+def replay(
+    events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
+    execute_lines: np.ndarray, tokens: np.ndarray, token_cycles: np.ndarray, hit: np.ndarray,
+    write: np.ndarray, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
+    dram_latency: float, transfer: float, fill: np.ndarray, skip: np.ndarray, width: float,
+) -> tuple[np.ndarray, float]:
+    """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last data arrived."""
+    tally = np.zeros((cores, 7))
+    slots = np.zeros((cores, max_outstanding))
+    used = np.zeros(cores, dtype=np.int64)
+    pops = np.zeros((cores, queue_capacity))
+    pushed = np.zeros(cores, dtype=np.int64)
+    access_free = np.zeros(cores)
+    execute_free = np.zeros(cores)
+    last_data = 0.0
+    for event in events:
+        core = event_core[event]
+        n_tokens = tokens[event]
+        # access unit: reserve the queue entries, then issue one line per cycle
+        start = max(access_free[core], entries_free_at(pops[core], pushed[core], n_tokens))
+        tally[core, Tally.QUEUE_FULL] += start - access_free[core]
+        cycle, ready = start, start
+        first = line_start[event]
+        for line in range(first, first + access_lines[event]):
+            if write[line]:
+                bus_transfer(fill, skip, width, transfer, cycle + cache_latency)
+            else:
+                wanted = cycle
+                cycle, used[core] = take_slot(slots[core], used[core], cycle)
+                tally[core, Tally.SLOTS_FULL] += cycle - wanted
+                data = cycle + cache_latency
+                if not hit[line]:
+                    data = bus_transfer(fill, skip, width, transfer, data) + dram_latency
+                used[core] = hold_slot(slots[core], used[core], data)
+                ready = max(ready, data)
+                last_data = max(last_data, data)
+            cycle += 1.0
+        cycle = max(cycle, start + 1.0)
+        tally[core, Tally.ISSUE] += cycle - start - tally[core, Tally.SLOTS_FULL] * 0.0
+        access_free[core] = cycle
+        ready = max(ready, cycle)
+        # execute unit: callbacks, then its own lines, then wait for its own loads
+        free = execute_free[core]
+        if n_tokens:
+            free, waited = run_callbacks(pops[core], pushed[core], n_tokens, token_cycles[event], ready, free)
+            tally[core, Tally.QUEUE_EMPTY] += waited
+            tally[core, Tally.BUSY] += token_cycles[event]
+            pushed[core] += n_tokens
+        own_data = 0.0
+        first += access_lines[event]
+        for line in range(first, first + execute_lines[event]):
+            data = free + cache_latency
+            if write[line]:
+                bus_transfer(fill, skip, width, transfer, data)
+            else:
+                if not hit[line]:
+                    data = bus_transfer(fill, skip, width, transfer, data) + dram_latency
+                own_data = max(own_data, data)
+            free += 1.0
+            tally[core, Tally.BUSY] += 1.0
+        tally[core, Tally.OWN_LOADS] += max(own_data - free, 0.0)
+        execute_free[core] = max(free, own_data)
+    for core in range(cores):
+        tally[core, Tally.FINISH] = max(access_free[core], execute_free[core])
+    return tally, last_data
