@@ -1,0 +1,130 @@
+"""The backend as a user meets it: entry point, options, the report, ops left on the host, recompiles."""
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch_ember
+from torch_ember.dynamo_backend import ember_backend
+
+pytestmark = pytest.mark.slow
+
+
+def test_backend_is_found_in_a_process_that_never_imports_torch_ember():
+    code = (
+        "import sys, torch\n"
+        "assert 'ember' in torch._dynamo.list_backends()\n"
+        "emb = torch.nn.EmbeddingBag(10, 3, mode='sum')\n"
+        "f = torch.compile(emb, backend='ember', options={'rest': 'eager'})\n"
+        "i, o = torch.tensor([1, 2, 3]), torch.tensor([0, 1])\n"
+        "torch.testing.assert_close(f(i, o), emb(i, o))\n"
+        "assert sys.modules['torch_ember'].report().regions[0].launches == 1\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_unknown_option_lists_the_known_ones():
+    emb = nn.Embedding(4, 2)
+    with pytest.raises(Exception, match=r"unknown ember option\(s\) \['devcie'\]; known options: \['device'"):
+        torch.compile(emb, backend="ember", options={"devcie": "server"})(torch.tensor([1]))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"rest": "tvm"}, "'rest' must be 'inductor' or 'eager'"),
+    ({"device": "laptop"}, "unknown DAE device preset 'laptop'; known presets: server"),
+    ({"opt_level": 7}, "'opt_level' must be 0, 1, 2 or 3"),
+])
+def test_bad_option_values_raise_value_error(options, message):
+    with pytest.raises(ValueError, match=message):
+        ember_backend(None, [], options)
+
+
+def test_report_records_regions_and_reset_clears_them():
+    torch_ember.reset()
+    emb = nn.EmbeddingBag(20, 4, mode="mean")
+    f = torch.compile(emb, backend="ember", options={"rest": "eager"})
+    i, o = torch.tensor([1, 2, 3, 4, 5]), torch.tensor([0, 2])
+    f(i, o).sum().backward()
+    report = torch_ember.report()
+    kinds = {r.kind: r for r in report.regions}
+    assert set(kinds) == {"embedding_bag", "embedding_bag_backward"}
+    forward = kinds["embedding_bag"]
+    assert forward.launches == 1 and forward.lookups == 5 and forward.bytes_read >= 5 * 4 * 4
+    assert "emb" in forward.name or "weight" in forward.name
+    text = str(report)
+    assert "embedding_bag" in text and "lookups" in text and "total" in text
+    torch_ember.reset()
+    assert torch_ember.report().regions == ()
+
+
+def test_unlowered_case_stays_on_the_host_with_its_reason_and_is_correct():
+    torch_ember.reset()
+    emb = nn.Embedding(10, 3, scale_grad_by_freq=True)
+    ref = nn.Embedding(10, 3, scale_grad_by_freq=True)
+    ref.load_state_dict(emb.state_dict())
+    f = torch.compile(emb, backend="ember", options={"rest": "eager"})
+    i = torch.tensor([1, 1, 2, 7])
+    f(i).pow(2).sum().backward()
+    ref(i).pow(2).sum().backward()
+    torch.testing.assert_close(emb.weight.grad, ref.weight.grad)
+    reasons = [h.reason for h in torch_ember.report().host_ops]
+    assert any("scale_grad_by_freq" in r for r in reasons)
+    assert "scale_grad_by_freq" in str(torch_ember.report())
+
+
+def test_strict_mode_raises_instead_of_leaving_a_lookup_on_the_host():
+    emb = nn.Embedding(10, 3, scale_grad_by_freq=True)
+    f = torch.compile(emb, backend="ember", options={"rest": "eager", "strict": True})
+    with pytest.raises(Exception, match="strict mode: .*scale_grad_by_freq"):
+        f(torch.tensor([1, 2])).sum().backward()
+
+
+def test_verify_option_compares_each_region_with_eager():
+    emb = nn.EmbeddingBag(10, 3, mode="max")
+    f = torch.compile(emb, backend="ember", options={"rest": "eager", "verify": True})
+    i, o = torch.tensor([1, 2, 3, 9]), torch.tensor([0, 0, 3])
+    f(i, o).sum().backward()  # raises if any region differs from eager
+
+
+def test_new_batch_size_or_index_count_does_not_recompile_after_the_dynamic_recompile():
+    torch._dynamo.reset()
+    compiles = []
+
+    def counting_backend(gm, example_inputs):
+        compiles.append(gm)
+        return ember_backend(gm, example_inputs, {"rest": "eager"})
+
+    torch.manual_seed(0)
+    emb = nn.EmbeddingBag(50, 4, mode="sum")
+    f = torch.compile(emb, backend=counting_backend)
+    for batch, pooling in [(4, 3), (8, 2), (16, 5), (3, 7), (32, 1), (5, 4)]:
+        lengths = torch.randint(0, 2 * pooling, (batch,))
+        i = torch.randint(0, 50, (int(lengths.sum()),))
+        o = torch.cumsum(lengths, 0) - lengths
+        torch.testing.assert_close(f(i, o), emb(i, o))
+    assert len(compiles) == 2, f"compiled {len(compiles)} times"
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 2
+
+
+def test_rest_of_graph_through_inductor_matches_eager():
+    torch.manual_seed(0)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.EmbeddingBag(30, 8, mode="sum")
+            self.lin = nn.Linear(8, 1)
+
+        def forward(self, i, o, w):
+            return torch.relu(self.lin(self.emb(i, o, per_sample_weights=w))).sum()
+
+    model = Model()
+    f = torch.compile(model, backend="ember")
+    i, o, w = torch.randint(0, 30, (12,)), torch.tensor([0, 5, 5, 9]), torch.rand(12)
+    torch.testing.assert_close(f(i, o, w), model(i, o, w))
+    grads = torch.autograd.grad(f(i, o, w), list(model.parameters()))
+    want = torch.autograd.grad(model(i, o, w), list(model.parameters()))
+    for g, e in zip(grads, want):
+        torch.testing.assert_close(g, e)

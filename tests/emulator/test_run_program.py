@@ -1,0 +1,116 @@
+"""``dae_emulator.run`` on hand-written program text and named tensors, against eager PyTorch."""
+import dae_emulator
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+WEIGHTED_BAG = """\
+program bag_sum_weighted
+param table: f32[num_rows, dim]
+param indices: i64[num_indices]
+param offsets: i64[num_offsets]
+param weights: f32[num_indices]
+output out: f32[num_offsets - 1, dim]
+access:
+  traversal tu0 = dense [0, num_offsets - 1)
+  stream b = induction tu0
+  stream lo = load offsets[b] @tu0
+  stream b1 = alu add(b, 1) @tu0
+  stream hi = load offsets[b1] @tu0
+  traversal tu1 = range [lo, hi) in tu0
+  stream j = induction tu1
+  stream r = load indices[j] @tu1
+  stream w = load weights[j] @tu1
+  stream row = load_row table[r] @tu1
+  on tu1.iter: push q_row <- row, q_w <- w; token ROW
+  on tu0.end: push q_bag <- b; token BAG
+queues:
+  queue q_row: row f32
+  queue q_w: scalar f32
+  queue q_bag: scalar i64
+execute:
+  acc acc: sum f32[dim] init 0.0
+  callback ROW:
+    %x = pop q_row
+    %w = pop q_w
+    %y = mul %x, %w
+    update acc, %y
+  callback BAG:
+    %b = pop q_bag
+    %s = read acc
+    store out[%b] = %s
+    reset acc
+"""
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 30), dim=st.integers(1, 9), lengths=st.lists(st.integers(0, 6), max_size=8),
+       seed=st.integers(0, 2**16))
+def test_hand_written_weighted_bag_matches_eager(rows, dim, lengths, seed):
+    g = torch.Generator().manual_seed(seed)
+    table = torch.randn(rows, dim, generator=g)
+    n = sum(lengths)
+    indices = torch.randint(0, rows, (n,), generator=g)
+    offsets = torch.tensor([0] + lengths).cumsum(0)
+    weights = torch.rand(n, generator=g)
+    result = dae_emulator.run(WEIGHTED_BAG, dict(table=table, indices=indices, offsets=offsets, weights=weights))
+    want = F.embedding_bag(indices, table, offsets, mode="sum", per_sample_weights=weights,
+                           include_last_offset=True) if lengths else torch.zeros(0, dim)
+    torch.testing.assert_close(result.outputs["out"], want)
+    assert result.trace.lookups == n
+    row_bytes = dim * 4
+    assert result.trace.bytes_read == n * (row_bytes + 8 + 4) + len(lengths) * 16
+
+
+def test_trace_events_follow_program_order():
+    table = torch.randn(5, 2)
+    result = dae_emulator.run(WEIGHTED_BAG, dict(table=table, indices=torch.tensor([1, 2, 3]),
+                                                 offsets=torch.tensor([0, 2, 2, 3]), weights=torch.ones(3)))
+    tokens = {t.callback: t.event.tolist() for t in result.trace.tokens}
+    # bag 0: iter 0, rows at 1 and 3, end 5; bag 1 (empty): iter 6, end 7; bag 2: iter 8, row 9, end 11
+    assert tokens == {"ROW": [1, 3, 9], "BAG": [5, 7, 11]}
+    assert result.trace.event_item.tolist()[:6] == [0] * 6
+
+
+def test_out_of_range_index_raises_before_any_output():
+    with pytest.raises(dae_emulator.DaeAddressError, match=r"table\[9\].*5 rows"):
+        dae_emulator.run(WEIGHTED_BAG, dict(table=torch.randn(5, 2), indices=torch.tensor([1, 9]),
+                                            offsets=torch.tensor([0, 2]), weights=torch.ones(2)))
+
+
+def test_decreasing_offsets_raise_range_error():
+    with pytest.raises(dae_emulator.DaeRangeError, match="hi < lo"):
+        dae_emulator.run(WEIGHTED_BAG, dict(table=torch.randn(5, 2), indices=torch.tensor([1, 2]),
+                                            offsets=torch.tensor([0, 2, 1]), weights=torch.ones(2)))
+
+
+def test_inputs_that_do_not_fit_are_named():
+    with pytest.raises(dae_emulator.DaeShapeError, match="missing \\['weights'\\]"):
+        dae_emulator.run(WEIGHTED_BAG, dict(table=torch.randn(5, 2), indices=torch.tensor([1]),
+                                            offsets=torch.tensor([0, 1])))
+    with pytest.raises(dae_emulator.DaeShapeError, match="num_indices"):
+        dae_emulator.run(WEIGHTED_BAG, dict(table=torch.randn(5, 2), indices=torch.tensor([1]),
+                                            offsets=torch.tensor([0, 1]), weights=torch.ones(3)))
+    with pytest.raises(dae_emulator.DaeShapeError, match="must be f32"):
+        dae_emulator.run(WEIGHTED_BAG, dict(table=torch.randn(5, 2).double(), indices=torch.tensor([1]),
+                                            offsets=torch.tensor([0, 1]), weights=torch.ones(1)))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("    %w = pop q_w\n", ""), "pushes .* but its callback pops"),
+    (("  on tu0.end: push q_bag <- b; token BAG\n", "  on tu0.end: push q_bag <- r; token BAG\n"), "inner layer"),
+    (("    %s = read acc\n", "    %s = read acc\n    %t = read acc\n    update acc, %t\n"), "both updates and resets"),
+    (("    store out[%b] = %s\n", "    store table[%b] = %s\n"), "not an output"),
+])
+def test_verifier_rejects_illegal_programs(edit, message):
+    with pytest.raises(dae_emulator.DaeVerifyError, match=message):
+        dae_emulator.verify(dae_emulator.parse_program(WEIGHTED_BAG.replace(*edit)))
+
+
+def test_program_must_fit_device_resources():
+    program = dae_emulator.parse_program(WEIGHTED_BAG)
+    tiny = dae_emulator.DeviceConfig(**{**dae_emulator.preset("edge").__dict__, "queues": 2})
+    with pytest.raises(dae_emulator.DaeVerifyError, match="3 queues needed"):
+        dae_emulator.verify(program, tiny)
