@@ -55,6 +55,10 @@ def collect_firings(program: Program, access: AccessRun) -> dict[str, Firings]:
         per_token[rule.token].append((events * rules + rule_index, events, pops))
     firings = {}
     for token, parts in per_token.items():
+        if len(parts) == 1:  # one rule per token: already in event order, no merge needed
+            keys, events, pops = parts[0]
+            firings[token] = Firings(keys, events, {q: _as_2d(v) for q, v in pops.items()})
+            continue
         keys = torch.cat([p[0] for p in parts])
         order = torch.argsort(keys, stable=True)
         queues = parts[0][2].keys()
@@ -152,6 +156,8 @@ class ExecuteRun:
         value = torch.full((segments + 1, width), acc.init, dtype=dtype)
         arg = torch.full((segments + 1, width), acc.arg_init, dtype=torch.int64)
         for keys, update, *update_arg in self.updates[acc.name]:
+            if keys.numel() == 0:       # no token fired this update: nothing to reduce (and no arg to gather)
+                continue
             seg = torch.searchsorted(fire.keys, keys)
             update = update.to(dtype).expand(keys.numel(), width)
             index = seg.unsqueeze(1).expand(-1, width)
