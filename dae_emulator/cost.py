@@ -12,12 +12,23 @@ from dae_emulator.energy import EnergyBreakdown
 
 
 class Bound(enum.Enum):
-    """The resource that sets the launch's time (the largest of the model's lower bounds)."""
+    """The resource that sets the launch's time: the one kept busy, or latency when none is."""
 
     MEMORY_BANDWIDTH = "memory bandwidth"    # DRAM transfers of all cores back to back
     MEMORY_LATENCY = "memory latency"        # too few requests in flight to cover the DRAM latency
     ACCESS_ISSUE = "access issue"            # the access unit issuing one line request per cycle
     COMPUTE = "compute"                      # the execute unit running callbacks
+
+
+# A unit busier than this fraction of the run bounds it; when none is, all of them wait on latency.
+BUSY_FRACTION = 0.8
+
+
+def bound_from_utilization(bus: float, compute: float, issue: float) -> Bound:
+    """What bounds a run whose DRAM bus, critical execute unit and access unit were busy these fractions."""
+    busy = {Bound.MEMORY_BANDWIDTH: bus, Bound.COMPUTE: compute, Bound.ACCESS_ISSUE: issue}
+    busiest = max(busy, key=busy.__getitem__)
+    return busiest if busy[busiest] >= BUSY_FRACTION else Bound.MEMORY_LATENCY
 
 
 @dataclass(frozen=True)
@@ -70,8 +81,8 @@ class CostRecord:
     def __add__(self, other: CostRecord) -> CostRecord:
         if not isinstance(other, CostRecord):
             return NotImplemented
-        width = max(len(self.core_cycles), len(other.core_cycles))
-        pad = lambda c: c + (0.0,) * (width - len(c))  # noqa: E731 - launches may use different core counts
+        width = max(len(self.core_cycles), len(other.core_cycles))   # launches may use different core counts
+        mine, theirs = (c + (0.0,) * (width - len(c)) for c in (self.core_cycles, other.core_cycles))
         return CostRecord(
             cycles=self.cycles + other.cycles,
             seconds=self.seconds + other.seconds,
@@ -83,7 +94,7 @@ class CostRecord:
             stalls=self.stalls + other.stalls,
             bound=self.bound if self.cycles >= other.cycles else other.bound,
             energy=self.energy + other.energy,
-            core_cycles=tuple(a + b for a, b in zip(pad(self.core_cycles), pad(other.core_cycles))),
+            core_cycles=tuple(a + b for a, b in zip(mine, theirs)),
         )
 
     def __radd__(self, other: int) -> CostRecord:

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 import torch
 
 from .config import PRESETS, DeviceConfig, preset
+from .cost import CostRecord
 from .errors import DaeShapeError
 from .functional.access import AccessRun
 from .functional.execute import TORCH_DTYPE, ExecuteRun, collect_firings
 from .program import Program
 from .text import parse_program
+from .timing import estimate
 from .trace import LaunchTrace
 from .verify import verify
 
@@ -21,6 +23,7 @@ _PAGE = 4096
 class RunResult:
     outputs: dict[str, torch.Tensor]
     trace: LaunchTrace
+    cost: CostRecord | None      # None when run with ``timing=False``
 
 
 def bind_sizes(program: Program, inputs: dict[str, torch.Tensor]) -> dict[str, int]:
@@ -59,8 +62,10 @@ def _layout(program: Program, tensors: dict[str, torch.Tensor]) -> dict[str, int
     return base
 
 
-def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceConfig | str | None = None) -> RunResult:
-    """Run ``program`` (object or text) on named inputs; returns its outputs and the executed access trace.
+def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceConfig | str | None = None,
+        *, timing: bool = True) -> RunResult:
+    """Run ``program`` (object or text) on named inputs; returns its outputs, the executed access trace and,
+    unless ``timing=False``, the modeled cost of the launch on ``device`` (a preset name or config).
 
     Raises ``DaeSyntaxError`` / ``DaeVerifyError`` for a bad program, ``DaeShapeError`` for inputs that do
     not fit it, ``DaeAddressError`` / ``DaeRangeError`` when the inputs drive an access out of bounds; in
@@ -84,4 +89,4 @@ def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceC
     execute.run()
     trace = LaunchTrace(program.name, access.num_events, access.event_item, access.layers[0].size,
                         tuple(access.records + execute.records), tuple(execute.tokens))
-    return RunResult(outputs, trace)
+    return RunResult(outputs, trace, estimate(trace, config) if timing else None)

@@ -53,7 +53,8 @@ class Dram:
                 self._bytes_written += self.line_bytes
             else:
                 self._bytes_read += self.line_bytes
-                heapq.heappush(self._returning, (cycle + self.latency, self._order, request))
+                # bytes moved in a cycle are there at its end: the data returns latency cycles after that
+                heapq.heappush(self._returning, (cycle + 1 + self.latency, self._order, request))
                 self._order += 1
 
     def next_cycle(self, cycle: int) -> int | None:

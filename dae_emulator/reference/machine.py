@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dae_emulator.config import DeviceConfig
-from dae_emulator.cost import Bound, CostRecord, Stalls
+from dae_emulator.cost import CostRecord, Stalls, bound_from_utilization
 from dae_emulator.energy import EventCounts, energy_of
 from dae_emulator.reference.access_unit import AccessUnit
 from dae_emulator.reference.cache import Cache
@@ -18,9 +18,6 @@ from dae_emulator.reference.execute_unit import ExecuteUnit
 from dae_emulator.reference.program import core_programs
 from dae_emulator.reference.queue import TokenQueue
 from dae_emulator.trace import LaunchTrace
-
-# A unit busier than this fraction of the run is what bounds it; when none is, all are waiting on latency.
-_BUSY = 0.8
 
 
 @dataclass(frozen=True)
@@ -73,12 +70,6 @@ class Machine:
         queues = [core.queue.stats() for core in self.cores]
         critical = max(range(len(finish)), key=finish.__getitem__)
         span = max(cycles, 1)
-        busy = {
-            Bound.MEMORY_BANDWIDTH: dram.busy_cycles / span,
-            Bound.COMPUTE: execute[critical].busy_cycles / span,
-            Bound.ACCESS_ISSUE: access[critical].issue_cycles / span,
-        }
-        busiest = max(busy, key=busy.__getitem__)
         seconds = cycles / (config.clock_ghz * 1e9)
         counts = EventCounts(
             dram_bytes=dram.bytes_read + dram.bytes_written,
@@ -100,7 +91,9 @@ class Machine:
                 execute_queue_empty=float(sum(e.queue_empty for e in execute)),
                 memory_latency=float(sum(a.outstanding_full for a in access) + sum(e.own_loads for e in execute)),
             ),
-            bound=busiest if busy[busiest] >= _BUSY else Bound.MEMORY_LATENCY,
+            bound=bound_from_utilization(
+                dram.busy_cycles / span, execute[critical].busy_cycles / span, access[critical].issue_cycles / span,
+            ),
             energy=energy_of(counts, config, seconds),
             core_cycles=tuple(float(f) for f in finish),
         )

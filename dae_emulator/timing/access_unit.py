@@ -37,19 +37,18 @@ def _sift_up(heap: np.ndarray, i: int) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def take_slot(slots: np.ndarray, used: int, cycle: float) -> tuple[float, int]:
-    """Earliest cycle >= ``cycle`` with a free request slot; frees it. Returns (cycle, slots in use)."""
-    if used < slots.size:
-        return cycle, used
-    earliest = slots[0]
-    slots[0] = slots[used - 1]
-    _sift_down(slots, used - 1)
-    return max(cycle, earliest), used - 1
+def slot_free_at(slots: np.ndarray, used: int, cycle: float) -> float:
+    """Earliest cycle >= ``cycle`` at which one of the request slots is free."""
+    return cycle if used < slots.size else max(cycle, slots[0])
 
 
 @numba.njit(cache=True, nogil=True)
 def hold_slot(slots: np.ndarray, used: int, until: float) -> int:
-    """Occupy a slot until ``until``; returns the slots in use."""
+    """Occupy a slot until ``until`` (the earliest-free one when all are taken); returns the slots in use."""
+    if used == slots.size:
+        slots[0] = until
+        _sift_down(slots, used)
+        return used
     slots[used] = until
     _sift_up(slots, used)
     return used + 1
@@ -59,4 +58,4 @@ def hold_slot(slots: np.ndarray, used: int, until: float) -> int:
 def entries_free_at(pops: np.ndarray, pushed: int, tokens: int) -> float:
     """When a queue of ``pops.size`` entries has room for ``tokens`` more after ``pushed`` tokens."""
     oldest_needed = pushed + tokens - 1 - pops.size
-    return pops[oldest_needed % pops.size] if oldest_needed >= 0 else 0.0
+    return pops[oldest_needed % pops.size] if tokens and oldest_needed >= 0 else 0.0

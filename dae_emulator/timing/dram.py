@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numba
 import numpy as np
 
 from dae_emulator.config import DeviceConfig
 
-_MAX_BUCKETS = 1 << 21
+_MAX_BUCKETS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,19 @@ class Dram:
             cache_latency_cycles=float(config.cache_latency_cycles),
         )
 
+    @property
+    def miss_latency(self) -> float:
+        """Cycles from issue to data of a line that misses the cache, on an idle bus."""
+        return self.cache_latency_cycles + self.transfer_cycles + self.latency_cycles
+
     def calendar(self, horizon: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, next bucket with room, width)."""
-        width = max(8.0 * self.transfer_cycles, 16.0, horizon / _MAX_BUCKETS)
+        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, next bucket with room, width).
+
+        A bucket holds a whole number of transfers: one (exact slots) unless the horizon needs coarser ones.
+        """
+        width = self.transfer_cycles * math.ceil(max(1.0, horizon / _MAX_BUCKETS / self.transfer_cycles))
         buckets = int(horizon / width) + 2
-        return np.zeros(buckets), np.arange(buckets), width
+        return np.zeros(buckets, dtype=np.int32), np.arange(buckets), width
 
 
 @numba.njit(cache=True, nogil=True)
@@ -54,10 +64,10 @@ def _room_from(skip: np.ndarray, bucket: int) -> int:
 @numba.njit(cache=True, nogil=True)
 def bus_transfer(fill: np.ndarray, skip: np.ndarray, width: float, transfer: float, arrival: float) -> float:
     """Book one line's transfer for a request arriving at ``arrival``; returns when its transfer ends."""
-    capacity = width / transfer
+    capacity = round(width / transfer)
     bucket = _room_from(skip, min(int(arrival / width), fill.size - 1))
     start = max(arrival, bucket * width + fill[bucket] * transfer)
-    fill[bucket] += 1.0
-    if fill[bucket] + 1.0 > capacity and bucket + 1 < fill.size:
+    fill[bucket] += 1
+    if fill[bucket] >= capacity and bucket + 1 < fill.size:
         skip[bucket] = bucket + 1
     return start + transfer

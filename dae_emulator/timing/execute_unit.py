@@ -3,12 +3,16 @@
 A callback takes ``vector_ops + scalar_ops`` cycles (at least one) and can start once its event's data
 has arrived and the previous callback is done. The execute unit's own accesses (stores, loads of
 read-modify-writes) issue one line per cycle after the event's callbacks; it then waits for its loads,
-since nothing runs ahead of the execute unit to hide them.
+since nothing runs ahead of the execute unit to hide them (that part lives in ``pipeline``).
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+
+def callback_cycles(vector_ops: int, scalar_ops: int) -> int:
+    return max(1, vector_ops + scalar_ops)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,43 +1,53 @@
-"""The fast timing model: the real access stream through a simulated cache, then bounds per core.
+"""The fast timing model: the real line stream through the shared cache, then the cores' pipelines.
 
-Only the cache is simulated request by request (it is what makes locality and reuse real); the rest is
-the analytic model of a decoupled core. Each core's time is the largest of its lower bounds -- issuing
-its requests, running its callbacks, and Little's law on its request slots and queue entries -- plus the
-pipeline fill (first data) or drain (last callback) the bound leaves exposed; the device's time is the
-slowest core's, or DRAM's bus moving every missing and written line, whichever is longer. The cycle-level
-reference (``dae_emulator.reference``) simulates the same machine literally; ``dae_emulator.validate``
-checks that the two agree.
+Two passes over the stream, both compiled loops: the cache replay decides hits from the real addresses
+(locality and reuse are real), and the pipeline replay times every event of every core with queue
+backpressure, request slots, callbacks and the shared DRAM bus. The cycle-level reference
+(``dae_emulator.reference``) simulates the same machine literally; ``dae_emulator.validate`` checks that
+the two agree.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from dae_emulator.config import DeviceConfig
-from dae_emulator.cost import Bound, CostRecord, Stalls
+from dae_emulator.cost import CostRecord, Stalls, bound_from_utilization
 from dae_emulator.energy import EventCounts, energy_of
-from dae_emulator.timing.access_unit import access_unit_time
 from dae_emulator.timing.cache import SetAssociativeCache
 from dae_emulator.timing.dram import Dram
-from dae_emulator.timing.execute_unit import execute_unit_time
-from dae_emulator.timing.stream import event_cores, line_stream
+from dae_emulator.timing.execute_unit import callback_cycles
+from dae_emulator.timing.pipeline import Tally, replay
+from dae_emulator.timing.stream import device_order, event_cores, line_stream
 from dae_emulator.trace import LaunchTrace
 
 
-def _tokens_per_event(trace: LaunchTrace) -> np.ndarray:
-    counts = np.zeros(trace.num_events)
+def _tokens(trace: LaunchTrace) -> tuple[np.ndarray, np.ndarray]:
+    """Per event: tokens pushed, and execute-unit cycles of their callbacks."""
+    count, cycles = np.zeros(trace.num_events, dtype=np.int64), np.zeros(trace.num_events)
     for record in trace.tokens:
-        counts += np.bincount(record.event.numpy(), minlength=trace.num_events)
-    return counts
+        pushed = np.bincount(record.event.numpy(), minlength=trace.num_events)
+        count += pushed
+        cycles += pushed * callback_cycles(record.vector_ops, record.scalar_ops)
+    return count, cycles
+
+
+def _horizon(lines: np.ndarray, token_cycles: np.ndarray, core_of_event: np.ndarray, dram: Dram) -> float:
+    """A cycle no launch runs past: each core's events alone and unoverlapped, plus all bus time.
+
+    ``lines``: line requests of each event.
+    """
+    miss_path = 1.0 + dram.miss_latency
+    serial = np.bincount(core_of_event, weights=lines * miss_path + token_cycles + 1.0)
+    return float(serial.max(initial=0.0)) + lines.sum() * dram.transfer_cycles + miss_path
 
 
 def _event_counts(trace: LaunchTrace, config: DeviceConfig, lines: int, dram_bytes: int) -> EventCounts:
-    operand_entries = sum(
-        record.event.numel() * -(-record.operand_bytes // config.vector_bytes) for record in trace.tokens
-    )
+    """A token takes one queue entry, and its operand one per vector-sized piece."""
+    entries = [1 + -(-record.operand_bytes // config.vector_bytes) for record in trace.tokens]
     return EventCounts(
         dram_bytes=dram_bytes,
         cache_accesses=lines,
-        queue_entries=sum(record.event.numel() for record in trace.tokens) + operand_entries,
+        queue_entries=sum(record.event.numel() * n for record, n in zip(trace.tokens, entries)),
         vector_ops=sum(record.event.numel() * record.vector_ops for record in trace.tokens),
         scalar_ops=sum(record.event.numel() * record.scalar_ops for record in trace.tokens),
     )
@@ -45,45 +55,36 @@ def _event_counts(trace: LaunchTrace, config: DeviceConfig, lines: int, dram_byt
 
 def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     """Modeled cost of running ``trace`` on ``config``."""
-    tokens_per_event = _tokens_per_event(trace)
-    if tokens_per_event.size and tokens_per_event.max() > config.queue_capacity:
+    tokens, token_cycles = _tokens(trace)
+    if tokens.max(initial=0) > config.queue_capacity:
         raise ValueError(f"an event of {trace.program} pushes more tokens than a queue holds")
     dram = Dram.from_config(config)
     core_of_event = event_cores(trace, config.cores)
-    stream = line_stream(trace, config.line_bytes, core_of_event, config.cores)
+    events = device_order(core_of_event, config.cores)
+    stream = line_stream(trace, config.line_bytes, events)
     hits = SetAssociativeCache.from_config(config).replay(stream.line, stream.write)
-    latency = np.where(stream.write, 0.0, np.where(hits, dram.cache_latency_cycles, dram.miss_latency))
 
-    access = access_unit_time(stream, latency, tokens_per_event, core_of_event, config)
-    execute = execute_unit_time(trace, stream, latency, core_of_event, config)
+    access_lines = np.bincount(stream.event[~stream.execute], minlength=trace.num_events)
+    execute_lines = np.bincount(stream.event[stream.execute], minlength=trace.num_events)
+    lines_in_order = (access_lines + execute_lines)[events]
+    line_start = np.empty(trace.num_events, dtype=np.int64)
+    line_start[events] = np.cumsum(lines_in_order) - lines_in_order
+    fill, skip, width = dram.calendar(_horizon(access_lines + execute_lines, token_cycles, core_of_event, dram))
+    tally, last_transfer = replay(
+        events, core_of_event, line_start, access_lines, execute_lines, tokens, token_cycles, hits,
+        stream.write, config.cores, config.max_outstanding, config.queue_capacity, dram.cache_latency_cycles,
+        dram.latency_cycles, dram.transfer_cycles, fill, skip, width,
+    )
+
+    finish = tally[:, Tally.FINISH]
+    cycles = max(float(finish.max(initial=0.0)), last_transfer)
     reads = ~stream.write
     read_misses = int(np.count_nonzero(reads & ~hits))
-    dram_lines = read_misses + int(np.count_nonzero(stream.write))
-    bandwidth = dram.bandwidth_cycles(dram_lines) + (dram.miss_latency if dram_lines else 0.0)
-
-    per_bound = {
-        Bound.ACCESS_ISSUE: access.issue + access.read_latency + execute.token_cycles,
-        Bound.COMPUTE: execute.busy + access.read_latency,
-        Bound.MEMORY_LATENCY: np.maximum(access.outstanding, access.queue),
-    }
-    core_cycles = np.maximum.reduce(list(per_bound.values()))
-    critical = int(np.argmax(core_cycles))
-    cycles = max(float(core_cycles[critical]), bandwidth)
-    if bandwidth >= core_cycles[critical]:
-        bound = Bound.MEMORY_BANDWIDTH
-    else:
-        bound = max(per_bound, key=lambda b: per_bound[b][critical])
-
-    access_idle = np.maximum(core_cycles - access.issue, 0.0)
-    queue_side = np.maximum(per_bound[Bound.COMPUTE], access.queue) >= np.maximum(access.outstanding, bandwidth)
-    stalls = Stalls(
-        access_queue_full=float(access_idle[queue_side].sum()),
-        execute_queue_empty=float(np.maximum(core_cycles - execute.busy, 0.0).sum()),
-        memory_latency=float(access_idle[~queue_side].sum() + execute.load_wait.sum()),
-    )
+    written_lines = int(np.count_nonzero(stream.write))
+    critical = int(np.argmax(finish))
+    span = max(cycles, 1.0)
     seconds = cycles / (config.clock_ghz * 1e9)
-    dram_bytes_written = int(np.count_nonzero(stream.write)) * config.line_bytes
-    dram_bytes_read = read_misses * config.line_bytes
+    dram_bytes_read, dram_bytes_written = read_misses * config.line_bytes, written_lines * config.line_bytes
     counts = _event_counts(trace, config, stream.line.size, dram_bytes_read + dram_bytes_written)
     return CostRecord(
         cycles=cycles,
@@ -93,8 +94,15 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
         cache_bytes=stream.line.size * config.line_bytes,
         cache_hits=int(np.count_nonzero(reads & hits)),
         cache_misses=read_misses,
-        stalls=stalls,
-        bound=bound,
+        stalls=Stalls(
+            access_queue_full=float(tally[:, Tally.QUEUE_FULL].sum()),
+            execute_queue_empty=float(tally[:, Tally.QUEUE_EMPTY].sum()),
+            memory_latency=float(tally[:, Tally.SLOTS_FULL].sum() + tally[:, Tally.OWN_LOADS].sum()),
+        ),
+        bound=bound_from_utilization(
+            (read_misses + written_lines) * dram.transfer_cycles / span,
+            tally[critical, Tally.BUSY] / span, tally[critical, Tally.ISSUE] / span,
+        ),
         energy=energy_of(counts, config, seconds),
-        core_cycles=tuple(float(c) for c in core_cycles),
+        core_cycles=tuple(float(c) for c in finish),
     )

@@ -14,7 +14,7 @@ import enum
 import numba
 import numpy as np
 
-from dae_emulator.timing.access_unit import entries_free_at, hold_slot, take_slot
+from dae_emulator.timing.access_unit import entries_free_at, hold_slot, slot_free_at
 from dae_emulator.timing.dram import bus_transfer
 from dae_emulator.timing.execute_unit import run_callbacks
 
@@ -31,6 +31,9 @@ class Tally(enum.IntEnum):
     OWN_LOADS = 6       # execute-unit cycles waiting for its own loads
 
 
+_COLUMNS = len(Tally)
+
+
 @numba.njit(cache=True, nogil=True)
 def replay(
     events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
@@ -38,8 +41,8 @@ def replay(
     write: np.ndarray, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
     dram_latency: float, transfer: float, fill: np.ndarray, skip: np.ndarray, width: float,
 ) -> tuple[np.ndarray, float]:
-    """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last data arrived."""
-    tally = np.zeros((cores, 7))
+    """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended."""
+    tally = np.zeros((cores, _COLUMNS))
     slots = np.zeros((cores, max_outstanding))
     used = np.zeros(cores, dtype=np.int64)
     pops = np.zeros((cores, queue_capacity))
@@ -57,10 +60,10 @@ def replay(
         first = line_start[event]
         for line in range(first, first + access_lines[event]):
             if write[line]:
-                bus_transfer(fill, skip, width, transfer, cycle + cache_latency)
+                last_data = max(last_data, bus_transfer(fill, skip, width, transfer, cycle + cache_latency))
             else:
                 wanted = cycle
-                cycle, used[core] = take_slot(slots[core], used[core], cycle)
+                cycle = slot_free_at(slots[core], used[core], cycle)
                 tally[core, Tally.SLOTS_FULL] += cycle - wanted
                 data = cycle + cache_latency
                 if not hit[line]:
@@ -70,7 +73,7 @@ def replay(
                 last_data = max(last_data, data)
             cycle += 1.0
         cycle = max(cycle, start + 1.0)
-        tally[core, Tally.ISSUE] += cycle - start - tally[core, Tally.SLOTS_FULL] * 0.0
+        tally[core, Tally.ISSUE] += max(access_lines[event], 1)
         access_free[core] = cycle
         ready = max(ready, cycle)
         # execute unit: callbacks, then its own lines, then wait for its own loads
@@ -85,11 +88,12 @@ def replay(
         for line in range(first, first + execute_lines[event]):
             data = free + cache_latency
             if write[line]:
-                bus_transfer(fill, skip, width, transfer, data)
+                last_data = max(last_data, bus_transfer(fill, skip, width, transfer, data))
             else:
                 if not hit[line]:
                     data = bus_transfer(fill, skip, width, transfer, data) + dram_latency
                 own_data = max(own_data, data)
+                last_data = max(last_data, data)
             free += 1.0
             tally[core, Tally.BUSY] += 1.0
         tally[core, Tally.OWN_LOADS] += max(own_data - free, 0.0)

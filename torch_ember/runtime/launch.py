@@ -41,15 +41,17 @@ def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list
     dtypes = tuple(sorted((name, _DTYPES[t.dtype]) for name, t in inputs.items()))
     device_json = json.dumps(settings["device"], sort_keys=True)
     compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"])
+    device = device_from_json(device_json)
     start = time.perf_counter()
-    result = dae_emulator.run(compiled.dae, inputs, device_from_json(device_json))
+    result = dae_emulator.run(compiled.dae, inputs, device)
     elapsed = time.perf_counter() - start
     outputs = adapter.finish(spec, args, result.outputs)
     if settings.get("verify"):
         _compare(spec, outputs, adapter.reference(spec, args))
     trace = result.trace
-    STATS.record_launch(f"{spec.name}:{spec.table}", spec.kind.value, lookups=trace.lookups, bytes_read=trace.bytes_read,
-                        bytes_written=trace.bytes_written, emulator_seconds=elapsed)
+    STATS.record_launch(f"{spec.name}:{spec.table}", spec.kind.value, device.name, device.dram_bandwidth_gbs,
+                        lookups=trace.lookups, bytes_read=trace.bytes_read, bytes_written=trace.bytes_written,
+                        emulator_seconds=elapsed, cost=result.cost)
     return outputs
 
 

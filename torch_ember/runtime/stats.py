@@ -1,8 +1,11 @@
-"""Per-region statistics behind ``torch_ember.report()``."""
+"""Per-region statistics behind ``torch_ember.report()``: what the emulator ran and what the modeled DAE
+device would take for it."""
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+
+from dae_emulator.cost import CostRecord
 
 
 @dataclass(frozen=True)
@@ -11,16 +14,43 @@ class RegionRecord:
 
     name: str
     kind: str
+    device: str = ""
+    peak_dram_gbs: float = 0.0
     launches: int = 0
     lookups: int = 0
-    bytes_read: int = 0
+    bytes_read: int = 0              # bytes the program's streams and stores read (before any cache)
     bytes_written: int = 0
-    emulator_seconds: float = 0.0
+    emulator_seconds: float = 0.0    # wall time of the emulator itself on this machine
+    modeled_seconds: float = 0.0     # what the DAE device would take
+    dram_bytes: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    energy_joules: float = 0.0
+    bound: str = ""                  # of the longest launch
+    longest_launch_seconds: float = 0.0
 
-    def add_launch(self, *, lookups: int, bytes_read: int, bytes_written: int, emulator_seconds: float) -> "RegionRecord":
-        return replace(self, launches=self.launches + 1, lookups=self.lookups + lookups,
-                       bytes_read=self.bytes_read + bytes_read, bytes_written=self.bytes_written + bytes_written,
-                       emulator_seconds=self.emulator_seconds + emulator_seconds)
+    @property
+    def hit_rate(self) -> float:
+        lookups = self.cache_hits + self.cache_misses
+        return self.cache_hits / lookups if lookups else 0.0
+
+    @property
+    def dram_gbs(self) -> float:
+        return self.dram_bytes / self.modeled_seconds / 1e9 if self.modeled_seconds else 0.0
+
+    def add_launch(self, *, lookups: int, bytes_read: int, bytes_written: int, emulator_seconds: float,
+                   cost: CostRecord) -> "RegionRecord":
+        longest = cost.seconds > self.longest_launch_seconds
+        return replace(
+            self, launches=self.launches + 1, lookups=self.lookups + lookups,
+            bytes_read=self.bytes_read + bytes_read, bytes_written=self.bytes_written + bytes_written,
+            emulator_seconds=self.emulator_seconds + emulator_seconds,
+            modeled_seconds=self.modeled_seconds + cost.seconds,
+            dram_bytes=self.dram_bytes + cost.dram_bytes_read + cost.dram_bytes_written,
+            cache_hits=self.cache_hits + cost.cache_hits, cache_misses=self.cache_misses + cost.cache_misses,
+            energy_joules=self.energy_joules + cost.energy_joules,
+            bound=cost.bound.value if longest else self.bound,
+            longest_launch_seconds=max(self.longest_launch_seconds, cost.seconds))
 
 
 @dataclass(frozen=True)
@@ -31,29 +61,46 @@ class HostOp:
     reason: str
 
 
+_COLUMNS = ("region", "kind", "launches", "lookups", "bytes read", "modeled ms", "DRAM MB", "DRAM GB/s (peak)",
+            "hit rate", "energy mJ", "bound", "emulator s")
+
+
+def _row(r: RegionRecord, bound: str) -> tuple[str, ...]:
+    return (r.name, r.kind, str(r.launches), str(r.lookups), str(r.bytes_read), f"{r.modeled_seconds * 1e3:.4f}",
+            f"{r.dram_bytes / 1e6:.3f}", f"{r.dram_gbs:.1f} ({r.peak_dram_gbs:g})", f"{r.hit_rate:.2f}",
+            f"{r.energy_joules * 1e3:.4f}", bound, f"{r.emulator_seconds:.3f}")
+
+
 @dataclass(frozen=True)
 class Report:
     regions: tuple[RegionRecord, ...]
     host_ops: tuple[HostOp, ...] = field(default=())
 
+    def total(self) -> RegionRecord:
+        regions = self.regions
+        longest = max(regions, key=lambda r: r.longest_launch_seconds, default=None)
+        return RegionRecord(
+            "total", "", regions[0].device if regions else "", max((r.peak_dram_gbs for r in regions), default=0.0),
+            sum(r.launches for r in regions), sum(r.lookups for r in regions), sum(r.bytes_read for r in regions),
+            sum(r.bytes_written for r in regions), sum(r.emulator_seconds for r in regions),
+            sum(r.modeled_seconds for r in regions), sum(r.dram_bytes for r in regions),
+            sum(r.cache_hits for r in regions), sum(r.cache_misses for r in regions),
+            sum(r.energy_joules for r in regions), longest.bound if longest else "",
+            longest.longest_launch_seconds if longest else 0.0)
+
     def __str__(self) -> str:
-        head = ("region", "kind", "launches", "lookups", "bytes read", "bytes written", "emulator s")
-        rows = [(r.name, r.kind, str(r.launches), str(r.lookups), str(r.bytes_read), str(r.bytes_written),
-                 f"{r.emulator_seconds:.4f}") for r in self.regions]
+        rows = [_row(r, r.bound) for r in self.regions]
         if self.regions:
-            rows.append(("total", "", str(sum(r.launches for r in self.regions)),
-                         str(sum(r.lookups for r in self.regions)), str(sum(r.bytes_read for r in self.regions)),
-                         str(sum(r.bytes_written for r in self.regions)),
-                         f"{sum(r.emulator_seconds for r in self.regions):.4f}"))
-        widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [head, *rows]]
+            rows.append(_row(self.total(), ""))
+        widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [_COLUMNS, *rows]]
         lines.insert(1, "  ".join("-" * w for w in widths))
-        if not self.regions:
+        if self.regions:
+            lines.append(f"modeled DAE device: {self.regions[0].device}; 'bound' is that of a region's longest launch")
+        else:
             lines.append("(no DAE launches yet)")
         if self.host_ops:
-            lines.append("")
-            lines.append("left on the host:")
-            lines += [f"  {h.op}: {h.reason}" for h in self.host_ops]
+            lines += ["", "left on the host:"] + [f"  {h.op}: {h.reason}" for h in self.host_ops]
         return "\n".join(lines)
 
 
@@ -63,9 +110,9 @@ class Stats:
         self._regions: dict[str, RegionRecord] = {}
         self._host: dict[tuple[str, str], HostOp] = {}
 
-    def record_launch(self, name: str, kind: str, **counts) -> None:
+    def record_launch(self, name: str, kind: str, device: str, peak_dram_gbs: float, **counts) -> None:
         with self._lock:
-            record = self._regions.get(name) or RegionRecord(name, kind)
+            record = self._regions.get(name) or RegionRecord(name, kind, device, peak_dram_gbs)
             self._regions[name] = record.add_launch(**counts)
 
     def record_host_op(self, op: str, reason: str) -> None:

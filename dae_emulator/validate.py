@@ -1,0 +1,119 @@
+"""Validate the fast timing model against the cycle-level reference on synthetic embedding-bag programs.
+
+Run ``python -m dae_emulator.validate``: one line per program (reference cycles, fast cycles, error), then
+the worst error; the exit status is non-zero when the worst error is above the tolerance. The programs
+span pooling factors, row widths, index locality, queue capacities, request slots, bandwidth, cache size
+and core counts, so that every bound (latency, bandwidth, issue, compute) is exercised.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import zlib
+from dataclasses import dataclass
+
+from dae_emulator.config import DeviceConfig, preset
+from dae_emulator.reference import simulate
+from dae_emulator.synthetic import Locality, embedding_bag_trace
+from dae_emulator.timing import estimate
+from dae_emulator.trace import LaunchTrace
+
+TOLERANCE = 0.10
+
+
+@dataclass(frozen=True)
+class Program:
+    """A synthetic bag program and the device variant it runs on."""
+
+    name: str
+    config: DeviceConfig
+    num_bags: int
+    pooling: int
+    dim: int
+    num_rows: int
+    locality: Locality = Locality.UNIFORM
+
+    def trace(self) -> LaunchTrace:
+        return embedding_bag_trace(
+            self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
+            vector_bytes=self.config.vector_bytes, seed=zlib.crc32(self.name.encode()),
+        )
+
+
+def _on(name: str, **changes: object) -> DeviceConfig:
+    return dataclasses.replace(preset(name), **changes)
+
+
+_EDGE, _SERVER = preset("edge"), preset("server")
+_BIG = 1 << 20
+PROGRAMS: tuple[Program, ...] = (
+    Program("edge cold p8 d64", _EDGE, 96, 8, 64, _BIG),
+    Program("edge hot table p8 d64", _EDGE, 96, 8, 64, 64),
+    Program("edge zipf p16 d32", _EDGE, 64, 16, 32, _BIG, Locality.ZIPF),
+    Program("edge sorted p8 d128", _EDGE, 64, 8, 128, _BIG, Locality.SORTED),
+    Program("edge q2 p4 d64", _on("edge", queue_capacity=2), 128, 4, 64, _BIG),
+    Program("edge q4 p8 d64", _on("edge", queue_capacity=4), 96, 8, 64, _BIG),
+    Program("edge q64 mo64 p8 d64", _on("edge", queue_capacity=64, max_outstanding=64), 96, 8, 64, _BIG),
+    Program("edge mo4 p8 d16", _on("edge", max_outstanding=4), 128, 8, 16, _BIG),
+    Program("edge p1 d256", _EDGE, 384, 1, 256, _BIG),
+    Program("edge p32 d8", _EDGE, 32, 32, 8, _BIG, Locality.ZIPF),
+    Program("edge 64KiB cache zipf p8 d64", _on("edge", cache_bytes=64 << 10), 128, 8, 64, 4096, Locality.ZIPF),
+    Program("server 1c p8 d64", _on("server", cores=1), 96, 8, 64, _BIG),
+    Program("server 2c zipf p8 d64", _on("server", cores=2), 128, 8, 64, _BIG, Locality.ZIPF),
+    Program("server 4c p16 d32", _on("server", cores=4), 96, 16, 32, _BIG),
+    Program("server 8c sorted p8 d128", _on("server", cores=8), 128, 8, 128, _BIG, Locality.SORTED),
+    Program("server 32c p8 d64", _SERVER, 256, 8, 64, _BIG),
+    Program("server 32c zipf p32 d16", _SERVER, 128, 32, 16, _BIG, Locality.ZIPF),
+    Program("server 4c q4 p8 d64", _on("server", cores=4, queue_capacity=4), 128, 8, 64, _BIG),
+    Program("server 4c q8 mo8 zipf p16 d64", _on("server", cores=4, queue_capacity=8, max_outstanding=8),
+            64, 16, 64, _BIG, Locality.ZIPF),
+    Program("server 16c p4 d512", _on("server", cores=16), 128, 4, 512, _BIG),
+    Program("server 2c hot table p16 d64", _on("server", cores=2), 64, 16, 64, 128),
+    Program("server 8c 32GB/s p8 d64", _on("server", cores=8, dram_bandwidth_gbs=32.0), 128, 8, 64, _BIG),
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    program: Program
+    reference_cycles: float
+    fast_cycles: float
+
+    @property
+    def error(self) -> float:
+        """Relative error of the fast model against the reference."""
+        return abs(self.fast_cycles - self.reference_cycles) / self.reference_cycles
+
+
+def compare(program: Program) -> Comparison:
+    trace = program.trace()
+    return Comparison(program, simulate(trace, program.config).cycles, estimate(trace, program.config).cycles)
+
+
+def report(comparisons: list[Comparison]) -> str:
+    width = max(len(c.program.name) for c in comparisons)
+    lines = [f"{'program':<{width}}  {'reference':>10}  {'fast':>10}  {'error':>7}"]
+    lines += [
+        f"{c.program.name:<{width}}  {c.reference_cycles:>10.0f}  {c.fast_cycles:>10.0f}  {100 * c.error:>6.2f}%"
+        for c in comparisons
+    ]
+    worst = max(c.error for c in comparisons)
+    lines.append(f"worst error vs cycle-level reference: {100 * worst:.2f}%")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="run only programs whose name contains this text")
+    args = parser.parse_args(argv)
+    programs = [p for p in PROGRAMS if args.only is None or args.only in p.name]
+    if not programs:
+        parser.error(f"no program matches {args.only!r}")
+    comparisons = [compare(program) for program in programs]
+    print(report(comparisons))
+    return 0 if max(c.error for c in comparisons) <= TOLERANCE else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

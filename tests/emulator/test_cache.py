@@ -1,0 +1,54 @@
+"""The fast model's set-associative LRU cache against a tiny, obviously correct LRU, on random streams."""
+from collections import OrderedDict
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dae_emulator.timing.cache import SetAssociativeCache
+
+
+def tiny_lru(lines: list[int], writes: list[bool], num_sets: int, ways: int) -> list[bool]:
+    """Reads allocate, writes only refresh a resident line; LRU per set."""
+    sets = [OrderedDict() for _ in range(num_sets)]
+    hits = []
+    for line, write in zip(lines, writes):
+        resident = sets[line % num_sets]
+        hit = line in resident
+        hits.append(hit)
+        if hit:
+            resident.move_to_end(line)
+        elif not write:
+            if len(resident) == ways:
+                resident.popitem(last=False)
+            resident[line] = None
+    return hits
+
+
+streams = st.integers(1, 4).flatmap(lambda sets: st.integers(1, 4).flatmap(lambda ways: st.tuples(
+    st.just(sets), st.just(ways),
+    st.lists(st.tuples(st.integers(0, 3 * sets * ways), st.booleans()), max_size=300),
+)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams)
+def test_replay_matches_a_tiny_lru(stream):
+    num_sets, ways, accesses = stream
+    lines = [line for line, _ in accesses]
+    writes = [write for _, write in accesses]
+    hits = SetAssociativeCache(num_sets, ways).replay(np.array(lines, dtype=np.int64), np.array(writes, dtype=bool))
+    assert hits.tolist() == tiny_lru(lines, writes, num_sets, ways)
+
+
+def test_a_working_set_that_fits_hits_after_the_first_pass():
+    cache = SetAssociativeCache(num_sets=4, ways=2)
+    lines = np.tile(np.arange(8), 3)
+    hits = cache.replay(lines, np.zeros(lines.size, dtype=bool))
+    assert not hits[:8].any() and hits[8:].all()
+
+
+def test_a_cyclic_working_set_one_larger_than_a_set_always_misses():
+    cache = SetAssociativeCache(num_sets=1, ways=4)
+    lines = np.tile(np.arange(5), 4)       # LRU's worst case: each line is evicted just before its reuse
+    assert not cache.replay(lines, np.zeros(lines.size, dtype=bool)).any()
