@@ -88,6 +88,8 @@ class AluOp(enum.Enum):
     LT = "lt"
     GE = "ge"
     AND = "and"
+    DIV = "div"        # floor division
+    MOD = "mod"
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class Stream:
     tensor: str | None = None            # LOAD / LOAD_ROW
     index: str | None = None             # LOAD / LOAD_ROW: stream giving the index
     op: AluOp | None = None              # ALU
-    operands: tuple[str | int, ...] = () # ALU: stream names or integer immediates
+    operands: tuple[str | int, ...] = () # ALU: stream names, integer immediates or ``$size`` symbols
 
 
 class Event(enum.Enum):
@@ -130,6 +132,8 @@ class Queue:
 class ReduceKind(enum.Enum):
     SUM = "sum"
     MAX = "max"
+    MIN = "min"
+    PROD = "prod"
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class OpKind(enum.Enum):
     MUL = "mul"
     DIV = "div"
     MAX = "max"
+    MIN = "min"
     GT = "gt"
     SELECT = "select"    # select(cond, a, b)
     CAST = "cast"        # cast(a) to dtype
@@ -165,7 +170,13 @@ class OpKind(enum.Enum):
     RESET = "reset"      # accumulator = init
     STORE = "store"      # tensor[i] = a           (row store when a is a vector)
     STORE_ADD = "store_add"  # tensor[i] += a, or tensor[i, j] += a; duplicates accumulate
+    STORE_MAX = "store_max"  # tensor[i] = max(tensor[i], a); read-modify-write like store_add
+    STORE_MIN = "store_min"
+    STORE_MUL = "store_mul"
     DOT = "dot"          # sum over the row of a * b
+
+
+STORE_KINDS = frozenset({OpKind.STORE, OpKind.STORE_ADD, OpKind.STORE_MAX, OpKind.STORE_MIN, OpKind.STORE_MUL})
 
 
 @dataclass(frozen=True)

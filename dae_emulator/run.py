@@ -52,6 +52,13 @@ def bind_sizes(program: Program, inputs: dict[str, torch.Tensor]) -> dict[str, i
     return sizes
 
 
+def _with_extra_sizes(bound: dict[str, int], extra: dict[str, int]) -> dict[str, int]:
+    for name, value in extra.items():
+        if bound.get(name, value) != value:
+            raise DaeShapeError(f"size {name} is {bound[name]} from the inputs but {value} in sizes=")
+    return {**bound, **extra}
+
+
 def _layout(program: Program, tensors: dict[str, torch.Tensor]) -> dict[str, int]:
     """Byte addresses of every parameter, laid out page-aligned one after another."""
     base, next_free = {}, _PAGE
@@ -63,9 +70,10 @@ def _layout(program: Program, tensors: dict[str, torch.Tensor]) -> dict[str, int
 
 
 def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceConfig | str | None = None,
-        *, timing: bool = True) -> RunResult:
+        *, sizes: dict[str, int] | None = None, timing: bool = True) -> RunResult:
     """Run ``program`` (object or text) on named inputs; returns its outputs, the executed access trace and,
     unless ``timing=False``, the modeled cost of the launch on ``device`` (a preset name or config).
+    ``sizes`` binds size symbols that no input's shape binds (an output's row count, say).
 
     Raises ``DaeSyntaxError`` / ``DaeVerifyError`` for a bad program, ``DaeShapeError`` for inputs that do
     not fit it, ``DaeAddressError`` / ``DaeRangeError`` when the inputs drive an access out of bounds; in
@@ -75,9 +83,16 @@ def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceC
     config = preset(device) if isinstance(device, str) else device or next(iter(PRESETS.values()))
     verify(program, config)
     inputs = {name: t.contiguous() for name, t in inputs.items()}
-    sizes = bind_sizes(program, inputs)
+    sizes = _with_extra_sizes(bind_sizes(program, inputs), sizes or {})
+    for s in program.streams:
+        for operand in s.operands:
+            if isinstance(operand, str) and operand.startswith("$") and operand[1:] not in sizes:
+                raise DaeShapeError(f"stream {s.name} uses size {operand[1:]}, which no input binds; pass it in sizes=")
     outputs = {}
     for p in program.outputs:
+        unbound = [d.symbol for d in p.shape if d.symbol and d.symbol not in sizes]
+        if unbound:
+            raise DaeShapeError(f"output {p.name} needs size {unbound[0]}, which no input binds; pass it in sizes=")
         shape = [(sizes[d.symbol] if d.symbol else 0) + d.offset for d in p.shape]
         if min(shape, default=0) < 0:
             raise DaeShapeError(f"output {p.name} would have negative shape {shape}")

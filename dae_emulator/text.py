@@ -24,6 +24,9 @@ class DaeSyntaxError(ValueError):
 
 # ---------------------------------------------------------------------------------------------- printing
 
+STORE_OPS = {OpKind.STORE: "=", OpKind.STORE_ADD: "+=", OpKind.STORE_MAX: "max=", OpKind.STORE_MIN: "min=",
+             OpKind.STORE_MUL: "*="}
+
 def _shape(shape: tuple[Dim, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
@@ -58,9 +61,9 @@ def format_instr(i: Instr) -> str:
         return f"update {i.target}, {args}"
     if i.op is OpKind.RESET:
         return f"reset {i.target}"
-    if i.op in (OpKind.STORE, OpKind.STORE_ADD):
+    if i.op in STORE_OPS:
         *index, value = i.args
-        sign = "=" if i.op is OpKind.STORE else "+="
+        sign = STORE_OPS[i.op]
         return f"{i.op.value} {i.target}[{', '.join(_arg(a) for a in index)}] {sign} {_arg(value)}"
     if i.op is OpKind.CAST:
         return f"%{i.result} = cast.{i.dtype.value} {args}"
@@ -114,7 +117,7 @@ _RE = {
     "acc": re.compile(rf"acc ({_NAME}): (\w+) (\w+)(?:\[(.*)\])? init (\S+)(?: arg (-?\d+))?$"),
     "callback": re.compile(rf"callback ({_NAME}):$"),
     "assign": re.compile(rf"%({_NAME}) = (\w+)(?:\.(\w+))?(?: (.*))?$"),
-    "store": re.compile(rf"(store|store_add) ({_NAME})\[(.*)\] (=|\+=) (\S+)$"),
+    "store": re.compile(rf"(store\w*) ({_NAME})\[(.*)\] (=|\+=|max=|min=|\*=) (\S+)$"),
     "update": re.compile(rf"update ({_NAME}), (.*)$"),
     "reset": re.compile(rf"reset ({_NAME})$"),
 }
@@ -141,6 +144,7 @@ def _value(text: str) -> str | float | int:
 
 
 def _alu_operand(text: str) -> str | int:
+    """An integer immediate, a stream name, or ``$symbol`` (a size bound at launch)."""
     text = text.strip()
     return int(text) if re.fullmatch(r"-?\d+", text) else text
 
@@ -158,8 +162,8 @@ def _instr(line: str) -> Instr:
         return Instr(op, result=result, args=tuple(_value(a) for a in _split(rest)), dtype=dtype)
     if m := _RE["store"].match(line):
         op = OpKind(m.group(1))
-        if (m.group(4) == "=") != (op is OpKind.STORE):
-            raise ValueError("store takes '=', store_add takes '+='")
+        if op not in STORE_OPS or m.group(4) != STORE_OPS[op]:
+            raise ValueError(", ".join(f"{k.value} takes '{v}'" for k, v in STORE_OPS.items()))
         return Instr(op, target=m.group(2), args=tuple(_value(a) for a in _split(m.group(3))) + (_value(m.group(5)),))
     if m := _RE["update"].match(line):
         return Instr(OpKind.UPDATE, target=m.group(1), args=tuple(_value(a) for a in _split(m.group(2))))

@@ -9,7 +9,7 @@ are read only where they are reset; stores go to outputs; resources fit the devi
 from __future__ import annotations
 
 from .config import DeviceConfig
-from .program import OpKind, Program, QueueKind, StreamKind, TraversalKind
+from .program import STORE_KINDS, OpKind, Program, QueueKind, StreamKind, TraversalKind
 
 
 class DaeVerifyError(ValueError):
@@ -75,7 +75,7 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
                 visible(s.index, layer, f"stream {s.name}")
             elif s.kind is StreamKind.ALU:
                 for operand in s.operands:
-                    if isinstance(operand, str):
+                    if isinstance(operand, str) and not operand.startswith("$"):
                         visible(operand, layer, f"stream {s.name}")
             stream_layer[s.name] = layer
         missing = [s.traversal for s in p.streams if s.traversal not in depth]
@@ -150,7 +150,7 @@ def _verify_callbacks(p: Program, outputs) -> None:
                         raise DaeVerifyError(f"{where}: accumulator {i.target} tracks no argument")
                 if i.op is OpKind.UPDATE and len(i.args) != 1 + accs[i.target].tracks_arg:
                     raise DaeVerifyError(f"{where}: {i.target} takes {1 + accs[i.target].tracks_arg} operand(s)")
-            if i.op in (OpKind.STORE, OpKind.STORE_ADD):
+            if i.op in STORE_KINDS:
                 if i.target not in outputs:
                     raise DaeVerifyError(f"{where}: {i.target!r} is not an output parameter")
                 if len(i.args) - 1 not in (1, 2):

@@ -32,7 +32,8 @@ class Layer:
 
 _ALU = {
     AluOp.ADD: torch.add, AluOp.SUB: torch.sub, AluOp.MUL: torch.mul, AluOp.EQ: torch.eq, AluOp.NE: torch.ne,
-    AluOp.LT: torch.lt, AluOp.GE: torch.ge, AluOp.AND: torch.logical_and,
+    AluOp.LT: torch.lt, AluOp.GE: torch.ge, AluOp.AND: torch.logical_and, AluOp.DIV: torch.floor_divide,
+    AluOp.MOD: torch.remainder,
 }
 
 
@@ -102,7 +103,8 @@ class AccessRun:
         if s.kind is StreamKind.INDUCTION:
             value = self.layers[depth].induction
         elif s.kind is StreamKind.ALU:
-            args = [o if isinstance(o, int) else self.at_layer(o, depth) for o in s.operands]
+            args = [o if isinstance(o, int) else self.sizes[o[1:]] if o.startswith("$") else self.at_layer(o, depth)
+                    for o in s.operands]
             value = _ALU[s.op](*args)
         else:
             index = self.at_layer(s.index, depth).long()

@@ -23,8 +23,12 @@ TORCH_DTYPE = {
 
 _BINARY = {
     OpKind.ADD: torch.add, OpKind.SUB: torch.sub, OpKind.MUL: torch.mul, OpKind.DIV: torch.div,
-    OpKind.MAX: torch.maximum, OpKind.GT: torch.gt,
+    OpKind.MAX: torch.maximum, OpKind.MIN: torch.minimum, OpKind.GT: torch.gt,
 }
+
+
+_SCATTER_REDUCE = {ReduceKind.MAX: "amax", ReduceKind.MIN: "amin", ReduceKind.PROD: "prod"}
+_STORE_REDUCE = {OpKind.STORE_MAX: "amax", OpKind.STORE_MIN: "amin", OpKind.STORE_MUL: "prod"}
 
 
 class Firings:
@@ -164,7 +168,7 @@ class ExecuteRun:
             if acc.reduce is ReduceKind.SUM:
                 value.index_add_(0, seg, update)
             else:
-                value.scatter_reduce_(0, index, update, "amax", include_self=True)
+                value.scatter_reduce_(0, index, update, _SCATTER_REDUCE[acc.reduce], include_self=True)
                 if acc.tracks_arg:
                     winner = update == value.gather(0, index)
                     position = torch.where(winner, torch.arange(keys.numel()).unsqueeze(1), keys.numel())
@@ -189,12 +193,18 @@ class ExecuteRun:
             value = value.reshape(-1)
         if ins.op is OpKind.STORE_ADD:
             target.index_put_(tuple(index), value, accumulate=True)
+        elif ins.op in _STORE_REDUCE:
+            flat_target = target.view(-1) if len(index) == 2 else target
+            position = index[0] * target.shape[1] + index[1] if len(index) == 2 else index[0]
+            if flat_target.dim() == 2:
+                position = position.unsqueeze(1).expand_as(value)
+            flat_target.scatter_reduce_(0, position, value, _STORE_REDUCE[ins.op], include_self=True)
         else:
             target.index_put_(tuple(index), value)
         row_bytes = target.element_size() * (target.shape[1] if len(index) == 1 and target.dim() == 2 else 1)
         flat = index[0] * (target.shape[1] if len(index) == 2 else 1) + (index[1] if len(index) == 2 else 0)
         address = self.base[ins.target] + flat * row_bytes
-        kinds = [False, True] if ins.op is OpKind.STORE_ADD else [True]
+        kinds = [True] if ins.op is OpKind.STORE else [False, True]
         for is_write in kinds:
             self.records.append(AccessRecord(f"{token}.{ins.target}", ins.target, Side.EXECUTE, is_write,
                                              len(index) == 1, row_bytes, fire.events, address))

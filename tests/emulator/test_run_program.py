@@ -114,3 +114,49 @@ def test_program_must_fit_device_resources():
     tiny = dae_emulator.DeviceConfig(**{**dae_emulator.preset("edge").__dict__, "queues": 2})
     with pytest.raises(dae_emulator.DaeVerifyError, match="3 queues needed"):
         dae_emulator.verify(program, tiny)
+
+
+ELEMENT_GATHER = """\
+program gather_dim1
+param x: f32[numel_x]
+param index: i64[numel_index]
+output out: f32[numel_index]
+access:
+  traversal tu0 = dense [0, numel_index)
+  stream p = induction tu0
+  stream k = load index[p] @tu0
+  stream row = alu div(p, $k_size) @tu0
+  stream base = alu mul(row, $n) @tu0
+  stream at = alu add(base, k) @tu0
+  stream v = load x[at] @tu0
+  on tu0.iter: push q0 <- p, q1 <- v; token E
+queues:
+  queue q0: scalar i64
+  queue q1: scalar f32
+execute:
+  callback E:
+    %p = pop q0
+    %v = pop q1
+    store out[%p] = %v
+"""
+
+
+def test_size_symbols_in_address_arithmetic_gather_along_columns():
+    x = torch.randn(4, 5)
+    index = torch.randint(0, 5, (4, 3))
+    result = dae_emulator.run(ELEMENT_GATHER, {"x": x.reshape(-1), "index": index.reshape(-1)},
+                              sizes={"k_size": 3, "n": 5})
+    torch.testing.assert_close(result.outputs["out"].reshape(4, 3), torch.gather(x, 1, index))
+    with pytest.raises(dae_emulator.DaeShapeError, match="uses size k_size, which no input binds"):
+        dae_emulator.run(ELEMENT_GATHER, {"x": x.reshape(-1), "index": index.reshape(-1)}, sizes={"n": 5})
+
+
+def test_read_modify_write_stores_reduce_duplicates():
+    text = ELEMENT_GATHER.replace("output out: f32[numel_index]", "output out: f32[n_out]").replace(
+        "store out[%p] = %v", "store_max out[%p] max= %v").replace("push q0 <- p", "push q0 <- k")
+    x = torch.arange(20.0)
+    index = torch.tensor([1, 1, 0, 2, 2, 2])
+    result = dae_emulator.run(text, {"x": x, "index": index}, sizes={"k_size": 1, "n": 0, "n_out": 3})
+    assert dae_emulator.parse_program(text).callbacks[0].body[-1].op.value == "store_max"
+    # out starts at zero; per target the max of the gathered x[index] values (x[k] = k here)
+    assert result.outputs["out"].tolist() == [0.0, 1.0, 2.0]

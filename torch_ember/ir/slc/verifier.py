@@ -1,7 +1,7 @@
 """SLC verifier: names resolve to something visible where they are used."""
 from __future__ import annotations
 
-from dae_emulator.program import OpKind, StreamKind
+from dae_emulator.program import STORE_KINDS, OpKind, StreamKind
 
 from .nodes import LoopKind, SlcProgram
 
@@ -30,7 +30,7 @@ def verify_slc(p: SlcProgram) -> SlcProgram:
                 if s.index not in visible:
                     raise SlcVerifyError(f"stream {s.name} is indexed by {s.index!r}, which is not visible")
             for o in s.operands:
-                if isinstance(o, str) and o not in visible:
+                if isinstance(o, str) and not o.startswith("$") and o not in visible:
                     raise SlcVerifyError(f"stream {s.name} uses {o!r}, which is not visible")
             visible.add(s.name)
         for cb in loop.callbacks:
@@ -43,7 +43,7 @@ def verify_slc(p: SlcProgram) -> SlcProgram:
                         raise SlcVerifyError(f"callback on {loop.var}.{cb.event.value}: {a!r} is not visible")
                 if ins.op in (OpKind.UPDATE, OpKind.READ, OpKind.READ_ARG, OpKind.RESET) and ins.target not in accs:
                     raise SlcVerifyError(f"unknown accumulator {ins.target!r}")
-                if ins.op in (OpKind.STORE, OpKind.STORE_ADD) and ins.target not in outputs:
+                if ins.op in STORE_KINDS and ins.target not in outputs:
                     raise SlcVerifyError(f"store to {ins.target!r}, which is not an output")
                 if ins.result is not None:
                     if ins.result in visible | local:
