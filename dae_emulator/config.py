@@ -42,18 +42,36 @@ in which TMU (MICRO 2023) was evaluated and which Ember (CGO 2026) compiles for.
   - energies: LPDDR4X about 5 pJ/bit (40 pJ/B); a 64-byte read of a 1 MiB SRAM about 40 pJ; 1 pJ per
     queue entry; a 128-bit vector op about 3 pJ, a scalar op about 1 pJ; 0.5 W static for one core and
     its cache.
+
+Scale-out fields (``torch_ember.distributed`` and ``dae_emulator.interconnect`` read them; one device's
+timing never does). They came after the others, so they have defaults, the same for both presets:
+  - memory_bytes=256 GiB: the DRAM one device holds tables in, eight channels of 32 GiB DDR5 DIMMs on a
+    server part; the sharding planner keeps every device's shards under it.
+  - link_bandwidth_gbs=25, link_latency_us=2: each device reaches the others through one 200 Gb/s NIC
+    (InfiniBand HDR or 200 GbE with RDMA), 25 GB/s each way, the per-node network of recommender training
+    clusters; an RDMA message crosses one switch in about 2 us one way.
+  - topology=switch: every link goes into one non-blocking switch, as in a single-tier fabric.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, fields
+
+
+class Topology(str, enum.Enum):
+    """How devices' links connect; a ``str`` so a config still round-trips through JSON."""
+
+    SWITCH = "switch"                     # one full-duplex link per device into a non-blocking switch
+    RING = "ring"                         # a bidirectional ring, messages take the shorter way
+    FULLY_CONNECTED = "fully connected"   # a full-duplex link between every pair (NVLink-style mesh)
 
 
 @dataclass(frozen=True)
 class DeviceConfig:
     """One DAE device. Energies are per event, in picojoules; ``energy_static_w`` is in watts.
 
-    ``energy_scalar_op_pj`` came after the others and has a default so that configs written before it
-    still construct.
+    ``energy_scalar_op_pj`` and the scale-out fields (``memory_bytes``, ``link_*``, ``topology``) came
+    after the others and have defaults so that configs written before them still construct.
     """
 
     name: str
@@ -77,11 +95,20 @@ class DeviceConfig:
     energy_vector_op_pj: float
     energy_static_w: float
     energy_scalar_op_pj: float = 1.0
+    memory_bytes: int = 256 * 2**30
+    link_bandwidth_gbs: float = 25.0
+    link_latency_us: float = 2.0
+    topology: Topology = Topology.SWITCH
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "topology", Topology(self.topology))
+        except ValueError:
+            raise ValueError(f"DeviceConfig.topology must be one of {[t.value for t in Topology]}, "
+                             f"got {self.topology!r}") from None
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name != "name" and not value > 0:
+            if f.name not in ("name", "topology") and not value > 0:
                 raise ValueError(f"DeviceConfig.{f.name} must be positive, got {value!r}")
         if self.cache_bytes % (self.line_bytes * self.cache_ways):
             raise ValueError("cache_bytes must be a multiple of line_bytes * cache_ways")

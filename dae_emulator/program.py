@@ -55,6 +55,7 @@ class Param:
     dtype: DType
     shape: tuple[Dim, ...]
     is_output: bool = False
+    init: float = 0.0          # outputs start filled with this (the identity of their read-modify-write)
 
 
 class TraversalKind(enum.Enum):

@@ -96,7 +96,7 @@ def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceC
         shape = [(sizes[d.symbol] if d.symbol else 0) + d.offset for d in p.shape]
         if min(shape, default=0) < 0:
             raise DaeShapeError(f"output {p.name} would have negative shape {shape}")
-        outputs[p.name] = torch.zeros(shape, dtype=TORCH_DTYPE[p.dtype.value])
+        outputs[p.name] = torch.full(shape, p.init, dtype=TORCH_DTYPE[p.dtype.value])
     addresses = _layout(program, {**inputs, **outputs})
     access = AccessRun(program, inputs, sizes, addresses)
     access.run()

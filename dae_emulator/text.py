@@ -74,7 +74,8 @@ def format_program(p: Program) -> str:
     lines = [f"program {p.name}"]
     lines += [f"# {n}" for n in p.notes]
     for prm in p.params:
-        lines.append(f"{'output' if prm.is_output else 'param'} {prm.name}: {prm.dtype.value}{_shape(prm.shape)}")
+        init = f" init {_arg(float(prm.init))}" if prm.is_output and prm.init != 0.0 else ""
+        lines.append(f"{'output' if prm.is_output else 'param'} {prm.name}: {prm.dtype.value}{_shape(prm.shape)}{init}")
     lines.append("access:")
     streams_by_layer = {t.name: [s for s in p.streams if s.traversal == t.name] for t in p.traversals}
     for t in p.traversals:
@@ -106,7 +107,7 @@ def format_program(p: Program) -> str:
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _RE = {
     "program": re.compile(rf"program ({_NAME})$"),
-    "param": re.compile(rf"(param|output) ({_NAME}): (\w+)\[(.*)\]$"),
+    "param": re.compile(rf"(param|output) ({_NAME}): (\w+)\[(.*)\](?: init (\S+))?$"),
     "dense": re.compile(rf"traversal ({_NAME}) = dense \[0, ([^)]+)\)(?: in ({_NAME}))?$"),
     "range": re.compile(rf"traversal ({_NAME}) = range \[({_NAME}), ({_NAME})\)(?: in ({_NAME}))?$"),
     "induction": re.compile(rf"stream ({_NAME}) = induction ({_NAME})$"),
@@ -196,7 +197,8 @@ def parse_program(text: str) -> Program:
                 if not m:
                     raise ValueError("'param NAME: DTYPE[DIMS]' or 'output NAME: DTYPE[DIMS]'")
                 shape = tuple(_dim(d) for d in _split(m.group(4)))
-                params.append(Param(m.group(2), DType(m.group(3)), shape, m.group(1) == "output"))
+                init = float(_value(m.group(5))) if m.group(5) else 0.0
+                params.append(Param(m.group(2), DType(m.group(3)), shape, m.group(1) == "output", init))
             elif section == "access":
                 travs, streams, rules = _access_line(line, travs, streams, rules)
             elif section == "queues":

@@ -18,12 +18,23 @@ class RegionKind(enum.Enum):
     EMBEDDING_BAG_BACKWARD = "embedding_bag_backward"      # aten._embedding_bag_backward, sum / mean
     EMBEDDING_BAG_MAX_BACKWARD = "embedding_bag_max_backward"  # aten._embedding_bag_backward, max
     EMBEDDING_BAG_WEIGHTS_BACKWARD = "embedding_bag_weights_backward"  # _per_sample_weights_backward
+    GATHER_ROWS = "gather_rows"            # index_select(dim 0), x[index]
+    SCATTER_ROWS = "scatter_rows"          # index_add / index_put(accumulate) / index_reduce, row scatters
+    GATHER_SCATTER = "gather_scatter"      # message passing: out[dst] (+)= x[src] (* edge weight)
+    GATHER_ELEMENTS = "gather_elements"    # gather / take_along_dim along any dimension
+    SCATTER_ELEMENTS = "scatter_elements"  # scatter_add / scatter_reduce along any dimension
+    SEGMENT_REDUCE = "segment_reduce"      # segment_reduce over contiguous rows
 
 
 class BagMode(enum.IntEnum):
     SUM = 0
     MEAN = 1
     MAX = 2
+
+
+_BAG_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING_BAG_BACKWARD, RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD}
+_REDUCING_KINDS = {RegionKind.SCATTER_ROWS, RegionKind.GATHER_SCATTER, RegionKind.SCATTER_ELEMENTS,
+                   RegionKind.SEGMENT_REDUCE}
 
 
 @dataclass(frozen=True)
@@ -36,14 +47,19 @@ class RegionSpec:
     has_weights: bool = False
     num_weights: int = 0             # rows of the gradient table (backward)
     dim: int = 0                     # embedding width, where a program needs it as a constant
-    extra: tuple[tuple[str, str], ...] = field(default=())
+    reduce: str = "sum"              # scatters and segments: sum, prod, mean, amax, amin
+    include_self: bool = True        # scatters: whether the destination's old value takes part
+    axis: int = 0                    # element gathers and scatters: the indexed dimension
+    fused: tuple[str, ...] = field(default=())   # elementwise neighbours fused into the region
 
     @property
     def name(self) -> str:
         parts = [self.kind.value]
-        if self.kind not in (RegionKind.EMBEDDING, RegionKind.EMBEDDING_BACKWARD,
-                             RegionKind.EMBEDDING_BAG_MAX_BACKWARD):
+        if self.kind in _BAG_KINDS:
             parts.append(self.mode.name.lower())
+        elif self.kind in _REDUCING_KINDS:
+            parts.append(self.reduce)
+        parts += list(self.fused)
         if self.has_weights:
             parts.append("weighted")
         if self.padding_idx >= 0:
@@ -59,5 +75,5 @@ class RegionSpec:
     def from_json(text: str) -> "RegionSpec":
         d = json.loads(text)
         d["kind"], d["mode"] = RegionKind(d["kind"]), BagMode(d["mode"])
-        d["extra"] = tuple(tuple(x) for x in d["extra"])
+        d["fused"] = tuple(d["fused"])
         return RegionSpec(**d)

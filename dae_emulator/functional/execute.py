@@ -180,34 +180,35 @@ class ExecuteRun:
         return value[:segments], arg[:segments]
 
     def _apply_store(self, token: str, ins, fire: Firings, args) -> None:
+        """Stores land in token order; a row store writes a whole row, an element store one element."""
         *index, value = args
         target = self.outputs[ins.target]
         index = [i.reshape(-1).long() for i in index]
         for axis, ix in enumerate(index):
             check_addresses(f"callback {token} ({ins.op.value} {ins.target})", ins.target, ix, target.shape[axis])
-        value = value if isinstance(value, torch.Tensor) else torch.full((fire.count, 1), value)
-        value = value.to(target.dtype)
-        if len(index) == 1 and target.dim() == 2:
-            value = value.expand(fire.count, target.shape[1])
+        row_store = len(index) == 1 and target.dim() == 2
+        if len(index) == 2:  # element (i, j) of a 2-D output: address it in the flattened tensor
+            index, target_view = [index[0] * target.shape[1] + index[1]], target.view(-1)
         else:
-            value = value.reshape(-1)
+            target_view = target
+        width = target.shape[1] if row_store else 1
+        value = torch.as_tensor(value).to(target.dtype)
+        value = torch.broadcast_to(value.reshape(-1, value.shape[-1]) if value.dim() else value, (fire.count, width))
+        value = value if row_store else value.reshape(-1)
+        position = index[0]
         if ins.op is OpKind.STORE_ADD:
-            target.index_put_(tuple(index), value, accumulate=True)
+            target_view.index_put_((position,), value, accumulate=True)
         elif ins.op in _STORE_REDUCE:
-            flat_target = target.view(-1) if len(index) == 2 else target
-            position = index[0] * target.shape[1] + index[1] if len(index) == 2 else index[0]
-            if flat_target.dim() == 2:
-                position = position.unsqueeze(1).expand_as(value)
-            flat_target.scatter_reduce_(0, position, value, _STORE_REDUCE[ins.op], include_self=True)
+            spread = position.unsqueeze(1).expand_as(value) if row_store else position
+            target_view.scatter_reduce_(0, spread, value, _STORE_REDUCE[ins.op], include_self=True)
         else:
-            target.index_put_(tuple(index), value)
-        row_bytes = target.element_size() * (target.shape[1] if len(index) == 1 and target.dim() == 2 else 1)
-        flat = index[0] * (target.shape[1] if len(index) == 2 else 1) + (index[1] if len(index) == 2 else 0)
-        address = self.base[ins.target] + flat * row_bytes
+            target_view.index_put_((position,), value)
+        row_bytes = target.element_size() * width
+        address = self.base[ins.target] + position * row_bytes
         kinds = [True] if ins.op is OpKind.STORE else [False, True]
         for is_write in kinds:
             self.records.append(AccessRecord(f"{token}.{ins.target}", ins.target, Side.EXECUTE, is_write,
-                                             len(index) == 1, row_bytes, fire.events, address))
+                                             row_store, row_bytes, fire.events, address))
 
 
 __all__ = ["DaeAddressError", "ExecuteRun", "collect_firings", "TORCH_DTYPE"]

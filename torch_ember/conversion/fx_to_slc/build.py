@@ -10,8 +10,8 @@ def dim(symbol: str | None, offset: int = 0) -> Dim:
     return Dim(symbol, offset)
 
 
-def param(name: str, dtype: DType, *shape: Dim, output: bool = False) -> Param:
-    return Param(name, dtype, tuple(shape), output)
+def param(name: str, dtype: DType, *shape: Dim, output: bool = False, init: float = 0.0) -> Param:
+    return Param(name, dtype, tuple(shape), output, init)
 
 
 def load(name: str, tensor: str, index: str) -> SlcStream:

@@ -1,0 +1,115 @@
+"""Gathers and scatters as SLC: row gathers (``index_select``, ``x[index]``), row scatters (``index_add``,
+``index_put(accumulate=True)``, ``index_reduce``, row-broadcast ``scatter_add`` / ``scatter_reduce``),
+message passing (a row gather, optional per-edge scaling, a row scatter, fused into one loop), and
+element gathers and scatters along any dimension (``gather``, ``scatter_add``, ``scatter_reduce``).
+
+A scatter region computes only the scattered aggregate, starting from its reduction's identity, plus a
+per-destination contribution count where the combine needs one; combining with the destination's old
+value (``include_self``, ``alpha``, mean division) is elementwise work the launch does after the region.
+Element gathers and scatters see their tensors flattened: position ``p`` of the index tensor, viewed as
+``[outer, k, inner]`` around the indexed dimension, addresses ``(p // (k*inner) * n + index[p]) * inner
++ p % inner`` of the data viewed as ``[outer, n, inner]``; ``k_inner``, ``n_inner`` and ``inner`` are
+size symbols bound at launch.
+"""
+from __future__ import annotations
+
+from dae_emulator.program import AluOp, DType, Event, OpKind
+
+from ...ir.slc import LoopKind, SlcCallback, SlcLoop, SlcProgram
+from ...region_spec import RegionSpec
+from .build import alu, dim, load, load_row, op, param
+
+STORE_FOR = {"sum": OpKind.STORE_ADD, "mean": OpKind.STORE_ADD, "prod": OpKind.STORE_MUL,
+             "amax": OpKind.STORE_MAX, "amin": OpKind.STORE_MIN}
+IDENTITY = {"sum": 0.0, "mean": 0.0, "prod": 1.0, "amax": float("-inf"), "amin": float("inf")}
+
+
+def needs_count(spec: RegionSpec) -> bool:
+    return spec.reduce == "mean" or not spec.include_self
+
+
+def _scatter_body(spec: RegionSpec, target_index: tuple[str, ...], value: str, scale: str | None):
+    body = []
+    if scale is not None:
+        body.append(op(OpKind.MUL, "scaled", value, scale))
+        value = "scaled"
+    body.append(op(STORE_FOR[spec.reduce], None, *target_index, value, target="out"))
+    if needs_count(spec):
+        body.append(op(OpKind.STORE_ADD, None, *target_index, 1.0, target="count"))
+    return tuple(body)
+
+
+def _scatter_outputs(spec: RegionSpec, dtype: DType, *shape):
+    outs = [param("out", dtype, *shape, output=True, init=IDENTITY[spec.reduce])]
+    if needs_count(spec):
+        outs.append(param("count", DType.F32, shape[0], output=True))
+    return outs
+
+
+def build_gather_rows(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    params = (param("table", dtypes["table"], dim("num_rows"), dim("dim")),
+              param("indices", dtypes["indices"], dim("num_indices")),
+              param("out", dtypes["table"], dim("num_indices"), dim("dim"), output=True))
+    loop = SlcLoop("i", LoopKind.DENSE, extent=dim("num_indices"),
+                   streams=(load("r", "indices", "i"), load_row("row", "table", "r")),
+                   callbacks=(SlcCallback(Event.ITER, (op(OpKind.STORE, None, "i", "row", target="out"),)),))
+    return SlcProgram(spec.name, params, (), loop)
+
+
+def build_scatter_rows(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    """``out[index[i]] (op)= src[i] (* weights[i])``; ``num_out`` is bound at launch."""
+    params = [param("src", dtypes["src"], dim("num_src"), dim("dim")),
+              param("indices", dtypes["indices"], dim("num_src"))]
+    streams = [load("r", "indices", "i"), load_row("row", "src", "i")]
+    scale = None
+    if "weights" in dtypes:
+        params.append(param("weights", dtypes["weights"], dim("num_src")))
+        streams.append(load("w", "weights", "i"))
+        scale = "w"
+    params += _scatter_outputs(spec, dtypes["src"], dim("num_out"), dim("dim"))
+    loop = SlcLoop("i", LoopKind.DENSE, extent=dim("num_src"), streams=tuple(streams),
+                   callbacks=(SlcCallback(Event.ITER, _scatter_body(spec, ("r",), "row", scale)),))
+    return SlcProgram(spec.name, tuple(params), (), loop)
+
+
+def build_gather_scatter(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    """Message passing: ``out[dst[e]] (op)= x[src[e]] (* weights[e])`` in one pass over the edges."""
+    params = [param("table", dtypes["table"], dim("num_rows"), dim("dim")),
+              param("src", dtypes["src"], dim("num_edges")),
+              param("dst", dtypes["dst"], dim("num_edges"))]
+    streams = [load("s", "src", "e"), load("d", "dst", "e"), load_row("row", "table", "s")]
+    scale = None
+    if "weights" in dtypes:
+        params.append(param("weights", dtypes["weights"], dim("num_edges")))
+        streams.append(load("w", "weights", "e"))
+        scale = "w"
+    params += _scatter_outputs(spec, dtypes["table"], dim("num_out"), dim("dim"))
+    loop = SlcLoop("e", LoopKind.DENSE, extent=dim("num_edges"), streams=tuple(streams),
+                   callbacks=(SlcCallback(Event.ITER, _scatter_body(spec, ("d",), "row", scale)),))
+    return SlcProgram(spec.name, tuple(params), (), loop)
+
+
+def _element_address(data_index: str) -> list:
+    return [load("k", "index", "p"), alu("outer", AluOp.DIV, "p", "$k_inner"), alu("inner_pos", AluOp.MOD, "p", "$inner"),
+            alu("outer_base", AluOp.MUL, "outer", "$n_inner"), alu("k_base", AluOp.MUL, "k", "$inner"),
+            alu("partial", AluOp.ADD, "outer_base", "k_base"), alu(data_index, AluOp.ADD, "partial", "inner_pos")]
+
+
+def build_gather_elements(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    params = (param("data", dtypes["data"], dim("numel_data")),
+              param("index", dtypes["index"], dim("numel_index")),
+              param("out", dtypes["data"], dim("numel_index"), output=True))
+    streams = _element_address("at") + [load("v", "data", "at")]
+    loop = SlcLoop("p", LoopKind.DENSE, extent=dim("numel_index"), streams=tuple(streams),
+                   callbacks=(SlcCallback(Event.ITER, (op(OpKind.STORE, None, "p", "v", target="out"),)),))
+    return SlcProgram(spec.name, params, (), loop)
+
+
+def build_scatter_elements(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    params = [param("src", dtypes["src"], dim("numel_index")),
+              param("index", dtypes["index"], dim("numel_index"))]
+    params += _scatter_outputs(spec, dtypes["src"], dim("numel_out"))
+    streams = _element_address("at") + [load("v", "src", "p")]
+    loop = SlcLoop("p", LoopKind.DENSE, extent=dim("numel_index"), streams=tuple(streams),
+                   callbacks=(SlcCallback(Event.ITER, _scatter_body(spec, ("at",), "v", None)),))
+    return SlcProgram(spec.name, tuple(params), (), loop)

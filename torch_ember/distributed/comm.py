@@ -1,0 +1,91 @@
+"""The collectives of a sharded step: all-to-all of ids and of pooled embeddings (with its backward), and
+an agreement on bad input so that one rank's error stops every rank instead of leaving them waiting.
+
+Every exchange records the bytes this rank sent to each rank, in call order; since all ranks make the
+same calls in the same order, the records of all ranks line up into one byte matrix per exchange, which
+``dae_emulator.interconnect`` turns into modeled time.
+"""
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+class Exchange(enum.Enum):
+    IDS = "ids"                  # lengths and ids (and weights) to the ranks that own the shards
+    POOLED = "pooled"            # pooled embeddings back to the ranks that own the samples
+    GRADIENTS = "gradients"      # their gradients, the reverse way, in the backward pass
+
+
+@dataclass(frozen=True)
+class ExchangeRecord:
+    kind: Exchange
+    sent: tuple[int, ...]        # bytes this rank sent to each rank
+
+
+class ExchangeLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[ExchangeRecord] = []
+
+    def record(self, kind: Exchange, splits: list[int], element_size: int) -> None:
+        with self._lock:
+            self._records.append(ExchangeRecord(kind, tuple(n * element_size for n in splits)))
+
+    def records(self) -> list[ExchangeRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+
+LOG = ExchangeLog()
+
+
+class RemoteRankError(RuntimeError):
+    """Another rank of the group failed; this rank stops too rather than wait for it."""
+
+
+def exchange(tensor: torch.Tensor, send: list[int], receive: list[int], kind: Exchange, group=None) -> torch.Tensor:
+    """One ``all_to_all_single`` of a flat tensor: ``send[r]`` elements to rank ``r``, ``receive[r]`` from it."""
+    out = tensor.new_empty(sum(receive))
+    dist.all_to_all_single(out, tensor.contiguous(), receive, send, group=group)
+    LOG.record(kind, send, tensor.element_size())
+    return out
+
+
+class _PooledAllToAll(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, tensor, send, receive, group):
+        ctx.send, ctx.receive, ctx.group = send, receive, group
+        return exchange(tensor, send, receive, Exchange.POOLED, group)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return exchange(grad, ctx.receive, ctx.send, Exchange.GRADIENTS, ctx.group), None, None, None
+
+
+def exchange_pooled(tensor: torch.Tensor, send: list[int], receive: list[int], group=None) -> torch.Tensor:
+    """All-to-all of pooled embeddings whose backward sends the gradients back the same way."""
+    return _PooledAllToAll.apply(tensor, send, receive, group)
+
+
+def agree(problem: str | None, group=None) -> None:
+    """Collective: raise on every rank if any rank has a ``problem``; the rank that has it raises
+    ``ValueError(problem)``, the others ``RemoteRankError`` naming it."""
+    flag = torch.tensor([0 if problem is None else 1])
+    dist.all_reduce(flag, group=group)
+    if not int(flag):
+        return
+    problems = [None] * dist.get_world_size(group)
+    dist.all_gather_object(problems, problem, group=group)
+    if problem is not None:
+        raise ValueError(problem)
+    rank, message = next((r, p) for r, p in enumerate(problems) if p is not None)
+    raise RemoteRankError(f"rank {rank} failed, so this rank stops too: {message}")
