@@ -22,16 +22,23 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
 
 @dataclass(frozen=True)
 class ConstrainedEI:
-    """EI(x) * P(feasible | x): the quantity the acquisition optimizer maximizes."""
+    """EI(x) * P(feasible | x), and zero where P(feasible | x) < ``min_feasibility``.
+
+    The cut-off matters late in a run: EI near the incumbent shrinks toward zero while the surrogate,
+    fit to feasible points only, stays uncertain (so EI stays large) over failed regions; a small
+    probability of feasibility times a large EI would keep sending the tuner back there.
+    """
 
     space: Space
     surrogate: Surrogate
     feasibility: FeasibilityModel
     best: float
+    min_feasibility: float
 
     def __call__(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         if not configs:
             return np.zeros(0)
         x = self.space.encode(configs)
         mean, std = self.surrogate.predict(x)
-        return expected_improvement(mean, std, self.best) * self.feasibility.probability(x)
+        feasible = self.feasibility.probability(x)
+        return expected_improvement(mean, std, self.best) * np.where(feasible >= self.min_feasibility, feasible, 0.0)

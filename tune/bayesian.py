@@ -30,11 +30,13 @@ class BayesianOptions:
 
     ``initial``: size of the design of experiments (None: number of parameters + 1, at least 5).
     ``log_objective``: model log(value) when every feasible value so far is positive (runtimes are).
+    ``min_feasibility``: never propose what the feasibility classifier thinks more likely to fail than this.
     """
 
     surrogate: SurrogateKind = SurrogateKind.GP
     initial: int | None = None
     log_objective: bool = True
+    min_feasibility: float = 0.5
     distance: PermutationDistance = PermutationDistance.KENDALL
     combination: Combination = Combination.PRODUCT
     search: LocalSearch = LocalSearch()
@@ -64,7 +66,8 @@ class BayesianSampler:
         seed = int(self.rng.integers(2**31))
         opts = self.options
         surrogate = fit_surrogate(opts.surrogate, self.space, x[feasible], y, seed, opts.distance, opts.combination)
-        acquisition = ConstrainedEI(self.space, surrogate, FeasibilityModel.fit(x, feasible, seed), float(y.min()))
+        feasibility = FeasibilityModel.fit(x, feasible, seed)
+        acquisition = ConstrainedEI(self.space, surrogate, feasibility, float(y.min()), opts.min_feasibility)
         good = [c for c, v in zip(self.configs, self.values) if v is not None]
         incumbents = [good[i] for i in np.argsort(y, kind="stable")[:_INCUMBENT_STARTS]]
         found = maximize(acquisition, self.space, incumbents, self.seen, self.rng, opts.search)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-_TREES = 64
+_TREES = 32
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class FeasibilityModel:
     def fit(cls, x: np.ndarray, feasible: np.ndarray, seed: int) -> FeasibilityModel:
         if feasible.all() or not feasible.any():
             return cls(None)
-        classifier = RandomForestClassifier(n_estimators=_TREES, class_weight="balanced", random_state=seed)
+        classifier = RandomForestClassifier(n_estimators=_TREES, max_features=None, random_state=seed)
         return cls(classifier.fit(x, feasible.astype(int)))
 
     def probability(self, x: np.ndarray) -> np.ndarray:

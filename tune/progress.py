@@ -24,8 +24,9 @@ class _Tally:
 
 
 @contextlib.contextmanager
-def progress(total: int, stream: TextIO = sys.stderr) -> Iterator[Callable[[Evaluation], None]]:
-    """Yields a callback for ``minimize`` that advances the display by one evaluation."""
+def progress(total: int, stream: TextIO | None = None) -> Iterator[Callable[[Evaluation], None]]:
+    """Yields a callback for ``minimize`` that advances the display (on stderr unless told) by one evaluation."""
+    stream = stream if stream is not None else sys.stderr
     tally = _Tally()
     try:
         from tqdm import tqdm

@@ -78,7 +78,8 @@ class Space:
             if self.is_feasible(config):
                 out.append(config)
         if len(out) < n:
-            raise ValueError(f"the known constraints admit almost no configurations: {[c.text for c in self.constraints]}")
+            texts = [c.text for c in self.constraints]
+            raise ValueError(f"the known constraints admit almost no configurations: {texts}")
         return out
 
     def neighbours(self, config: Mapping[str, Any], rng: np.random.Generator) -> list[Config]:

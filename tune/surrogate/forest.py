@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
-_TREES = 64
+_TREES = 32
 # A floor on the spread so that expected improvement never collapses to exactly zero.
 _MIN_STD = 1e-9
 

@@ -2,14 +2,19 @@
 
 Targets are standardized before fitting; hyperparameters are fit by L-BFGS on the marginal likelihood
 (plus the kernels' priors), starting from the same values every time so a seed fixes the whole run.
+If the fit fails numerically, the GP keeps those starting values.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gpytorch
 import numpy as np
 import torch
+from linear_operator.utils.errors import NotPSDError
 
 from tune.space import Space
 from tune.surrogate import Combination, PermutationDistance
@@ -19,6 +24,17 @@ from tune.surrogate.kernels import make_kernel
 _FIT_ITERATIONS = 20
 # Observation noise floor (in standardized units): keeps Cholesky stable on near-duplicate points.
 _MIN_NOISE = 1e-4
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Autotuning matrices are tiny: extra intra-op threads only add contention (5x slower on a busy host)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class _ExactGP(gpytorch.models.ExactGP):
@@ -44,6 +60,7 @@ class GaussianProcess:
     scale: float
 
     @classmethod
+    @_one_thread()
     def fit(
         cls,
         space: Space,
@@ -58,7 +75,9 @@ class GaussianProcess:
         model = _ExactGP(tx, ty, make_kernel(space, distance, combination)).double()
         model.train()
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
-        optimizer = torch.optim.LBFGS(model.parameters(), lr=0.1, max_iter=_FIT_ITERATIONS, line_search_fn="strong_wolfe")
+        optimizer = torch.optim.LBFGS(
+            model.parameters(), lr=0.1, max_iter=_FIT_ITERATIONS, line_search_fn="strong_wolfe"
+        )
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
@@ -66,13 +85,21 @@ class GaussianProcess:
             loss.backward()
             return loss
 
-        with gpytorch.settings.cholesky_jitter(1e-6):
-            optimizer.step(closure)
+        initial = copy.deepcopy(model.state_dict())
+        try:
+            with gpytorch.settings.cholesky_jitter(1e-6):
+                optimizer.step(closure)
+            fitted = all(torch.isfinite(p).all() for p in model.parameters())
+        except NotPSDError:
+            fitted = False
+        if not fitted:  # a numerical failure costs one step's model quality, never the tuning run
+            model.load_state_dict(initial)
         model.eval()
         return cls(model, offset, scale)
 
+    @_one_thread()
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with torch.no_grad(), gpytorch.settings.fast_pred_var(False), gpytorch.settings.cholesky_jitter(1e-6):
+        with torch.no_grad(), gpytorch.settings.cholesky_jitter(1e-6):
             posterior = self.model(torch.as_tensor(x, dtype=torch.float64))
             mean = posterior.mean.numpy() * self.scale + self.offset
             std = posterior.variance.clamp_min(1e-12).sqrt().numpy() * self.scale

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import itertools
 
-import gpytorch
 import torch
-from gpytorch.kernels import Kernel, MaternKernel, ScaleKernel
+from gpytorch.kernels import AdditiveKernel, Kernel, MaternKernel, ProductKernel, ScaleKernel
 from gpytorch.priors import GammaPrior
 
 from tune.params import ParamKind
@@ -18,9 +17,17 @@ from tune.space import Space
 from tune.surrogate import Combination, PermutationDistance
 
 
-def _lengthscale_prior() -> GammaPrior:
-    """Pulls lengthscales toward ~0.5 of the normalized range so small data sets do not overfit."""
-    return GammaPrior(3.0, 6.0)
+_NUMERIC = (ParamKind.REAL, ParamKind.INTEGER, ParamKind.ORDINAL)
+
+
+def _lengthscale() -> dict[str, GammaPrior]:
+    """A prior pulling lengthscales toward ~0.5 of the normalized range, so small data sets do not overfit."""
+    return {"lengthscale_prior": GammaPrior(3.0, 6.0)}
+
+
+def _outputscale_prior() -> GammaPrior:
+    """Signal variance of standardized targets: broad (mean about 13), so the data decide."""
+    return GammaPrior(2.0, 0.15)
 
 
 class HammingKernel(Kernel):
@@ -74,31 +81,17 @@ def permutation_distance(x1: torch.Tensor, x2: torch.Tensor, kernel: Permutation
 
 def make_kernel(space: Space, distance: PermutationDistance, combination: Combination) -> Kernel:
     """One kernel per parameter group, each acting on its own encoded columns."""
-    numeric, categorical, parts = [], [], []
-    for kind, cols in space.columns().values():
-        if kind is ParamKind.CATEGORICAL:
-            categorical += cols
-        elif kind is ParamKind.PERMUTATION:
-            parts.append(
-                PermutationKernel(len(cols), distance, active_dims=tuple(cols), lengthscale_prior=_lengthscale_prior())
-            )
-        else:
-            numeric += cols
-    if categorical:
-        parts.insert(
-            0,
-            HammingKernel(
-                ard_num_dims=len(categorical), active_dims=tuple(categorical), lengthscale_prior=_lengthscale_prior()
-            ),
-        )
+    groups = list(space.columns().values())
+    numeric = [c for kind, cols in groups if kind in _NUMERIC for c in cols]
+    categorical = [c for kind, cols in groups if kind is ParamKind.CATEGORICAL for c in cols]
+    parts: list[Kernel] = []
     if numeric:
-        parts.insert(
-            0,
-            MaternKernel(
-                nu=2.5, ard_num_dims=len(numeric), active_dims=tuple(numeric), lengthscale_prior=_lengthscale_prior()
-            ),
-        )
-    outputscale = {"outputscale_prior": GammaPrior(2.0, 0.15)}
+        parts.append(MaternKernel(nu=2.5, ard_num_dims=len(numeric), active_dims=numeric, **_lengthscale()))
+    if categorical:
+        parts.append(HammingKernel(ard_num_dims=len(categorical), active_dims=categorical, **_lengthscale()))
+    for kind, cols in groups:
+        if kind is ParamKind.PERMUTATION:
+            parts.append(PermutationKernel(len(cols), distance, active_dims=cols, **_lengthscale()))
     if combination is Combination.PRODUCT or len(parts) == 1:
-        return ScaleKernel(gpytorch.kernels.ProductKernel(*parts), **outputscale)
-    return gpytorch.kernels.AdditiveKernel(*(ScaleKernel(p, **outputscale) for p in parts))
+        return ScaleKernel(ProductKernel(*parts), outputscale_prior=_outputscale_prior())
+    return AdditiveKernel(*(ScaleKernel(p, outputscale_prior=_outputscale_prior()) for p in parts))
