@@ -50,6 +50,8 @@ class RegionSpec:
     reduce: str = "sum"              # scatters and segments: sum, prod, mean, amax, amin
     include_self: bool = True        # scatters: whether the destination's old value takes part
     axis: int = 0                    # element gathers and scatters: the indexed dimension
+    alpha: float = 1.0               # index_add's scale of the source
+    op: str = ""                     # the ATen op the region replaces (its reference and error style)
     fused: tuple[str, ...] = field(default=())   # elementwise neighbours fused into the region
 
     @property

@@ -52,12 +52,20 @@ class RemoteRankError(RuntimeError):
     """Another rank of the group failed; this rank stops too rather than wait for it."""
 
 
+def _wire(tensor: torch.Tensor, group) -> torch.Tensor:
+    """The tensor where the group's backend moves data: the current GPU for NCCL, else where it is."""
+    if dist.get_backend(group) == "nccl":
+        return tensor.to(torch.device("cuda", torch.cuda.current_device()))
+    return tensor
+
+
 def exchange(tensor: torch.Tensor, send: list[int], receive: list[int], kind: Exchange, group=None) -> torch.Tensor:
     """One ``all_to_all_single`` of a flat tensor: ``send[r]`` elements to rank ``r``, ``receive[r]`` from it."""
-    out = tensor.new_empty(sum(receive))
-    dist.all_to_all_single(out, tensor.contiguous(), receive, send, group=group)
+    wire = _wire(tensor.contiguous(), group)
+    out = wire.new_empty(sum(receive))
+    dist.all_to_all_single(out, wire, receive, send, group=group)
     LOG.record(kind, send, tensor.element_size())
-    return out
+    return out.to(tensor.device)
 
 
 class _PooledAllToAll(torch.autograd.Function):
@@ -79,7 +87,7 @@ def exchange_pooled(tensor: torch.Tensor, send: list[int], receive: list[int], g
 def agree(problem: str | None, group=None) -> None:
     """Collective: raise on every rank if any rank has a ``problem``; the rank that has it raises
     ``ValueError(problem)``, the others ``RemoteRankError`` naming it."""
-    flag = torch.tensor([0 if problem is None else 1])
+    flag = _wire(torch.tensor([0 if problem is None else 1]), group)
     dist.all_reduce(flag, group=group)
     if not int(flag):
         return
@@ -89,3 +97,14 @@ def agree(problem: str | None, group=None) -> None:
         raise ValueError(problem)
     rank, message = next((r, p) for r, p in enumerate(problems) if p is not None)
     raise RemoteRankError(f"rank {rank} failed, so this rank stops too: {message}")
+
+
+def all_reduce_gradients(parameters, group=None) -> None:
+    """Sum the gradients of replicated (data-parallel) parameters over the group, in one all-reduce."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    flat = _wire(torch.cat([g.reshape(-1) for g in grads]), group)
+    dist.all_reduce(flat, group=group)
+    for g, summed in zip(grads, torch.split(flat, [g.numel() for g in grads])):
+        g.copy_(summed.view_as(g))

@@ -11,6 +11,14 @@ import enum
 from dataclasses import dataclass, field
 
 
+def size(nbytes: float) -> str:
+    """Bytes in the largest binary unit that keeps a number of at least one."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.2f} {unit}"
+    return f"{nbytes:.0f} B"
+
+
 class ShardKind(enum.Enum):
     TABLE_WISE = "table-wise"
     ROW_WISE = "row-wise"
@@ -148,5 +156,5 @@ class ShardingPlan:
             estimate = (f", estimated lookup {self.estimated_seconds[rank] * 1e3:.4f} ms"
                         if self.estimated_seconds else "")
             lines.append(f"  rank {rank}: {len(self.shards_on(rank))} shard(s), "
-                         f"{self.bytes_on(rank) / 2**20:.1f} MiB{estimate}")
+                         f"{size(self.bytes_on(rank))}{estimate}")
         return "\n".join(lines)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from dae_emulator.config import DeviceConfig
 
-from .plan import Shard, ShardingPlan, ShardKind, TableConfig
+from .plan import Shard, ShardingPlan, ShardKind, TableConfig, size
 
 _INDEX_BYTES = 8
 
@@ -47,8 +47,8 @@ def _pieces(table: TableConfig, kind: ShardKind | None, world_size: int, capacit
     """How to cut ``table``: forced kinds split over every rank they can; otherwise by memory and balance."""
     if kind is ShardKind.TABLE_WISE:
         if table.bytes > capacity:
-            raise PlanError(f"table {table.name} ({table.bytes / 2**30:.2f} GiB) does not fit one device "
-                            f"({capacity / 2**30:.2f} GiB): shard it row-wise or column-wise")
+            raise PlanError(f"table {table.name} ({size(table.bytes)}) does not fit one device ({size(capacity)}): "
+                            f"shard it row-wise or column-wise")
         return kind, 1
     if kind is ShardKind.ROW_WISE:
         return kind, min(world_size, table.rows)
@@ -58,8 +58,8 @@ def _pieces(table: TableConfig, kind: ShardKind | None, world_size: int, capacit
     by_balance = math.ceil(cost / share - 1e-9) if share > 0 else 1
     pieces = min(max(by_memory, by_balance, 1), world_size, table.rows)
     if by_memory > pieces:
-        raise PlanError(f"table {table.name} ({table.bytes / 2**30:.2f} GiB) needs {by_memory} devices of "
-                        f"{capacity / 2**30:.2f} GiB but there are {world_size}")
+        raise PlanError(f"table {table.name} ({size(table.bytes)}) needs {by_memory} devices of {size(capacity)} "
+                        f"but there are {world_size}")
     return (ShardKind.TABLE_WISE, 1) if pieces == 1 else (ShardKind.ROW_WISE, pieces)
 
 
@@ -87,17 +87,20 @@ def plan_tables(tables: Sequence[TableConfig], world_size: int, device: DeviceCo
     load, used = [0.0] * world_size, [0] * world_size
     holders: dict[str, set[int]] = {t.name: set() for t in tables}
     placed: list[tuple[int, Shard]] = []
-    order = sorted(range(len(pieces)), key=lambda k: -shard_seconds(pieces[k], batch_size, device))
-    for k in order:
+    cost = [shard_seconds(piece, batch_size, device) for piece in pieces]
+    # Heaviest first, by whichever of time and memory the piece takes the larger share of; each goes where
+    # the larger of the two shares ends up smallest.
+    share = share or 1.0
+    for k in sorted(range(len(pieces)), key=lambda k: -max(cost[k] / share, pieces[k].bytes / capacity)):
         piece = pieces[k]
         room = [r for r in range(world_size)
                 if used[r] + piece.bytes <= capacity and r not in holders[piece.table.name]]
         if not room:
-            raise PlanError(f"no device has room for {piece.bytes / 2**20:.1f} MiB of table {piece.table.name}; "
-                            f"devices hold {capacity / 2**20:.1f} MiB and already use "
-                            f"{[round(u / 2**20, 1) for u in used]} MiB")
-        rank = min(room, key=lambda r: (load[r], used[r]))
-        load[rank] += shard_seconds(piece, batch_size, device)
+            raise PlanError(f"no device has room for {size(piece.bytes)} of table {piece.table.name}: devices hold "
+                            f"{size(capacity)} each and already use {[size(u) for u in used]}")
+        rank = min(room, key=lambda r: (max((load[r] + cost[k]) / share, (used[r] + piece.bytes) / capacity),
+                                        load[r]))
+        load[rank] += cost[k]
         used[rank] += piece.bytes
         holders[piece.table.name].add(rank)
         placed.append((k, Shard(piece.table, piece.kind, rank, piece.row_start, piece.row_end,

@@ -1,17 +1,63 @@
-"""Canonicalize: give every lookup node its arguments by name, defaults filled in, so matching reads one
-form whatever way the call was written."""
+"""Canonicalize: one form per lookup, so matching reads one form whatever way the model wrote it.
+
+A scatter along dimension 0 whose index is a column broadcast over the row (``idx.view(-1, 1).expand_as(src)``,
+how PyTorch Geometric and many MoE layers write a row scatter) becomes the row scatter it is:
+``scatter_add`` -> ``index_add``, ``scatter_reduce`` -> ``index_reduce`` (``sum`` without the destination
+-> ``index_reduce`` is not defined, so that one stays as written).
+"""
 from __future__ import annotations
 
+import torch
 import torch.fx
-from torch.fx.operator_schemas import normalize_function
 
-from .registry import REGISTRY
+from .registry_base import meta, node_kwargs
+
+aten = torch.ops.aten
+
+
+def row_broadcast_source(index) -> torch.fx.Node | None:
+    """The 1-D tensor behind ``idx.view(-1, 1).expand(...)``, or None."""
+    if not isinstance(index, torch.fx.Node) or index.target is not aten.expand.default:
+        return None
+    column = index.args[0]
+    if not isinstance(column, torch.fx.Node) or column.target not in (aten.view.default, aten.unsqueeze.default,
+                                                                        aten.reshape.default):
+        return None
+    source, shaped = column.args[0], meta(column)
+    if meta(source) is None or meta(source).dim() != 1 or shaped is None or any(s != 1 for s in shaped.shape[1:]):
+        return None
+    return source
+
+
+def _row_scatter(node: torch.fx.Node):
+    """(target, args) of the row scatter ``node`` is, or None."""
+    kw = node_kwargs(node)
+    source = row_broadcast_source(kw["index"])
+    data = meta(kw["self"])
+    if source is None or data is None or kw["dim"] % data.dim() != 0:
+        return None
+    if node.target is aten.scatter_add.default:
+        return aten.index_add.default, (kw["self"], 0, source, kw["src"])
+    if kw["reduce"] == "sum" and kw["include_self"]:
+        return aten.index_add.default, (kw["self"], 0, source, kw["src"])
+    if kw["reduce"] in ("prod", "mean", "amax", "amin"):
+        return aten.index_reduce.default, (kw["self"], 0, source, kw["src"], kw["reduce"], kw["include_self"])
+    return None
 
 
 def canonicalize(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
-    for node in gm.graph.nodes:
-        if node.op == "call_function" and node.target in REGISTRY:
-            normalized = normalize_function(node.target, node.args, node.kwargs, normalize_to_only_use_kwargs=True)
-            node.args, node.kwargs = (), dict(normalized.kwargs)
+    graph = gm.graph
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in (aten.scatter_add.default, aten.scatter_reduce.two):
+            continue
+        rewrite = _row_scatter(node)
+        if rewrite is None:
+            continue
+        with graph.inserting_before(node):
+            new = graph.call_function(*rewrite)
+        new.meta.update(node.meta)
+        node.replace_all_uses_with(new)
+        graph.erase_node(node)
+    graph.eliminate_dead_code()
     gm.recompile()
     return gm

@@ -7,6 +7,7 @@ import torch.fx
 
 from ..region_spec import RegionSpec
 from .registry import LOOKUP_LIKE, REGISTRY
+from .registry_base import node_kwargs
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str]) -> tupl
             if node.target in LOOKUP_LIKE:
                 host.append(HostDecision(node, "no DAE lowering for this op yet"))
             continue
-        kw = node.kwargs
+        kw = node_kwargs(node)
         reason = lowering.check(kw)
         if reason is not None:
             host.append(HostDecision(node, reason))
             continue
-        table_arg = kw.get("weight", kw.get("grad", kw.get("grad_output")))
+        table_arg = kw[lowering.table_key]
         name = table_names.get(getattr(table_arg, "name", ""), f"{tables}")
         tables += 1
         matches.append(RegionMatch(node, lowering.spec(kw, name), tuple(lowering.tensor_args(kw))))

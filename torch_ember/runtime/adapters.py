@@ -13,6 +13,7 @@ from ..region_spec import BagMode, RegionKind, RegionSpec
 
 aten = torch.ops.aten
 _INDEX_DTYPES = (torch.int32, torch.int64)
+_FAST_SUM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)   # the CPU kernel's fast path skips offset2bag
 
 
 def _check_index_dtype(t: torch.Tensor, what: str) -> None:
@@ -77,22 +78,25 @@ class EmbeddingBagAdapter:
 
     @staticmethod
     def finish(spec, args, outputs):
-        """Add the auxiliary outputs the backward op reads, in the format PyTorch's CPU kernel gives them."""
-        indices, offsets = args[1], args[2]
+        """Add the auxiliary outputs the backward op reads, in the format PyTorch's CPU kernel gives them:
+        int64 when indices and offsets differ in dtype (the kernel promotes both), and no offset2bag only on
+        its fast sum path (float32, float16 or bfloat16 tables, no padding index)."""
+        weight, indices, offsets = args[:3]
+        index_t = torch.promote_types(indices.dtype, offsets.dtype)
         out = outputs["out"]
         bags = out.shape[0]
-        if spec.mode is BagMode.SUM and spec.padding_idx < 0:
-            offset2bag = indices.new_empty(0, dtype=offsets.dtype)
+        if spec.mode is BagMode.SUM and spec.padding_idx < 0 and weight.dtype in _FAST_SUM_DTYPES:
+            offset2bag = indices.new_empty(0, dtype=index_t)
         else:
-            starts = offsets[:bags] if bags else offsets[:0]
-            positions = torch.arange(indices.numel(), dtype=offsets.dtype)
-            offset2bag = (torch.searchsorted(starts, positions, right=True) - 1).to(offsets.dtype)
+            starts = offsets[:bags].to(index_t)
+            positions = torch.arange(indices.numel(), dtype=index_t)
+            offset2bag = (torch.searchsorted(starts, positions, right=True) - 1).to(index_t)
         if spec.mode is BagMode.SUM:
-            bag_size = offsets.new_zeros(bags)
-            max_indices = offsets.new_zeros(bags)
+            bag_size = offsets.new_zeros(bags, dtype=index_t)
+            max_indices = offsets.new_zeros(bags, dtype=index_t)
         else:
-            bag_size = outputs["bag_size"].to(offsets.dtype)
-            max_indices = (outputs["max_indices"].to(offsets.dtype) if spec.mode is BagMode.MAX
+            bag_size = outputs["bag_size"].to(index_t)
+            max_indices = (outputs["max_indices"].to(index_t) if spec.mode is BagMode.MAX
                            else bag_size.clone())
         return [out, offset2bag, bag_size, max_indices]
 
@@ -188,6 +192,10 @@ class EmbeddingBagWeightsBackwardAdapter:
     fake = reference
 
 
+from .index_adapters import (  # noqa: E402  (they build on the helpers above)
+    GatherElementsAdapter, GatherRowsAdapter, GatherScatterAdapter, ScatterElementsAdapter, ScatterRowsAdapter,
+)
+
 ADAPTERS = {
     RegionKind.EMBEDDING_BAG: EmbeddingBagAdapter,
     RegionKind.EMBEDDING: EmbeddingAdapter,
@@ -195,4 +203,9 @@ ADAPTERS = {
     RegionKind.EMBEDDING_BAG_BACKWARD: EmbeddingBagBackwardAdapter,
     RegionKind.EMBEDDING_BAG_MAX_BACKWARD: EmbeddingBagBackwardAdapter,
     RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD: EmbeddingBagWeightsBackwardAdapter,
+    RegionKind.GATHER_ROWS: GatherRowsAdapter,
+    RegionKind.SCATTER_ROWS: ScatterRowsAdapter,
+    RegionKind.GATHER_SCATTER: GatherScatterAdapter,
+    RegionKind.GATHER_ELEMENTS: GatherElementsAdapter,
+    RegionKind.SCATTER_ELEMENTS: ScatterElementsAdapter,
 }

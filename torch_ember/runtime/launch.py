@@ -43,7 +43,8 @@ def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list
     compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"])
     device = device_from_json(device_json)
     start = time.perf_counter()
-    result = dae_emulator.run(compiled.dae, inputs, device)
+    sizes = adapter.sizes(spec, args) if hasattr(adapter, "sizes") else None
+    result = dae_emulator.run(compiled.dae, inputs, device, sizes=sizes)
     elapsed = time.perf_counter() - start
     outputs = adapter.finish(spec, args, result.outputs)
     if settings.get("verify"):

@@ -8,6 +8,9 @@ from ...region_spec import RegionKind, RegionSpec
 from .embedding import build_embedding, build_embedding_backward
 from .embedding_bag import build_embedding_bag
 from .embedding_bag_backward import build_bag_backward, build_bag_max_backward, build_bag_weights_backward
+from .gather_scatter import (
+    build_gather_elements, build_gather_scatter, build_scatter_elements, build_scatter_rows,
+)
 
 _BUILDERS = {
     RegionKind.EMBEDDING_BAG: build_embedding_bag,
@@ -16,6 +19,11 @@ _BUILDERS = {
     RegionKind.EMBEDDING_BAG_BACKWARD: build_bag_backward,
     RegionKind.EMBEDDING_BAG_MAX_BACKWARD: build_bag_max_backward,
     RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD: build_bag_weights_backward,
+    RegionKind.GATHER_ROWS: build_embedding,
+    RegionKind.SCATTER_ROWS: build_scatter_rows,
+    RegionKind.GATHER_SCATTER: build_gather_scatter,
+    RegionKind.GATHER_ELEMENTS: build_gather_elements,
+    RegionKind.SCATTER_ELEMENTS: build_scatter_elements,
 }
 
 

@@ -1,4 +1,5 @@
-"""Gathers and scatters as SLC: row gathers (``index_select``, ``x[index]``), row scatters (``index_add``,
+"""Gathers and scatters as SLC (row gathers, ``index_select`` and ``x[index]``, are ``aten.embedding``'s
+program, see ``embedding``): row scatters (``index_add``,
 ``index_put(accumulate=True)``, ``index_reduce``, row-broadcast ``scatter_add`` / ``scatter_reduce``),
 message passing (a row gather, optional per-edge scaling, a row scatter, fused into one loop), and
 element gathers and scatters along any dimension (``gather``, ``scatter_add``, ``scatter_reduce``).
@@ -44,16 +45,6 @@ def _scatter_outputs(spec: RegionSpec, dtype: DType, *shape):
     if needs_count(spec):
         outs.append(param("count", DType.F32, shape[0], output=True))
     return outs
-
-
-def build_gather_rows(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
-    params = (param("table", dtypes["table"], dim("num_rows"), dim("dim")),
-              param("indices", dtypes["indices"], dim("num_indices")),
-              param("out", dtypes["table"], dim("num_indices"), dim("dim"), output=True))
-    loop = SlcLoop("i", LoopKind.DENSE, extent=dim("num_indices"),
-                   streams=(load("r", "indices", "i"), load_row("row", "table", "r")),
-                   callbacks=(SlcCallback(Event.ITER, (op(OpKind.STORE, None, "i", "row", target="out"),)),))
-    return SlcProgram(spec.name, params, (), loop)
 
 
 def build_scatter_rows(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:

@@ -1,0 +1,126 @@
+"""Registry entries for gathers and scatters (``index_select``, ``x[index]``, ``gather``, ``index_add``,
+``index_put(accumulate=True)``, ``index_reduce``, ``scatter_add``, ``scatter_reduce``). Row scatters
+written as broadcast ``scatter_*`` arrive here already rewritten by ``canonicalize``."""
+from __future__ import annotations
+
+import torch
+
+from ..region_spec import RegionKind, RegionSpec
+from .registry_base import Lowering, meta, tensor_checks
+
+aten = torch.ops.aten
+_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _axis(kw: dict, key: str = "dim") -> int:
+    data = meta(kw["self"])
+    return kw[key] % max(data.dim(), 1)
+
+
+def _index_checks(kw: dict, index_key: str = "index") -> str | None:
+    index = meta(kw[index_key])
+    if index is None:
+        return "the index's shape is unknown at compile time"
+    if index.dtype not in (torch.int32, torch.int64):
+        return f"index dtype {index.dtype}: only integer indices are lowered"
+    return tensor_checks(meta(kw["self"]))
+
+
+# ---- index_select / x[index]: row gathers ---------------------------------------------------------------
+def _index_select_check(kw):
+    if _axis(kw) != 0:
+        return "index_select along a dimension other than 0 is not lowered"
+    return _index_checks(kw)
+
+
+def _index_tensor_check(kw):
+    indices = kw["indices"]
+    if len(indices) != 1 or indices[0] is None:
+        return "indexing with more than one index tensor is not lowered"
+    index = meta(indices[0])
+    if index is not None and index.dtype == torch.bool:
+        return "boolean-mask indexing has a data-dependent shape; not lowered"
+    return _index_checks({"self": kw["self"], "index": indices[0]})
+
+
+def _gather_rows(op):
+    return lambda kw, table: RegionSpec(RegionKind.GATHER_ROWS, table, op=op)
+
+
+# ---- row scatters ----------------------------------------------------------------------------------------
+def _row_scatter_check(kw, index_key="index", src_key="source"):
+    if _axis(kw) != 0:
+        return "scatters along a dimension other than 0 are not lowered"
+    src = meta(kw[src_key])
+    if src is None or src.dtype not in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
+        return "only floating-point sources are lowered"
+    return _index_checks(kw, index_key)
+
+
+def _index_put_check(kw):
+    indices = kw["indices"]
+    if not kw["accumulate"]:
+        return "index_put without accumulate overwrites in an unspecified order; not lowered"
+    if len(indices) != 1 or indices[0] is None:
+        return "index_put with more than one index tensor is not lowered"
+    index, values, data = meta(indices[0]), meta(kw["values"]), meta(kw["self"])
+    if index is None or values is None or tuple(values.shape) != tuple(index.shape) + tuple(data.shape[1:]):
+        return "index_put whose values do not have the index's shape times a row is not lowered"
+    return _row_scatter_check({**kw, "dim": 0, "index": indices[0], "source": kw["values"]})
+
+
+def _scatter_check(kw):
+    if kw.get("reduce", "sum") not in _REDUCES:
+        return f"reduce={kw['reduce']!r} is not lowered"
+    src, index, data = meta(kw["src"]), meta(kw["index"]), meta(kw["self"])
+    if src is None or index is None or data is None:
+        return "shapes unknown at compile time"
+    if tuple(src.shape) != tuple(index.shape):
+        return "scatter whose source is larger than its index is not lowered"
+    if any(index.shape[d] != data.shape[d] for d in range(data.dim()) if d != _axis(kw)):
+        return "scatter whose index is smaller than the destination off the scattered dimension is not lowered"
+    return _index_checks(kw)
+
+
+def _scatter_spec(op):
+    return lambda kw, table: RegionSpec(RegionKind.SCATTER_ELEMENTS, table, reduce=kw.get("reduce", "sum"),
+                                        include_self=kw.get("include_self", True), axis=_axis(kw), op=op)
+
+
+def _scatter_args(kw):
+    return [kw["self"], kw["index"], kw["src"]]
+
+
+def _gather_check(kw):
+    index, data = meta(kw["index"]), meta(kw["self"])
+    if index is None or data is None or index.dim() != data.dim():
+        return "gather with an index of another rank is not lowered"
+    if any(index.shape[d] != data.shape[d] for d in range(data.dim()) if d != _axis(kw)):
+        return "gather whose index is smaller than the data off the gathered dimension is not lowered"
+    return _index_checks(kw)
+
+
+INDEX_LOWERINGS: dict = {
+    aten.index_select.default: Lowering(_index_select_check, _gather_rows("index_select"),
+                                        lambda kw: [kw["self"], kw["index"]], "self"),
+    aten.index.Tensor: Lowering(_index_tensor_check, _gather_rows("index"),
+                                lambda kw: [kw["self"], kw["indices"][0]], "self"),
+    aten.index_add.default: Lowering(
+        _row_scatter_check,
+        lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, alpha=float(kw["alpha"]), op="index_add"),
+        lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
+    aten.index_put.default: Lowering(
+        _index_put_check, lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, op="index_put"),
+        lambda kw: [kw["self"], kw["indices"][0], kw["values"]], "self"),
+    aten.index_reduce.default: Lowering(
+        lambda kw: (f"reduce={kw['reduce']!r} is not lowered" if kw["reduce"] not in _REDUCES
+                    else _row_scatter_check(kw)),
+        lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, reduce=kw["reduce"],
+                                     include_self=kw["include_self"], op="index_reduce"),
+        lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
+    aten.scatter_add.default: Lowering(_scatter_check, _scatter_spec("scatter_add"), _scatter_args, "self"),
+    aten.scatter_reduce.two: Lowering(_scatter_check, _scatter_spec("scatter_reduce"), _scatter_args, "self"),
+    aten.gather.default: Lowering(
+        _gather_check, lambda kw, table: RegionSpec(RegionKind.GATHER_ELEMENTS, table, axis=_axis(kw), op="gather"),
+        lambda kw: [kw["self"], kw["index"]], "self"),
+}

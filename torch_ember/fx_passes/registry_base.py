@@ -1,0 +1,49 @@
+"""What a registry entry is: a capability check that gives a reason when it says no, a spec builder, and
+the tensor arguments the region takes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.fx
+
+from ..region_spec import RegionSpec
+
+FLOATS = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+@dataclass(frozen=True)
+class Lowering:
+    check: Callable[[dict], str | None]                 # normalized kwargs -> reason it stays on the host
+    spec: Callable[[dict, str], RegionSpec]             # normalized kwargs, table name -> spec
+    tensor_args: Callable[[dict], list]                 # normalized kwargs -> tensor arguments, in order
+    table_key: str                                      # the argument named in messages ("table ...")
+
+
+def meta(value):
+    """The fake tensor (shape, dtype, device) an FX node carries, or None."""
+    return value.meta.get("val") if isinstance(value, torch.fx.Node) else None
+
+
+def tensor_checks(data) -> str | None:
+    if data is None:
+        return "the data's shape is unknown at compile time"
+    if data.dtype not in FLOATS:
+        return f"dtype {data.dtype} is not lowered (float32, float16, bfloat16, float64 are)"
+    if data.device.type != "cpu":
+        return f"tensors on {data.device.type}: the emulated device takes CPU tensors"
+    return None
+
+
+def node_kwargs(node: torch.fx.Node) -> dict:
+    """Every argument of an ATen call by its schema name, defaults filled in (the node is left as it is)."""
+    kwargs = {}
+    for position, argument in enumerate(node.target._schema.arguments):
+        if position < len(node.args):
+            kwargs[argument.name] = node.args[position]
+        elif argument.name in node.kwargs:
+            kwargs[argument.name] = node.kwargs[argument.name]
+        elif argument.has_default_value():
+            kwargs[argument.name] = argument.default_value
+    return kwargs

@@ -1,0 +1,203 @@
+"""Adapters for gathers, scatters and message passing (see ``adapters`` for the contract).
+
+Scatter regions return the scattered aggregate and, where needed, a contribution count; ``combine``
+merges them with the destination's old value the way the ATen op defines (``include_self``, ``alpha``,
+mean division), as elementwise host work after the region.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..region_spec import RegionSpec
+from .adapters import _check_index_dtype
+
+aten = torch.ops.aten
+
+
+def _check_range(spec: RegionSpec, index: torch.Tensor, size: int, axis: int, error) -> None:
+    _check_index_dtype(index, f"index for {spec.table}")
+    if index.numel() == 0:
+        return
+    flat = index.reshape(-1)
+    bad = (flat < 0) | (flat >= size)
+    if bool(bad.any()):
+        position = int(torch.nonzero(bad)[0])
+        raise error(f"index {int(flat[position])} is out of bounds for dimension {axis} with size {size} "
+                    f"({spec.op} on {spec.table}, at position {position} of the index)")
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(t.shape[0], -1) if t.dim() else t.reshape(1, 1)
+
+
+def combine(spec: RegionSpec, self: torch.Tensor, agg: torch.Tensor, count: torch.Tensor | None) -> torch.Tensor:
+    """The ATen op's result from the destination's old value and the region's aggregate."""
+    agg = agg.reshape(self.shape)
+    if count is not None:  # one count per destination element, or per destination row
+        shape = self.shape if count.numel() == self.numel() else count.shape + (1,) * (self.dim() - 1)
+        count = count.reshape(shape).to(agg.dtype)
+    if spec.reduce == "sum" and spec.include_self:
+        return self + agg * spec.alpha if spec.alpha != 1.0 else self + agg
+    touched = None if count is None else count > 0
+    if spec.reduce == "mean":
+        if spec.include_self:
+            return (self + agg) / (count + 1)
+        return torch.where(touched, agg / count.clamp(min=1), self)
+    merged = {"sum": torch.add, "prod": torch.mul, "amax": torch.maximum, "amin": torch.minimum}[spec.reduce]
+    if spec.include_self:
+        return merged(self, agg.to(self.dtype))
+    return torch.where(touched, agg.to(self.dtype), self)
+
+
+class GatherRowsAdapter:
+    """``index_select(x, 0, index)`` and ``x[index]``: rows of ``x`` viewed as a 2-D table."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        x, index = args
+        _check_range(spec, index, x.shape[0], 0, IndexError)
+        return {"table": _rows(x), "indices": index.reshape(-1)}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        x, index = args
+        return [outputs["out"].reshape(*index.shape, *x.shape[1:])]
+
+    @staticmethod
+    def reference(spec, args):
+        x, index = args
+        return [aten.index_select(x, 0, index) if spec.op == "index_select" else aten.index.Tensor(x, [index])]
+
+    fake = reference
+
+
+class ScatterRowsAdapter:
+    """``index_add``, ``index_put(accumulate=True)``, ``index_reduce`` and row-broadcast ``scatter_add`` /
+    ``scatter_reduce`` along dimension 0. Arguments: ``self, index (1-D), src`` [, ``weights``]."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        self, index, src = args[:3]
+        error = IndexError if spec.op in ("index_put", "index_reduce") else RuntimeError
+        _check_range(spec, index, self.shape[0], 0, error)
+        inputs = {"src": _rows(src).reshape(index.numel(), -1), "indices": index.reshape(-1)}
+        if len(args) > 3:
+            inputs["weights"] = args[3]
+        return inputs
+
+    @staticmethod
+    def sizes(spec, args):
+        return {"num_out": args[0].shape[0]}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [combine(spec, args[0], outputs["out"], outputs.get("count"))]
+
+    @staticmethod
+    def reference(spec, args):
+        self, index, src = args[:3]
+        if spec.op == "index_put":
+            return [aten.index_put(self, [index], src, True)]
+        if spec.op in ("scatter_add", "scatter_reduce"):
+            spread = index.reshape(-1, *([1] * (src.dim() - 1))).expand_as(src)
+            if spec.op == "scatter_add":
+                return [aten.scatter_add(self, 0, spread, src)]
+            return [aten.scatter_reduce.two(self, 0, spread, src, spec.reduce, include_self=spec.include_self)]
+        if spec.op == "index_reduce":
+            return [aten.index_reduce(self, 0, index, src, spec.reduce, include_self=spec.include_self)]
+        return [aten.index_add(self, 0, index, src, alpha=spec.alpha)]
+
+    fake = reference
+
+
+class GatherScatterAdapter:
+    """Fused message passing. Arguments: ``x, src, dst, self`` [, ``weights`` (one per edge)]."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        x, src, dst, self = args[:4]
+        _check_range(spec, src, x.shape[0], 0, IndexError)
+        _check_range(spec, dst, self.shape[0], 0, RuntimeError)
+        inputs = {"table": _rows(x), "src": src.reshape(-1), "dst": dst.reshape(-1)}
+        if len(args) > 4:
+            inputs["weights"] = args[4].reshape(-1)
+        return inputs
+
+    @staticmethod
+    def sizes(spec, args):
+        return {"num_out": args[3].shape[0]}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [combine(spec, args[3], outputs["out"], outputs.get("count"))]
+
+    @staticmethod
+    def reference(spec, args):
+        x, src, dst, self = args[:4]
+        messages = aten.index_select(x, 0, src)
+        if len(args) > 4:
+            messages = messages * args[4].reshape(-1, *([1] * (x.dim() - 1)))
+        if spec.reduce == "sum" and spec.include_self:
+            return [aten.index_add(self, 0, dst, messages)]
+        return [aten.index_reduce(self, 0, dst, messages, spec.reduce, include_self=spec.include_self)]
+
+    fake = reference
+
+
+def _element_sizes(spec: RegionSpec, data_shape, index_shape) -> dict[str, int]:
+    inner = math.prod(data_shape[spec.axis + 1:])
+    return {"inner": inner, "k_inner": index_shape[spec.axis] * inner, "n_inner": data_shape[spec.axis] * inner}
+
+
+class GatherElementsAdapter:
+    """``gather(x, axis, index)`` with ``index`` shaped like ``x`` except along ``axis``."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        x, index = args
+        _check_range(spec, index, x.shape[spec.axis], spec.axis, RuntimeError)
+        return {"data": x.reshape(-1), "index": index.reshape(-1)}
+
+    @staticmethod
+    def sizes(spec, args):
+        return _element_sizes(spec, args[0].shape, args[1].shape)
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [outputs["out"].reshape(args[1].shape)]
+
+    @staticmethod
+    def reference(spec, args):
+        return [aten.gather(args[0], spec.axis, args[1])]
+
+    fake = reference
+
+
+class ScatterElementsAdapter:
+    """``scatter_add`` / ``scatter_reduce`` along ``axis``; arguments ``self, index, src`` (``src`` shaped
+    like ``index``, ``index`` like ``self`` except along ``axis``)."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        self, index, src = args
+        _check_range(spec, index, self.shape[spec.axis], spec.axis, RuntimeError)
+        return {"src": src.reshape(-1), "index": index.reshape(-1)}
+
+    @staticmethod
+    def sizes(spec, args):
+        return {**_element_sizes(spec, args[0].shape, args[1].shape), "numel_out": args[0].numel()}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [combine(spec, args[0], outputs["out"], outputs.get("count"))]
+
+    @staticmethod
+    def reference(spec, args):
+        self, index, src = args
+        if spec.op == "scatter_add":
+            return [aten.scatter_add(self, spec.axis, index, src)]
+        return [aten.scatter_reduce.two(self, spec.axis, index, src, spec.reduce, include_self=spec.include_self)]
+
+    fake = reference
