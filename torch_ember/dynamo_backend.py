@@ -12,6 +12,7 @@ from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
 
 from .fx_passes.canonicalize import canonicalize
+from .fx_passes.fuse import fuse_message_passing
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
 from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
@@ -46,7 +47,7 @@ def _decompositions(settings: EmberOptions) -> dict:
 
 
 def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str]) -> torch.fx.GraphModule:
-    """The fx passes in order: canonicalize, match, partition. Returns the partitioned graph."""
+    """The fx passes in order: canonicalize, match, fuse, partition. Returns the partitioned graph."""
     gm = canonicalize(gm)
     matches, host = match_regions(gm, table_names)
     for decision in host:
@@ -55,7 +56,7 @@ def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: d
             raise RuntimeError(f"strict mode: {message}")
         log.info(message)
         STATS.record_host_op(str(decision.node.target), decision.reason)
-    return partition(gm, matches, settings.runtime_json())
+    return partition(gm, fuse_message_passing(matches), settings.runtime_json())
 
 
 def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backward: bool, is_inference: bool):

@@ -12,11 +12,13 @@ from .match import RegionMatch
 
 def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_json: str) -> torch.fx.GraphModule:
     graph = gm.graph
+    replaced: dict[torch.fx.Node, torch.fx.Node] = {}   # a region's output, for later regions that read it
     for m in matches:
         node = m.node
         original = node.meta.get("val")
+        args = [replaced.get(a, a) for a in m.args]
         with graph.inserting_before(node):
-            region = graph.create_node("call_function", region_op, (m.spec.to_json(), settings_json, list(m.args)),
+            region = graph.create_node("call_function", region_op, (m.spec.to_json(), settings_json, args),
                                        name=f"ember_{m.spec.name}")
         if isinstance(original, (tuple, list)):
             region.meta["val"] = list(original)
@@ -29,7 +31,9 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
                 first = graph.call_function(operator.getitem, (region, 0))
             first.meta["val"] = original
             node.replace_all_uses_with(first)
+            replaced[node] = first
         graph.erase_node(node)
+    graph.eliminate_dead_code()  # what fusion folded into a region (gathered rows, their scaling)
     graph.lint()
     gm.recompile()
     return gm

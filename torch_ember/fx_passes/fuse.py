@@ -1,0 +1,64 @@
+"""Fuse: neighbouring regions and the elementwise work between them become one region.
+
+Message passing: a row gather (``x[src]``, ``index_select(x, 0, src)``), optionally scaled by one weight
+per row (``* w.view(-1, 1)``), scattered into rows (``index_add``, ``index_put(accumulate)``,
+``index_reduce``) becomes one ``gather_scatter`` region that reads each source row once and never writes
+the gathered messages to memory. Fusion needs the intermediate tensors to have no other user (in training,
+a weight that needs a gradient keeps the gathered rows alive, and the regions stay apart).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.fx
+
+from ..region_spec import RegionKind
+from .match import RegionMatch
+from .registry_base import meta
+
+aten = torch.ops.aten
+_COLUMN_VIEWS = (aten.view.default, aten.unsqueeze.default, aten.reshape.default)
+
+
+def _row_weights(node) -> torch.fx.Node | None:
+    """A tensor of one weight per row, shaped ``[rows, 1, ...]``, or None."""
+    value = meta(node)
+    if value is None or value.dim() < 1 or any(s != 1 for s in value.shape[1:]):
+        return None
+    return node
+
+
+def _messages(src: torch.fx.Node, gathers: dict) -> tuple[RegionMatch, torch.fx.Node | None, tuple[str, ...]] | None:
+    """The gather (and row weights) that produce the scatter source ``src``."""
+    if src in gathers and len(src.users) == 1:
+        return gathers[src], None, (gathers[src].spec.op,)
+    if src.op == "call_function" and src.target is aten.mul.Tensor and len(src.users) == 1:
+        for gathered, other in (src.args, src.args[::-1]):
+            if gathered in gathers and len(gathered.users) == 1 and isinstance(other, torch.fx.Node):
+                weights = _row_weights(other)
+                if weights is not None:
+                    return gathers[gathered], weights, (gathers[gathered].spec.op, "mul")
+    return None
+
+
+def fuse_message_passing(matches: list[RegionMatch]) -> list[RegionMatch]:
+    gathers = {m.node: m for m in matches if m.spec.kind is RegionKind.GATHER_ROWS and meta(m.args[1]).dim() == 1}
+    fused, consumed = [], set()
+    for m in matches:
+        if m.spec.kind is not RegionKind.SCATTER_ROWS or m.spec.alpha != 1.0:
+            fused.append(m)
+            continue
+        self, dst, src = m.args[:3]
+        found = _messages(src, gathers) if isinstance(src, torch.fx.Node) else None
+        if found is None:
+            fused.append(m)
+            continue
+        gather, weights, ops = found
+        x, src_index = gather.args
+        spec = dataclasses.replace(m.spec, kind=RegionKind.GATHER_SCATTER, table=gather.spec.table,
+                                   fused=ops + (m.spec.op,))
+        args = (x, src_index, dst, self) + ((weights,) if weights is not None else ())
+        fused.append(RegionMatch(m.node, spec, args))
+        consumed.add(gather.node)
+    return [m for m in fused if m.node not in consumed]
