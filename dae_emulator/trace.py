@@ -67,4 +67,4 @@ class LaunchTrace:
     @property
     def lookups(self) -> int:
         """Row-sized loads (the embedding lookups) the access unit issued."""
-        return sum(a.address.numel() for a in self.accesses if a.is_row and not a.is_write)
+        return sum(a.address.numel() for a in self.accesses if a.is_row and a.side is Side.ACCESS)

@@ -28,8 +28,10 @@ def _check_range(spec: RegionSpec, index: torch.Tensor, size: int, axis: int, er
                     f"({spec.op} on {spec.table}, at position {position} of the index)")
 
 
-def _rows(t: torch.Tensor) -> torch.Tensor:
-    return t.reshape(t.shape[0], -1) if t.dim() else t.reshape(1, 1)
+def _rows(t: torch.Tensor, count: int | None = None) -> torch.Tensor:
+    """``t`` as a 2-D table of ``count`` rows (default: its first dimension), each the rest flattened."""
+    rows = t.shape[0] if count is None else count
+    return t.reshape(rows, t.numel() // rows if rows else math.prod(t.shape[1:]))
 
 
 def combine(spec: RegionSpec, self: torch.Tensor, agg: torch.Tensor, count: torch.Tensor | None) -> torch.Tensor:
@@ -82,7 +84,8 @@ class ScatterRowsAdapter:
         self, index, src = args[:3]
         error = IndexError if spec.op in ("index_put", "index_reduce") else RuntimeError
         _check_range(spec, index, self.shape[0], 0, error)
-        inputs = {"src": _rows(src).reshape(index.numel(), -1), "indices": index.reshape(-1)}
+        inputs = {"src": _rows(src, index.numel()) if index.numel() else src.reshape(0, math.prod(self.shape[1:])),
+                  "indices": index.reshape(-1)}
         if len(args) > 3:
             inputs["weights"] = args[3]
         return inputs

@@ -1,0 +1,99 @@
+"""Gathers, scatters and message passing under ember against eager PyTorch: outputs and gradients, with
+duplicate indices, empty index sets, non-contiguous inputs, and the forms real libraries write."""
+import pytest
+import torch
+import torch_ember
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.slow
+
+OPS = {
+    "index_select": lambda x, i, j, w: x.index_select(0, i),
+    "getitem": lambda x, i, j, w: x[i],
+    "gather_dim1": lambda x, i, j, w: torch.gather(x, 1, j),
+    "take_along_dim": lambda x, i, j, w: torch.take_along_dim(x, j, dim=1),
+    "index_add": lambda x, i, j, w: torch.ones(x.shape[0], x.shape[1]).index_add(0, i, x[: i.shape[0]] * 1.0,
+                                                                                  alpha=0.5),
+    "index_put": lambda x, i, j, w: torch.zeros_like(x).index_put((i,), x[: i.shape[0]] + 1, accumulate=True),
+    "scatter_add_rows": lambda x, i, j, w: torch.zeros_like(x).scatter_add(
+        0, i.view(-1, 1).expand(-1, x.shape[1]), x[: i.shape[0]]),
+    "scatter_add_dim1": lambda x, i, j, w: torch.ones_like(x).scatter_add(1, j, x[:, : j.shape[1]]),
+    "scatter_amax_rows": lambda x, i, j, w: torch.zeros_like(x).scatter_reduce(
+        0, i.view(-1, 1).expand(-1, x.shape[1]), x[: i.shape[0]], "amax", include_self=False),
+    "scatter_mean_dim1": lambda x, i, j, w: torch.ones_like(x).scatter_reduce(1, j, x[:, : j.shape[1]], "mean"),
+    "index_reduce_amin": lambda x, i, j, w: torch.zeros_like(x).index_reduce(0, i, x[: i.shape[0]], "amin",
+                                                                             include_self=False),
+    "index_reduce_prod": lambda x, i, j, w: torch.ones_like(x).index_reduce(0, i, x[: i.shape[0]], "prod"),
+    "message_passing": lambda x, i, j, w: torch.zeros_like(x).index_add(0, i.flip(0), x[i] * w[: i.shape[0], None]),
+    "transposed_input": lambda x, i, j, w: x.t().contiguous().t().index_select(0, i) + x.t()[: x.shape[1]].sum(),
+}
+_COMPILED = {}
+
+
+def _compiled(name):
+    """One compiled function per op: each op's own code object, so Dynamo caches them apart."""
+    if name not in _COMPILED:
+        _COMPILED[name] = torch.compile(OPS[name], backend="ember", options={"rest": "eager"}, dynamic=True)
+    return _COMPILED[name]
+
+
+@pytest.mark.parametrize("name", list(OPS))
+@settings(max_examples=8, deadline=None)
+@given(rows=st.integers(2, 12), cols=st.integers(2, 6), n=st.integers(0, 12), seed=st.integers(0, 2**16))
+def test_matches_eager_forward_and_backward(name, rows, cols, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    n = min(n, rows)  # scatters read x[:n]
+    x = torch.randn(rows, cols, generator=g, requires_grad=True)
+    i = torch.randint(0, rows, (n,), generator=g)            # duplicates are likely
+    j = torch.randint(0, cols, (rows, max(cols - 1, 1)), generator=g)
+    w = torch.rand(rows, generator=g, requires_grad=True)
+    launches = sum(r.launches for r in torch_ember.report().regions)
+    got = _compiled(name)(x, i, j, w).pow(2).sum()
+    assert sum(r.launches for r in torch_ember.report().regions) > launches, "no DAE region ran"
+    want = OPS[name](x, i, j, w).pow(2).sum()
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    got_grads = torch.autograd.grad(got, [x, w], allow_unused=True, materialize_grads=True)
+    want_grads = torch.autograd.grad(want, [x, w], allow_unused=True, materialize_grads=True)
+    for a, b in zip(got_grads, want_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_ops_are_lowered_not_left_on_the_host():
+    torch_ember.reset()
+    x, i, j, w = torch.randn(5, 3, requires_grad=True), torch.tensor([0, 4, 4]), torch.tensor([[0, 2]] * 5), torch.rand(5)
+    for name in OPS:
+        _compiled(name)(x, i, j, w).sum().backward()
+    report = torch_ember.report()
+    kinds = {r.kind for r in report.regions}
+    assert {"gather_rows", "scatter_rows", "gather_elements", "scatter_elements"} <= kinds
+    assert not [h for h in report.host_ops if "index" in h.op or "scatter" in h.op or "gather" in h.op]
+
+
+def test_message_passing_is_one_fused_region_in_inference():
+    torch_ember.reset()
+    x, src, dst, w = torch.randn(6, 4), torch.tensor([0, 2, 2, 5]), torch.tensor([1, 1, 0, 3]), torch.rand(4)
+    f = torch.compile(lambda x: torch.zeros(6, 4).index_add(0, dst, x.index_select(0, src) * w.view(-1, 1)).relu(),
+                      backend="ember", options={"rest": "eager"})
+    with torch.no_grad():
+        torch.testing.assert_close(f(x), torch.zeros(6, 4).index_add(0, dst, x[src] * w.view(-1, 1)).relu())
+    regions = torch_ember.report().regions
+    assert [r.kind for r in regions] == ["gather_scatter"]
+    assert "mul" in regions[0].name and regions[0].lookups == 4
+
+
+@pytest.mark.parametrize("fn, eager_type", [
+    (lambda x, i: x.index_select(0, i), IndexError),
+    (lambda x, i: x[i], IndexError),
+    (lambda x, i: torch.zeros(3, 2).index_add(0, i, x[: i.shape[0]]), RuntimeError),
+])
+def test_out_of_range_index_raises_like_eager_and_names_the_value(fn, eager_type):
+    x = torch.randn(3, 2)
+    bad = torch.tensor([0, 7])
+    with pytest.raises(eager_type):
+        fn(x, bad)
+    f = torch.compile(fn, backend="ember", options={"rest": "eager"})
+    with pytest.raises(eager_type, match="index 7 is out of bounds for dimension 0 with size 3"):
+        f(x, bad)
+    good = torch.tensor([2, 0])
+    torch.testing.assert_close(f(x, good), fn(x, good))
