@@ -4,6 +4,7 @@
 backend); import it for ``report()``, ``reset()`` and the options.
 """
 from .dynamo_backend import ember_backend
+from .explain import Explanation, explain
 from .options import EmberOptions
 from .runtime.stats import STATS, Report
 
@@ -18,4 +19,4 @@ def reset() -> None:
     STATS.reset()
 
 
-__all__ = ["ember_backend", "EmberOptions", "report", "reset", "Report"]
+__all__ = ["ember_backend", "EmberOptions", "explain", "Explanation", "report", "reset", "Report"]

@@ -46,22 +46,31 @@ def _decompositions(settings: EmberOptions) -> dict:
             if op not in keep_whole and "embedding" not in str(op)}
 
 
-def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str]) -> torch.fx.GraphModule:
+# Called with (graph kind, region matches, host decisions) for every lowered graph; explain() listens here.
+LOWERING_OBSERVERS: list = []
+
+
+def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str],
+                graph_kind: str = "forward") -> torch.fx.GraphModule:
     """The fx passes in order: canonicalize, match, fuse, partition. Returns the partitioned graph."""
     gm = canonicalize(gm)
     matches, host = match_regions(gm, table_names)
+    matches = fuse_message_passing(matches)
+    for observe in LOWERING_OBSERVERS:
+        observe(graph_kind, matches, host)
     for decision in host:
         message = f"{decision.node.target} stays on the host: {decision.reason}"
         if settings.strict:
             raise RuntimeError(f"strict mode: {message}")
         log.info(message)
         STATS.record_host_op(str(decision.node.target), decision.reason)
-    return partition(gm, fuse_message_passing(matches), settings.runtime_json())
+    return partition(gm, matches, settings.runtime_json())
 
 
 def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backward: bool, is_inference: bool):
     def compile_graph(gm: torch.fx.GraphModule, example_inputs):
-        gm = lower_graph(gm, settings, table_names)
+        kind = "backward" if is_backward else "inference" if is_inference else "forward"
+        gm = lower_graph(gm, settings, table_names, kind)
         if settings.rest == "eager":
             return make_boxed_func(gm.forward)
         from torch._inductor.compile_fx import compile_fx_inner

@@ -1,0 +1,38 @@
+"""``torch_ember.explain``: regions lowered (kinds, shapes, fusions) and lookups left on the host."""
+import pytest
+import torch
+import torch.nn as nn
+import torch_ember
+
+pytestmark = pytest.mark.slow
+
+
+class Mixed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(10, 4, mode="mean")
+        self.freq = nn.Embedding(10, 4, scale_grad_by_freq=True)
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, i, o, src, dst):
+        h = self.bag(i, o)
+        h = torch.zeros_like(h).index_add(0, dst, self.lin(h)[src])
+        return h.sum() + self.freq(i).sum()
+
+
+def test_explain_lists_regions_fusions_and_host_ops_without_touching_grads(capsys):
+    model = Mixed()
+    args = torch.tensor([1, 2, 3, 4]), torch.tensor([0, 2]), torch.tensor([0, 1, 1]), torch.tensor([1, 0, 0])
+    explanation = torch_ember.explain(model, *args)
+    printed = capsys.readouterr().out
+    forward = [r for r in explanation.regions if r.graph == "forward"]
+    assert {r.kind for r in forward} == {"embedding_bag", "gather_scatter"}
+    bag = next(r for r in forward if r.kind == "embedding_bag")
+    assert bag.table == "bag.weight" and bag.input_shapes[0] == "float32[10, 4]"
+    fused = next(r for r in forward if r.kind == "gather_scatter")
+    assert fused.fused == ("index", "index_add")
+    assert any(r.graph == "backward" and r.kind == "embedding_bag_backward" for r in explanation.regions)
+    reasons = {(h.op, h.reason) for h in explanation.host_ops}
+    assert any("embedding" in op and "scale_grad_by_freq" in reason for op, reason in reasons)
+    assert "fused: index -> index_add" in printed and "left on the host" in printed
+    assert all(p.grad is None for p in model.parameters())

@@ -1,0 +1,83 @@
+"""``torch_ember.explain(model, *inputs)``: what goes to the DAE device, what stays on the host, and why.
+
+It compiles the model with the ember backend, runs it once on the inputs (and, where the output needs a
+gradient, the backward pass through ``torch.autograd.grad``, so no ``.grad`` of the model changes), and
+collects what the fx passes decided for every graph.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import dynamo_backend
+from .fx_passes.registry_base import meta
+
+
+@dataclass(frozen=True)
+class LoweredRegion:
+    graph: str                    # forward, backward or inference
+    name: str
+    kind: str
+    op: str                       # the ATen op it replaces
+    table: str
+    input_shapes: tuple[str, ...]
+    fused: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostLookup:
+    graph: str
+    op: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    regions: tuple[LoweredRegion, ...]
+    host_ops: tuple[HostLookup, ...]
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.regions)} region(s) on the DAE device:"]
+        for r in self.regions:
+            fused = f"; fused: {' -> '.join(r.fused)}" if r.fused else ""
+            lines.append(f"  [{r.graph}] {r.name} ({r.kind}, from {r.op}) table {r.table}; "
+                         f"inputs {', '.join(r.input_shapes)}{fused}")
+        lines.append(f"{len(self.host_ops)} lookup-like op(s) left on the host:")
+        lines += [f"  [{h.graph}] {h.op}: {h.reason}" for h in self.host_ops]
+        return "\n".join(lines)
+
+
+def _shape(node) -> str:
+    value = meta(node)
+    if value is None:
+        return "?"
+    return f"{str(value.dtype).removeprefix('torch.')}[{', '.join(str(s) for s in value.shape)}]"
+
+
+def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -> Explanation:
+    regions, host = [], []
+
+    def observe(graph_kind, matches, decisions):
+        for m in matches:
+            regions.append(LoweredRegion(graph_kind, m.spec.name, m.spec.kind.value, str(m.node.target),
+                                         m.spec.table, tuple(_shape(a) for a in m.args), m.spec.fused))
+        host.extend(HostLookup(graph_kind, str(d.node.target), d.reason) for d in decisions)
+
+    options = {"rest": "eager", **(options or {})}
+    compiled = torch.compile(model, backend=lambda gm, ex: dynamo_backend.ember_backend(gm, ex, options))
+    dynamo_backend.LOWERING_OBSERVERS.append(observe)
+    try:
+        out = compiled(*inputs)
+        outputs = [t for t in (out if isinstance(out, (tuple, list)) else [out])
+                   if isinstance(t, torch.Tensor) and t.requires_grad]
+        leaves = [t for t in list(getattr(model, "parameters", lambda: [])()) + list(inputs)
+                  if isinstance(t, torch.Tensor) and t.requires_grad]
+        if outputs and leaves:
+            torch.autograd.grad(sum(t.sum() for t in outputs), leaves, allow_unused=True)
+    finally:
+        dynamo_backend.LOWERING_OBSERVERS.remove(observe)
+    explanation = Explanation(tuple(regions), tuple(host))
+    if verbose:
+        print(explanation)
+    return explanation
