@@ -54,7 +54,7 @@ def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: d
                 graph_kind: str = "forward") -> torch.fx.GraphModule:
     """The fx passes in order: canonicalize, match, fuse, partition. Returns the partitioned graph."""
     gm = canonicalize(gm)
-    matches, host = match_regions(gm, table_names)
+    matches, host = match_regions(gm, table_names, graph_kind)
     matches = fuse_message_passing(matches)
     for observe in LOWERING_OBSERVERS:
         observe(graph_kind, matches, host)

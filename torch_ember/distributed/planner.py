@@ -4,8 +4,10 @@ lookup time per device is as even as it can be.
 Cost of a shard: the DRAM bandwidth roofline of its lookups on the device (each lookup reads the index and
 whole cache lines of its row slice, each bag writes its pooled slice). That is the bound the emulator's
 timing model approaches for cold lookups on deep queues; it assumes ids spread evenly over rows, as hashed
-categorical ids are. A table heavier than an even share of the work, or bigger than a device, is split
-row-wise over as many ranks as it needs; then shards go, heaviest first, to the least loaded rank with room.
+categorical ids are. A table bigger than a device is split row-wise over as many ranks as it needs; one
+heavier than an even share of the work is split too, column-wise while the slices stay a cache line wide
+(the pooled output then stays as small as the table's), else row-wise. Then shards go, heaviest first, to
+the rank where they raise the larger of its time and memory shares least.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def _split(table: TableConfig, kind: ShardKind, pieces: int) -> list[Shard]:
 
 
 def _pieces(table: TableConfig, kind: ShardKind | None, world_size: int, capacity: int, share: float,
-            cost: float) -> tuple[ShardKind, int]:
+            cost: float, line_bytes: int) -> tuple[ShardKind, int]:
     """How to cut ``table``: forced kinds split over every rank they can; otherwise by memory and balance."""
     if kind is ShardKind.TABLE_WISE:
         if table.bytes > capacity:
@@ -60,7 +62,13 @@ def _pieces(table: TableConfig, kind: ShardKind | None, world_size: int, capacit
     if by_memory > pieces:
         raise PlanError(f"table {table.name} ({size(table.bytes)}) needs {by_memory} devices of {size(capacity)} "
                         f"but there are {world_size}")
-    return (ShardKind.TABLE_WISE, 1) if pieces == 1 else (ShardKind.ROW_WISE, pieces)
+    if pieces == 1:
+        return ShardKind.TABLE_WISE, 1
+    # Split for balance alone, column slices keep the pooled output (and so the exchange) as small as the
+    # whole table's, as long as each slice still fills a cache line; rows otherwise, and for memory.
+    if by_memory == 1 and table.dim // pieces * table.element_bytes >= line_bytes:
+        return ShardKind.COLUMN_WISE, pieces
+    return ShardKind.ROW_WISE, pieces
 
 
 def plan_tables(tables: Sequence[TableConfig], world_size: int, device: DeviceConfig, *, batch_size: int,
@@ -82,7 +90,8 @@ def plan_tables(tables: Sequence[TableConfig], world_size: int, device: DeviceCo
     whole = {t.name: shard_seconds(_split(t, ShardKind.TABLE_WISE, 1)[0], batch_size, device) for t in tables}
     share = sum(whole.values()) / world_size
     pieces = [piece for t in tables
-              for piece in _split(t, *_pieces(t, forced.get(t.name), world_size, capacity, share, whole[t.name]))]
+              for piece in _split(t, *_pieces(t, forced.get(t.name), world_size, capacity, share, whole[t.name],
+                                             device.line_bytes))]
 
     load, used = [0.0] * world_size, [0] * world_size
     holders: dict[str, set[int]] = {t.name: set() for t in tables}

@@ -53,7 +53,8 @@ class ShardedReport:
 
     def __str__(self) -> str:
         d = self.device
-        head = f"{'rank':>4}  {'shard MiB':>9}  {'launches':>8}  {'lookups':>9}  {'DAE ms':>9}  {'a2a sent':>10}  {'a2a recv':>10}"
+        head = (f"{'rank':>4}  {'shard MiB':>9}  {'launches':>8}  {'lookups':>9}  {'DAE ms':>9}  {'a2a sent':>10}  "
+                f"{'a2a recv':>10}")
         lines = [head, "-" * len(head)]
         for r in self.ranks:
             lines.append(f"{r.rank:>4}  {r.shard_bytes / 2**20:>9.2f}  {r.launches:>8}  {r.lookups:>9}  "

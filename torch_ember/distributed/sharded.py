@@ -39,7 +39,8 @@ class LocalShards(nn.Module):
         self.bags = nn.ModuleList(nn.EmbeddingBag(s.rows, s.cols, mode=_local_mode(s)) for s in shards)
 
     def forward(self, inputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]) -> list[torch.Tensor]:
-        return [bag(ids, offsets, per_sample_weights=weights) for bag, (ids, offsets, weights) in zip(self.bags, inputs)]
+        return [bag(ids, offsets, per_sample_weights=weights)
+                for bag, (ids, offsets, weights) in zip(self.bags, inputs)]
 
 
 def _bag_of_each_id(lengths: torch.Tensor) -> torch.Tensor:
@@ -110,7 +111,8 @@ class ShardedEmbeddingBags(nn.Module):
         counts = torch.tensor([[features.batch_size, i.numel(), f.numel()] for i, f in zip(ints, floats)])
         counts = exchange(counts.reshape(-1), [3] * self.world_size, [3] * self.world_size, Exchange.IDS,
                           self.group).view(self.world_size, 3).tolist()
-        got_ints = exchange(torch.cat(ints), [i.numel() for i in ints], [c[1] for c in counts], Exchange.IDS, self.group)
+        got_ints = exchange(torch.cat(ints), [i.numel() for i in ints], [c[1] for c in counts], Exchange.IDS,
+                            self.group)
         got_floats = (exchange(torch.cat(floats), [f.numel() for f in floats], [c[2] for c in counts], Exchange.IDS,
                                self.group) if self.any_weighted else torch.zeros(0))
         per_shard = [([], [], []) for _ in self.shards]

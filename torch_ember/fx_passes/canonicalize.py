@@ -1,9 +1,10 @@
 """Canonicalize: one form per lookup, so matching reads one form whatever way the model wrote it.
 
-A scatter along dimension 0 whose index is a column broadcast over the row (``idx.view(-1, 1).expand_as(src)``,
-how PyTorch Geometric and many MoE layers write a row scatter) becomes the row scatter it is:
-``scatter_add`` -> ``index_add``, ``scatter_reduce`` -> ``index_reduce`` (``sum`` without the destination
--> ``index_reduce`` is not defined, so that one stays as written).
+A scatter or gather along dimension 0 whose index is a column broadcast over the row
+(``idx.view(-1, 1).expand_as(src)``, how PyTorch Geometric and many MoE layers write row scatters, and how
+autograd writes their backward gathers) becomes the row operation it is: ``scatter_add`` -> ``index_add``,
+``scatter_reduce`` -> ``index_reduce`` (``sum`` without the destination has no ``index_reduce`` form, so
+that one stays as written), ``gather`` -> ``index_select`` (when the index covers every column).
 """
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def _row_scatter(node: torch.fx.Node):
     data = meta(kw["self"])
     if source is None or data is None or kw["dim"] % data.dim() != 0:
         return None
+    if node.target is aten.gather.default:
+        if tuple(meta(kw["index"]).shape[1:]) != tuple(data.shape[1:]):
+            return None
+        return aten.index_select.default, (kw["self"], 0, source)
     if node.target is aten.scatter_add.default:
         return aten.index_add.default, (kw["self"], 0, source, kw["src"])
     if kw["reduce"] == "sum" and kw["include_self"]:
@@ -48,7 +53,8 @@ def _row_scatter(node: torch.fx.Node):
 def canonicalize(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     graph = gm.graph
     for node in list(graph.nodes):
-        if node.op != "call_function" or node.target not in (aten.scatter_add.default, aten.scatter_reduce.two):
+        if node.op != "call_function" or node.target not in (aten.scatter_add.default, aten.scatter_reduce.two,
+                                                              aten.gather.default):
             continue
         rewrite = _row_scatter(node)
         if rewrite is None:

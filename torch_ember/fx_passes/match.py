@@ -23,10 +23,11 @@ class HostDecision:
     reason: str
 
 
-def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str]) -> tuple[list[RegionMatch], list[HostDecision]]:
-    """``table_names`` maps placeholder names to the user's names for them (for messages)."""
+def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str], graph_kind: str = "forward"
+                  ) -> tuple[list[RegionMatch], list[HostDecision]]:
+    """``table_names`` maps placeholder names to the user's names for them (for messages); other data is
+    named by the node that makes it, in the graph it lives in."""
     matches, host = [], []
-    tables = 0
     for node in gm.graph.nodes:
         if node.op != "call_function":
             continue
@@ -41,7 +42,6 @@ def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str]) -> tupl
             host.append(HostDecision(node, reason))
             continue
         table_arg = kw[lowering.table_key]
-        name = table_names.get(getattr(table_arg, "name", ""), f"{tables}")
-        tables += 1
+        name = table_names.get(getattr(table_arg, "name", ""), f"{graph_kind}.{getattr(table_arg, 'name', '?')}")
         matches.append(RegionMatch(node, lowering.spec(kw, name), tuple(lowering.tensor_args(kw))))
     return matches, host

@@ -6,11 +6,12 @@ mean division), as elementwise host work after the region.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 
-from ..region_spec import RegionSpec
+from ..region_spec import RegionKind, RegionSpec
 from .adapters import _check_index_dtype
 
 aten = torch.ops.aten
@@ -156,6 +157,15 @@ def _element_sizes(spec: RegionSpec, data_shape, index_shape) -> dict[str, int]:
 
 class GatherElementsAdapter:
     """``gather(x, axis, index)`` with ``index`` shaped like ``x`` except along ``axis``."""
+
+    @staticmethod
+    def specialize(spec, args):
+        """A 2-D index broadcast over the columns (stride 0, as autograd saves ``idx.view(-1, 1).expand(...)``
+        for the backward of a row scatter) gathers whole rows: run the row program instead."""
+        x, index = args
+        if spec.axis == 0 and index.dim() == 2 and x.dim() == 2 and index.stride(1) == 0 and index.shape[1] == x.shape[1]:
+            return dataclasses.replace(spec, kind=RegionKind.GATHER_ROWS, op="index_select"), [x, index[:, 0]]
+        return spec, args
 
     @staticmethod
     def program_inputs(spec, args):
