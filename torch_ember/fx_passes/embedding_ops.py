@@ -10,9 +10,9 @@ from .registry_base import meta as _meta
 aten = torch.ops.aten
 
 
-def _common_checks(kw: dict, table_key: str) -> str | None:
+def _common_checks(kw: dict, table_key: str, *, table_2d: bool = True) -> str | None:
     table = _meta(kw[table_key])
-    if table is not None and table.dim() != 2:
+    if table_2d and table is not None and table.dim() != 2:
         return f"the table has {table.dim()} dimensions; only 2-D tables are lowered"
     reason = tensor_checks(table)
     if reason is not None:
@@ -49,7 +49,9 @@ def _static_int(value) -> str | None:
 
 
 def _grad_checks(kw: dict) -> str | None:
-    return _static_int(kw["num_weights"]) or _common_checks(kw, "grad" if "grad" in kw else "grad_output")
+    if "grad_output" in kw:  # embedding's gradient: one row per index, indices of any shape
+        return _static_int(kw["num_weights"]) or _common_checks(kw, "grad_output", table_2d=False)
+    return _static_int(kw["num_weights"]) or _common_checks(kw, "grad")
 
 
 def _bag_backward_spec(kw: dict, table: str) -> RegionSpec:

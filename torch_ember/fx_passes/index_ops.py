@@ -17,20 +17,20 @@ def _axis(kw: dict, key: str = "dim") -> int:
     return kw[key] % max(data.dim(), 1)
 
 
-def _index_checks(kw: dict, index_key: str = "index") -> str | None:
+def _index_checks(kw: dict, index_key: str = "index", *, integers: bool = False) -> str | None:
     index = meta(kw[index_key])
     if index is None:
         return "the index's shape is unknown at compile time"
     if index.dtype not in (torch.int32, torch.int64):
         return f"index dtype {index.dtype}: only integer indices are lowered"
-    return tensor_checks(meta(kw["self"]))
+    return tensor_checks(meta(kw["self"]), integers=integers)
 
 
 # ---- index_select / x[index]: row gathers ---------------------------------------------------------------
 def _index_select_check(kw):
     if _axis(kw) != 0:
         return "index_select along a dimension other than 0 is not lowered"
-    return _index_checks(kw)
+    return _index_checks(kw, integers=True)
 
 
 def _index_tensor_check(kw):
@@ -40,7 +40,7 @@ def _index_tensor_check(kw):
     index = meta(indices[0])
     if index is not None and index.dtype == torch.bool:
         return "boolean-mask indexing has a data-dependent shape; not lowered"
-    return _index_checks({"self": kw["self"], "index": indices[0]})
+    return _index_checks({"self": kw["self"], "index": indices[0]}, integers=True)
 
 
 def _gather_rows(op):
@@ -97,7 +97,7 @@ def _gather_check(kw):
         return "gather with an index of another rank is not lowered"
     if any(index.shape[d] != data.shape[d] for d in range(data.dim()) if d != _axis(kw)):
         return "gather whose index is smaller than the data off the gathered dimension is not lowered"
-    return _index_checks(kw)
+    return _index_checks(kw, integers=True)
 
 
 INDEX_LOWERINGS: dict = {

@@ -26,11 +26,16 @@ def meta(value):
     return value.meta.get("val") if isinstance(value, torch.fx.Node) else None
 
 
-def tensor_checks(data) -> str | None:
+INTEGERS = (torch.int32, torch.int64)
+
+
+def tensor_checks(data, *, integers: bool = False) -> str | None:
+    """Data a region can hold: floating point (and, for pure gathers, integers) on the CPU."""
     if data is None:
         return "the data's shape is unknown at compile time"
-    if data.dtype not in FLOATS:
-        return f"dtype {data.dtype} is not lowered (float32, float16, bfloat16, float64 are)"
+    allowed = FLOATS + INTEGERS if integers else FLOATS
+    if data.dtype not in allowed:
+        return f"dtype {data.dtype} is not lowered ({', '.join(str(d).removeprefix('torch.') for d in allowed)} are)"
     if data.device.type != "cpu":
         return f"tensors on {data.device.type}: the emulated device takes CPU tensors"
     return None
