@@ -23,9 +23,9 @@ log = logging.getLogger("torch_ember")
 
 
 def _user_name(source_name: str) -> str:
-    """``L['self']._modules['emb']._parameters['weight']`` -> ``emb.weight``."""
+    """``L['self']._modules['emb']._parameters['weight']`` -> ``emb.weight``; a top-level argument keeps its name."""
     name = re.sub(r"\._(?:modules|parameters|buffers)\['([^']+)'\]", r".\1", source_name)
-    name = re.sub(r"^L\['self'\]\.?", "", name)
+    name = re.sub(r"^L\['[^']+'\]\.", "", name)    # the compiled module itself: its attribute path
     return re.sub(r"^L\['([^']+)'\]", r"\1", name) or source_name
 
 

@@ -129,7 +129,8 @@ class ExecuteRun:
                 out = val(ins.args[0]).to(TORCH_DTYPE[ins.dtype.value])
             elif ins.op is OpKind.DOT:
                 a, b = val(ins.args[0]), val(ins.args[1])
-                out = (a.float() * b.float()).sum(1, keepdim=True)
+                acc = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)  # f64 stays f64
+                out = (a.to(acc) * b.to(acc)).sum(1, keepdim=True)
             elif ins.op is OpKind.UPDATE:
                 operands = (val(a).expand(fire.count, 1) if not isinstance(a, str) else val(a) for a in ins.args)
                 self.updates[ins.target].append((fire.keys, *operands))

@@ -17,6 +17,8 @@ def _common_checks(kw: dict, table_key: str, *, table_2d: bool = True) -> str | 
     reason = tensor_checks(table)
     if reason is not None:
         return reason
+    if not isinstance(kw.get("padding_idx", -1), (int, type(None))):
+        return "padding_idx is symbolic (it changes between calls); a region needs it fixed"
     if kw.get("scale_grad_by_freq"):
         return "scale_grad_by_freq needs per-batch index counts; not lowered"
     if kw.get("sparse"):
