@@ -4,8 +4,9 @@ A bandwidth-and-latency model over the real byte matrix of one exchange (``matri
 ``i`` to device ``j``; the diagonal stays on its device and is free): every message is routed over the
 topology, each direction of each link carries ``link_bandwidth_gbs``, and the exchange ends when its busiest
 link has moved its bytes and the farthest message has crossed its hops. Links stream cut-through, so
-latency is paid once per hop, not per message (a ring gives each device two links, a switch one); per-message software overhead and congestion inside the
-switch are not modeled, so the time is a lower bound that real fabrics approach for large messages.
+latency is paid once per hop, not per message (a ring gives each device two links, a switch one);
+per-message software overhead and congestion inside the switch are not modeled, so the time is a lower
+bound that real fabrics approach for large messages.
 """
 from __future__ import annotations
 
