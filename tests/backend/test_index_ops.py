@@ -97,3 +97,31 @@ def test_out_of_range_index_raises_like_eager_and_names_the_value(fn, eager_type
         f(x, bad)
     good = torch.tensor([2, 0])
     torch.testing.assert_close(f(x, good), fn(x, good))
+
+
+SEGMENT = {  # one function (one code object) per reduction, so Dynamo caches them apart
+    "sum": lambda d, l: torch.segment_reduce(d, "sum", lengths=l),
+    "mean": lambda d, l: torch.segment_reduce(d, "mean", lengths=l),
+    "max": lambda d, l: torch.segment_reduce(d, "max", lengths=l),
+    "min": lambda d, l: torch.segment_reduce(d, "min", lengths=l),
+    "prod": lambda d, l: torch.segment_reduce(d, "prod", lengths=l),
+}
+
+
+@pytest.mark.parametrize("reduce", list(SEGMENT))
+@settings(max_examples=6, deadline=None)
+@given(lengths=st.lists(st.integers(0, 4), min_size=1, max_size=6), cols=st.integers(1, 5), seed=st.integers(0, 99))
+def test_segment_reduce_matches_eager_with_empty_segments(reduce, lengths, cols, seed):
+    key = f"segment_{reduce}"
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(SEGMENT[reduce], backend="ember", options={"rest": "eager"}, dynamic=True)
+    lengths = torch.tensor(lengths)
+    data = torch.randn(int(lengths.sum()), cols, generator=torch.Generator().manual_seed(seed), requires_grad=True)
+    torch_ember.reset()
+    got, want = _COMPILED[key](data, lengths), torch.segment_reduce(data, reduce, lengths=lengths)
+    torch.testing.assert_close(got, want, equal_nan=True)
+    assert [r.kind for r in torch_ember.report().regions] == ["segment_reduce"]
+    finite = torch.isfinite(want)
+    (g,) = torch.autograd.grad(got[finite].sum(), [data])
+    (e,) = torch.autograd.grad(want[finite].sum(), [data])
+    torch.testing.assert_close(g, e, equal_nan=True)

@@ -100,6 +100,19 @@ def _gather_check(kw):
     return _index_checks(kw, integers=True)
 
 
+def _segment_check(kw):
+    if kw["reduce"] not in ("sum", "mean", "max", "min", "prod"):
+        return f"segment_reduce with reduce={kw['reduce']!r} is not lowered"
+    if kw["axis"] != 0 or kw["initial"] is not None or kw["indices"] is not None:
+        return "segment_reduce is lowered along axis 0 without initial or indices"
+    if (kw["lengths"] is None) == (kw["offsets"] is None):
+        return "segment_reduce needs exactly one of lengths and offsets to be lowered"
+    bounds = meta(kw["lengths"] if kw["lengths"] is not None else kw["offsets"])
+    if bounds is None or bounds.dim() != 1:
+        return "segment_reduce is lowered with 1-D lengths or offsets"
+    return tensor_checks(meta(kw["data"]))
+
+
 INDEX_LOWERINGS: dict = {
     aten.index_select.default: Lowering(_index_select_check, _gather_rows("index_select"),
                                         lambda kw: [kw["self"], kw["index"]], "self"),
@@ -120,6 +133,11 @@ INDEX_LOWERINGS: dict = {
         lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
     aten.scatter_add.default: Lowering(_scatter_check, _scatter_spec("scatter_add"), _scatter_args, "self"),
     aten.scatter_reduce.two: Lowering(_scatter_check, _scatter_spec("scatter_reduce"), _scatter_args, "self"),
+    aten.segment_reduce.default: Lowering(
+        _segment_check,
+        lambda kw, table: RegionSpec(RegionKind.SEGMENT_REDUCE, table, reduce=kw["reduce"],
+                                     op="lengths" if kw["lengths"] is not None else "offsets"),
+        lambda kw: [kw["data"], kw["lengths"] if kw["lengths"] is not None else kw["offsets"]], "data"),
     aten.gather.default: Lowering(
         _gather_check, lambda kw, table: RegionSpec(RegionKind.GATHER_ELEMENTS, table, axis=_axis(kw), op="gather"),
         lambda kw: [kw["self"], kw["index"]], "self"),

@@ -16,6 +16,6 @@ REGISTRY: dict[torch._ops.OpOverload, Lowering] = {**EMBEDDING_LOWERINGS, **INDE
 LOOKUP_LIKE = {
     aten.embedding_backward.default, aten._embedding_bag_dense_backward.default,
     aten._embedding_bag_sparse_backward.default, aten.embedding_sparse_backward.default,
-    aten.embedding_renorm_.default, aten.segment_reduce.default, aten._segment_reduce_backward.default,
+    aten.embedding_renorm_.default, aten._segment_reduce_backward.default,
     aten.take.default, aten.put.default, aten.index_fill.int_Tensor, aten.masked_select.default,
 }

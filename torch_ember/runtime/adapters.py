@@ -194,6 +194,7 @@ class EmbeddingBagWeightsBackwardAdapter:
 
 from .index_adapters import (  # noqa: E402  (they build on the helpers above)
     GatherElementsAdapter, GatherRowsAdapter, GatherScatterAdapter, ScatterElementsAdapter, ScatterRowsAdapter,
+    SegmentReduceAdapter,
 )
 
 ADAPTERS = {
@@ -208,4 +209,5 @@ ADAPTERS = {
     RegionKind.GATHER_SCATTER: GatherScatterAdapter,
     RegionKind.GATHER_ELEMENTS: GatherElementsAdapter,
     RegionKind.SCATTER_ELEMENTS: ScatterElementsAdapter,
+    RegionKind.SEGMENT_REDUCE: SegmentReduceAdapter,
 }

@@ -155,6 +155,34 @@ def _element_sizes(spec: RegionSpec, data_shape, index_shape) -> dict[str, int]:
     return {"inner": inner, "k_inner": index_shape[spec.axis] * inner, "n_inner": data_shape[spec.axis] * inner}
 
 
+class SegmentReduceAdapter:
+    """``segment_reduce(data, reduce, lengths= or offsets=)`` along dimension 0, without ``initial``."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        data, bounds = args
+        _check_index_dtype(bounds, "segment lengths or offsets")
+        offsets = bounds if spec.op == "offsets" else torch.cat([bounds.new_zeros(1), torch.cumsum(bounds, 0)])
+        if offsets.numel() and int(offsets[-1]) != data.shape[0]:
+            raise RuntimeError(f"segment lengths sum to {int(offsets[-1])} but the data has {data.shape[0]} rows")
+        if bool((offsets[1:] < offsets[:-1]).any()):
+            raise RuntimeError("segment lengths must be non-negative and offsets non-decreasing")
+        return {"data": _rows(data), "offsets": offsets}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        data = args[0]
+        return [outputs["out"].reshape(-1, *data.shape[1:])]
+
+    @staticmethod
+    def reference(spec, args):
+        data, bounds = args
+        key = "offsets" if spec.op == "offsets" else "lengths"
+        return [aten.segment_reduce(data, spec.reduce, **{key: bounds})]
+
+    fake = reference
+
+
 class GatherElementsAdapter:
     """``gather(x, axis, index)`` with ``index`` shaped like ``x`` except along ``axis``."""
 
