@@ -120,14 +120,19 @@ class PushRule:
 
 class QueueKind(enum.Enum):
     SCALAR = "scalar"
-    ROW = "row"        # a whole row buffered as one entry
+    ROW = "row"        # carries rows: ``entry`` elements per queue entry, or the whole row as one buffer
 
 
 @dataclass(frozen=True)
 class Queue:
+    """A queue between access and execute unit. A row pushed into a ROW queue takes ``ceil(width / entry)``
+    entries (``entry`` elements each: 1 unvectorized, the vector length once vectorized), or one entry holding
+    the whole row when ``entry`` is 0 (bufferized)."""
+
     name: str
     kind: QueueKind
     dtype: DType
+    entry: int = 0
 
 
 class ReduceKind(enum.Enum):
@@ -175,6 +180,7 @@ class OpKind(enum.Enum):
     STORE_MIN = "store_min"
     STORE_MUL = "store_mul"
     DOT = "dot"          # sum over the row of a * b
+    COUNT = "count"      # result = how many times this callback ran before (an execute-side induction counter)
 
 
 STORE_KINDS = frozenset({OpKind.STORE, OpKind.STORE_ADD, OpKind.STORE_MAX, OpKind.STORE_MIN, OpKind.STORE_MUL})
@@ -191,8 +197,13 @@ class Instr:
 
 @dataclass(frozen=True)
 class Callback:
+    """What the execute unit runs for a token. Row operations use ``lanes`` vector lanes (1: scalar code);
+    ``unroll`` tokens are dispatched per pass of the execute loop, sharing one dispatch."""
+
     token: str
     body: tuple[Instr, ...]
+    lanes: int = 1
+    unroll: int = 1
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ def format_instr(i: Instr) -> str:
     args = ", ".join(_arg(a) for a in i.args)
     if i.op is OpKind.POP:
         return f"%{i.result} = pop {i.target}"
+    if i.op is OpKind.COUNT:
+        return f"%{i.result} = count"
     if i.op in (OpKind.READ, OpKind.READ_ARG):
         return f"%{i.result} = {i.op.value} {i.target}"
     if i.op is OpKind.UPDATE:
@@ -90,14 +92,17 @@ def format_program(p: Program) -> str:
         pushes = "push " + ", ".join(f"{q} <- {s}" for q, s in r.pushes) + "; " if r.pushes else ""
         lines.append(f"  on {r.traversal}.{r.event.value}{when}: {pushes}token {r.token}")
     lines.append("queues:")
-    lines += [f"  queue {q.name}: {q.kind.value} {q.dtype.value}" for q in p.queues]
+    lines += [f"  queue {q.name}: {q.kind.value} {q.dtype.value}" + (f" x{q.entry}" if q.entry else "")
+              for q in p.queues]
     lines.append("execute:")
     for a in p.accumulators:
         width = f"[{a.width}]" if a.width is not None else ""
         arg = f" arg {a.arg_init}" if a.tracks_arg else ""
         lines.append(f"  acc {a.name}: {a.reduce.value} {a.dtype.value}{width} init {_arg(float(a.init))}{arg}")
     for cb in p.callbacks:
-        lines.append(f"  callback {cb.token}:")
+        lanes = f" lanes {cb.lanes}" if cb.lanes != 1 else ""
+        unroll = f" unroll {cb.unroll}" if cb.unroll != 1 else ""
+        lines.append(f"  callback {cb.token}{lanes}{unroll}:")
         lines += ["    " + format_instr(i) for i in cb.body]
     return "\n".join(lines) + "\n"
 
@@ -114,9 +119,9 @@ _RE = {
     "load": re.compile(rf"stream ({_NAME}) = (load|load_row) ({_NAME})\[({_NAME})\] @({_NAME})$"),
     "alu": re.compile(rf"stream ({_NAME}) = alu (\w+)\((.*)\) @({_NAME})$"),
     "rule": re.compile(rf"on ({_NAME})\.(iter|end)(?: when ({_NAME}))?: (?:push (.*); )?token ({_NAME})$"),
-    "queue": re.compile(rf"queue ({_NAME}): (\w+) (\w+)$"),
+    "queue": re.compile(rf"queue ({_NAME}): (\w+) (\w+)(?: x(\d+))?$"),
     "acc": re.compile(rf"acc ({_NAME}): (\w+) (\w+)(?:\[(.*)\])? init (\S+)(?: arg (-?\d+))?$"),
-    "callback": re.compile(rf"callback ({_NAME}):$"),
+    "callback": re.compile(rf"callback ({_NAME})(?: lanes (\d+))?(?: unroll (\d+))?:$"),
     "assign": re.compile(rf"%({_NAME}) = (\w+)(?:\.(\w+))?(?: (.*))?$"),
     "store": re.compile(rf"(store\w*) ({_NAME})\[(.*)\] (=|\+=|max=|min=|\*=) (\S+)$"),
     "update": re.compile(rf"update ({_NAME}), (.*)$"),
@@ -157,6 +162,8 @@ def _split(text: str) -> list[str]:
 def _instr(line: str) -> Instr:
     if m := _RE["assign"].match(line):
         result, op, suffix, rest = m.group(1), OpKind(m.group(2)), m.group(3), m.group(4) or ""
+        if op is OpKind.COUNT:
+            return Instr(op, result=result)
         if op is OpKind.POP or op in (OpKind.READ, OpKind.READ_ARG):
             return Instr(op, result=result, target=rest.strip())
         dtype = DType(suffix) if op is OpKind.CAST else None
@@ -204,8 +211,8 @@ def parse_program(text: str) -> Program:
             elif section == "queues":
                 m = _RE["queue"].match(line)
                 if not m:
-                    raise ValueError("'queue NAME: scalar|row DTYPE'")
-                queues.append(Queue(m.group(1), QueueKind(m.group(2)), DType(m.group(3))))
+                    raise ValueError("'queue NAME: scalar|row DTYPE [xENTRY]'")
+                queues.append(Queue(m.group(1), QueueKind(m.group(2)), DType(m.group(3)), int(m.group(4) or 0)))
             elif m := _RE["acc"].match(line):
                 width = _dim(m.group(4)) if m.group(4) else None
                 arg = m.group(6)
@@ -213,7 +220,7 @@ def parse_program(text: str) -> Program:
                                         float(_value(m.group(5))), arg is not None, int(arg) if arg else -1))
             elif m := _RE["callback"].match(line):
                 body = []
-                callbacks.append((m.group(1), body))
+                callbacks.append((m.group(1), body, int(m.group(2) or 1), int(m.group(3) or 1)))
             elif body is None:
                 raise ValueError("'acc ...' or 'callback TOKEN:'")
             else:
@@ -223,7 +230,7 @@ def parse_program(text: str) -> Program:
     if name is None:
         raise DaeSyntaxError(0, "", "a program")
     return Program(name, tuple(params), tuple(travs), tuple(streams), tuple(rules), tuple(queues), tuple(accs),
-                   tuple(Callback(t, tuple(b)) for t, b in callbacks), tuple(notes))
+                   tuple(Callback(t, tuple(b), lanes, unroll) for t, b, lanes, unroll in callbacks), tuple(notes))
 
 
 def _access_line(line, travs, streams, rules):

@@ -41,8 +41,9 @@ class TokenRecord:
     callback: str
     event: torch.Tensor      # int64 (t,): the event that pushed each token, nondecreasing
     operand_bytes: int       # bytes of queue payload pushed with each token
-    vector_ops: int          # execute-unit vector instructions one run of the callback takes
-    scalar_ops: int          # execute-unit scalar instructions (pops, counters, branches) per run
+    vector_ops: float        # execute-unit vector instructions one run of the callback takes
+    scalar_ops: float        # execute-unit scalar instructions (pops, counters, branches) per run
+    queue_entries: int = 1   # queue entries one token takes: the token and its operands' pieces
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """The compiler's pipeline: per ``opt_level``, the ordered passes from a region spec to a DAE program.
 
-Level 0 is the correct, unoptimized lowering that every later level must match in results and beat in
-modeled time. The optimization passes of levels 1-3 (vectorization, bufferization, queue alignment, ...)
-are not written yet: levels 1-3 currently run exactly the level-0 pipeline.
+Level 0 is the correct, unoptimized lowering: rows move and are computed one element at a time, every
+value a callback reads travels through a queue. Each level adds passes and must give the same results;
+the order follows the Ember paper (vectorization, then bufferization, then queue alignment).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from dae_emulator.config import DeviceConfig
@@ -15,13 +17,42 @@ from dae_emulator.program import DType, Program
 from .conversion.dlc_to_dae import bind_resources
 from .conversion.fx_to_slc import region_to_slc
 from .conversion.slc_to_dlc import decouple
-from .ir.dlc import DlcProgram, format_dlc
 from .ir.dae import format_dae
+from .ir.dlc import DlcProgram, format_dlc
 from .ir.slc import SlcProgram, format_slc
 from .region_spec import RegionSpec
+from .transforms.dlc import unroll
+from .transforms.slc import align_queues, bufferize, vectorize
 
-SLC_PASSES: dict[int, list[Callable[[SlcProgram], SlcProgram]]] = {level: [] for level in range(4)}
-DLC_PASSES: dict[int, list[Callable[[DlcProgram], DlcProgram]]] = {level: [] for level in range(4)}
+log = logging.getLogger("torch_ember")
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The compiler's tunable parameters; ``None`` means: derive from the device."""
+
+    vector_width: int | None = None    # elements per vector; default: the device's vector bytes / 4
+    unroll: int = 4
+
+    def width(self, device: DeviceConfig) -> int:
+        return self.vector_width or max(device.vector_bytes // 4, 1)
+
+
+def slc_passes(level: int, knobs: Knobs, device: DeviceConfig) -> list[Callable[[SlcProgram], SlcProgram]]:
+    passes = []
+    if level >= 1:
+        passes.append(partial(vectorize, width=knobs.width(device)))   # rows moved and computed in vectors
+    if level >= 2:
+        passes.append(bufferize)                                       # a row travels as one queue entry
+    if level >= 3:
+        passes.append(align_queues)                                    # induction variables become counters
+    return passes
+
+
+def dlc_passes(level: int, knobs: Knobs) -> list[Callable[[DlcProgram], DlcProgram]]:
+    if level >= 3:
+        return [partial(unroll, factor=knobs.unroll)]                  # one dispatch per `unroll` tokens
+    return []
 
 
 @dataclass(frozen=True)
@@ -36,12 +67,32 @@ class Compiled:
         return "\n".join([format_slc(self.slc), format_dlc(self.dlc), format_dae(self.dae)])
 
 
-def compile_region(spec: RegionSpec, dtypes: dict[str, DType], device: DeviceConfig, opt_level: int = 0) -> Compiled:
+def compile_region(spec: RegionSpec, dtypes: dict[str, DType], device: DeviceConfig, opt_level: int = 0,
+                   knobs: Knobs = Knobs()) -> Compiled:
+    """Lower one region; with the ``torch_ember`` logger at DEBUG (``TORCH_EMBER_LOG=debug``), log each IR
+    after each stage and pass."""
+    region = f"{spec.name}:{spec.table}"
+    log.info("compiling region %s (%s) for device %s at opt_level %d", region, spec.kind.value, device.name,
+             opt_level)
     slc = region_to_slc(spec, dtypes)           # lookup-compute structure of the ATen op
-    for p in SLC_PASSES[opt_level]:
+    _log_ir(region, "SLC", format_slc, slc)
+    for p in slc_passes(opt_level, knobs, device):
         slc = p(slc)
+        _log_ir(region, f"SLC after {_pass_name(p)}", format_slc, slc)
     dlc = decouple(slc)                         # split into access configuration + execute loop
-    for p in DLC_PASSES[opt_level]:
+    _log_ir(region, "DLC", format_dlc, dlc)
+    for p in dlc_passes(opt_level, knobs):
         dlc = p(dlc)
+        _log_ir(region, f"DLC after {_pass_name(p)}", format_dlc, dlc)
     dae = bind_resources(dlc, device)           # bind traversal units and queues, check device limits
+    _log_ir(region, "DAE program", format_dae, dae)
     return Compiled(slc, dlc, dae)
+
+
+def _log_ir(region: str, stage: str, printer: Callable[[object], str], ir: object) -> None:
+    if log.isEnabledFor(logging.DEBUG):     # printing an IR costs more than a disabled log call
+        log.debug("region %s, %s:\n%s", region, stage, printer(ir))
+
+
+def _pass_name(p) -> str:
+    return p.func.__name__ if isinstance(p, partial) else p.__name__

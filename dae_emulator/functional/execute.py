@@ -15,6 +15,7 @@ from ..errors import DaeAddressError
 from ..program import Accumulator, OpKind, Program, ReduceKind
 from ..trace import AccessRecord, Side, TokenRecord
 from .access import AccessRun, check_addresses
+from .costing import CallbackCost
 
 TORCH_DTYPE = {
     "f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16, "f64": torch.float64,
@@ -112,7 +113,8 @@ class ExecuteRun:
     def _run_callback(self, cb) -> None:
         fire = self.firings[cb.token]
         env: dict[str, torch.Tensor] = {}
-        vector_ops = scalar_ops = 0
+        cost = CallbackCost()
+        queues = {q.name: q for q in self.program.queues}
 
         def val(a):
             return env[a] if isinstance(a, str) else torch.tensor(a)
@@ -120,6 +122,8 @@ class ExecuteRun:
         for ins in cb.body:
             if ins.op is OpKind.POP:
                 out = fire.pops[ins.target]
+            elif ins.op is OpKind.COUNT:
+                out = torch.arange(fire.count).unsqueeze(1)
             elif ins.op in _BINARY:
                 out = _BINARY[ins.op](val(ins.args[0]), val(ins.args[1]))
             elif ins.op is OpKind.SELECT:
@@ -145,13 +149,14 @@ class ExecuteRun:
                 out = None
             if ins.result is not None:
                 env[ins.result] = out if isinstance(out, torch.Tensor) else torch.full((fire.count, 1), out)
-            width = out.shape[1] if isinstance(out, torch.Tensor) and out.dim() == 2 else 1
-            if width > 1:
-                vector_ops += math.ceil(width * 4 / self.vector_bytes)
-            else:
-                scalar_ops += 1
+            operands = [env[a] for a in ins.args if isinstance(a, str)] + ([out] if isinstance(out, torch.Tensor) else [])
+            width = max((t.shape[1] for t in operands if t.dim() == 2), default=1)
+            element_bytes = max((t.element_size() for t in operands), default=4)
+            cost.add(ins, width, cb, queues, self.vector_bytes, element_bytes)
+        cost.finish(cb)
         payload = sum(v[0].numel() * v.element_size() for v in fire.pops.values() if v.shape[0])
-        self.tokens.append(TokenRecord(cb.token, fire.events, payload, vector_ops, scalar_ops))
+        self.tokens.append(TokenRecord(cb.token, fire.events, payload, cost.vector_ops, cost.scalar_ops,
+                                       cost.queue_entries))
 
     def _reduce(self, acc: Accumulator, fire: Firings):
         """Each reset run's view of ``acc``: the reduction of the updates since the previous reset."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dae_emulator.config import DeviceConfig
-from dae_emulator.program import Callback, OpKind, Program
+from dae_emulator.program import OpKind, Program
 from dae_emulator.verify import verify
 
 from ..ir.dlc import DlcProgram
@@ -19,7 +19,7 @@ def bind_resources(dlc: DlcProgram, device: DeviceConfig) -> Program:
     rules = tuple(replace(r, traversal=units[r.traversal], pushes=tuple((queues[q], s) for q, s in r.pushes))
                   for r in dlc.access.rules)
     callbacks = tuple(
-        Callback(cb.token, tuple(replace(i, target=queues[i.target]) if i.op is OpKind.POP else i for i in cb.body))
+        replace(cb, body=tuple(replace(i, target=queues[i.target]) if i.op is OpKind.POP else i for i in cb.body))
         for cb in dlc.execute.callbacks)
     notes = tuple(f"{logical} -> {bound}" for logical, bound in {**units, **queues}.items())
     program = Program(dlc.name, dlc.params, traversals, streams, rules,

@@ -27,6 +27,7 @@ def _stream_dtype(stream: Stream, params) -> DType:
 def decouple(slc: SlcProgram) -> DlcProgram:
     params = {p.name: p for p in slc.params}
     traversals, streams, rules, queues, callbacks = [], [], [], [], []
+    vectors = {s.name: s.vector for loop in slc.loop.loops() for s in loop.streams}
     parent = None
     for loop in slc.loop.loops():
         unit = f"t_{loop.var}"
@@ -45,12 +46,14 @@ def decouple(slc: SlcProgram) -> DlcProgram:
             pushes, pops = [], []
             for name in read:
                 queue = f"q_{token.lower()}_{name}"
-                kind = QueueKind.ROW if by_name[name].kind is StreamKind.LOAD_ROW else QueueKind.SCALAR
-                queues.append(Queue(queue, kind, _stream_dtype(by_name[name], params)))
+                row = by_name[name].kind is StreamKind.LOAD_ROW
+                entry = vectors[name] if row else 0
+                queues.append(Queue(queue, QueueKind.ROW if row else QueueKind.SCALAR,
+                                    _stream_dtype(by_name[name], params), entry))
                 pushes.append((queue, name))
                 pops.append(Instr(OpKind.POP, name, target=queue))
             rules.append(PushRule(unit, cb.event, token, tuple(pushes), cb.when))
-            callbacks.append(Callback(token, tuple(pops) + cb.body))
+            callbacks.append(Callback(token, tuple(pops) + cb.body, cb.lanes))
         parent = unit
     dlc = DlcProgram(slc.name, slc.params, AccessConfig(tuple(traversals), tuple(streams), tuple(rules)),
                      ExecuteLoop(tuple(queues), slc.accumulators, tuple(callbacks)))

@@ -22,6 +22,7 @@ class SlcStream:
     index: str | None = None
     op: AluOp | None = None
     operands: tuple[str | int, ...] = ()
+    vector: int = 1      # row loads: elements per access-side load and queue push; 0 = the whole row as a buffer
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class SlcCallback:
     event: Event
     body: tuple[Instr, ...]
     when: str | None = None
+    lanes: int = 1       # vector lanes the compute on rows uses (1: scalar code)
 
 
 @dataclass(frozen=True)

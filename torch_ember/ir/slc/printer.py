@@ -11,7 +11,8 @@ def _stream(s) -> str:
     if s.kind is StreamKind.LOAD:
         return f"{s.name} = load {s.tensor}[{s.index}]"
     if s.kind is StreamKind.LOAD_ROW:
-        return f"{s.name} = load {s.tensor}[{s.index}, :]"
+        shape = "buffer" if s.vector == 0 else f"vector {s.vector}" if s.vector > 1 else "scalars"
+        return f"{s.name} = load {s.tensor}[{s.index}, :] as {shape}"
     return f"{s.name} = {s.op.value}({', '.join(str(o) for o in s.operands)})"
 
 
@@ -34,7 +35,8 @@ def _loop(loop: SlcLoop, indent: str) -> list[str]:
 
 def _callback(cb, indent: str) -> list[str]:
     when = f" when {cb.when}" if cb.when else ""
-    return [f"{indent}on {cb.event.value}{when}:"] + [indent + "  " + format_instr(i) for i in cb.body]
+    lanes = f" lanes {cb.lanes}" if cb.lanes > 1 else ""
+    return [f"{indent}on {cb.event.value}{when}{lanes}:"] + [indent + "  " + format_instr(i) for i in cb.body]
 
 
 def format_slc(p: SlcProgram) -> str:

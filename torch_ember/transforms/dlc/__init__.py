@@ -1,0 +1,4 @@
+"""DLC passes: execute-loop unrolling."""
+from .unroll import unroll
+
+__all__ = ["unroll"]
