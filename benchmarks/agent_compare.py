@@ -1,0 +1,74 @@
+"""Single call vs agent vs self-improved agent on the dae_agent benchmark, with modeled cycles of the best
+verified program against the expert program and the compiler's program.
+
+    python benchmarks/agent_compare.py --model local --tasks gather_rows,bag_sum --samples 1 --retries 1
+
+The compiler's cycles are shown only for tasks whose compiled program (torch_ember.pipeline.compile_region)
+passes that task's verifier, so the columns compare programs that compute the same thing. The last line is
+``self-improved/single tasks solved: A/B (model M, T tasks)``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import dae_emulator
+from dae_agent.agent import Agent, AgentConfig
+from dae_agent.models import load_model
+from dae_agent.report import JsonlLog, results_table
+from dae_agent.tasks import TASKS, select
+from dae_agent.verifier import verify
+from dae_emulator.program import DType
+from torch_ember.pipeline import compile_region
+from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
+
+DTYPES = dict(table=DType.F32, grad=DType.F32, weights=DType.F32, indices=DType.I64, offsets=DType.I64,
+              bag_size=DType.I64, max_indices=DType.I64)
+
+# benchmark task -> the region the compiler lowers for the same PyTorch op
+REGIONS = {
+    "gather_rows": RegionSpec(RegionKind.EMBEDDING, "t"),
+    "scatter_add_rows": RegionSpec(RegionKind.EMBEDDING_BACKWARD, "t", num_weights=16),
+    "bag_sum": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM),
+    "bag_sum_weighted": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM, has_weights=True),
+    "bag_sum_padding_idx": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM, padding_idx=2),
+    "bag_mean": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.MEAN),
+    "bag_mean_padding_idx": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.MEAN, padding_idx=2),
+    "bag_max_argmax": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.MAX),
+}
+
+
+def compiler_cycles(device: str) -> dict[str, float]:
+    """Modeled cycles of the compiler's program for each task it lowers and gets right."""
+    cycles = {}
+    for name, spec in REGIONS.items():
+        program = dae_emulator.format_program(compile_region(spec, DTYPES, dae_emulator.preset(device)).dae)
+        verdict = verify(TASKS[name], program, device)
+        if verdict.passed:
+            cycles[name] = verdict.cycles
+    return cycles
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="local", help="local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")
+    parser.add_argument("--tasks", default="all")
+    parser.add_argument("--samples", type=int, default=AgentConfig.samples)
+    parser.add_argument("--retries", type=int, default=AgentConfig.retries)
+    parser.add_argument("--rounds", type=int, default=AgentConfig.max_rounds)
+    parser.add_argument("--device", default=AgentConfig.device)
+    parser.add_argument("--log", default="agent_compare_attempts.jsonl")
+    args = parser.parse_args(argv)
+    tasks = select(args.tasks)
+    model = load_model(args.model)
+    config = AgentConfig(samples=args.samples, retries=args.retries, max_rounds=args.rounds, device=args.device)
+    result = Agent(model, config, JsonlLog(args.log)).run(
+        tasks, lambda task, rnd: print(f"round {rnd}: {task.name} done", file=sys.stderr, flush=True))
+    print(results_table(result, compiler_cycles(args.device)))
+    print(f"self-improved/single tasks solved: {len(result.solved())}/{len(result.solved(single=True))} "
+          f"(model {result.model}, {len(tasks)} tasks)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

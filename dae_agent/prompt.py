@@ -1,0 +1,114 @@
+"""The prompt: the DAE language reference (every construct with one small example), demonstrations, the
+task, and on a retry the failed program with the verifier's message.
+
+The reference's one full example program is deliberately not a benchmark task (it reads no index), so no
+expert program ever reaches a prompt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from .tasks import Task
+
+LANGUAGE_REFERENCE = """\
+You write programs for a decoupled access-execute (DAE) device. An access unit walks loops, loads from
+memory and pushes values into queues together with a token; an execute unit pops each token in order and
+runs the callback named by it. A program has four parts, in this order.
+
+1. Header and parameters (tensors in memory; sizes are symbols):
+   program NAME
+   param table: f32[num_rows, dim]          (an input)
+   output out: f32[num_offsets - 1, dim]    (an output, starts as zeros)
+   dtypes: f32 f16 bf16 f64 i32 i64 bool
+
+2. access: loops (traversal units), streams and push rules.
+   traversal tu0 = dense [0, num_items)          loop over 0 .. num_items-1 (the outermost loop)
+   traversal tu1 = range [lo, hi) in tu0         inner loop from stream lo to stream hi of tu0
+   stream i = induction tu0                      the loop counter of tu0
+   stream v = load values[i] @tu0                element load values[i] (1-d tensor)
+   stream row = load_row table[r] @tu1           row load table[r, :] (2-d tensor)
+   stream n = alu add(i, 1) @tu0                 integer op: add sub mul eq ne lt ge and
+   on tu1.iter: push q_row <- row; token ROW     each tu1 iteration: push, then send token ROW
+   on tu0.end: push q_i <- i; token DONE         after tu0's iteration (and its inner loop) ended
+   on tu0.iter when keep: push q_v <- v; token V only where stream keep is nonzero
+   A stream may use streams of its own loop or of enclosing loops. Loops form one chain (tu1 in tu0,
+   tu2 in tu1, ...).
+
+3. queues: one line per queue; a row queue carries whole rows.
+   queue q_row: row f32
+   queue q_i: scalar i64
+
+4. execute: accumulators, then one callback per token.
+   acc total: sum f32[dim] init 0.0              vector sum accumulator (one value per column)
+   acc best: max f32[dim] init -inf arg 0        max accumulator that also tracks an argument
+   acc count: sum f32 init 0.0                   scalar accumulator
+   callback ROW:
+     %row = pop q_row                            pop one entry of a queue
+     %y = mul %row, %w                           add sub mul div max (elementwise, row or scalar)
+     %c = gt %n, 0.0                             comparison
+     %z = select %c, %a, 0.0                     select(cond, a, b)
+     %d = dot %a, %b                             sum over a row of a * b
+     %k = cast.f32 %n                            convert
+     update total, %row                          total <- total + row (max acc: update best, %row, %r)
+   callback DONE:
+     %i = pop q_i
+     %s = read total                             an accumulator's value (read_arg for its argument)
+     store out[%i] = %s                          write a row or element
+     store_add out[%i] += %s                     add into a row or element (repeated indices add up)
+     reset total                                 back to init; read only in a callback that resets
+   Rules: every queue is popped by exactly one callback, once per token; every rule sending a token pushes
+   exactly the queues that token's callback pops; each %value is assigned once; only outputs are stored.
+
+Full example (out[i, :] = 2 * x[i, :]):
+program double_rows
+param x: f32[num_items, dim]
+output out: f32[num_items, dim]
+access:
+  traversal tu0 = dense [0, num_items)
+  stream i = induction tu0
+  stream row = load_row x[i] @tu0
+  on tu0.iter: push q_i <- i, q_row <- row; token ITEM
+queues:
+  queue q_i: scalar i64
+  queue q_row: row f32
+execute:
+  callback ITEM:
+    %i = pop q_i
+    %row = pop q_row
+    %y = mul %row, 2.0
+    store out[%i] = %y
+"""
+
+SYSTEM = "You write DAE device programs. Answer with the program text only."
+
+
+def task_text(task: Task) -> str:
+    return (f"Task {task.name}: {task.description}\nThe program must declare exactly these parameters:\n"
+            f"{task.signature()}\n")
+
+
+def build_messages(task: Task, demos: list[tuple[Task, str]], failed: str | None = None,
+                   feedback: str | None = None) -> list[dict[str, str]]:
+    """Chat messages for one attempt; demonstrations are (task, verified program) pairs."""
+    parts = [LANGUAGE_REFERENCE]
+    for demo_task, program in demos:
+        parts.append(f"Solved example. {task_text(demo_task)}Program:\n{program.strip()}\n")
+    parts.append(task_text(task) + "Write the program.")
+    if failed is not None:
+        parts.append(f"Your previous program:\n{failed.strip()}\nThe verifier said: {feedback}\nWrite a corrected "
+                     f"program.")
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def prompt_hash(messages: list[dict[str, str]]) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def extract_program(answer: str) -> str:
+    """The program in a model's answer: a fenced block if there is one, from its ``program`` line on."""
+    fenced = re.findall(r"```[^\n]*\n(.*?)```", answer, re.S)
+    text = max(fenced, key=len) if fenced else answer
+    start = re.search(r"^\s*program \w+", text, re.M)
+    return text[start.start():].strip() + "\n" if start else ""

@@ -1,0 +1,63 @@
+"""The JSONL attempt log and the results table.
+
+Cycles columns: the best verified program's modeled cycles, the expert program's, and the compiler's where
+a caller supplies them (``dae_agent`` may not import ``torch_ember``; ``benchmarks/agent_compare.py`` does).
+Cells with nothing measured stay '-', never estimated.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from .agent import AgentResult, Attempt
+from .tasks import TASKS
+from .verifier import modeled_cycles
+
+
+class JsonlLog:
+    """Appends one JSON object per attempt; the file is the run's full record."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("")
+
+    def __call__(self, attempt: Attempt) -> None:
+        row = asdict(attempt)
+        row["stage"] = attempt.stage.value
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def results_table(result: AgentResult, compiler_cycles: dict[str, float] | None = None) -> str:
+    compiler_cycles = compiler_cycles or {}
+    single, agent, final = result.solved(single=True), result.solved(max_round=0), result.solved()
+    header = (f"{'task':24} {'group':22} lvl single agent final {'tokens':>8} {'wall s':>7} "
+              f"{'best cyc':>9} {'expert cyc':>10} {'compiler cyc':>12}")
+    lines = [header, "-" * len(header)]
+    for name in result.tasks:
+        task = TASKS[name]
+        mine = [a for a in result.attempts if a.task == name]
+        first = [a for a in mine if a.round == 0]
+        best = result.library.best(name)
+        tokens = sum(a.prompt_tokens + a.completion_tokens for a in mine)
+        lines.append(
+            f"{name:24} {task.group.value:22} {task.level:>3} {'yes' if name in single else 'no':>6} "
+            f"{sum(a.passed for a in first)}/{len(first):<3} {sum(a.passed for a in mine)}/{len(mine):<3} "
+            f"{tokens:>8} {sum(a.seconds for a in mine):>7.1f} {_cell(best.cycles if best else None):>9} "
+            f"{_cell(modeled_cycles(task, task.expert, result.config.device)):>10} "
+            f"{_cell(compiler_cycles.get(name)):>12}")
+    samples = result.config.samples
+    lines += ["", f"model {result.model}: {len(result.tasks)} tasks, {samples} sample(s) x {result.config.retries + 1} "
+              f"tries, {result.rounds} round(s), {len(result.attempts)} calls, "
+              f"{sum(a.prompt_tokens + a.completion_tokens for a in result.attempts)} tokens, "
+              f"{sum(a.seconds for a in result.attempts):.0f} s of generation",
+              f"solved by a single call: {len(single)}/{len(result.tasks)}",
+              f"solved by the agent (round 0): {len(agent)}/{len(result.tasks)}",
+              f"solved after self-improvement: {len(final)}/{len(result.tasks)}"]
+    return "\n".join(lines)
