@@ -12,7 +12,9 @@ from dae_emulator.config import DeviceConfig
 class EmberOptions:
     device: str | DeviceConfig = next(iter(dae_emulator.PRESETS))   # preset name or a DeviceConfig
     rest: str = "inductor"       # where the non-lookup graph runs: "inductor" or "eager"
-    opt_level: int = 0           # 0..3; see torch_ember.pipeline
+    opt_level: int = 3           # 0..3; see torch_ember.pipeline (0: unoptimized, for debugging)
+    vector_width: int | None = None   # compiler knob: elements per vector (default: the device's width)
+    unroll: int = 4              # compiler knob: execute-loop unroll factor at opt_level 3
     verify: bool = False         # re-run each region eagerly and compare
     strict: bool = False         # raise instead of leaving a lookup op on the host
 
@@ -26,6 +28,10 @@ class EmberOptions:
             raise ValueError(f"option 'rest' must be 'inductor' or 'eager', got {self.rest!r}")
         if self.opt_level not in range(4):
             raise ValueError(f"option 'opt_level' must be 0, 1, 2 or 3, got {self.opt_level!r}")
+        if self.vector_width is not None and (not isinstance(self.vector_width, int) or self.vector_width < 1):
+            raise ValueError(f"option 'vector_width' must be a positive int or None, got {self.vector_width!r}")
+        if not isinstance(self.unroll, int) or self.unroll < 1:
+            raise ValueError(f"option 'unroll' must be a positive int, got {self.unroll!r}")
 
     @staticmethod
     def from_dict(options: dict | None) -> "EmberOptions":
@@ -43,4 +49,6 @@ class EmberOptions:
     def runtime_json(self) -> str:
         """What every region call carries: the device and level it was compiled for."""
         device = self.device if isinstance(self.device, str) else asdict(self.device)
-        return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify}, sort_keys=True)
+        knobs = {"vector_width": self.vector_width, "unroll": self.unroll}
+        return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify, "knobs": knobs},
+                          sort_keys=True)
