@@ -1,12 +1,18 @@
 """torch-ember: run a model's embedding work as programs for an emulated decoupled access-execute device.
 
 ``torch.compile(model, backend="ember")`` needs no import of this package (an entry point registers the
-backend); import it for ``report()``, ``reset()`` and the options.
+backend); import it for ``report()``, ``reset()``, the options and ``torch_ember.profiler``. Set
+``TORCH_EMBER_LOG`` to debug, info or warning to see what the ``torch_ember`` logger says.
 """
+import os
+
+from . import logs, profiler
 from .dynamo_backend import ember_backend
 from .explain import Explanation, explain
 from .options import EmberOptions
-from .runtime.stats import STATS, Report
+from .runtime.stats import LAUNCHES, STATS, Report
+
+logs.configure(os.environ.get("TORCH_EMBER_LOG"))
 
 
 def report() -> Report:
@@ -17,6 +23,7 @@ def report() -> Report:
 def reset() -> None:
     """Forget every recorded launch (compiled programs stay cached)."""
     STATS.reset()
+    LAUNCHES.clear()
 
 
-__all__ = ["ember_backend", "EmberOptions", "explain", "Explanation", "report", "reset", "Report"]
+__all__ = ["ember_backend", "EmberOptions", "explain", "Explanation", "profiler", "report", "reset", "Report"]

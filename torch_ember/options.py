@@ -1,6 +1,7 @@
 """The backend's settings: one dataclass, defaults in one place, validated from ``options={...}``."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, fields
 
@@ -17,6 +18,7 @@ class EmberOptions:
     unroll: int = 4              # compiler knob: execute-loop unroll factor at opt_level 3
     verify: bool = False         # re-run each region eagerly and compare
     strict: bool = False         # raise instead of leaving a lookup op on the host
+    regions: str = "dae"         # where regions run: "dae" (the emulated device) or "triton" (GPU kernels)
 
     def __post_init__(self) -> None:
         if isinstance(self.device, str):
@@ -32,6 +34,10 @@ class EmberOptions:
             raise ValueError(f"option 'vector_width' must be a positive int or None, got {self.vector_width!r}")
         if not isinstance(self.unroll, int) or self.unroll < 1:
             raise ValueError(f"option 'unroll' must be a positive int, got {self.unroll!r}")
+        if self.regions not in ("dae", "triton"):
+            raise ValueError(f"option 'regions' must be 'dae' or 'triton', got {self.regions!r}")
+        if self.regions == "triton" and importlib.util.find_spec("triton") is None:
+            raise ValueError("option regions='triton' needs the triton package (pip install triton)")
 
     @staticmethod
     def from_dict(options: dict | None) -> "EmberOptions":
@@ -47,8 +53,8 @@ class EmberOptions:
         return dae_emulator.preset(self.device) if isinstance(self.device, str) else self.device
 
     def runtime_json(self) -> str:
-        """What every region call carries: the device and level it was compiled for."""
+        """What every region call carries: the device and level it was compiled for, and where it runs."""
         device = self.device if isinstance(self.device, str) else asdict(self.device)
         knobs = {"vector_width": self.vector_width, "unroll": self.unroll}
-        return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify, "knobs": knobs},
-                          sort_keys=True)
+        return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify, "knobs": knobs,
+                           "regions": self.regions}, sort_keys=True)

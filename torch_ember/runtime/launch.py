@@ -12,10 +12,10 @@ import dae_emulator
 from dae_emulator.config import DeviceConfig
 from dae_emulator.program import DType
 
-from ..pipeline import Compiled, compile_region
+from ..pipeline import Compiled, Knobs, compile_region
 from ..region_spec import RegionSpec
 from .adapters import ADAPTERS
-from .stats import STATS
+from .stats import LAUNCHES, STATS, Launch, count_execute_ops
 
 _DTYPES = {torch.float32: DType.F32, torch.float16: DType.F16, torch.bfloat16: DType.BF16,
            torch.float64: DType.F64, torch.int32: DType.I32, torch.int64: DType.I64, torch.bool: DType.BOOL}
@@ -28,14 +28,29 @@ def device_from_json(text: str) -> DeviceConfig:
 
 
 @functools.lru_cache(maxsize=1024)
-def program_for(spec_json: str, dtypes: tuple[tuple[str, DType], ...], device_json: str, opt_level: int) -> Compiled:
+def program_for(spec_json: str, dtypes: tuple[tuple[str, DType], ...], device_json: str, opt_level: int,
+                knobs_json: str = "{}") -> Compiled:
     """The program cache: one compilation per region spec, input dtypes, device and level."""
-    return compile_region(RegionSpec.from_json(spec_json), dict(dtypes), device_from_json(device_json), opt_level)
+    return compile_region(RegionSpec.from_json(spec_json), dict(dtypes), device_from_json(device_json), opt_level,
+                          Knobs(**json.loads(knobs_json)))
 
 
 def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Run one region. Under ``torch.profiler`` it is the event ``ember::<region>``; the launch log keeps
+    its modeled time and bound, which ``torch_ember.profiler`` adds to that event in the exported trace."""
     spec = RegionSpec.from_json(spec_json)
     settings = json.loads(settings_json)
+    if settings.get("regions") == "triton":   # options={"regions": "triton"}: GPU kernels instead of the emulator
+        return _launch_triton(spec, settings, args)
+    region = f"{spec.name}:{spec.table}"
+    with torch.profiler.record_function(f"ember::{region}"):
+        start_ns = time.time_ns()
+        outputs, device, cost = _launch(spec, spec_json, settings, args)
+        LAUNCHES.record(Launch.of(region, device, start_ns, time.time_ns() - start_ns, cost))
+    return outputs
+
+
+def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.Tensor]):
     if hasattr(ADAPTERS[spec.kind], "specialize"):  # a cheaper program for what these tensors really are
         spec, args = ADAPTERS[spec.kind].specialize(spec, args)
         spec_json = spec.to_json()
@@ -43,7 +58,8 @@ def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list
     inputs = adapter.program_inputs(spec, args)
     dtypes = tuple(sorted((name, _DTYPES[t.dtype]) for name, t in inputs.items()))
     device_json = json.dumps(settings["device"], sort_keys=True)
-    compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"])
+    compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"],
+                           json.dumps(settings.get("knobs", {}), sort_keys=True))
     device = device_from_json(device_json)
     start = time.perf_counter()
     sizes = adapter.sizes(spec, args) if hasattr(adapter, "sizes") else None
@@ -55,7 +71,16 @@ def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list
     trace = result.trace
     STATS.record_launch(f"{spec.name}:{spec.table}", spec.kind.value, device.name, device.dram_bandwidth_gbs,
                         lookups=trace.lookups, bytes_read=trace.bytes_read, bytes_written=trace.bytes_written,
-                        emulator_seconds=elapsed, cost=result.cost)
+                        emulator_seconds=elapsed, cost=result.cost, execute_ops=count_execute_ops(trace))
+    return outputs, device, result.cost
+
+
+def _launch_triton(spec: RegionSpec, settings: dict, args: list[torch.Tensor]) -> list[torch.Tensor]:
+    from ..triton import run_region   # imported only when asked for: triton is an optional dependency
+
+    outputs = run_region(spec, args)
+    if settings.get("verify"):
+        _compare(spec, outputs, ADAPTERS[spec.kind].reference(spec, args))
     return outputs
 
 

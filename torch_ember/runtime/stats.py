@@ -2,10 +2,13 @@
 device would take for it."""
 from __future__ import annotations
 
+import collections
 import threading
 from dataclasses import dataclass, field, replace
 
+from dae_emulator.config import DeviceConfig
 from dae_emulator.cost import CostRecord
+from dae_emulator.trace import LaunchTrace
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class RegionRecord:
     energy_joules: float = 0.0
     bound: str = ""                  # of the longest launch
     longest_launch_seconds: float = 0.0
+    execute_ops: float = 0.0         # execute-unit instructions (vector and scalar): the roofline's work
 
     @property
     def hit_rate(self) -> float:
@@ -39,7 +43,7 @@ class RegionRecord:
         return self.dram_bytes / self.modeled_seconds / 1e9 if self.modeled_seconds else 0.0
 
     def add_launch(self, *, lookups: int, bytes_read: int, bytes_written: int, emulator_seconds: float,
-                   cost: CostRecord) -> "RegionRecord":
+                   cost: CostRecord, execute_ops: float) -> "RegionRecord":
         longest = cost.seconds > self.longest_launch_seconds
         return replace(
             self, launches=self.launches + 1, lookups=self.lookups + lookups,
@@ -50,7 +54,14 @@ class RegionRecord:
             cache_hits=self.cache_hits + cost.cache_hits, cache_misses=self.cache_misses + cost.cache_misses,
             energy_joules=self.energy_joules + cost.energy_joules,
             bound=cost.bound.value if longest else self.bound,
-            longest_launch_seconds=max(self.longest_launch_seconds, cost.seconds))
+            longest_launch_seconds=max(self.longest_launch_seconds, cost.seconds),
+            execute_ops=self.execute_ops + execute_ops)
+
+
+def count_execute_ops(trace: LaunchTrace) -> float:
+    """Execute-unit instructions a launch ran: each token's callback, once per push (fractional where
+    unrolling shares one dispatch among several tokens)."""
+    return sum(record.event.numel() * (record.vector_ops + record.scalar_ops) for record in trace.tokens)
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ class Report:
             sum(r.modeled_seconds for r in regions), sum(r.dram_bytes for r in regions),
             sum(r.cache_hits for r in regions), sum(r.cache_misses for r in regions),
             sum(r.energy_joules for r in regions), longest.bound if longest else "",
-            longest.longest_launch_seconds if longest else 0.0)
+            longest.longest_launch_seconds if longest else 0.0, sum(r.execute_ops for r in regions))
 
     def __str__(self) -> str:
         rows = [_row(r, r.bound) for r in self.regions]
@@ -130,3 +141,50 @@ class Stats:
 
 
 STATS = Stats()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One launch as ``torch_ember.profiler`` places it on a trace."""
+
+    region: str
+    device: str
+    start_ns: int                    # time.time_ns() inside the launch's ``ember::`` profiler event: the
+                                     # CLOCK_REALTIME clock torch.profiler stamps its events with
+    host_ns: int                     # host wall time of the launch, emulator included
+    modeled_seconds: float
+    bound: str
+    core_seconds: tuple[float, ...]  # busy span of each core of the device, from the launch's start
+    dram_bytes: int
+    energy_joules: float
+
+    @staticmethod
+    def of(region: str, device: DeviceConfig, start_ns: int, host_ns: int, cost: CostRecord) -> "Launch":
+        hz = device.clock_ghz * 1e9
+        return Launch(region, device.name, start_ns, host_ns, cost.seconds, cost.bound.value,
+                      tuple(c / hz for c in cost.core_cycles), cost.dram_bytes_read + cost.dram_bytes_written,
+                      cost.energy_joules)
+
+
+class LaunchLog:
+    """The most recent launches of the process, for the profiler to match against its events; bounded so a
+    long training run that is never profiled does not grow it without end."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._lock = threading.Lock()
+        self._launches: collections.deque[Launch] = collections.deque(maxlen=capacity)
+
+    def record(self, launch: Launch) -> None:
+        with self._lock:
+            self._launches.append(launch)
+
+    def snapshot(self) -> tuple[Launch, ...]:
+        with self._lock:
+            return tuple(self._launches)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._launches.clear()
+
+
+LAUNCHES = LaunchLog()
