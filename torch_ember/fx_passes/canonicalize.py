@@ -5,6 +5,11 @@ A scatter or gather along dimension 0 whose index is a column broadcast over the
 autograd writes their backward gathers) becomes the row operation it is: ``scatter_add`` -> ``index_add``,
 ``scatter_reduce`` -> ``index_reduce`` (``sum`` without the destination has no ``index_reduce`` form, so
 that one stays as written), ``gather`` -> ``index_select`` (when the index covers every column).
+
+``x.new_zeros(size)`` / ``new_ones`` / ``new_empty`` become ``zeros(size)`` / ``ones`` / ``empty`` with
+``x``'s dtype and device: they read only ``x``'s metadata, and as users of ``x`` they would keep a gathered
+tensor alive that fusion could otherwise fold away (PyTorch Geometric allocates its scatter destination
+and its mean's counts this way).
 """
 from __future__ import annotations
 
@@ -50,9 +55,30 @@ def _row_scatter(node: torch.fx.Node):
     return None
 
 
+_FROM_METADATA = {aten.new_zeros.default: aten.zeros.default, aten.new_ones.default: aten.ones.default,
+                  aten.new_empty.default: aten.empty.memory_format}
+
+
+def _fill_from_metadata(node: torch.fx.Node):
+    kw = node_kwargs(node)
+    like = meta(kw["self"])
+    if like is None or any(kw.get(k) is not None for k in ("dtype", "layout", "device")) or kw.get("pin_memory"):
+        return None
+    return _FROM_METADATA[node.target], (kw["size"],), {"dtype": like.dtype, "device": like.device}
+
+
 def canonicalize(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     graph = gm.graph
     for node in list(graph.nodes):
+        if node.op == "call_function" and node.target in _FROM_METADATA:
+            rewrite = _fill_from_metadata(node)
+            if rewrite is not None:
+                with graph.inserting_before(node):
+                    new = graph.call_function(rewrite[0], rewrite[1], rewrite[2])
+                new.meta.update(node.meta)
+                node.replace_all_uses_with(new)
+                graph.erase_node(node)
+            continue
         if node.op != "call_function" or node.target not in (aten.scatter_add.default, aten.scatter_reduce.two,
                                                               aten.gather.default):
             continue

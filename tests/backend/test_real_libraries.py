@@ -1,0 +1,40 @@
+"""The forms a real library writes are caught: PyTorch Geometric's GCNConv, SAGEConv and GINConv lower
+completely, train like eager, and their message passing fuses into one region in inference."""
+import warnings
+
+import pytest
+import torch
+import torch_ember
+
+pyg_nn = pytest.importorskip("torch_geometric.nn")
+pytestmark = pytest.mark.slow
+
+CONVS = {
+    "gcn": lambda: pyg_nn.GCNConv(8, 4),
+    "sage": lambda: pyg_nn.SAGEConv(8, 4),
+    "gin": lambda: pyg_nn.GINConv(torch.nn.Linear(8, 4)),
+}
+
+
+@pytest.mark.parametrize("name", list(CONVS))
+def test_pyg_convolutions_lower_and_train_like_eager(name):
+    warnings.filterwarnings("ignore")
+    torch.manual_seed(0)
+    conv = CONVS[name]()
+    x, edges = torch.randn(40, 8), torch.randint(0, 40, (2, 200))
+    torch._dynamo.reset()
+    torch_ember.reset()
+    compiled = torch.compile(conv, backend="ember", options={"rest": "eager"})
+    out, ref = compiled(x, edges), conv(x, edges)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    got = torch.autograd.grad(out.pow(2).sum(), list(conv.parameters()))
+    want = torch.autograd.grad(ref.pow(2).sum(), list(conv.parameters()))
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
+    report = torch_ember.report()
+    assert report.regions and not report.host_ops, str(report)
+
+    torch_ember.reset()
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x, edges), ref.detach(), rtol=1e-5, atol=1e-5)
+    assert "gather_scatter" in {r.kind for r in torch_ember.report().regions}
