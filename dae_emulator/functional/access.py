@@ -4,6 +4,10 @@ Each traversal layer becomes a set of iterations: for every iteration, its paren
 value and its place in the event order. Streams become one tensor per stream (one entry per iteration of
 their layer); a stream of an outer layer is broadcast inward through the parent maps. Every load checks its
 addresses before it reads.
+
+A row-load stream of a 2-D table stays a ``RowGather`` (the table and the row indices) until something needs
+its rows whole: a callback that only adds the popped rows into a sum accumulator reduces them straight from
+the table (see ``execute``), without an (n, width) copy of every row.
 """
 from __future__ import annotations
 
@@ -15,6 +19,44 @@ from ..errors import DaeAddressError, DaeRangeError
 from ..program import AluOp, Event, Program, StreamKind, TraversalKind
 from ..trace import AccessRecord, Side
 from ..verify import layer_chain
+
+
+class RowGather:
+    """The rows ``table[index]`` of a row-load stream, gathered only when ``rows()`` is asked for.
+
+    Indexing it (``g[mask]``, ``g[order]``) selects indices, as indexing the gathered rows would select rows.
+    """
+
+    def __init__(self, table: torch.Tensor, index: torch.Tensor):
+        self.table, self.index = table, index
+
+    def __getitem__(self, key) -> RowGather:
+        return RowGather(self.table, self.index[key])
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((self.index.numel(), *self.table.shape[1:]))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.table.dtype
+
+    def dim(self) -> int:
+        return self.table.dim()
+
+    def element_size(self) -> int:
+        return self.table.element_size()
+
+    def row_bytes(self) -> int:
+        return self.table[0].numel() * self.table.element_size() if self.table.shape[0] else 0
+
+    def rows(self) -> torch.Tensor:
+        return self.table[self.index]
+
+
+def rows(value: torch.Tensor | RowGather) -> torch.Tensor:
+    """A stream's or operand's value as a tensor (gathering a ``RowGather``'s rows)."""
+    return value.rows() if isinstance(value, RowGather) else value
 
 
 @dataclass
@@ -92,10 +134,12 @@ class AccessRun:
             mapping = parent if mapping is None else parent[mapping]
         return mapping
 
-    def at_layer(self, stream: str, depth: int) -> torch.Tensor:
+    def at_layer(self, stream: str, depth: int, *, lazy: bool = False) -> torch.Tensor | RowGather:
+        """``stream``'s value for every iteration at ``depth``; ``lazy``: a row load may stay a ``RowGather``."""
         value = self.values[stream]
         mapping = self.ancestor_map(self.stream_depth[stream], depth)
-        return value if mapping is None else value[mapping]
+        value = value if mapping is None else value[mapping]
+        return value if lazy else rows(value)
 
     # -- streams -----------------------------------------------------------------------------------------
     def _eval_stream(self, s) -> None:
@@ -110,7 +154,10 @@ class AccessRun:
             index = self.at_layer(s.index, depth).long()
             table = self.tensors[s.tensor]
             check_addresses(f"stream {s.name}", s.tensor, index, table.shape[0])
-            value = table[index] if s.kind is StreamKind.LOAD_ROW else table.index_select(0, index)
+            if s.kind is StreamKind.LOAD_ROW:
+                value = RowGather(table, index) if table.dim() == 2 else table[index]
+            else:
+                value = table.index_select(0, index)
             row_bytes = table.element_size() * (table.shape[1] if table.dim() == 2 else 1)
             self.records.append(AccessRecord(
                 stream=s.name, tensor=s.tensor, side=Side.ACCESS, is_write=False,
@@ -158,7 +205,8 @@ def check_addresses(what: str, tensor: str, index: torch.Tensor, size: int) -> N
     """Raise ``DaeAddressError`` for the first index outside ``[0, size)``."""
     if index.numel() == 0:
         return
-    bad = (index < 0) | (index >= size)
-    if bool(bad.any()):
+    low, high = torch.aminmax(index)       # one pass; the first bad position is looked for only on failure
+    if int(low) < 0 or int(high) >= size:
+        bad = (index < 0) | (index >= size)
         position = int(torch.nonzero(bad)[0])
         raise DaeAddressError(what, tensor, int(index[position]), size, position)

@@ -3,7 +3,9 @@
 Tokens are ordered by (event, rule) — the order the access unit pushed them. A callback's runs become the
 rows of every value it computes: scalars are ``(n, 1)`` tensors, rows ``(n, width)``. State carried across
 tokens becomes a segment reduction: an accumulator's updates between two resets form one segment, and a
-read in the resetting callback sees that segment's reduction.
+read in the resetting callback sees that segment's reduction. Where the updates of a sum are popped row
+loads of a table (``RowGather``), the segments are reduced from the table and the row indices at once
+(``embedding_bag``), never gathering the rows; every other use of popped rows gathers them first.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import torch
 from ..errors import DaeAddressError
 from ..program import Accumulator, OpKind, Program, ReduceKind
 from ..trace import AccessRecord, Side, TokenRecord
-from .access import AccessRun, check_addresses
+from .access import AccessRun, RowGather, check_addresses, rows
 from .costing import CallbackCost
 
 TORCH_DTYPE = {
@@ -55,7 +57,7 @@ def collect_firings(program: Program, access: AccessRun) -> dict[str, Firings]:
             events = events[keep]
         pops = {}
         for queue, stream in rule.pushes:
-            value = access.at_layer(stream, depth)
+            value = access.at_layer(stream, depth, lazy=True)
             pops[queue] = value[keep] if keep is not None else value
         per_token[rule.token].append((events * rules + rule_index, events, pops))
     firings = {}
@@ -67,13 +69,27 @@ def collect_firings(program: Program, access: AccessRun) -> dict[str, Firings]:
         keys = torch.cat([p[0] for p in parts])
         order = torch.argsort(keys, stable=True)
         queues = parts[0][2].keys()
-        pops = {q: _as_2d(torch.cat([p[2][q] for p in parts]))[order] for q in queues}
+        pops = {q: _as_2d(_cat([p[2][q] for p in parts]))[order] for q in queues}
         firings[token] = Firings(keys[order], torch.cat([p[1] for p in parts])[order], pops)
     return firings
 
 
-def _as_2d(t: torch.Tensor) -> torch.Tensor:
+def _as_2d(t: torch.Tensor | RowGather) -> torch.Tensor | RowGather:
     return t.unsqueeze(1) if t.dim() == 1 else t
+
+
+def _cat(parts: list) -> torch.Tensor | RowGather:
+    """Concatenate popped values; row gathers of one table stay a gather."""
+    if all(isinstance(p, RowGather) for p in parts) and all(p.table is parts[0].table for p in parts):
+        return RowGather(parts[0].table, torch.cat([p.index for p in parts]))
+    return torch.cat([rows(p) for p in parts])
+
+
+def _payload_bytes(value: torch.Tensor | RowGather) -> int:
+    """Queue payload of one pop of ``value``."""
+    if isinstance(value, RowGather):
+        return value.row_bytes() if value.shape[0] else 0
+    return value[0].numel() * value.element_size() if value.shape[0] else 0
 
 
 class ExecuteRun:
@@ -117,7 +133,7 @@ class ExecuteRun:
         queues = {q.name: q for q in self.program.queues}
 
         def val(a):
-            return env[a] if isinstance(a, str) else torch.tensor(a)
+            return rows(env[a]) if isinstance(a, str) else torch.tensor(a)
 
         for ins in cb.body:
             if ins.op is OpKind.POP:
@@ -136,7 +152,7 @@ class ExecuteRun:
                 acc = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)  # f64 stays f64
                 out = (a.to(acc) * b.to(acc)).sum(1, keepdim=True)
             elif ins.op is OpKind.UPDATE:
-                operands = (val(a).expand(fire.count, 1) if not isinstance(a, str) else val(a) for a in ins.args)
+                operands = (val(a).expand(fire.count, 1) if not isinstance(a, str) else env[a] for a in ins.args)
                 self.updates[ins.target].append((fire.keys, *operands))
                 out = None
             elif ins.op in (OpKind.READ, OpKind.READ_ARG):
@@ -148,13 +164,14 @@ class ExecuteRun:
                 self.stores.append((cb.token, ins, fire, [val(a) for a in ins.args]))
                 out = None
             if ins.result is not None:
-                env[ins.result] = out if isinstance(out, torch.Tensor) else torch.full((fire.count, 1), out)
-            operands = [env[a] for a in ins.args if isinstance(a, str)] + ([out] if isinstance(out, torch.Tensor) else [])
+                env[ins.result] = out if isinstance(out, (torch.Tensor, RowGather)) else torch.full((fire.count, 1), out)
+            operands = [env[a] for a in ins.args if isinstance(a, str)]
+            operands += [out] if isinstance(out, (torch.Tensor, RowGather)) else []
             width = max((t.shape[1] for t in operands if t.dim() == 2), default=1)
             element_bytes = max((t.element_size() for t in operands), default=4)
             cost.add(ins, width, cb, queues, self.vector_bytes, element_bytes)
         cost.finish(cb)
-        payload = sum(v[0].numel() * v.element_size() for v in fire.pops.values() if v.shape[0])
+        payload = sum(_payload_bytes(v) for v in fire.pops.values())
         self.tokens.append(TokenRecord(cb.token, fire.events, payload, cost.vector_ops, cost.scalar_ops,
                                        cost.queue_entries))
 
@@ -169,7 +186,12 @@ class ExecuteRun:
             if keys.numel() == 0:       # no token fired this update: nothing to reduce (and no arg to gather)
                 continue
             seg = torch.searchsorted(fire.keys, keys)
-            update = update.to(dtype).expand(keys.numel(), width)
+            if (acc.reduce is ReduceKind.SUM and isinstance(update, RowGather) and update.dtype == dtype
+                    and dtype.is_floating_point and update.shape[1:] == (width,)):
+                value += _segment_sums(update, seg, segments + 1)
+                continue
+            update = rows(update).to(dtype).expand(keys.numel(), width)
+            update_arg = [rows(a) for a in update_arg]
             index = seg.unsqueeze(1).expand(-1, width)
             if acc.reduce is ReduceKind.SUM:
                 value.index_add_(0, seg, update)
@@ -215,6 +237,14 @@ class ExecuteRun:
         for is_write in kinds:
             self.records.append(AccessRecord(f"{token}.{ins.target}", ins.target, Side.EXECUTE, is_write,
                                              row_store, row_bytes, fire.events, address))
+
+
+def _segment_sums(update: RowGather, seg: torch.Tensor, segments: int) -> torch.Tensor:
+    """Per segment, the sum of the gathered rows whose (nondecreasing) ``seg`` is that segment: the rows
+    are added in order from zero, as ``index_add_`` would add them."""
+    counts = torch.bincount(seg, minlength=segments)
+    offsets = torch.cumsum(counts, 0) - counts
+    return torch.nn.functional.embedding_bag(update.index, update.table, offsets, mode="sum")
 
 
 __all__ = ["DaeAddressError", "ExecuteRun", "collect_firings", "TORCH_DTYPE"]

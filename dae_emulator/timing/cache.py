@@ -5,6 +5,11 @@ write to any other line goes straight to DRAM). Lookup kernels write their outpu
 them would only evict rows that may be reused, and every written byte reaches DRAM exactly once.
 The stream is replayed in a compiled loop (numba): LRU state is inherently sequential, and a replay of
 millions of lines must take well under a second.
+
+Sets are independent, and a set that never has more lines allocated than it has ways never evicts: there
+an access hits exactly when its line was read before. So one cheap pass over the stream (a table of lines
+read so far) decides every access of such sets, and only the accesses of sets that overflow are replayed
+through the LRU state. A cache larger than the working set (the common case) needs the cheap pass only.
 """
 from __future__ import annotations
 
@@ -16,14 +21,44 @@ import numpy as np
 from dae_emulator.config import DeviceConfig
 
 
+_MAX_SPAN = 1 << 26      # lines the cheap pass may cover with its table (one byte each)
+
+
 @numba.njit(cache=True, nogil=True)
-def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int) -> np.ndarray:
-    tags = np.full((num_sets, ways), -1, dtype=np.int64)
-    last_use = np.zeros((num_sets, ways), dtype=np.int64)   # 0: never used, so invalid ways go first
-    hits = np.zeros(lines.size, dtype=np.bool_)
+def _first_reads(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, low: int, span: int):
+    """Hits if no set evicts (an access hits when its line was read before), and the sets that overflow."""
+    read = np.zeros(span, dtype=np.bool_)
+    allocated = np.zeros(num_sets, dtype=np.int64)
+    hits = np.empty(lines.size, dtype=np.bool_)
+    overflow = False
+    for i in range(lines.size):
+        k = lines[i] - low
+        hits[i] = read[k]
+        if not read[k] and not writes[i]:
+            read[k] = True
+            s = lines[i] % num_sets
+            allocated[s] += 1
+            overflow |= allocated[s] > ways
+    return hits, allocated > ways, overflow
+
+
+@numba.njit(cache=True, nogil=True)
+def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, only: np.ndarray,
+            hits: np.ndarray) -> None:
+    """LRU replay of the accesses to the sets where ``only`` is set (all sets if ``only`` is empty),
+    writing their ``hits``."""
+    everything = only.size == 0
+    slot = np.arange(num_sets) if everything else np.cumsum(only.astype(np.int64)) - 1   # set -> state row
+    rows = num_sets if everything else int(np.count_nonzero(only))
+    tags = np.full((rows, ways), -1, dtype=np.int64)
+    last_use = np.zeros((rows, ways), dtype=np.int64)   # 0: never used, so invalid ways go first
     for i in range(lines.size):
         line = lines[i]
         s = line % num_sets
+        if not everything and not only[s]:
+            continue
+        s = slot[s]
+        hits[i] = False
         victim = 0
         for w in range(ways):
             if tags[s, w] == line:
@@ -35,7 +70,6 @@ def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int) -> 
         if hits[i] or not writes[i]:
             tags[s, victim] = line
             last_use[s, victim] = i + 1
-    return hits
 
 
 @dataclass(frozen=True)
@@ -53,7 +87,14 @@ class SetAssociativeCache:
         """Whether each access hit, for ``lines`` (int64 line addresses) accessed in order."""
         if lines.size == 0:
             return np.zeros(0, dtype=bool)
-        return _replay(
-            np.ascontiguousarray(lines, dtype=np.int64), np.ascontiguousarray(writes, dtype=np.bool_),
-            self.num_sets, self.ways,
-        )
+        lines = np.ascontiguousarray(lines, dtype=np.int64)
+        writes = np.ascontiguousarray(writes, dtype=np.bool_)
+        low, high = int(lines.min()), int(lines.max())
+        if high - low < _MAX_SPAN:
+            hits, overflowing, overflow = _first_reads(lines, writes, self.num_sets, self.ways, low, high - low + 1)
+            if overflow:
+                _replay(lines, writes, self.num_sets, self.ways, overflowing, hits)
+            return hits
+        hits = np.zeros(lines.size, dtype=np.bool_)
+        _replay(lines, writes, self.num_sets, self.ways, np.zeros(0, dtype=np.bool_), hits)
+        return hits

@@ -61,10 +61,17 @@ def _room_from(skip: np.ndarray, bucket: int) -> int:
     return root
 
 
+def bucket_capacity(width: float, transfer: float) -> int:
+    """Transfers one calendar bucket holds."""
+    return round(width / transfer)
+
+
 @numba.njit(cache=True, nogil=True)
-def bus_transfer(fill: np.ndarray, skip: np.ndarray, width: float, transfer: float, arrival: float) -> float:
-    """Book one line's transfer for a request arriving at ``arrival``; returns when its transfer ends."""
-    capacity = round(width / transfer)
+def bus_transfer(
+    fill: np.ndarray, skip: np.ndarray, width: float, transfer: float, capacity: int, arrival: float,
+) -> float:
+    """Book one line's transfer for a request arriving at ``arrival``; returns when its transfer ends.
+    ``capacity``: ``bucket_capacity(width, transfer)``."""
     bucket = _room_from(skip, min(int(arrival / width), fill.size - 1))
     start = max(arrival, bucket * width + fill[bucket] * transfer)
     fill[bucket] += 1

@@ -14,7 +14,7 @@ from dae_emulator.config import DeviceConfig
 from dae_emulator.cost import CostRecord, Stalls, bound_from_utilization
 from dae_emulator.energy import EventCounts, energy_of
 from dae_emulator.timing.cache import SetAssociativeCache
-from dae_emulator.timing.dram import Dram
+from dae_emulator.timing.dram import Dram, bucket_capacity
 from dae_emulator.timing.execute_unit import callback_cycles
 from dae_emulator.timing.pipeline import Tally, replay
 from dae_emulator.timing.stream import device_order, event_cores, line_stream
@@ -64,16 +64,12 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     stream = line_stream(trace, config.line_bytes, events)
     hits = SetAssociativeCache.from_config(config).replay(stream.line, stream.write)
 
-    access_lines = np.bincount(stream.event[~stream.execute], minlength=trace.num_events)
-    execute_lines = np.bincount(stream.event[stream.execute], minlength=trace.num_events)
-    lines_in_order = (access_lines + execute_lines)[events]
-    line_start = np.empty(trace.num_events, dtype=np.int64)
-    line_start[events] = np.cumsum(lines_in_order) - lines_in_order
+    access_lines, execute_lines, line_start = stream.access_lines, stream.execute_lines, stream.line_start
     fill, skip, width = dram.calendar(_horizon(access_lines + execute_lines, token_cycles, core_of_event, dram))
     tally, last_transfer = replay(
         events, core_of_event, line_start, access_lines, execute_lines, tokens, token_cycles, hits,
         stream.write, config.cores, config.max_outstanding, config.queue_capacity, dram.cache_latency_cycles,
-        dram.latency_cycles, dram.transfer_cycles, fill, skip, width,
+        dram.latency_cycles, dram.transfer_cycles, fill, skip, width, bucket_capacity(width, dram.transfer_cycles),
     )
 
     finish = tally[:, Tally.FINISH]

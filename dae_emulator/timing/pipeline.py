@@ -14,7 +14,7 @@ import enum
 import numba
 import numpy as np
 
-from dae_emulator.timing.access_unit import entries_free_at, hold_slot, slot_free_at
+from dae_emulator.timing.access_unit import HIT, MISS, entries_free_at, hold_slot, slot_free_at
 from dae_emulator.timing.dram import bus_transfer
 from dae_emulator.timing.execute_unit import run_callbacks
 
@@ -39,12 +39,13 @@ def replay(
     events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
     execute_lines: np.ndarray, tokens: np.ndarray, token_cycles: np.ndarray, hit: np.ndarray,
     write: np.ndarray, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
-    dram_latency: float, transfer: float, fill: np.ndarray, skip: np.ndarray, width: float,
+    dram_latency: float, transfer: float, fill: np.ndarray, skip: np.ndarray, width: float, capacity: int,
 ) -> tuple[np.ndarray, float]:
     """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended."""
     tally = np.zeros((cores, _COLUMNS))
-    slots = np.zeros((cores, max_outstanding))
-    used = np.zeros(cores, dtype=np.int64)
+    ring = np.zeros((cores, 2, max_outstanding))         # request slots: ``access_unit``'s two rings
+    ring_head = np.zeros((cores, 2), dtype=np.int64)
+    ring_count = np.zeros((cores, 2), dtype=np.int64)
     pops = np.zeros((cores, queue_capacity))
     pushed = np.zeros(cores, dtype=np.int64)
     access_free = np.zeros(cores)
@@ -60,15 +61,17 @@ def replay(
         first = line_start[event]
         for line in range(first, first + access_lines[event]):
             if write[line]:
-                last_data = max(last_data, bus_transfer(fill, skip, width, transfer, cycle + cache_latency))
+                last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, cycle + cache_latency))
             else:
                 wanted = cycle
-                cycle = slot_free_at(slots[core], used[core], cycle)
+                cycle = slot_free_at(ring, ring_head, ring_count, core, cycle)
                 tally[core, Tally.SLOTS_FULL] += cycle - wanted
                 data = cycle + cache_latency
-                if not hit[line]:
-                    data = bus_transfer(fill, skip, width, transfer, data) + dram_latency
-                used[core] = hold_slot(slots[core], used[core], data)
+                if hit[line]:
+                    hold_slot(ring, ring_head, ring_count, core, data, HIT)
+                else:
+                    data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
+                    hold_slot(ring, ring_head, ring_count, core, data, MISS)
                 ready = max(ready, data)
                 last_data = max(last_data, data)
             cycle += 1.0
@@ -88,10 +91,10 @@ def replay(
         for line in range(first, first + execute_lines[event]):
             data = free + cache_latency
             if write[line]:
-                last_data = max(last_data, bus_transfer(fill, skip, width, transfer, data))
+                last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, data))
             else:
                 if not hit[line]:
-                    data = bus_transfer(fill, skip, width, transfer, data) + dram_latency
+                    data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
                 own_data = max(own_data, data)
                 last_data = max(last_data, data)
             free += 1.0

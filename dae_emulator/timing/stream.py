@@ -20,10 +20,13 @@ from dae_emulator.trace import LaunchTrace, Side
 class LineStream:
     """Every line request of a launch in device order; each event's requests are contiguous."""
 
-    line: np.ndarray       # int64 line address
-    event: np.ndarray      # int64 issuing event
-    execute: np.ndarray    # bool: issued by the execute unit (else by the access unit)
-    write: np.ndarray      # bool
+    line: np.ndarray           # int64 line address
+    event: np.ndarray          # int64 issuing event
+    execute: np.ndarray        # bool: issued by the execute unit (else by the access unit)
+    write: np.ndarray          # bool
+    access_lines: np.ndarray   # int64 per event: lines its access unit issues
+    execute_lines: np.ndarray  # int64 per event: lines its execute unit issues
+    line_start: np.ndarray     # int64 per event: index of its first line in the stream
 
 
 def event_cores(trace: LaunchTrace, cores: int) -> np.ndarray:
@@ -38,6 +41,9 @@ def device_order(core_of_event: np.ndarray, cores: int) -> np.ndarray:
     if cores == 1:
         return np.arange(num_events)
     counts = np.bincount(core_of_event, minlength=cores)
+    if counts.size == cores and np.all(counts == counts[0]) and np.all(core_of_event[1:] >= core_of_event[:-1]):
+        # equal blocks in core order: the k-th events of all cores, then the (k+1)-th (what the sort gives)
+        return np.arange(num_events).reshape(cores, -1).T.ravel()
     by_core = np.argsort(core_of_event, kind="stable")
     rank = np.empty(num_events)
     rank[by_core] = np.arange(num_events) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -45,24 +51,44 @@ def device_order(core_of_event: np.ndarray, cores: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _expand(
-    first: np.ndarray, count: np.ndarray, event: np.ndarray, record: np.ndarray, record_execute: np.ndarray,
-    record_write: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Access i becomes lines first[i] .. first[i] + count[i] - 1, each tagged with its access's event,
-    side and direction."""
-    total = count.sum()
+def _ordered_lines(
+    position: np.ndarray, event: np.ndarray, address: np.ndarray, record: np.ndarray, record_bytes: np.ndarray,
+    record_execute: np.ndarray, record_write: np.ndarray, line_bytes: int,
+):
+    """Access i becomes lines address[i] // line_bytes onwards, each tagged with its access's event, side
+    and direction, placed by a stable counting sort on (device position of its event, side)."""
+    keys = 2 * position.size
+    start = np.zeros(keys + 1, dtype=np.int64)
+    for i in range(event.size):
+        r = record[i]
+        first = address[i] // line_bytes
+        start[2 * position[event[i]] + record_execute[r] + 1] += (address[i] + record_bytes[r] - 1) // line_bytes - first + 1
+    access_lines = np.empty(position.size, dtype=np.int64)
+    execute_lines = np.empty(position.size, dtype=np.int64)
+    line_start = np.empty(position.size, dtype=np.int64)
+    for e in range(position.size):
+        k = 2 * position[e]
+        access_lines[e], execute_lines[e] = start[k + 1], start[k + 2]
+    for k in range(keys):
+        start[k + 1] += start[k]
+    for e in range(position.size):
+        line_start[e] = start[2 * position[e]]
+    total = start[keys]
     lines = np.empty(total, dtype=np.int64)
     events = np.empty(total, dtype=np.int64)
     execute = np.empty(total, dtype=np.bool_)
     write = np.empty(total, dtype=np.bool_)
-    k = 0
-    for i in range(first.size):
-        for j in range(count[i]):
-            lines[k], events[k] = first[i] + j, event[i]
-            execute[k], write[k] = record_execute[record[i]], record_write[record[i]]
-            k += 1
-    return lines, events, execute, write
+    for i in range(event.size):
+        r = record[i]
+        first = address[i] // line_bytes
+        count = (address[i] + record_bytes[r] - 1) // line_bytes - first + 1
+        key = 2 * position[event[i]] + record_execute[r]
+        k = start[key]
+        for j in range(count):
+            lines[k + j], events[k + j] = first + j, event[i]
+            execute[k + j], write[k + j] = record_execute[r], record_write[r]
+        start[key] = k + count
+    return lines, events, execute, write, access_lines, execute_lines, line_start
 
 
 def line_stream(trace: LaunchTrace, line_bytes: int, events: np.ndarray) -> LineStream:
@@ -70,19 +96,16 @@ def line_stream(trace: LaunchTrace, line_bytes: int, events: np.ndarray) -> Line
 
     Within an event the access unit's lines come first: the execute unit's follow its callbacks.
     """
-    if not trace.accesses:
-        empty = np.zeros(0, dtype=np.int64)
-        return LineStream(empty, empty, empty.astype(bool), empty.astype(bool))
-    event = np.concatenate([record.event.numpy() for record in trace.accesses])
-    address = np.concatenate([record.address.numpy() for record in trace.accesses])
-    nbytes = np.concatenate([np.full(r.event.numel(), r.nbytes) for r in trace.accesses])
-    record = np.repeat(np.arange(len(trace.accesses)), [r.event.numel() for r in trace.accesses])
-    execute = np.array([r.side is Side.EXECUTE for r in trace.accesses])
     position = np.empty(events.size, dtype=np.int64)
     position[events] = np.arange(events.size)
-    order = np.argsort(2 * position[event] + execute[record], kind="stable")
-    event, address, nbytes, record = event[order], address[order], nbytes[order], record[order]
-    first = address // line_bytes
-    count = (address + nbytes - 1) // line_bytes - first + 1
+    if not trace.accesses:
+        empty = np.zeros(0, dtype=np.int64)
+        none = np.zeros(events.size, dtype=np.int64)
+        return LineStream(empty, empty, empty.astype(bool), empty.astype(bool), none, none, none)
+    event = np.concatenate([record.event.numpy() for record in trace.accesses])
+    address = np.concatenate([record.address.numpy() for record in trace.accesses])
+    record = np.repeat(np.arange(len(trace.accesses)), [r.event.numel() for r in trace.accesses])
+    record_bytes = np.array([r.nbytes for r in trace.accesses], dtype=np.int64)
+    execute = np.array([r.side is Side.EXECUTE for r in trace.accesses], dtype=np.int64)
     write = np.array([r.is_write for r in trace.accesses])
-    return LineStream(*_expand(first, count, event, record, execute, write))
+    return LineStream(*_ordered_lines(position, event, address, record, record_bytes, execute, write, line_bytes))
