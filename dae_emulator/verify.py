@@ -1,6 +1,7 @@
 """Static legality of a DAE program: what must hold before it may run on a device.
 
-Checked: every name defined once and before use; traversal units form one chain of layers; streams read
+Checked: every name defined once and before use; traversal units form chains of layers (one chain per
+independent loop nest, e.g. one per table of a batched region, issued one after another); streams read
 only their own layer or the layers above; each queue has exactly one consumer callback, which pops it
 once per token, and every rule that sends that token pushes it exactly once (so pushes and pops match in
 count and kind and the execute unit can never wait on a queue the access unit will not fill); accumulators
@@ -25,16 +26,31 @@ def _unique(kind: str, names) -> set[str]:
     return seen
 
 
-def layer_chain(p: Program) -> list[str]:
-    """Traversal unit names from the outermost layer inward."""
-    chain: list[str] = []
-    for t in p.traversals:
-        expected_parent = chain[-1] if chain else None
-        if t.parent != expected_parent:
-            raise DaeVerifyError(
-                f"traversal unit {t.name} must be nested in {expected_parent or 'nothing'} (layers form one chain)")
-        chain.append(t.name)
-    return chain
+def layer_parents(p: Program) -> list[int | None]:
+    """For each traversal unit (in program order), the index of the unit it is nested in, or None for the
+    outermost layer of a chain. A unit is nested in the innermost unit of the chain declared last: chains
+    are declared one after another, and a layer has at most one inner layer."""
+    parents: list[int | None] = []
+    index = {t.name: i for i, t in enumerate(p.traversals)}
+    for i, t in enumerate(p.traversals):
+        if t.parent is None:
+            parents.append(None)
+            continue
+        expected = p.traversals[i - 1].name if i else None
+        if t.parent != expected or index.get(t.parent, i) >= i:
+            raise DaeVerifyError(f"traversal unit {t.name} must be nested in {expected or 'nothing'}: a chain's "
+                                 f"layers are declared outermost first, one inside the other")
+        parents.append(index[t.parent])
+    return parents
+
+
+def ancestors(parents: list[int | None], layer: int) -> set[int]:
+    """``layer`` and every layer enclosing it."""
+    found = set()
+    while layer is not None:
+        found.add(layer)
+        layer = parents[layer]
+    return found
 
 
 def verify(p: Program, device: DeviceConfig | None = None) -> Program:
@@ -44,9 +60,10 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
     _unique("queue", (x.name for x in p.queues))
     _unique("accumulator", (x.name for x in p.accumulators))
     _unique("callback", (x.token for x in p.callbacks))
-    chain = layer_chain(p)
-    if not chain:
+    parents = layer_parents(p)
+    if not parents:
         raise DaeVerifyError("a program needs at least one traversal unit")
+    chain = [t.name for t in p.traversals]
     depth = {name: i for i, name in enumerate(chain)}
     inputs = {x.name: x for x in p.inputs}
     outputs = {x.name: x for x in p.outputs}
@@ -55,8 +72,9 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
     def visible(stream: str, layer: int, user: str) -> None:
         if stream not in stream_layer:
             raise DaeVerifyError(f"{user} uses stream {stream!r} before it is defined")
-        if stream_layer[stream] > layer:
-            raise DaeVerifyError(f"{user} runs on layer {chain[layer]} but stream {stream} lives on an inner layer")
+        if stream_layer[stream] not in ancestors(parents, layer):
+            raise DaeVerifyError(f"{user} runs on layer {chain[layer]} but stream {stream} lives on an inner layer "
+                                 f"or another chain")
 
     for t in p.traversals:
         if t.kind is TraversalKind.RANGE:

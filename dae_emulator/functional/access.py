@@ -18,7 +18,7 @@ import torch
 from ..errors import DaeAddressError, DaeRangeError
 from ..program import AluOp, Event, Program, StreamKind, TraversalKind
 from ..trace import AccessRecord, Side
-from ..verify import layer_chain
+from ..verify import layer_parents
 
 
 class RowGather:
@@ -62,7 +62,7 @@ def rows(value: torch.Tensor | RowGather) -> torch.Tensor:
 @dataclass
 class Layer:
     name: str
-    parent: torch.Tensor | None     # (n,) index of the enclosing iteration
+    parent: torch.Tensor | None     # (n,) index of the enclosing iteration (None: an outermost layer)
     induction: torch.Tensor         # (n,) induction variable value
     iter_event: torch.Tensor | None = None
     end_event: torch.Tensor | None = None
@@ -85,8 +85,8 @@ class AccessRun:
     def __init__(self, program: Program, tensors: dict[str, torch.Tensor], sizes: dict[str, int],
                  addresses: dict[str, int]):
         self.program, self.tensors, self.sizes, self.base = program, tensors, sizes, addresses
-        self.chain = layer_chain(program)
-        self.depth = {name: i for i, name in enumerate(self.chain)}
+        self.parent_layer = layer_parents(program)          # by layer index, in program order
+        self.depth = {t.name: i for i, t in enumerate(program.traversals)}
         self.layers: list[Layer] = []
         self.values: dict[str, torch.Tensor] = {}
         self.stream_depth: dict[str, int] = {}
@@ -103,18 +103,19 @@ class AccessRun:
     # -- layers ------------------------------------------------------------------------------------------
     def _add_layer(self, t) -> None:
         device = next(iter(self.tensors.values())).device
-        if not self.layers:
+        if t.parent is None:
             n = self._extent(t.extent)
             self.layers.append(Layer(t.name, None, torch.arange(n, device=device)))
             return
-        outer = self.layers[-1]
+        outer_index = self.depth[t.parent]
+        outer = self.layers[outer_index]
         if t.kind is TraversalKind.DENSE:
             extent = self._extent(t.extent)
             counts = torch.full((outer.size,), extent, dtype=torch.int64, device=device)
             start = torch.zeros(outer.size, dtype=torch.int64, device=device)
         else:
-            start = self.at_layer(t.lo, len(self.layers) - 1).long()
-            counts = self.at_layer(t.hi, len(self.layers) - 1).long() - start
+            start = self.at_layer(t.lo, outer_index).long()
+            counts = self.at_layer(t.hi, outer_index).long() - start
             if counts.numel() and counts.min() < 0:
                 bad = int(torch.nonzero(counts < 0)[0])
                 raise DaeRangeError(t.name, bad, int(start[bad]), int(start[bad] + counts[bad]))
@@ -128,10 +129,11 @@ class AccessRun:
 
     def ancestor_map(self, from_depth: int, to_depth: int) -> torch.Tensor | None:
         """For each iteration at ``to_depth``, its enclosing iteration at ``from_depth`` (None: identity)."""
-        mapping = None
-        for d in range(to_depth, from_depth, -1):
+        mapping, d = None, to_depth
+        while d != from_depth:
             parent = self.layers[d].parent
             mapping = parent if mapping is None else parent[mapping]
+            d = self.parent_layer[d]
         return mapping
 
     def at_layer(self, stream: str, depth: int, *, lazy: bool = False) -> torch.Tensor | RowGather:
@@ -168,27 +170,34 @@ class AccessRun:
 
     # -- events ------------------------------------------------------------------------------------------
     def _number_events(self) -> None:
-        """Give every iteration an ITER and an END event id in the order one core would issue them."""
-        sizes = [None] * len(self.layers)
+        """Give every iteration an ITER and an END event id in the order one core would issue them: chains
+        one after another, each iteration's inner iterations between its ITER and END events. Outer
+        iterations of all chains are numbered together as the work items cores split."""
+        sizes = [torch.full((layer.size,), 2, dtype=torch.int64) for layer in self.layers]
         for d in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[d]
-            size = torch.full((layer.size,), 2, dtype=torch.int64)
-            if d + 1 < len(self.layers):
-                size.index_add_(0, self.layers[d + 1].parent, sizes[d + 1])
-            sizes[d] = size
-        start = torch.cumsum(sizes[0], 0) - sizes[0]
+            outer = self.parent_layer[d]
+            if outer is not None:
+                sizes[outer].index_add_(0, self.layers[d].parent, sizes[d])
+        next_event, item_sizes = 0, []
         for d, layer in enumerate(self.layers):
-            if d:
+            outer = self.parent_layer[d]
+            if outer is None:
+                start = next_event + torch.cumsum(sizes[d], 0) - sizes[d]
+                next_event += int(sizes[d].sum())
+                item_sizes.append(sizes[d])
+            else:
                 parent = layer.parent
                 within = torch.cumsum(sizes[d], 0) - sizes[d]
-                counts = torch.bincount(parent, minlength=self.layers[d - 1].size)
+                counts = torch.bincount(parent, minlength=self.layers[outer].size)
                 first_child = torch.cumsum(counts, 0) - counts
                 seg_offset = within - within[first_child[parent]] if parent.numel() else within
-                start = self.layers[d - 1].iter_event[parent] + 1 + seg_offset
+                start = self.layers[outer].iter_event[parent] + 1 + seg_offset
             layer.iter_event = start
             layer.end_event = start + sizes[d] - 1
-        self.num_events = int(sizes[0].sum())
-        self.event_item = torch.repeat_interleave(torch.arange(self.layers[0].size), sizes[0])
+        item_sizes = torch.cat(item_sizes)
+        self.num_events = next_event
+        self.num_items = item_sizes.numel()
+        self.event_item = torch.repeat_interleave(torch.arange(self.num_items), item_sizes)
         self.records = [self._with_events(r) for r in self.records]
 
     def _with_events(self, record: AccessRecord) -> AccessRecord:

@@ -160,3 +160,82 @@ def test_read_modify_write_stores_reduce_duplicates():
     assert dae_emulator.parse_program(text).callbacks[0].body[-1].op.value == "store_max"
     # out starts at zero; per target the max of the gathered x[index] values (x[k] = k here)
     assert result.outputs["out"].tolist() == [0.0, 1.0, 2.0]
+
+
+TWO_TABLES = """\
+program two_bags
+param t0: f32[rows0, dim0]
+param i0: i64[n0]
+param o0: i64[bags0]
+param t1: f32[rows1, dim1]
+param i1: i64[n1]
+param o1: i64[bags1]
+output out0: f32[bags0 - 1, dim0]
+output out1: f32[bags1 - 1, dim1]
+access:
+  traversal a0 = dense [0, bags0 - 1)
+  stream b0 = induction a0
+  stream lo0 = load o0[b0] @a0
+  stream n0b = alu add(b0, 1) @a0
+  stream hi0 = load o0[n0b] @a0
+  traversal a1 = range [lo0, hi0) in a0
+  stream j0 = induction a1
+  stream r0 = load i0[j0] @a1
+  stream row0 = load_row t0[r0] @a1
+  traversal c0 = dense [0, bags1 - 1)
+  stream b1 = induction c0
+  stream lo1 = load o1[b1] @c0
+  stream n1b = alu add(b1, 1) @c0
+  stream hi1 = load o1[n1b] @c0
+  traversal c1 = range [lo1, hi1) in c0
+  stream j1 = induction c1
+  stream r1 = load i1[j1] @c1
+  stream row1 = load_row t1[r1] @c1
+  on a1.iter: push q0 <- row0; token ROW0
+  on a0.end: token BAG0
+  on c1.iter: push q1 <- row1; token ROW1
+  on c0.end: token BAG1
+queues:
+  queue q0: row f32
+  queue q1: row f32
+execute:
+  acc s0: sum f32[dim0] init 0.0
+  acc s1: sum f32[dim1] init 0.0
+  callback ROW0 lanes 16:
+    %x = pop q0
+    update s0, %x
+  callback BAG0 lanes 16:
+    %b = count
+    %v = read s0
+    store out0[%b] = %v
+    reset s0
+  callback ROW1 lanes 16:
+    %y = pop q1
+    update s1, %y
+  callback BAG1 lanes 16:
+    %c = count
+    %w = read s1
+    store out1[%c] = %w
+    reset s1
+"""
+
+
+def test_several_chains_run_one_after_another_and_split_work_across_all_their_bags():
+    g = torch.Generator().manual_seed(0)
+    t0, t1 = torch.randn(30, 4, generator=g), torch.randn(50, 8, generator=g)
+    i0, i1 = torch.randint(0, 30, (12,), generator=g), torch.randint(0, 50, (7,), generator=g)
+    o0, o1 = torch.tensor([0, 5, 5, 12]), torch.tensor([0, 3, 7])
+    result = dae_emulator.run(TWO_TABLES, dict(t0=t0, i0=i0, o0=o0, t1=t1, i1=i1, o1=o1))
+    torch.testing.assert_close(result.outputs["out0"], F.embedding_bag(i0, t0, o0, mode="sum", include_last_offset=True))
+    torch.testing.assert_close(result.outputs["out1"], F.embedding_bag(i1, t1, o1, mode="sum", include_last_offset=True))
+    trace = result.trace
+    assert trace.num_items == 3 + 2                      # bags of both tables are the work items
+    first, second = (t.event for t in trace.tokens if t.callback in ("BAG0", "BAG1"))
+    assert int(first.max()) < int(second.min())          # the second chain is issued after the first
+    assert trace.lookups == 12 + 7
+
+
+def test_a_chain_cannot_read_another_chains_streams():
+    text = TWO_TABLES.replace("stream r1 = load i1[j1] @c1", "stream r1 = load i1[j0] @c1")
+    with pytest.raises(dae_emulator.DaeVerifyError, match="another chain"):
+        dae_emulator.verify(dae_emulator.parse_program(text))
