@@ -136,12 +136,30 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
         raise DaeVerifyError(f"callback {sorted(unused)[0]} is never sent a token")
     _verify_callbacks(p, outputs)
     if device is not None:
-        if len(p.traversals) > device.traversal_units:
-            raise DaeVerifyError(f"{len(p.traversals)} traversal units needed, device {device.name} has "
+        units, queues = resources(p, parents)
+        if units > device.traversal_units:
+            raise DaeVerifyError(f"{units} traversal units needed, device {device.name} has "
                                  f"{device.traversal_units}")
-        if len(p.queues) > device.queues:
-            raise DaeVerifyError(f"{len(p.queues)} queues needed, device {device.name} has {device.queues}")
+        if queues > device.queues:
+            raise DaeVerifyError(f"{queues} queues needed, device {device.name} has {device.queues}")
     return p
+
+
+def resources(p: Program, parents: list[int | None]) -> tuple[int, int]:
+    """Traversal units and queues the program needs at once. Chains run one after another, so they reuse
+    the same units and queues: the need is the largest chain's."""
+    chain_of, chains = [], -1
+    for parent in parents:
+        chains += parent is None
+        chain_of.append(chains)
+    chain_by_unit = {t.name: chain_of[i] for i, t in enumerate(p.traversals)}
+    units = [0] * (chains + 1)
+    for c in chain_of:
+        units[c] += 1
+    queues = [set() for _ in range(chains + 1)]
+    for r in p.rules:
+        queues[chain_by_unit[r.traversal]].update(q for q, _ in r.pushes)
+    return max(units), max(len(q) for q in queues)
 
 
 def _verify_callbacks(p: Program, outputs) -> None:

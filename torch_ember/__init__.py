@@ -7,6 +7,7 @@ backend); import it for ``report()``, ``reset()``, the options and ``torch_ember
 import os
 
 from . import logs, profiler
+from .autotune import HardwareBudget, autotune
 from .dynamo_backend import ember_backend
 from .explain import Explanation, explain
 from .options import EmberOptions
@@ -26,4 +27,4 @@ def reset() -> None:
     LAUNCHES.clear()
 
 
-__all__ = ["ember_backend", "EmberOptions", "explain", "Explanation", "profiler", "report", "reset", "Report"]
+__all__ = ["autotune", "HardwareBudget", "ember_backend", "EmberOptions", "explain", "Explanation", "profiler", "report", "reset", "Report"]

@@ -12,7 +12,7 @@ from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
 
 from .fx_passes.canonicalize import canonicalize
-from .fx_passes.fuse import fuse_message_passing
+from .fx_passes.fuse import batch_embedding_bags, fuse_message_passing
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
 from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
@@ -52,10 +52,11 @@ LOWERING_OBSERVERS: list = []
 
 def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str],
                 graph_kind: str = "forward") -> torch.fx.GraphModule:
-    """The fx passes in order: canonicalize, match, fuse, partition. Returns the partitioned graph."""
+    """The fx passes in order: canonicalize, match, fuse (message passing, batched bags), partition."""
     gm = canonicalize(gm)
-    matches, host = match_regions(gm, table_names, graph_kind)
-    matches = fuse_message_passing(matches)
+    devices = ("cuda", "cpu") if settings.regions == "triton" else ("cpu",)
+    matches, host = match_regions(gm, table_names, graph_kind, devices)
+    matches = batch_embedding_bags(fuse_message_passing(matches))
     for observe in LOWERING_OBSERVERS:
         observe(graph_kind, matches, host)
     for decision in host:

@@ -24,6 +24,7 @@ class RegionKind(enum.Enum):
     GATHER_ELEMENTS = "gather_elements"    # gather / take_along_dim along any dimension
     SCATTER_ELEMENTS = "scatter_elements"  # scatter_add / scatter_reduce along any dimension
     SEGMENT_REDUCE = "segment_reduce"      # segment_reduce over contiguous rows
+    BATCHED = "batched"                    # several independent regions (``parts``) in one launch
 
 
 class BagMode(enum.IntEnum):
@@ -53,9 +54,13 @@ class RegionSpec:
     alpha: float = 1.0               # index_add's scale of the source
     op: str = ""                     # the ATen op the region replaces (its reference and error style)
     fused: tuple[str, ...] = field(default=())   # elementwise neighbours fused into the region
+    parts: tuple["RegionSpec", ...] = field(default=())   # BATCHED: the regions it runs, in order
 
     @property
     def name(self) -> str:
+        if self.kind is RegionKind.BATCHED:
+            return f"batched_{len(self.parts)}x_{self.parts[0].name}" if len(
+                {p.name for p in self.parts}) == 1 else f"batched_{len(self.parts)}_regions"
         parts = [self.kind.value]
         if self.kind in _BAG_KINDS:
             parts.append(self.mode.name.lower())
@@ -68,14 +73,23 @@ class RegionSpec:
             parts.append(f"pad{self.padding_idx}")
         return "_".join(parts)
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict:
         d = asdict(self)
         d["kind"], d["mode"] = self.kind.value, int(self.mode)
-        return json.dumps(d, sort_keys=True)
+        d["parts"] = [p.to_dict() for p in self.parts]
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @staticmethod
+    def from_dict(d: dict) -> "RegionSpec":
+        d = dict(d)
+        d["kind"], d["mode"] = RegionKind(d["kind"]), BagMode(d["mode"])
+        d["fused"] = tuple(d["fused"])
+        d["parts"] = tuple(RegionSpec.from_dict(p) for p in d.get("parts", ()))
+        return RegionSpec(**d)
 
     @staticmethod
     def from_json(text: str) -> "RegionSpec":
-        d = json.loads(text)
-        d["kind"], d["mode"] = RegionKind(d["kind"]), BagMode(d["mode"])
-        d["fused"] = tuple(d["fused"])
-        return RegionSpec(**d)
+        return RegionSpec.from_dict(json.loads(text))

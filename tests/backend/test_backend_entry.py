@@ -128,3 +128,24 @@ def test_rest_of_graph_through_inductor_matches_eager():
     want = torch.autograd.grad(model(i, o, w), list(model.parameters()))
     for g, e in zip(grads, want):
         torch.testing.assert_close(g, e)
+
+
+def test_embedding_bags_of_one_graph_run_as_one_batched_region():
+    torch_ember.reset()
+    torch.manual_seed(0)
+    bags = nn.ModuleList([nn.EmbeddingBag(20, 4, mode="sum"), nn.EmbeddingBag(30, 4, mode="max"),
+                          nn.EmbeddingBag(10, 4, mode="mean", padding_idx=0)])
+
+    def pooled(i, o):
+        return torch.cat([bag(i % bag.num_embeddings, o) for bag in bags], dim=1)
+
+    f = torch.compile(pooled, backend="ember", options={"rest": "eager"})
+    i, o = torch.randint(0, 30, (11,)), torch.tensor([0, 3, 3, 8])
+    got, want = f(i, o), pooled(i, o)
+    torch.testing.assert_close(got, want)
+    grads = torch.autograd.grad(got.pow(2).sum(), list(bags.parameters()))
+    expected = torch.autograd.grad(want.pow(2).sum(), list(bags.parameters()))
+    for g, e in zip(grads, expected):
+        torch.testing.assert_close(g, e)
+    forward = [r for r in torch_ember.report().regions if r.kind == "batched"]
+    assert len(forward) == 1 and forward[0].launches == 1 and forward[0].lookups == 3 * 11

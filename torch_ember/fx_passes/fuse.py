@@ -1,4 +1,6 @@
-"""Fuse: neighbouring regions and the elementwise work between them become one region.
+"""Fuse: neighbouring regions and the elementwise work between them become one region, and independent
+embedding bags of one graph (a DLRM's tables, whose pooled outputs are concatenated) become one batched
+region: one launch, the tables' loop nests one after another, the cores sharing all their bags.
 
 Message passing: a row gather (``x[src]``, ``index_select(x, 0, src)``), optionally scaled by one weight
 per row (``* w.view(-1, 1)``), scattered into rows (``index_add``, ``index_put(accumulate)``,
@@ -13,7 +15,7 @@ import dataclasses
 import torch
 import torch.fx
 
-from ..region_spec import RegionKind
+from ..region_spec import RegionKind, RegionSpec
 from .match import RegionMatch
 from .registry_base import meta
 
@@ -62,3 +64,23 @@ def fuse_message_passing(matches: list[RegionMatch]) -> list[RegionMatch]:
         fused.append(RegionMatch(m.node, spec, args))
         consumed.add(gather.node)
     return [m for m in fused if m.node not in consumed]
+
+
+def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
+    """One batched region for all forward embedding bags of the graph, placed after the last of their
+    inputs is computed; only when no bag's output is used before that point."""
+    bags = [m for m in matches if m.spec.kind is RegionKind.EMBEDDING_BAG]
+    if len(bags) < 2:
+        return matches
+    order = {node: i for i, node in enumerate(bags[0].node.graph.nodes)}
+    bags.sort(key=lambda m: order[m.node])
+    inputs = [a for m in bags for a in m.args if isinstance(a, torch.fx.Node)]
+    anchor = max(inputs, key=order.__getitem__)
+    uses = [user for m in bags for item in m.node.users for user in item.users]
+    if uses and min(order[u] for u in uses) <= order[anchor]:
+        return matches
+    tables = f"{len(bags)} tables {bags[0].spec.table}..{bags[-1].spec.table}"
+    spec = RegionSpec(RegionKind.BATCHED, tables, parts=tuple(m.spec for m in bags))
+    batched = RegionMatch(bags[0].node, spec, tuple(a for m in bags for a in m.args),
+                          tuple(m.node for m in bags[1:]), after=anchor)
+    return [batched] + [m for m in matches if m.spec.kind is not RegionKind.EMBEDDING_BAG]

@@ -15,6 +15,8 @@ class RegionMatch:
     node: torch.fx.Node
     spec: RegionSpec
     args: tuple
+    more_nodes: tuple = ()      # a batched region also replaces these, its outputs following ``node``'s
+    after: torch.fx.Node | None = None   # where a batched region goes (default: where ``node`` is)
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,8 @@ class HostDecision:
     reason: str
 
 
-def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str], graph_kind: str = "forward"
-                  ) -> tuple[list[RegionMatch], list[HostDecision]]:
+def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str], graph_kind: str = "forward",
+                  devices: tuple[str, ...] = ("cpu",)) -> tuple[list[RegionMatch], list[HostDecision]]:
     """``table_names`` maps placeholder names to the user's names for them (for messages); other data is
     named by the node that makes it, in the graph it lives in."""
     matches, host = [], []
@@ -37,7 +39,9 @@ def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str], graph_k
                 host.append(HostDecision(node, "no DAE lowering for this op yet"))
             continue
         kw = node_kwargs(node)
-        reason = lowering.check(kw)
+        table = getattr(kw[lowering.table_key], "meta", {}).get("val")
+        reason = (f"tensors on {table.device.type}; regions run here on {' or '.join(devices)} tensors"
+                  if table is not None and table.device.type not in devices else lowering.check(kw))
         if reason is not None:
             host.append(HostDecision(node, reason))
             continue

@@ -17,14 +17,21 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
         node = m.node
         original = node.meta.get("val")
         args = [replaced.get(a, a) for a in m.args]
-        with graph.inserting_before(node):
+        with graph.inserting_after(m.after) if m.after is not None else graph.inserting_before(node):
             region = graph.create_node("call_function", region_op, (m.spec.to_json(), settings_json, args),
                                        name=f"ember_{m.spec.name}")
         if isinstance(original, (tuple, list)):
-            region.meta["val"] = list(original)
-            for user in list(node.users):
-                assert user.target is operator.getitem, f"{node} has a non-getitem user {user}"
-                user.args = (region, user.args[1])
+            region.meta["val"], offset = [], 0
+            for replaced_node in (node,) + m.more_nodes:
+                outputs = list(replaced_node.meta["val"])
+                for user in list(replaced_node.users):
+                    assert user.target is operator.getitem, f"{replaced_node} has a non-getitem user {user}"
+                    user.args = (region, offset + user.args[1])
+                    region.append(user)       # after the region, wherever the replaced node was
+                region.meta["val"] += outputs
+                offset += len(outputs)
+                if replaced_node is not node:
+                    graph.erase_node(replaced_node)
         else:
             region.meta["val"] = [original] if original is not None else None
             with graph.inserting_after(region):

@@ -30,14 +30,13 @@ INTEGERS = (torch.int32, torch.int64)
 
 
 def tensor_checks(data, *, integers: bool = False) -> str | None:
-    """Data a region can hold: floating point (and, for pure gathers, integers) on the CPU."""
+    """Data a region can hold: floating point (and, for pure gathers, integers); where it may live is
+    the matcher's question (the emulator takes CPU tensors, the Triton path GPU ones)."""
     if data is None:
         return "the data's shape is unknown at compile time"
     allowed = FLOATS + INTEGERS if integers else FLOATS
     if data.dtype not in allowed:
         return f"dtype {data.dtype} is not lowered ({', '.join(str(d).removeprefix('torch.') for d in allowed)} are)"
-    if data.device.type != "cpu":
-        return f"tensors on {data.device.type}: the emulated device takes CPU tensors"
     return None
 
 

@@ -89,7 +89,7 @@ class EmbeddingBagAdapter:
             offset2bag = indices.new_empty(0, dtype=index_t)
         else:
             starts = offsets[:bags].to(index_t)
-            positions = torch.arange(indices.numel(), dtype=index_t)
+            positions = torch.arange(indices.numel(), dtype=index_t, device=indices.device)
             offset2bag = (torch.searchsorted(starts, positions, right=True) - 1).to(index_t)
         if spec.mode is BagMode.SUM:
             bag_size = offsets.new_zeros(bags, dtype=index_t)
@@ -211,3 +211,50 @@ ADAPTERS = {
     RegionKind.SCATTER_ELEMENTS: ScatterElementsAdapter,
     RegionKind.SEGMENT_REDUCE: SegmentReduceAdapter,
 }
+
+
+def _arity(part: RegionSpec) -> int:
+    if part.kind is RegionKind.EMBEDDING_BAG:
+        return 3 + part.has_weights
+    raise ValueError(f"regions of kind {part.kind.value} are not batched")
+
+
+def _split(spec: RegionSpec, args: list) -> list[list]:
+    """Each part's own arguments out of the batched region's concatenated list."""
+    parts, start = [], 0
+    for part in spec.parts:
+        parts.append(list(args[start:start + _arity(part)]))
+        start += _arity(part)
+    return parts
+
+
+class BatchedAdapter:
+    """Several regions in one launch: each part's adapter does its own work, under the part's prefix."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        from ..transforms.slc.batch import prefix_of
+        inputs = {}
+        for k, (part, part_args) in enumerate(zip(spec.parts, _split(spec, args))):
+            inputs.update({prefix_of(k) + name: t for name, t in ADAPTERS[part.kind].program_inputs(part, part_args).items()})
+        return inputs
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        from ..transforms.slc.batch import prefix_of
+        results = []
+        for k, (part, part_args) in enumerate(zip(spec.parts, _split(spec, args))):
+            prefix = prefix_of(k)
+            mine = {name[len(prefix):]: t for name, t in outputs.items() if name.startswith(prefix)}
+            results += ADAPTERS[part.kind].finish(part, part_args, mine)
+        return results
+
+    @staticmethod
+    def reference(spec, args):
+        return [t for part, part_args in zip(spec.parts, _split(spec, args))
+                for t in ADAPTERS[part.kind].reference(part, part_args)]
+
+    fake = reference
+
+
+ADAPTERS[RegionKind.BATCHED] = BatchedAdapter

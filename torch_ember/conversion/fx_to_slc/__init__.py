@@ -5,6 +5,7 @@ from dae_emulator.program import DType
 
 from ...ir.slc import SlcProgram, verify_slc
 from ...region_spec import RegionKind, RegionSpec
+from ...transforms.slc.batch import batch, prefix_of
 from .embedding import build_embedding, build_embedding_backward
 from .embedding_bag import build_embedding_bag
 from .embedding_bag_backward import build_bag_backward, build_bag_max_backward, build_bag_weights_backward
@@ -30,5 +31,13 @@ _BUILDERS = {
 
 
 def region_to_slc(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
-    """The SLC program for ``spec`` with parameter dtypes ``dtypes`` (by parameter name)."""
+    """The SLC program for ``spec`` with parameter dtypes ``dtypes`` (by parameter name); a batched region's
+    parts are built alone and batched (their parameters carry the parts' ``t{k}_`` prefixes)."""
+    if spec.kind is RegionKind.BATCHED:
+        parts = []
+        for k, part in enumerate(spec.parts):
+            prefix = prefix_of(k)
+            part_dtypes = {n[len(prefix):]: t for n, t in dtypes.items() if n.startswith(prefix)}
+            parts.append(region_to_slc(part, part_dtypes))
+        return batch(parts, spec.name)
     return verify_slc(_BUILDERS[spec.kind](spec, dtypes))

@@ -52,7 +52,18 @@ class SlcLoop:
 
 @dataclass(frozen=True)
 class SlcProgram:
+    """``loop`` is the program's loop nest; a batched region has further, independent ``more_nests``
+    (one per table), run one after another."""
+
     name: str
     params: tuple[Param, ...]
     accumulators: tuple[Accumulator, ...]
     loop: SlcLoop
+    more_nests: tuple[SlcLoop, ...] = ()
+
+    @property
+    def nests(self) -> tuple[SlcLoop, ...]:
+        return (self.loop,) + self.more_nests
+
+    def all_loops(self) -> list[SlcLoop]:
+        return [loop for nest in self.nests for loop in nest.loops()]

@@ -47,4 +47,6 @@ def format_slc(p: SlcProgram) -> str:
         width = f"[{a.width}]" if a.width is not None else ""
         lines.append(f"  acc {a.name}: {a.reduce.value} {a.dtype.value}{width} init {a.init}"
                      + (f" arg {a.arg_init}" if a.tracks_arg else ""))
-    return "\n".join(lines + _loop(p.loop, "  ")) + "\n"
+    for nest in p.nests:
+        lines += _loop(nest, "  ")
+    return "\n".join(lines) + "\n"

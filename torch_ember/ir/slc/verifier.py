@@ -14,8 +14,14 @@ def verify_slc(p: SlcProgram) -> SlcProgram:
     inputs = {x.name for x in p.params if not x.is_output}
     outputs = {x.name for x in p.params if x.is_output}
     accs = {a.name for a in p.accumulators}
+    for nest in p.nests:
+        _verify_nest(nest, inputs, outputs, accs)
+    return p
+
+
+def _verify_nest(nest, inputs, outputs, accs) -> None:
     visible: set[str] = set()
-    for loop in p.loop.loops():
+    for loop in nest.loops():
         if loop.kind is LoopKind.RANGE and not {loop.lo, loop.hi} <= visible:
             raise SlcVerifyError(f"loop {loop.var}: bounds {loop.lo}, {loop.hi} must be streams of an outer loop")
         if loop.var in visible:
@@ -49,4 +55,3 @@ def verify_slc(p: SlcProgram) -> SlcProgram:
                     if ins.result in visible | local:
                         raise SlcVerifyError(f"value {ins.result} shadows a stream or an earlier value")
                     local.add(ins.result)
-    return p

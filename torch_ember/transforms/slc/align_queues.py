@@ -16,18 +16,16 @@ from .rewrite import rewrite
 
 
 def align_queues(p: SlcProgram) -> SlcProgram:
-    outer = p.loop
-    if outer.kind is not LoopKind.DENSE:
-        return p
-    counter = f"{outer.var}_count"
+    outers = {id(nest) for nest in p.nests if nest.kind is LoopKind.DENSE}
 
     def align(loop, cb):
-        if loop is not outer or cb.when is not None:
+        if id(loop) not in outers or cb.when is not None:
             return cb
-        uses = any(a == outer.var for ins in cb.body for a in ins.args)
+        uses = any(a == loop.var for ins in cb.body for a in ins.args)
         if not uses:
             return cb
-        body = tuple(replace(ins, args=tuple(counter if a == outer.var else a for a in ins.args)) for ins in cb.body)
+        counter = f"{loop.var}_count"
+        body = tuple(replace(ins, args=tuple(counter if a == loop.var else a for a in ins.args)) for ins in cb.body)
         return replace(cb, body=(Instr(OpKind.COUNT, counter),) + body)
 
     return rewrite(p, callback=align)

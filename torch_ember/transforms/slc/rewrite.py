@@ -13,9 +13,9 @@ def rewrite(p: SlcProgram, *, stream: Callable[[SlcLoop, SlcStream], SlcStream] 
         return replace(loop, streams=tuple(stream(loop, s) for s in loop.streams),
                        callbacks=tuple(callback(loop, cb) for cb in loop.callbacks),
                        inner=walk(loop.inner) if loop.inner else None)
-    return verify_slc(replace(p, loop=walk(p.loop)))
+    return verify_slc(replace(p, loop=walk(p.loop), more_nests=tuple(walk(n) for n in p.more_nests)))
 
 
 def row_streams(p: SlcProgram) -> set[str]:
     from dae_emulator.program import StreamKind
-    return {s.name for loop in p.loop.loops() for s in loop.streams if s.kind is StreamKind.LOAD_ROW}
+    return {s.name for loop in p.all_loops() for s in loop.streams if s.kind is StreamKind.LOAD_ROW}

@@ -1,0 +1,269 @@
+"""tune against random search and Optuna's TPE, with the same budget, on five objectives.
+
+    python benchmarks/tune_compare.py          # budget 60, seeds 0-4; several minutes on a 2-core machine
+    python benchmarks/tune_compare.py --seeds 3 --budget 30 --jobs 1
+
+Objectives (the first two are Ember's own, through ``torch_ember.autotune.Objective``):
+- ember-knobs: opt_level, vector_width and unroll of a small DLRM-like model (a weighted-sum and a mean
+  embedding bag, hot tables, dim 64) on the ``edge`` device, forward and backward. Best known: all 168
+  configurations measured.
+- ember-hardware: cores, queue capacity, request slots, queues, traversal units and cache size of a device
+  based on ``server``, under the modeled area of the ``server`` preset (a known constraint); too few queues
+  or traversal units for a region's program fail (unknown constraints). Best known: the best any run found.
+- tsp-permutation: a closed tour of 9 cities at fixed random places, one permutation parameter. Best known:
+  all 9! tours. A tour's length depends on which cities are adjacent, not on where each city stands in
+  the permutation, which is what tune's permutation kernels (Kendall, Spearman) compare.
+- schedule-permutation: the order of 9 jobs on one machine (lengths, weights and due dates at fixed random
+  values), minimizing total weighted tardiness, as a queue serves streams in some order. Best known: all 9!
+  orders.
+- hidden-tiles: a synthetic tiled kernel (two tile sizes, unroll, layout) whose register use, unknown to
+  the tuner, makes large tiles fail, while large tiles are what make it fast. Best known: all 40,960
+  configurations.
+
+Methods: ``tune`` (Bayesian, default options), random search (``tune.RandomSampler``), Optuna TPE (default
+options; ordinals as integer indices, a permutation as its Lehmer code; failures told to TPE as violated
+constraints, ``Trial.set_constraint``, so it models them). TPE cannot be told known constraints up front: a
+proposal that breaks one is not evaluated, not charged to the budget, and told to TPE as a violated
+constraint (at most 50 x budget of them, after which they are charged).
+
+The emulator is deterministic, so each Ember objective measures every configuration once and serves
+repeats from a cache; that changes no result, only the time. Per objective and method: the median over
+seeds of the best value divided by the best known (1.0 is optimal), and the median number of evaluations
+to get within 95% of the best known (best known / best so far >= 0.95; '>N' when most seeds never do).
+tune beats a method on an objective when its median is lower, or equal and reached in fewer evaluations.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+import torch
+import torch.nn as nn
+
+import dae_emulator
+import tune
+from torch_ember.autotune import AreaModel, HardwareBudget, Objective
+
+METHODS = ("tune", "random", "tpe")
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    space: tune.Space
+    objective: Callable[[dict], float]
+    best_known: float | None          # None: the best that any run finds
+
+
+class TwoTables(nn.Module):
+    """A DLRM-like model reduced to its embedding work: a weighted-sum bag and a mean bag, then a linear."""
+
+    def __init__(self, rows: tuple[int, int], dim: int) -> None:
+        super().__init__()
+        self.a, self.b = nn.EmbeddingBag(rows[0], dim, mode="sum"), nn.EmbeddingBag(rows[1], dim, mode="mean")
+        self.top = nn.Linear(2 * dim, 1)
+
+    def forward(self, ia, oa, wa, ib, ob):
+        return self.top(torch.cat([self.a(ia, oa, per_sample_weights=wa), self.b(ib, ob)], 1)).squeeze(1)
+
+
+def two_table_inputs(rows: tuple[int, int], batch: int, pooling: int) -> tuple:
+    g = torch.Generator().manual_seed(0)
+    ids = [(torch.rand(batch * pooling, generator=g) ** 3 * r).long() for r in rows]   # Zipf-like
+    offsets = torch.arange(batch) * pooling
+    return ids[0], offsets, torch.rand(batch * pooling, generator=g), ids[1], offsets
+
+
+def ember_knobs() -> Problem:
+    torch.manual_seed(0)
+    rows = (64, 300)
+    objective = Objective(TwoTables(rows, 64), two_table_inputs(rows, 32, 8), {"device": "edge"})
+    names, values = objective.space.names, [p.values for p in objective.space.params]
+    every = [dict(zip(names, c)) for c in itertools.product(*values)]
+    return Problem("ember-knobs", objective.space, objective, min(objective(c) for c in every))
+
+
+def ember_hardware() -> Problem:
+    torch.manual_seed(0)
+    rows = (20000, 2000)
+    budget = HardwareBudget(area_mm2=AreaModel().mm2(dae_emulator.preset("server")))
+    objective = Objective(TwoTables(rows, 32), two_table_inputs(rows, 64, 8), {"device": "server"}, budget)
+    return Problem("ember-hardware", objective.space, objective, None)
+
+
+def tsp_permutation(n: int = 9) -> Problem:
+    places = np.random.default_rng(0).random((n, 2))
+    dist = np.linalg.norm(places[:, None] - places[None], axis=-1)
+
+    def length(config: dict) -> float:
+        tour = config["tour"]
+        return float(sum(dist[tour[i], tour[(i + 1) % n]] for i in range(n)))
+
+    tours = np.asarray([(0, *p) for p in itertools.permutations(range(1, n))])   # rotations are equal
+    best = float(dist[tours, np.roll(tours, -1, axis=1)].sum(axis=1).min())
+    return Problem("tsp-permutation", tune.Space([tune.Permutation("tour", n)]), length, best)
+
+
+def schedule_permutation(n: int = 9) -> Problem:
+    """Single-machine total weighted tardiness: the order in which n jobs (streams) are served."""
+    rng = np.random.default_rng(1)
+    length, weight = rng.integers(1, 10, n), rng.integers(1, 5, n)
+    due = rng.integers(1, int(length.sum()), n)
+
+    def tardiness(orders: np.ndarray) -> np.ndarray:
+        finish = np.cumsum(length[orders], axis=-1)
+        return (weight[orders] * np.maximum(finish - due[orders], 0)).sum(axis=-1).astype(float)
+
+    best = float(tardiness(np.asarray(list(itertools.permutations(range(n))))).min())
+    return Problem("schedule-permutation", tune.Space([tune.Permutation("order", n)]),
+                   lambda c: float(tardiness(np.asarray(c["order"]))), best)
+
+
+def _tile_time(tx: int, ty: int, unroll: int, layout: str) -> float | None:
+    """Modeled time of a tiled kernel: reuse grows with tile area over perimeter, unrolling hides latency;
+    None when its registers (unknown to the tuner) overflow."""
+    if tx * ty * (0.75 if layout == "col" else 1.0) + 16 * unroll > 1200:
+        return None
+    skew = 0.4 if layout == "row" and tx > 2 * ty else 0.0
+    return 100 * (tx + ty) / (tx * ty) + 4 / unroll + 0.05 * unroll + skew + 1.0
+
+
+def hidden_tiles() -> Problem:
+    space = tune.Space([tune.Integer("tx", 1, 64), tune.Integer("ty", 1, 64), tune.Ordinal("unroll", (1, 2, 4, 8, 16)),
+                        tune.Categorical("layout", ("row", "col"))], ["tx * unroll <= 256"])
+
+    def objective(c: dict) -> float:
+        value = _tile_time(c["tx"], c["ty"], c["unroll"], c["layout"])
+        if value is None:
+            raise tune.Infeasible("register spill")
+        return value
+
+    every = itertools.product(range(1, 65), range(1, 65), (1, 2, 4, 8, 16), ("row", "col"))
+    best = min(v for c in every if c[0] * c[2] <= 256 and (v := _tile_time(*c)) is not None)
+    return Problem("hidden-tiles", space, objective, best)
+
+
+PROBLEMS = {"ember-knobs": ember_knobs, "ember-hardware": ember_hardware, "tsp-permutation": tsp_permutation,
+            "schedule-permutation": schedule_permutation, "hidden-tiles": hidden_tiles}
+
+
+def _suggest(trial: optuna.Trial, space: tune.Space) -> dict:
+    config = {}
+    for p in space.params:
+        if p.kind is tune.ParamKind.REAL:
+            config[p.name] = trial.suggest_float(p.name, p.lo, p.hi, log=p.log)
+        elif p.kind is tune.ParamKind.INTEGER:
+            config[p.name] = trial.suggest_int(p.name, p.lo, p.hi)
+        elif p.kind is tune.ParamKind.ORDINAL:
+            config[p.name] = p.values[trial.suggest_int(p.name, 0, len(p.values) - 1)]
+        elif p.kind is tune.ParamKind.CATEGORICAL:
+            config[p.name] = trial.suggest_categorical(p.name, p.values)
+        else:   # a permutation from its Lehmer code: position i picks among the n - i elements left
+            left = list(range(p.n))
+            config[p.name] = tuple(left.pop(trial.suggest_int(f"{p.name}_{i}", 0, p.n - 1 - i)) for i in range(p.n))
+    return config
+
+
+def run_tpe(problem: Problem, budget: int, seed: int) -> list[float | None]:
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    values, skipped = [], 0
+    while len(values) < budget:
+        trial = study.ask()
+        config = _suggest(trial, problem.space)
+        if not problem.space.is_feasible(config) and skipped < 50 * budget:
+            skipped += 1
+            trial.set_constraint("known", 1.0)
+            study.tell(trial, math.inf)
+            continue
+        try:
+            value = float(problem.objective(config)) if problem.space.is_feasible(config) else None
+        except tune.Infeasible:
+            value = None
+        trial.set_constraint("unknown", 0.0 if value is not None else 1.0)
+        study.tell(trial, value if value is not None else math.inf)
+        values.append(value)
+    return values
+
+
+def run(problem: Problem, method: str, budget: int, seed: int) -> list[float | None]:
+    if method == "tpe":
+        return run_tpe(problem, budget, seed)
+    sampler = tune.RandomSampler(problem.space, seed) if method == "random" else None
+    result = tune.minimize(problem.objective, problem.space, budget, seed, sampler=sampler)
+    return [e.value for e in result.history]
+
+
+def run_problem(name: str, seeds: int, budget: int) -> tuple[str, float, bool, dict[str, list[list[float | None]]]]:
+    """Every method and seed on one objective (in one worker process), with its best known value and whether
+    that is the true optimum (else the best any run found)."""
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    problem = PROBLEMS[name]()
+    traces = {m: [run(problem, m, budget, s) for s in range(seeds)] for m in METHODS}
+    seen = min(v for ts in traces.values() for t in ts for v in t if v is not None)
+    exact = problem.best_known is not None
+    return name, problem.best_known if exact else seen, exact, traces
+
+
+@dataclass(frozen=True)
+class Summary:
+    relative: float     # median of best / best known
+    reach: float        # median evaluations to within 95% of best known (inf: not reached)
+
+
+def summarize(traces: list[list[float | None]], best: float, budget: int) -> Summary:
+    relative, reach = [], []
+    for trace in traces:
+        so_far = list(itertools.accumulate((math.inf if v is None else v for v in trace), min))
+        relative.append(so_far[-1] / best)
+        reach.append(next((i + 1 for i, v in enumerate(so_far) if best / v >= 0.95), math.inf))
+    return Summary(statistics.median(relative), statistics.median(reach))
+
+
+def beats(a: Summary, b: Summary) -> bool:
+    if not math.isclose(a.relative, b.relative, rel_tol=1e-9):
+        return a.relative < b.relative
+    return a.reach < b.reach
+
+
+def _reach(reach: float, budget: int) -> str:
+    return f">{budget}" if math.isinf(reach) else f"{reach:g}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=int, default=60)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2, help="objectives run in this many processes")
+    parser.add_argument("--only", nargs="*", choices=list(PROBLEMS), default=list(PROBLEMS))
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        done = list(pool.map(run_problem, args.only, [args.seeds] * len(args.only), [args.budget] * len(args.only)))
+    print(f"median over {args.seeds} seeds at budget {args.budget}: best / best known (evaluations to reach 95%)")
+    print(f"{'objective':<20} {'best known':>11}" + "".join(f" {m:>16}" for m in METHODS) + "  tune beats")
+    wins = 0
+    for name, best, exact, traces in done:
+        s = {m: summarize(traces[m], best, args.budget) for m in METHODS}
+        cells = "".join(f" {s[m].relative:>8.4f} ({_reach(s[m].reach, args.budget):>5})" for m in METHODS)
+        won = [m for m in METHODS[1:] if beats(s["tune"], s[m])]
+        wins += len(won) == len(METHODS) - 1
+        print(f"{name:<20} {best:>10.5g}{' ' if exact else '*'}{cells}  {', '.join(won) or '-'}")
+    if not all(exact for _, _, exact, _ in done):
+        print("* best known = the best any run found (the space is too large to measure whole)")
+    print(f"took {time.perf_counter() - start:.0f} s")
+    print(f"tune beats random and Optuna TPE on {wins} of {len(done)} objectives at budget {args.budget}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""torch_ember.autotune: knob tuning returns options that reproduce their modeled time; hardware mode never
+runs a device over its area budget and learns devices that cannot hold the program as infeasible."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import dae_emulator
+import tune
+from torch_ember import HardwareBudget, autotune
+from torch_ember.autotune import AreaModel, Objective, measure
+
+pytestmark = pytest.mark.slow
+
+
+def bag_and_inputs():
+    torch.manual_seed(0)
+    model = nn.EmbeddingBag(64, 32, mode="sum")
+    g = torch.Generator().manual_seed(0)
+    return model, ((torch.rand(32, generator=g) ** 3 * 64).long(), torch.arange(8) * 4)
+
+
+def test_measure_runs_forward_and_backward_without_touching_grad():
+    model, inputs = bag_and_inputs()
+    total = measure(model, inputs, {"device": "edge"})
+    assert model.weight.grad is None
+    assert total.launches == 2 and total.modeled_seconds > 0     # the bag and its backward
+
+
+def test_knob_tuning_returns_options_that_reproduce_their_time_and_beat_the_start():
+    model, inputs = bag_and_inputs()
+    start = {"device": "edge", "opt_level": 1, "unroll": 1}
+    tuned = autotune(model, inputs, budget=6, options=start)
+    assert len(tuned.result.history) == 6
+    assert tuned.modeled_seconds <= tuned.start_seconds
+    assert tuned.options["device"] == "edge"
+    assert measure(model, inputs, tuned.options).modeled_seconds == tuned.modeled_seconds
+
+
+def test_hardware_mode_stays_under_the_area_budget_and_learns_unfit_devices_as_infeasible():
+    model, inputs = bag_and_inputs()
+    area = AreaModel()
+    budget = HardwareBudget(area_mm2=0.5 * area.mm2(dae_emulator.preset("server")))
+    objective = Objective(model, inputs, {"device": "server"}, budget)
+    sampler = tune.RandomSampler(objective.space, seed=3)
+    tuned = autotune(model, inputs, budget=6, options={"device": "server"}, hardware=budget, sampler=sampler)
+    for e in tuned.result.history:
+        assert area.mm2(objective.options(e.config)["device"]) <= budget.area_mm2
+        if e.config["queues"] < 2 or e.config["traversal_units"] < 2:    # a bag needs two of each
+            assert not e.feasible
+    assert tuned.start_seconds is None           # the server itself is over this budget
+    assert area.mm2(tuned.options["device"]) <= budget.area_mm2
+
+
+def test_an_energy_budget_nothing_meets_is_an_error():
+    model, inputs = bag_and_inputs()
+    with pytest.raises(ValueError, match="feasible"):
+        autotune(model, inputs, budget=2, options={"device": "edge"}, hardware=HardwareBudget(energy_joules=1e-15))
+
+
+def test_the_area_constraint_is_the_area_model():
+    """The expression the tuner checks and the Python model agree on either side of a budget."""
+    base, area = dae_emulator.preset("server"), AreaModel()
+    objective = Objective(*bag_and_inputs(), {"device": "server"}, HardwareBudget(area_mm2=1e9))
+    text = area.expression(base)
+    for config in objective.space.sample(np.random.default_rng(0), 50):
+        mm2 = area.mm2(objective.options(config)["device"])
+        for limit, holds in ((mm2 * 1.001, True), (mm2 * 0.999, False)):
+            assert tune.Space(objective.space.params, [f"{text} <= {limit!r}"]).constraints[0].holds(config) is holds
+    assert area.mm2(dataclasses.replace(base, cores=2 * base.cores)) > area.mm2(base)

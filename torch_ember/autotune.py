@@ -1,0 +1,196 @@
+"""Tune the compiler's knobs, or the DAE device itself, against the emulator's modeled time.
+
+    tuned = torch_ember.autotune(model, (dense, sparse), budget=40)
+    compiled = torch.compile(model, backend="ember", options=tuned.options)
+
+    # hardware mode: the best device whose modeled area fits 170 mm^2 (a known constraint)
+    tuned = torch_ember.autotune(model, inputs, budget=60, hardware=HardwareBudget(area_mm2=170))
+
+The search is ``tune``'s (Bayesian optimization over ordinals, with known constraints and unknown ones
+learned from failures). One evaluation compiles the model with the configuration (``rest="eager"``: the host
+part does not change the modeled time), runs it on the example inputs, forward and, when the outputs need
+grad, backward through ``torch.autograd.grad`` (so no ``.grad`` is touched), and reads the modeled DAE
+seconds of every region from ``torch_ember.report()``. Each evaluation resets that report and Dynamo's
+caches (otherwise the recompiles for new options pile up); keep the example inputs small, since the emulator
+runs them for real. The emulator is deterministic, so each configuration is measured once.
+
+Knobs tuned are the ones the compiler exposes today: ``opt_level``, ``vector_width``, ``unroll``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils import _pytree as pytree
+
+import tune
+from dae_emulator.config import DeviceConfig
+from dae_emulator.verify import DaeVerifyError
+
+from .options import EmberOptions
+from .runtime.stats import STATS, RegionRecord
+
+_POW2 = tuple(2**k for k in range(8))   # 1 .. 128
+
+KNOBS = (
+    tune.Ordinal("opt_level", (0, 1, 2, 3)),
+    tune.Ordinal("vector_width", _POW2[:7]),          # elements per vector; the device caps the lanes
+    tune.Ordinal("unroll", _POW2[:6]),                # execute-loop unroll, used at opt_level 3
+)
+DEVICE_PARAMS = (
+    tune.Ordinal("cores", _POW2[:7]),
+    tune.Ordinal("queue_capacity", _POW2[2:]),        # 4 .. 128 tokens per queue
+    tune.Ordinal("max_outstanding", _POW2[2:]),       # line requests in flight per access unit
+    tune.Ordinal("queues", _POW2[1:6]),               # 2 .. 32; too few and a program does not bind
+    tune.Ordinal("traversal_units", _POW2[:5]),       # 1 .. 16; likewise
+    tune.Ordinal("cache_mib", _POW2[:7]),             # shared last-level cache, 1 .. 64 MiB
+)
+
+
+@dataclass(frozen=True)
+class AreaModel:
+    """Modeled silicon area of a device's cores, access units and last-level cache, in mm^2.
+
+    area = cores * (core + traversal_units * traversal_unit + storage * bytes of queues and request slots)
+           + cache_mib * sram
+
+    Where the constants come from (rough public figures, one process generation, 5-7 nm):
+    - ``core_mm2`` 3.84: an AMD Zen 4 core with its 1 MiB L2, as measured on public die shots (TSMC N5);
+      the execute unit is such a vector core.
+    - ``sram_mm2_per_mib`` 0.64: AMD's 3D V-Cache die holds 64 MiB of SRAM in about 41 mm^2 (7 nm).
+    - ``storage_mm2_per_mib`` 5.1: queues and miss slots are multi-ported register files, assumed eight
+      times less dense than the SRAM arrays above (an assumption, not a measurement).
+    - ``traversal_unit_mm2`` 0.05: a traversal unit is a few counters, comparators and an address
+      generator, assumed to cost about as much as a small integer pipeline (an assumption).
+    A queue entry holds one vector plus an 8-byte token; a request slot holds one line.
+    """
+
+    core_mm2: float = 3.84
+    sram_mm2_per_mib: float = 0.64
+    storage_mm2_per_mib: float = 5.1
+    traversal_unit_mm2: float = 0.05
+
+    def coefficients(self, base: DeviceConfig) -> dict[str, float]:
+        per_byte = self.storage_mm2_per_mib / 2**20
+        return {"core": self.core_mm2, "tu": self.traversal_unit_mm2, "entry": per_byte * (base.vector_bytes + 8),
+                "slot": per_byte * base.line_bytes, "mib": self.sram_mm2_per_mib}
+
+    def expression(self, base: DeviceConfig) -> str:
+        """The area as an expression over the hardware parameters (the form ``tune`` constraints take)."""
+        c = {k: repr(v) for k, v in self.coefficients(base).items()}
+        return (f"cores * ({c['core']} + {c['tu']} * traversal_units + {c['entry']} * queues * queue_capacity"
+                f" + {c['slot']} * max_outstanding) + {c['mib']} * cache_mib")
+
+    def mm2(self, device: DeviceConfig) -> float:
+        c = self.coefficients(device)
+        per_core = (c["core"] + c["tu"] * device.traversal_units + c["entry"] * device.queues * device.queue_capacity
+                    + c["slot"] * device.max_outstanding)
+        return device.cores * per_core + c["mib"] * device.cache_bytes / 2**20
+
+
+@dataclass(frozen=True)
+class HardwareBudget:
+    """What a tuned device may cost. Area is a known constraint (no device over it is ever run); energy per
+    run of the example inputs is known only after running, so the tuner learns it as an unknown one."""
+
+    area_mm2: float | None = None
+    energy_joules: float | None = None
+    area_model: AreaModel = AreaModel()
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """The best options found (ready for ``torch.compile``), their modeled time, and the whole search."""
+
+    options: dict[str, Any]
+    modeled_seconds: float
+    start_seconds: float | None     # the options autotune started from (None: their device broke the budget)
+    result: tune.Result
+
+
+def measure(model: torch.nn.Module, example_inputs: Sequence[Any], options: dict[str, Any]) -> RegionRecord:
+    """Compile with ``options`` (host part eager), run forward and backward once, and total the regions."""
+    torch._dynamo.reset()
+    STATS.reset()
+    compiled = torch.compile(model, backend="ember", options={**options, "rest": "eager"})
+    outputs = [t for t in pytree.tree_leaves(compiled(*example_inputs))
+               if isinstance(t, torch.Tensor) and t.requires_grad]
+    wrt = [p for p in model.parameters() if p.requires_grad]
+    if outputs and wrt:
+        torch.autograd.grad(outputs, wrt, [torch.ones_like(t) for t in outputs], allow_unused=True)
+    report = STATS.report()
+    if not report.regions:
+        raise ValueError("the model ran no DAE region on the example inputs: there is nothing to tune")
+    return report.total()
+
+
+class Objective:
+    """Modeled seconds of one configuration of ``space``; a device that cannot hold the program, or that
+    spends more energy than the budget, is infeasible. Results are kept per configuration."""
+
+    def __init__(self, model: torch.nn.Module, example_inputs: Sequence[Any], options: dict[str, Any] | None = None,
+                 hardware: HardwareBudget | None = None) -> None:
+        self.model, self.example_inputs, self.hardware = model, tuple(example_inputs), hardware
+        self.start = dict(options or {})
+        self.device = EmberOptions.from_dict(self.start).device_config     # also checks the options
+        if hardware is None:
+            self.space = tune.Space(KNOBS)
+        else:
+            area = hardware.area_model.expression(self.device)
+            limits = [] if hardware.area_mm2 is None else [f"{area} <= {hardware.area_mm2!r}"]
+            self.space = tune.Space(DEVICE_PARAMS, limits)
+        self.cache: dict[tuple, float | None] = {}
+
+    def options(self, config: dict[str, Any]) -> dict[str, Any]:
+        """``torch.compile`` options for ``config``: the starting options with the knobs or the device replaced."""
+        if self.hardware is None:
+            return {**self.start, **config}
+        fields = {k: v for k, v in config.items() if k != "cache_mib"}
+        device = dataclasses.replace(self.device, name="tuned", cache_bytes=config["cache_mib"] * 2**20, **fields)
+        return {**self.start, "device": device}
+
+    def __call__(self, config: dict[str, Any]) -> float:
+        key = self.space.key(config)
+        if key not in self.cache:
+            self.cache[key] = self._evaluate(self.options(config))
+        if self.cache[key] is None:
+            raise tune.Infeasible("the device cannot run the program, or spends more energy than the budget")
+        return self.cache[key]
+
+    def _evaluate(self, options: dict[str, Any]) -> float | None:
+        try:
+            total = measure(self.model, self.example_inputs, options)
+        except DaeVerifyError:      # too few queues or traversal units for a region's program
+            return None
+        budget = self.hardware.energy_joules if self.hardware else None
+        return None if budget is not None and total.energy_joules > budget else total.modeled_seconds
+
+    def start_seconds(self) -> float | None:
+        """Modeled seconds of the starting options; None when their device breaks the budget."""
+        budget = self.hardware
+        if budget is not None and budget.area_mm2 is not None and budget.area_model.mm2(self.device) > budget.area_mm2:
+            return None
+        return self._evaluate(self.start)
+
+
+def autotune(model: torch.nn.Module, example_inputs: Sequence[Any], budget: int = 40, *, seed: int = 0,
+             options: dict[str, Any] | None = None, hardware: HardwareBudget | None = None,
+             sampler: tune.Sampler | None = None) -> Tuned:
+    """Search ``budget`` configurations for the lowest modeled DAE time of ``model`` on ``example_inputs``.
+
+    Without ``hardware``, the compiler knobs are tuned for the device in ``options``; with it, the device's
+    cores, queues, request slots, traversal units and cache size are, under its area and energy budget,
+    starting from that device. The starting options are measured too, and returned when nothing found
+    beats them. ``sampler`` replaces the Bayesian search (``tune.RandomSampler`` for the baseline).
+    """
+    objective = Objective(model, example_inputs, options, hardware)
+    result = tune.minimize(objective, objective.space, budget, seed, sampler=sampler)
+    start_seconds = objective.start_seconds()
+    if result.best is None and start_seconds is None:
+        raise ValueError(f"none of {budget} configurations was feasible, and the starting options are over budget")
+    if result.best is None or (start_seconds is not None and start_seconds <= result.best_value):
+        return Tuned(dict(objective.start), start_seconds, start_seconds, result)
+    return Tuned(objective.options(result.best_config), result.best_value, start_seconds, result)
