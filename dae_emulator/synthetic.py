@@ -50,9 +50,11 @@ def embedding_bag_trace(
     locality: Locality = Locality.UNIFORM,
     *,
     vector_bytes: int = 64,
+    row_entry: int = 0,
     seed: int = 0,
 ) -> LaunchTrace:
-    """The trace of a sum bag over ``num_bags`` bags of ``pooling`` fp32 rows of width ``dim``."""
+    """The trace of a sum bag over ``num_bags`` bags of ``pooling`` fp32 rows of width ``dim``; each row
+    is pushed as one buffered queue entry (``row_entry`` 0) or in pieces of ``row_entry`` elements."""
     generator = torch.Generator().manual_seed(seed)
     row_bytes = 4 * dim
     per_bag = pooling + 2
@@ -83,7 +85,8 @@ def embedding_bag_trace(
         ),
     )
     tokens = (
-        TokenRecord("row", iteration, operand_bytes=row_bytes, vector_ops=row_vector_ops, scalar_ops=2),
+        TokenRecord("row", iteration, operand_bytes=row_bytes, vector_ops=row_vector_ops, scalar_ops=2,
+                    queue_entries=1 + (math.ceil(dim / row_entry) if row_entry else 1)),
         TokenRecord("bag", end, operand_bytes=0, vector_ops=row_vector_ops, scalar_ops=2),
     )
     return LaunchTrace(

@@ -33,11 +33,12 @@ class Program:
     dim: int
     num_rows: int
     locality: Locality = Locality.UNIFORM
+    row_entry: int = 0          # 0: rows pushed buffered; else elements per queue entry
 
     def trace(self) -> LaunchTrace:
         return embedding_bag_trace(
             self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
-            vector_bytes=self.config.vector_bytes, seed=zlib.crc32(self.name.encode()),
+            vector_bytes=self.config.vector_bytes, row_entry=self.row_entry, seed=zlib.crc32(self.name.encode()),
         )
 
 
@@ -71,6 +72,9 @@ PROGRAMS: tuple[Program, ...] = (
     Program("server 16c p4 d512", _on("server", cores=16), 128, 4, 512, _BIG),
     Program("server 2c hot table p16 d64", _on("server", cores=2), 64, 16, 64, 128),
     Program("server 8c 32GB/s p8 d64", _on("server", cores=8, dram_bandwidth_gbs=32.0), 128, 8, 64, _BIG),
+    Program("edge scalar pushes p8 d64", _EDGE, 64, 8, 64, _BIG, row_entry=1),
+    Program("server 4c vector pushes p8 d128", _on("server", cores=4), 96, 8, 128, _BIG, row_entry=16),
+    Program("server 2c scalar pushes hot p16 d32", _on("server", cores=2), 64, 16, 32, 128, row_entry=1),
 )
 
 

@@ -2,7 +2,8 @@
 
 Starting an event reserves a queue entry for each of its tokens (or stalls: queue full); each read needs a
 free request slot, at most ``max_outstanding`` in flight (or stalls: memory); writes are posted. An event
-without lines still takes one cycle. The event's tokens become ready when its last read's data arrives.
+without lines still takes one cycle, and an event takes at least one cycle per queue entry it pushes (the
+pushes overlap the line issue). The event's tokens become ready when its last read's data arrives.
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class AccessUnit:
     def reset(self) -> None:
         self._next = 0
         self._line = 0
+        self._spent = 0          # cycles the current event has taken (lines issued or entries pushed)
         self._current: _InFlight | None = None
         self._outstanding = 0
         self._issue_cycles = 0
@@ -80,7 +82,7 @@ class AccessUnit:
             for token in self._current.tokens:
                 self.queue.push(token)
         flight = self._current
-        if event.access_lines:
+        if self._line < len(event.access_lines):      # lines first; remaining cycles push queue entries
             line, is_write = event.access_lines[self._line]
             if not is_write and self._outstanding == self.max_outstanding:
                 return AccessStall.OUTSTANDING_FULL
@@ -92,10 +94,12 @@ class AccessUnit:
             self.cache.access(request, cycle)
             self._line += 1
         self._issue_cycles += 1
-        if self._line >= len(event.access_lines):
+        self._spent += 1
+        pushes = sum(token.queue_entries for token in event.tokens)
+        if self._line >= len(event.access_lines) and self._spent >= pushes:
             flight.all_issued = True
             flight.release(cycle)
-            self._next, self._line, self._current = self._next + 1, 0, None
+            self._next, self._line, self._current, self._spent = self._next + 1, 0, None, 0
         return None
 
     def next_cycle(self, cycle: int) -> int | None:

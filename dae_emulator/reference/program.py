@@ -17,6 +17,7 @@ class TokenSpec:
     vector_ops: int
     scalar_ops: int
     operand_entries: int      # vector-sized pieces of its operand
+    queue_entries: int = 1    # entries the access unit pushes for it, one per cycle
 
 
 @dataclass
@@ -41,6 +42,7 @@ def core_programs(trace: LaunchTrace, config: DeviceConfig) -> list[list[Event]]
         spec = TokenSpec(
             cycles=max(1, record.vector_ops + record.scalar_ops), vector_ops=record.vector_ops,
             scalar_ops=record.scalar_ops, operand_entries=math.ceil(record.operand_bytes / config.vector_bytes),
+            queue_entries=record.queue_entries,
         )
         for event in record.event.tolist():
             events[event].tokens.append(spec)

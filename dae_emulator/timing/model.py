@@ -21,14 +21,17 @@ from dae_emulator.timing.stream import device_order, event_cores, line_stream
 from dae_emulator.trace import LaunchTrace
 
 
-def _tokens(trace: LaunchTrace) -> tuple[np.ndarray, np.ndarray]:
-    """Per event: tokens pushed, and execute-unit cycles of their callbacks."""
-    count, cycles = np.zeros(trace.num_events, dtype=np.int64), np.zeros(trace.num_events)
+def _tokens(trace: LaunchTrace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per event: tokens pushed, queue entries pushed (tokens and their operands' pieces), and execute-unit
+    cycles of their callbacks."""
+    count, entries = np.zeros(trace.num_events, dtype=np.int64), np.zeros(trace.num_events, dtype=np.int64)
+    cycles = np.zeros(trace.num_events)
     for record in trace.tokens:
         pushed = np.bincount(record.event.numpy(), minlength=trace.num_events)
         count += pushed
+        entries += pushed * record.queue_entries
         cycles += pushed * callback_cycles(record.vector_ops, record.scalar_ops)
-    return count, cycles
+    return count, entries, cycles
 
 
 def _horizon(lines: np.ndarray, token_cycles: np.ndarray, core_of_event: np.ndarray, dram: Dram) -> float:
@@ -55,7 +58,7 @@ def _event_counts(trace: LaunchTrace, config: DeviceConfig, lines: int, dram_byt
 
 def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     """Modeled cost of running ``trace`` on ``config``."""
-    tokens, token_cycles = _tokens(trace)
+    tokens, entries, token_cycles = _tokens(trace)
     if tokens.max(initial=0) > config.queue_capacity:
         raise ValueError(f"an event of {trace.program} pushes more tokens than a queue holds")
     dram = Dram.from_config(config)
@@ -65,9 +68,9 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     hits = SetAssociativeCache.from_config(config).replay(stream.line, stream.write)
 
     access_lines, execute_lines, line_start = stream.access_lines, stream.execute_lines, stream.line_start
-    fill, skip, width = dram.calendar(_horizon(access_lines + execute_lines, token_cycles, core_of_event, dram))
+    fill, skip, width = dram.calendar(_horizon(access_lines + execute_lines, token_cycles + entries, core_of_event, dram))
     tally, last_transfer = replay(
-        events, core_of_event, line_start, access_lines, execute_lines, tokens, token_cycles, hits,
+        events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, hits,
         stream.write, config.cores, config.max_outstanding, config.queue_capacity, dram.cache_latency_cycles,
         dram.latency_cycles, dram.transfer_cycles, fill, skip, width, bucket_capacity(width, dram.transfer_cycles),
     )

@@ -1,6 +1,8 @@
 """The decoupled pipeline of every core, replayed event by event over the real line stream.
 
-Per event: the access unit reserves queue entries and issues the event's lines (``access_unit``); a line's
+Per event: the access unit reserves queue entries, issues the event's lines (``access_unit``) and pushes
+its queue entries, one per cycle, overlapping the line issue (a row pushed element by element costs as many
+cycles as it has elements; a buffered row, one); a line's
 data comes back after the cache latency if it hit, or after DRAM's bus and latency if it missed (``dram``);
 the event's tokens are ready when its last read is back, and the execute unit pops and runs them, then
 issues its own lines (``execute_unit``). Each step takes the earliest cycle all its inputs allow, so queue
@@ -37,7 +39,7 @@ _COLUMNS = len(Tally)
 @numba.njit(cache=True, nogil=True)
 def replay(
     events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
-    execute_lines: np.ndarray, tokens: np.ndarray, token_cycles: np.ndarray, hit: np.ndarray,
+    execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray, hit: np.ndarray,
     write: np.ndarray, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
     dram_latency: float, transfer: float, fill: np.ndarray, skip: np.ndarray, width: float, capacity: int,
 ) -> tuple[np.ndarray, float]:
@@ -75,8 +77,8 @@ def replay(
                 ready = max(ready, data)
                 last_data = max(last_data, data)
             cycle += 1.0
-        cycle = max(cycle, start + 1.0)
-        tally[core, Tally.ISSUE] += max(access_lines[event], 1)
+        cycle = max(cycle, start + max(entries[event], 1))     # one queue entry pushed per cycle
+        tally[core, Tally.ISSUE] += max(access_lines[event], entries[event], 1)
         access_free[core] = cycle
         ready = max(ready, cycle)
         # execute unit: callbacks, then its own lines, then wait for its own loads
