@@ -18,24 +18,10 @@ from dae_agent.models import load_model
 from dae_agent.report import JsonlLog, results_table
 from dae_agent.tasks import TASKS, select
 from dae_agent.verifier import verify
-from dae_emulator.program import DType
 from torch_ember.pipeline import compile_region
-from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
+from torch_ember.runtime.agent_programs import TASK_DTYPES, TASK_REGIONS
 
-DTYPES = dict(table=DType.F32, grad=DType.F32, weights=DType.F32, indices=DType.I64, offsets=DType.I64,
-              bag_size=DType.I64, max_indices=DType.I64)
-
-# benchmark task -> the region the compiler lowers for the same PyTorch op
-REGIONS = {
-    "gather_rows": RegionSpec(RegionKind.EMBEDDING, "t"),
-    "scatter_add_rows": RegionSpec(RegionKind.EMBEDDING_BACKWARD, "t", num_weights=16),
-    "bag_sum": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM),
-    "bag_sum_weighted": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM, has_weights=True),
-    "bag_sum_padding_idx": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM, padding_idx=2),
-    "bag_mean": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.MEAN),
-    "bag_mean_padding_idx": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.MEAN, padding_idx=2),
-    "bag_max_argmax": RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.MAX),
-}
+DTYPES, REGIONS = TASK_DTYPES, TASK_REGIONS
 
 
 def compiler_cycles(device: str) -> dict[str, float]:

@@ -18,6 +18,7 @@ class EmberOptions:
     unroll: int = 4              # compiler knob: execute-loop unroll factor at opt_level 3
     verify: bool = False         # re-run each region eagerly and compare
     strict: bool = False         # raise instead of leaving a lookup op on the host
+    agent_library: str | None = None   # a dae_agent library: its verified programs run where they model faster
     regions: str = "dae"         # where regions run: "dae" (the emulated device) or "triton" (GPU kernels)
 
     def __post_init__(self) -> None:
@@ -57,4 +58,4 @@ class EmberOptions:
         device = self.device if isinstance(self.device, str) else asdict(self.device)
         knobs = {"vector_width": self.vector_width, "unroll": self.unroll}
         return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify, "knobs": knobs,
-                           "regions": self.regions}, sort_keys=True)
+                           "regions": self.regions, "agent_library": self.agent_library}, sort_keys=True)

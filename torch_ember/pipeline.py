@@ -62,6 +62,7 @@ class Compiled:
     slc: SlcProgram
     dlc: DlcProgram
     dae: Program
+    source: str = "compiler"      # or "agent": a verified dae_agent program that models faster runs instead
 
     def format(self) -> str:
         return "\n".join([format_slc(self.slc), format_dlc(self.dlc), format_dae(self.dae)])

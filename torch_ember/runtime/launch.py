@@ -2,6 +2,7 @@
 device, check it against eager PyTorch when asked, record statistics, and shape the results."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -15,6 +16,7 @@ from dae_emulator.program import DType
 from ..pipeline import Compiled, Knobs, compile_region
 from ..region_spec import RegionSpec
 from .adapters import ADAPTERS
+from .agent_programs import agent_program
 from .stats import LAUNCHES, STATS, Launch, count_execute_ops
 
 _DTYPES = {torch.float32: DType.F32, torch.float16: DType.F16, torch.bfloat16: DType.BF16,
@@ -29,10 +31,15 @@ def device_from_json(text: str) -> DeviceConfig:
 
 @functools.lru_cache(maxsize=1024)
 def program_for(spec_json: str, dtypes: tuple[tuple[str, DType], ...], device_json: str, opt_level: int,
-                knobs_json: str = "{}") -> Compiled:
-    """The program cache: one compilation per region spec, input dtypes, device and level."""
-    return compile_region(RegionSpec.from_json(spec_json), dict(dtypes), device_from_json(device_json), opt_level,
-                          Knobs(**json.loads(knobs_json)))
+                knobs_json: str = "{}", agent_library: str | None = None) -> Compiled:
+    """The program cache: one compilation per region spec, input dtypes, device, level, knobs and library."""
+    spec, device = RegionSpec.from_json(spec_json), device_from_json(device_json)
+    compiled = compile_region(spec, dict(dtypes), device, opt_level, Knobs(**json.loads(knobs_json)))
+    if agent_library:
+        agent = agent_program(spec, dict(dtypes), compiled.dae, agent_library, device.name)
+        if agent is not None:
+            return dataclasses.replace(compiled, dae=agent, source="agent")
+    return compiled
 
 
 def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -59,7 +66,7 @@ def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.T
     dtypes = tuple(sorted((name, _DTYPES[t.dtype]) for name, t in inputs.items()))
     device_json = json.dumps(settings["device"], sort_keys=True)
     compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"],
-                           json.dumps(settings.get("knobs", {}), sort_keys=True))
+                           json.dumps(settings.get("knobs", {}), sort_keys=True), settings.get("agent_library"))
     device = device_from_json(device_json)
     start = time.perf_counter()
     sizes = adapter.sizes(spec, args) if hasattr(adapter, "sizes") else None
