@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     labels = torch.randint(0, 8, (args.nodes,), generator=generator)
     print(f"graph: {args.nodes} nodes, {src.numel()} edges (self-loops included), max in-degree "
           f"{int(torch.bincount(dst).max())}")
+    import torch_ember
     worst = 0.0
     for name in args.models:
         torch.manual_seed(args.seed)
@@ -98,14 +99,9 @@ def main(argv=None) -> int:
         compiled = torch.compile(ember, backend="ember", options={"rest": args.rest})
         eager_losses = train(eager, (x, src, dst, labels), args.steps)
         ember_losses = train(compiled, (x, src, dst, labels), args.steps)
-        print(f"\n{name}: {'step':>4}  {'eager loss':>12}  {'ember loss':>12}  {'rel. diff':>9}")
-        for step, (a, b) in enumerate(zip(eager_losses, ember_losses)):
-            rel = abs(a - b) / max(abs(a), 1e-12)
-            worst = max(worst, rel)
-            print(f"{'':>{len(name) + 2}}{step:>4}  {a:>12.6f}  {b:>12.6f}  {rel:>9.2e}")
+        print()
+        worst = max(worst, torch_ember.parity.loss_table(eager_losses, ember_losses, title=f"{name}: "))
     print(f"\nworst relative loss difference: {worst:.2e} (tolerance 1e-4)")
-
-    import torch_ember
     print()
     print(torch_ember.report())
     return 0 if worst <= 1e-4 else 1

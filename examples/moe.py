@@ -98,15 +98,9 @@ def main(argv=None) -> int:
     compiled = torch.compile(ember, backend="ember", options={"rest": args.rest})
     eager_losses = train(eager, args.steps, args.batch, args.length, args.seed)
     ember_losses = train(compiled, args.steps, args.batch, args.length, args.seed)
-    worst = 0.0
-    print(f"{'step':>4}  {'eager loss':>12}  {'ember loss':>12}  {'rel. diff':>9}")
-    for step, (a, b) in enumerate(zip(eager_losses, ember_losses)):
-        rel = abs(a - b) / max(abs(a), 1e-12)
-        worst = max(worst, rel)
-        print(f"{step:>4}  {a:>12.6f}  {b:>12.6f}  {rel:>9.2e}")
-    print(f"worst relative loss difference: {worst:.2e} (tolerance 1e-4)")
-
     import torch_ember
+    worst = torch_ember.parity.loss_table(eager_losses, ember_losses)
+    print(f"worst relative loss difference: {worst:.2e} (tolerance 1e-4)")
     print()
     print(torch_ember.report())
     return 0 if worst <= 1e-4 else 1

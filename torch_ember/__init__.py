@@ -6,7 +6,7 @@ backend); import it for ``report()``, ``reset()``, the options and ``torch_ember
 """
 import os
 
-from . import logs, profiler
+from . import logs, parity, profiler
 from .autotune import HardwareBudget, autotune
 from .dynamo_backend import ember_backend
 from .explain import Explanation, explain

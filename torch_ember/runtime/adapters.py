@@ -21,17 +21,25 @@ def _check_index_dtype(t: torch.Tensor, what: str) -> None:
         raise RuntimeError(f"{what} must be an int32 or int64 tensor, but got {t.dtype}")
 
 
+def first_out_of_range(index: torch.Tensor, size: int) -> tuple[int, int] | None:
+    """(position, value) of the first index outside ``[0, size)``, or None."""
+    flat = index.reshape(-1)
+    if flat.numel() == 0:
+        return None
+    bad = (flat < 0) | (flat >= size)
+    if not bool(bad.any()):
+        return None
+    position = int(torch.nonzero(bad)[0])
+    return position, int(flat[position])
+
+
 def check_indices(spec: RegionSpec, indices: torch.Tensor, rows: int, dim: int, error=RuntimeError) -> None:
     """Every index must name a row of the table; the first that does not is reported."""
     _check_index_dtype(indices, f"indices for table {spec.table}")
-    if indices.numel() == 0:
-        return
-    flat = indices.reshape(-1)
-    bad = (flat < 0) | (flat >= rows)
-    if bool(bad.any()):
-        position = int(torch.nonzero(bad)[0])
-        raise error(f"index {int(flat[position])} is out of range for table {spec.table} with {rows} rows "
-                    f"(shape ({rows}, {dim})), at position {position} of the indices")
+    bad = first_out_of_range(indices, rows)
+    if bad is not None:
+        raise error(f"index {bad[1]} is out of range for table {spec.table} with {rows} rows "
+                    f"(shape ({rows}, {dim})), at position {bad[0]} of the indices")
 
 
 def check_offsets(spec: RegionSpec, offsets: torch.Tensor, num_indices: int) -> None:

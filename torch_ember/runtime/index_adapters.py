@@ -12,21 +12,17 @@ import math
 import torch
 
 from ..region_spec import RegionKind, RegionSpec
-from .adapters import _check_index_dtype
+from .adapters import _check_index_dtype, first_out_of_range
 
 aten = torch.ops.aten
 
 
 def _check_range(spec: RegionSpec, index: torch.Tensor, size: int, axis: int, error) -> None:
     _check_index_dtype(index, f"index for {spec.table}")
-    if index.numel() == 0:
-        return
-    flat = index.reshape(-1)
-    bad = (flat < 0) | (flat >= size)
-    if bool(bad.any()):
-        position = int(torch.nonzero(bad)[0])
-        raise error(f"index {int(flat[position])} is out of bounds for dimension {axis} with size {size} "
-                    f"({spec.op} on {spec.table}, at position {position} of the index)")
+    bad = first_out_of_range(index, size)
+    if bad is not None:
+        raise error(f"index {bad[1]} is out of bounds for dimension {axis} with size {size} "
+                    f"({spec.op} on {spec.table}, at position {bad[0]} of the index)")
 
 
 def _rows(t: torch.Tensor, count: int | None = None) -> torch.Tensor:
