@@ -26,7 +26,7 @@ import torch.nn.functional as F
 import dae_emulator
 from dae_emulator.functional import access as access_module, execute as execute_module
 from dae_emulator.program import DType
-from dae_emulator.timing import cache as cache_module, model as model_module, stream as stream_module
+from dae_emulator.timing import cache as cache_module, model as model_module
 from torch_ember.pipeline import compile_region
 from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
 

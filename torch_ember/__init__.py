@@ -27,4 +27,5 @@ def reset() -> None:
     LAUNCHES.clear()
 
 
-__all__ = ["autotune", "HardwareBudget", "ember_backend", "EmberOptions", "explain", "Explanation", "profiler", "report", "reset", "Report"]
+__all__ = ["autotune", "HardwareBudget", "ember_backend", "EmberOptions", "explain", "Explanation", "parity", "profiler",
+           "report", "reset", "Report"]

@@ -9,7 +9,6 @@ loads of a table (``RowGather``), the segments are reduced from the table and th
 """
 from __future__ import annotations
 
-import math
 
 import torch
 

@@ -10,7 +10,7 @@ from dae_agent.tasks import TASKS
 from dae_emulator.program import DType
 from dae_emulator.text import format_program
 from torch_ember.pipeline import compile_region
-from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
+from torch_ember.region_spec import RegionSpec
 from torch_ember.runtime.agent_programs import TASK_DTYPES, TASK_REGIONS, task_for
 from torch_ember.runtime.launch import program_for
 

@@ -5,7 +5,6 @@ import sys
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch_ember
 from torch_ember.dynamo_backend import ember_backend
 

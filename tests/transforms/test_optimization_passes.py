@@ -3,7 +3,6 @@ every level computes exactly what level 0 computes, for every region kind."""
 import json
 
 import dae_emulator
-import pytest
 import torch
 from dae_emulator.program import DType
 from hypothesis import given, settings
