@@ -125,3 +125,17 @@ def test_segment_reduce_matches_eager_with_empty_segments(reduce, lengths, cols,
     (g,) = torch.autograd.grad(got[finite].sum(), [data])
     (e,) = torch.autograd.grad(want[finite].sum(), [data])
     torch.testing.assert_close(g, e, equal_nan=True)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x, i: x[i],
+    lambda x, i: torch.zeros_like(x).index_put((i,), x[: i.shape[0]] * 2, accumulate=True),
+    lambda x, i: torch.zeros_like(x).index_put((i,), x[i], accumulate=True),        # fused message passing
+], ids=["getitem", "index_put", "fused"])
+def test_negative_indices_count_from_the_end_in_advanced_indexing(fn):
+    x, i = torch.randn(6, 3), torch.tensor([-1, 2, -6, 0])
+    f = torch.compile(fn, backend="ember", options={"rest": "eager"})
+    with torch.no_grad():
+        torch.testing.assert_close(f(x, i), fn(x, i))
+        with pytest.raises(IndexError, match="index -7 is out of bounds for dimension 0 with size 6"):
+            f(x, torch.tensor([1, -7]))

@@ -17,12 +17,20 @@ from .adapters import _check_index_dtype, first_out_of_range
 aten = torch.ops.aten
 
 
-def _check_range(spec: RegionSpec, index: torch.Tensor, size: int, axis: int, error) -> None:
+WRAPPING_OPS = ("index", "index_put")   # advanced indexing: an index in [-size, 0) counts from the end
+
+
+def _check_range(spec: RegionSpec, index: torch.Tensor, size: int, axis: int, error, *,
+                 wraps: bool = False) -> torch.Tensor:
+    """The index, checked against ``size`` (and, where ``wraps``, negative ones turned into row numbers)."""
     _check_index_dtype(index, f"index for {spec.table}")
-    bad = first_out_of_range(index, size)
+    wrapped = torch.where(index < 0, index + size, index) if wraps else index
+    bad = first_out_of_range(wrapped, size)
     if bad is not None:
-        raise error(f"index {bad[1]} is out of bounds for dimension {axis} with size {size} "
+        value = int(index.reshape(-1)[bad[0]])
+        raise error(f"index {value} is out of bounds for dimension {axis} with size {size} "
                     f"({spec.op} on {spec.table}, at position {bad[0]} of the index)")
+    return wrapped
 
 
 def _rows(t: torch.Tensor, count: int | None = None) -> torch.Tensor:
@@ -56,7 +64,7 @@ class GatherRowsAdapter:
     @staticmethod
     def program_inputs(spec, args):
         x, index = args
-        _check_range(spec, index, x.shape[0], 0, IndexError)
+        index = _check_range(spec, index, x.shape[0], 0, IndexError, wraps=spec.op in WRAPPING_OPS)
         return {"table": _rows(x), "indices": index.reshape(-1)}
 
     @staticmethod
@@ -80,7 +88,7 @@ class ScatterRowsAdapter:
     def program_inputs(spec, args):
         self, index, src = args[:3]
         error = IndexError if spec.op in ("index_put", "index_reduce") else RuntimeError
-        _check_range(spec, index, self.shape[0], 0, error)
+        index = _check_range(spec, index, self.shape[0], 0, error, wraps=spec.op in WRAPPING_OPS)
         inputs = {"src": _rows(src, index.numel()) if index.numel() else src.reshape(0, math.prod(self.shape[1:])),
                   "indices": index.reshape(-1)}
         if len(args) > 3:
@@ -118,8 +126,8 @@ class GatherScatterAdapter:
     @staticmethod
     def program_inputs(spec, args):
         x, src, dst, self = args[:4]
-        _check_range(spec, src, x.shape[0], 0, IndexError)
-        _check_range(spec, dst, self.shape[0], 0, RuntimeError)
+        src = _check_range(spec, src, x.shape[0], 0, IndexError, wraps=spec.fused[0] in WRAPPING_OPS)
+        dst = _check_range(spec, dst, self.shape[0], 0, RuntimeError, wraps=spec.op in WRAPPING_OPS)
         inputs = {"table": _rows(x), "src": src.reshape(-1), "dst": dst.reshape(-1)}
         if len(args) > 4:
             inputs["weights"] = args[4].reshape(-1)
