@@ -126,7 +126,8 @@ class GatherScatterAdapter:
     @staticmethod
     def program_inputs(spec, args):
         x, src, dst, self = args[:4]
-        src = _check_range(spec, src, x.shape[0], 0, IndexError, wraps=spec.fused[0] in WRAPPING_OPS)
+        gathered_by = spec.fused[0] if spec.fused else ""     # the op whose gather was fused in
+        src = _check_range(spec, src, x.shape[0], 0, IndexError, wraps=gathered_by in WRAPPING_OPS)
         dst = _check_range(spec, dst, self.shape[0], 0, RuntimeError, wraps=spec.op in WRAPPING_OPS)
         inputs = {"table": _rows(x), "src": src.reshape(-1), "dst": dst.reshape(-1)}
         if len(args) > 4:
