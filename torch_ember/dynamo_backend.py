@@ -12,7 +12,7 @@ from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
 
 from .fx_passes.canonicalize import canonicalize
-from .fx_passes.fuse import batch_embedding_bags, fuse_message_passing
+from .fx_passes.fuse import batch_embedding_bags, fuse_epilogues, fuse_message_passing
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
 from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
@@ -26,6 +26,7 @@ def _user_name(source_name: str) -> str:
     """``L['self']._modules['emb']._parameters['weight']`` -> ``emb.weight``; a top-level argument keeps its name."""
     name = re.sub(r"\._(?:modules|parameters|buffers)\['([^']+)'\]", r".\1", source_name)
     name = re.sub(r"^L\['[^']+'\]\.", "", name)    # the compiled module itself: its attribute path
+    name = re.sub(r"^G\['([^']+)'\]", r"\1", name)      # a module-level global keeps its variable name
     return re.sub(r"^L\['([^']+)'\]", r"\1", name) or source_name
 
 
@@ -56,7 +57,7 @@ def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: d
     gm = canonicalize(gm)
     devices = ("cuda", "cpu") if settings.regions == "triton" else ("cpu",)
     matches, host = match_regions(gm, table_names, graph_kind, devices)
-    matches = batch_embedding_bags(fuse_message_passing(matches))
+    matches = batch_embedding_bags(fuse_epilogues(fuse_message_passing(matches)))
     for observe in LOWERING_OBSERVERS:
         observe(graph_kind, matches, host)
     for decision in host:

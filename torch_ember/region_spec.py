@@ -55,6 +55,7 @@ class RegionSpec:
     op: str = ""                     # the ATen op the region replaces (its reference and error style)
     fused: tuple[str, ...] = field(default=())   # elementwise neighbours fused into the region
     parts: tuple["RegionSpec", ...] = field(default=())   # BATCHED: the regions it runs, in order
+    epilogue: tuple[tuple[str, float], ...] = field(default=())  # ("relu", 0) / ("scale", c) on the output
 
     @property
     def name(self) -> str:
@@ -87,6 +88,7 @@ class RegionSpec:
         d = dict(d)
         d["kind"], d["mode"] = RegionKind(d["kind"]), BagMode(d["mode"])
         d["fused"] = tuple(d["fused"])
+        d["epilogue"] = tuple((name, float(arg)) for name, arg in d.get("epilogue", ()))
         d["parts"] = tuple(RegionSpec.from_dict(p) for p in d.get("parts", ()))
         return RegionSpec(**d)
 

@@ -139,3 +139,28 @@ def test_negative_indices_count_from_the_end_in_advanced_indexing(fn):
         torch.testing.assert_close(f(x, i), fn(x, i))
         with pytest.raises(IndexError, match="index -7 is out of bounds for dimension 0 with size 6"):
             f(x, torch.tensor([1, -7]))
+
+
+def test_relu_and_constant_scale_after_a_lookup_become_its_epilogue():
+    torch.manual_seed(0)
+    bag, table = torch.nn.EmbeddingBag(20, 4, mode="mean"), torch.randn(9, 4, requires_grad=True)
+
+    def f(i, o):
+        return (bag(i, o).relu() * 0.5).sum() + table[i % 9].relu().mul(3.0).pow(2).sum()
+
+    compiled = torch.compile(f, backend="ember", options={"rest": "eager"})
+    i, o = torch.randint(0, 20, (10,)), torch.tensor([0, 4, 4, 7])
+    params = list(bag.parameters()) + [table]
+    torch_ember.reset()
+    got, want = compiled(i, o), f(i, o)
+    torch.testing.assert_close(got, want)
+    for a, b in zip(torch.autograd.grad(got, params), torch.autograd.grad(want, params)):
+        torch.testing.assert_close(a, b)
+    names = [r.name for r in torch_ember.report().regions]
+    assert any(n.startswith("embedding_bag_mean_relu") for n in names), names    # the scale feeds backward
+    torch_ember.reset()
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(i, o), f(i, o))
+    names = [r.name for r in torch_ember.report().regions]
+    assert any(n.startswith("embedding_bag_mean_relu_scale") for n in names), names
+    assert any(n.startswith("gather_rows_relu_scale") for n in names), names

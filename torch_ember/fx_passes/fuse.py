@@ -1,4 +1,5 @@
-"""Fuse: neighbouring regions and the elementwise work between them become one region, and independent
+"""Fuse: neighbouring regions and the elementwise work between them become one region (a ReLU or a
+constant scale right after a gather or a bag becomes its epilogue, applied before the store), and independent
 embedding bags of one graph (a DLRM's tables, whose pooled outputs are concatenated) become one batched
 region: one launch, the tables' loop nests one after another, the cores sharing all their bags.
 
@@ -11,6 +12,7 @@ a weight that needs a gradient keeps the gathered rows alive, and the regions st
 from __future__ import annotations
 
 import dataclasses
+import operator
 
 import torch
 import torch.fx
@@ -69,7 +71,7 @@ def fuse_message_passing(matches: list[RegionMatch]) -> list[RegionMatch]:
 def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
     """One batched region for all forward embedding bags of the graph, placed after the last of their
     inputs is computed; only when no bag's output is used before that point."""
-    bags = [m for m in matches if m.spec.kind is RegionKind.EMBEDDING_BAG]
+    bags = [m for m in matches if m.spec.kind is RegionKind.EMBEDDING_BAG and not m.absorbs]
     if len(bags) < 2:
         return matches
     order = {node: i for i, node in enumerate(bags[0].node.graph.nodes)}
@@ -83,4 +85,44 @@ def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
     spec = RegionSpec(RegionKind.BATCHED, tables, parts=tuple(m.spec for m in bags))
     batched = RegionMatch(bags[0].node, spec, tuple(a for m in bags for a in m.args),
                           tuple(m.node for m in bags[1:]), after=anchor)
-    return [batched] + [m for m in matches if m.spec.kind is not RegionKind.EMBEDDING_BAG]
+    return [batched] + [m for m in matches if all(m is not bag for bag in bags)]
+
+
+_EPILOGUE_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING, RegionKind.GATHER_ROWS}
+
+
+def _main_output(m: RegionMatch) -> torch.fx.Node | None:
+    if m.spec.kind is RegionKind.EMBEDDING_BAG:
+        return next((u for u in m.node.users if u.target is operator.getitem and u.args[1] == 0), None)
+    return m.node
+
+
+def _epilogue_step(node: torch.fx.Node) -> tuple[torch.fx.Node, tuple[str, float]] | None:
+    """The one user of ``node`` if it is a ReLU or a multiplication by a constant, with its epilogue op."""
+    if len(node.users) != 1:
+        return None
+    user = next(iter(node.users))
+    if user.target is aten.relu.default:
+        return user, ("relu", 0.0)
+    if user.target is aten.mul.Tensor:
+        other = user.args[1] if user.args[0] is node else user.args[0]
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return user, ("scale", float(other))
+    return None
+
+
+def fuse_epilogues(matches: list[RegionMatch]) -> list[RegionMatch]:
+    fused = []
+    for m in matches:
+        out = _main_output(m) if m.spec.kind in _EPILOGUE_KINDS else None
+        value = meta(out) if out is not None else None
+        chain, ops = [], []
+        while value is not None and value.dtype.is_floating_point and (step := _epilogue_step(chain[-1] if chain else out)):
+            chain.append(step[0])
+            ops.append(step[1])
+        if not chain:
+            fused.append(m)
+            continue
+        spec = dataclasses.replace(m.spec, epilogue=tuple(ops), fused=m.spec.fused + tuple(name for name, _ in ops))
+        fused.append(dataclasses.replace(m, spec=spec, absorbs=tuple(chain)))
+    return fused

@@ -17,6 +17,7 @@ class RegionMatch:
     args: tuple
     more_nodes: tuple = ()      # a batched region also replaces these, its outputs following ``node``'s
     after: torch.fx.Node | None = None   # where a batched region goes (default: where ``node`` is)
+    absorbs: tuple = ()         # elementwise nodes after the output, folded in: the last one's users read the region
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
             first.meta["val"] = original
             node.replace_all_uses_with(first)
             replaced[node] = first
+        if m.absorbs:                 # the epilogue now runs inside the region: its users read the region
+            main = first if not isinstance(original, (tuple, list)) else next(
+                u for u in region.users if u.args[1] == 0)
+            m.absorbs[-1].replace_all_uses_with(main)
         graph.erase_node(node)
     graph.eliminate_dead_code()  # what fusion folded into a region (gathered rows, their scaling)
     graph.lint()

@@ -66,6 +66,17 @@ def with_last_offset(offsets: torch.Tensor, num_indices: int, included: bool) ->
     return torch.cat([offsets, offsets.new_tensor([num_indices])])
 
 
+def apply_epilogue(spec: RegionSpec, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The region's fused elementwise epilogue applied to its main output, the way the graph applied it
+    (for back ends that compute the bare op: eager references, Triton kernels)."""
+    if not spec.epilogue:
+        return outputs
+    main = outputs[0]
+    for name, arg in spec.epilogue:
+        main = torch.relu(main) if name == "relu" else main * arg
+    return [main] + list(outputs[1:])
+
+
 def _bag_aten_args(spec: RegionSpec, args):
     weight, indices, offsets = args[:3]
     psw = args[3] if spec.has_weights else None

@@ -15,7 +15,7 @@ from dae_emulator.program import DType
 
 from ..pipeline import Compiled, Knobs, compile_region
 from ..region_spec import RegionSpec
-from .adapters import ADAPTERS
+from .adapters import ADAPTERS, apply_epilogue
 from .agent_programs import agent_program
 from .stats import LAUNCHES, STATS, Launch, count_execute_ops
 
@@ -74,7 +74,7 @@ def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.T
     elapsed = time.perf_counter() - start
     outputs = adapter.finish(spec, args, result.outputs)
     if settings.get("verify"):
-        _compare(spec, outputs, adapter.reference(spec, args))
+        _compare(spec, outputs, apply_epilogue(spec, adapter.reference(spec, args)))
     trace = result.trace
     STATS.record_launch(f"{spec.name}:{spec.table}", spec.kind.value, device.name, device.dram_bandwidth_gbs,
                         lookups=trace.lookups, bytes_read=trace.bytes_read, bytes_written=trace.bytes_written,
@@ -87,7 +87,7 @@ def _launch_triton(spec: RegionSpec, settings: dict, args: list[torch.Tensor]) -
 
     outputs = run_region(spec, args)
     if settings.get("verify"):
-        _compare(spec, outputs, ADAPTERS[spec.kind].reference(spec, args))
+        _compare(spec, outputs, apply_epilogue(spec, ADAPTERS[spec.kind].reference(spec, args)))
     return outputs
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..region_spec import RegionKind, RegionSpec
-from ..runtime.adapters import ADAPTERS
+from ..runtime.adapters import ADAPTERS, apply_epilogue
 from . import elements, embedding_bag, embedding_bag_backward, rows, segment
 
 KERNELS = {
@@ -57,4 +57,4 @@ def run_region(spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]
     sizes = adapter.sizes(spec, args) if hasattr(adapter, "sizes") else {}
     with torch.profiler.record_function(f"ember::triton::{spec.name}:{spec.table}"):
         outputs = KERNELS[spec.kind](spec, inputs, sizes)
-    return adapter.finish(spec, args, outputs)
+    return apply_epilogue(spec, adapter.finish(spec, args, outputs))

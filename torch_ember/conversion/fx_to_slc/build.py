@@ -33,3 +33,14 @@ def op(kind: OpKind, result: str | None, *args, target: str | None = None, dtype
 def accumulate_dtype(dtype: DType) -> DType:
     """Reductions of half-precision rows accumulate in fp32, as PyTorch's CPU kernels do."""
     return DType.F64 if dtype is DType.F64 else DType.F32
+
+
+def epilogue(spec, value: str) -> tuple[list[Instr], str]:
+    """The instructions that apply the region's fused elementwise epilogue to ``value`` before it is stored
+    (``relu``: max with 0; ``scale``: times a constant), and the name of the result."""
+    instrs = []
+    for k, (name, arg) in enumerate(spec.epilogue):
+        result = f"{value}_{name}{k}"
+        instrs.append(op(OpKind.MAX, result, value, 0.0) if name == "relu" else op(OpKind.MUL, result, value, arg))
+        value = result
+    return instrs, value

@@ -6,16 +6,17 @@ from dae_emulator.program import AluOp, DType, Event, OpKind
 
 from ...ir.slc import LoopKind, SlcCallback, SlcLoop, SlcProgram
 from ...region_spec import RegionSpec
-from .build import alu, dim, load, load_row, op, param
+from .build import alu, dim, epilogue, load, load_row, op, param
 
 
 def build_embedding(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
     params = (param("table", dtypes["table"], dim("num_rows"), dim("dim")),
               param("indices", dtypes["indices"], dim("num_indices")),
               param("out", dtypes["table"], dim("num_indices"), dim("dim"), output=True))
+    fused, result = epilogue(spec, "row")
     loop = SlcLoop("i", LoopKind.DENSE, extent=dim("num_indices"),
                    streams=(load("r", "indices", "i"), load_row("row", "table", "r")),
-                   callbacks=(SlcCallback(Event.ITER, (op(OpKind.STORE, None, "i", "row", target="out"),)),))
+                   callbacks=(SlcCallback(Event.ITER, (*fused, op(OpKind.STORE, None, "i", result, target="out"))),))
     return SlcProgram(spec.name, params, (), loop)
 
 

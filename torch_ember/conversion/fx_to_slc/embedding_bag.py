@@ -13,7 +13,7 @@ from dae_emulator.program import Accumulator, AluOp, DType, Event, OpKind, Reduc
 
 from ...ir.slc import LoopKind, SlcCallback, SlcLoop, SlcProgram
 from ...region_spec import BagMode, RegionSpec
-from .build import accumulate_dtype, alu, dim, load, load_row, op, param
+from .build import accumulate_dtype, alu, dim, epilogue, load, load_row, op, param
 
 
 def build_embedding_bag(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
@@ -59,6 +59,8 @@ def build_embedding_bag(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgra
         end_body += [op(OpKind.READ_ARG, "argmax", target="acc"), op(OpKind.GT, "nonempty", "n", 0.0),
                      op(OpKind.SELECT, "maximum", "nonempty", "total", 0.0)]
         result = "maximum"
+    fused, result = epilogue(spec, result)
+    end_body += fused
     end_body.append(op(OpKind.STORE, None, "b", result, target="out"))
     if counts:
         end_body.append(op(OpKind.STORE, None, "b", "n", target="bag_size"))
