@@ -111,6 +111,11 @@ class Integer:
         return sorted({v for v in near if self.lo <= v <= self.hi and v != value})
 
 
+def _pick(values: tuple, u: np.ndarray) -> Value:
+    """The value a unit-interval sample falls on, the list split into equal parts."""
+    return values[min(int(float(u[0]) * len(values)), len(values) - 1)]
+
+
 @dataclass(frozen=True)
 class Ordinal:
     """One of a list of ordered values (e.g. powers of two); neighbours are adjacent in the list."""
@@ -126,7 +131,7 @@ class Ordinal:
         _check_values(self.name, self.values)
 
     def from_unit(self, u: np.ndarray) -> Value:
-        return self.values[min(int(float(u[0]) * len(self.values)), len(self.values) - 1)]
+        return _pick(self.values, u)
 
     def encode(self, value: Value) -> list[float]:
         n = len(self.values)
@@ -152,7 +157,7 @@ class Categorical:
         _check_values(self.name, self.values)
 
     def from_unit(self, u: np.ndarray) -> Value:
-        return self.values[min(int(float(u[0]) * len(self.values)), len(self.values) - 1)]
+        return _pick(self.values, u)
 
     def encode(self, value: Value) -> list[float]:
         return [float(self.values.index(value))]

@@ -47,16 +47,21 @@ def _scatter_outputs(spec: RegionSpec, dtype: DType, *shape):
     return outs
 
 
+def _optional_weights(dtypes, params: list, streams: list, count: str, var: str) -> str | None:
+    """With a ``weights`` input (one per row scattered), its parameter and stream; the stream's name."""
+    if "weights" not in dtypes:
+        return None
+    params.append(param("weights", dtypes["weights"], dim(count)))
+    streams.append(load("w", "weights", var))
+    return "w"
+
+
 def build_scatter_rows(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
     """``out[index[i]] (op)= src[i] (* weights[i])``; ``num_out`` is bound at launch."""
     params = [param("src", dtypes["src"], dim("num_src"), dim("dim")),
               param("indices", dtypes["indices"], dim("num_src"))]
     streams = [load("r", "indices", "i"), load_row("row", "src", "i")]
-    scale = None
-    if "weights" in dtypes:
-        params.append(param("weights", dtypes["weights"], dim("num_src")))
-        streams.append(load("w", "weights", "i"))
-        scale = "w"
+    scale = _optional_weights(dtypes, params, streams, "num_src", "i")
     params += _scatter_outputs(spec, dtypes["src"], dim("num_out"), dim("dim"))
     loop = SlcLoop("i", LoopKind.DENSE, extent=dim("num_src"), streams=tuple(streams),
                    callbacks=(SlcCallback(Event.ITER, _scatter_body(spec, ("r",), "row", scale)),))
@@ -69,11 +74,7 @@ def build_gather_scatter(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgr
               param("src", dtypes["src"], dim("num_edges")),
               param("dst", dtypes["dst"], dim("num_edges"))]
     streams = [load("s", "src", "e"), load("d", "dst", "e"), load_row("row", "table", "s")]
-    scale = None
-    if "weights" in dtypes:
-        params.append(param("weights", dtypes["weights"], dim("num_edges")))
-        streams.append(load("w", "weights", "e"))
-        scale = "w"
+    scale = _optional_weights(dtypes, params, streams, "num_edges", "e")
     params += _scatter_outputs(spec, dtypes["table"], dim("num_out"), dim("dim"))
     loop = SlcLoop("e", LoopKind.DENSE, extent=dim("num_edges"), streams=tuple(streams),
                    callbacks=(SlcCallback(Event.ITER, _scatter_body(spec, ("d",), "row", scale)),))
