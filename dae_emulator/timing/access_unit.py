@@ -20,7 +20,7 @@ import numpy as np
 HIT, MISS = 0, 1     # the two kinds of request a slot can hold, each kept in its own ring
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _earliest_kind(ring: np.ndarray, head: np.ndarray, count: np.ndarray, core: int) -> int:
     """Which ring holds the earliest-free slot of ``core`` (at least one slot must be in use)."""
     if count[core, HIT] == 0:
@@ -30,7 +30,7 @@ def _earliest_kind(ring: np.ndarray, head: np.ndarray, count: np.ndarray, core: 
     return HIT if ring[core, HIT, head[core, HIT]] <= ring[core, MISS, head[core, MISS]] else MISS
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def slot_free_at(ring: np.ndarray, head: np.ndarray, count: np.ndarray, core: int, cycle: float) -> float:
     """Earliest cycle >= ``cycle`` at which one of ``core``'s request slots is free."""
     slots = ring.shape[2]
@@ -40,7 +40,7 @@ def slot_free_at(ring: np.ndarray, head: np.ndarray, count: np.ndarray, core: in
     return max(cycle, ring[core, kind, head[core, kind]])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def hold_slot(ring: np.ndarray, head: np.ndarray, count: np.ndarray, core: int, until: float, kind: int) -> None:
     """Occupy one of ``core``'s slots until ``until`` (freeing the earliest-free one when all are taken)."""
     slots = ring.shape[2]
@@ -62,8 +62,9 @@ def hold_slot(ring: np.ndarray, head: np.ndarray, count: np.ndarray, core: int, 
     count[core, kind] += 1
 
 
-@numba.njit(cache=True, nogil=True)
-def entries_free_at(pops: np.ndarray, pushed: int, tokens: int) -> float:
-    """When a queue of ``pops.size`` entries has room for ``tokens`` more after ``pushed`` tokens."""
-    oldest_needed = pushed + tokens - 1 - pops.size
-    return pops[oldest_needed % pops.size] if tokens and oldest_needed >= 0 else 0.0
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def entries_free_at(pops: np.ndarray, core: int, pushed: int, tokens: int) -> float:
+    """When ``core``'s queue of ``pops.shape[1]`` entries has room for ``tokens`` more after ``pushed`` tokens."""
+    capacity = pops.shape[1]
+    oldest_needed = pushed + tokens - 1 - capacity
+    return pops[core, oldest_needed % capacity] if tokens and oldest_needed >= 0 else 0.0

@@ -50,7 +50,7 @@ class Dram:
         return np.zeros(buckets, dtype=np.int32), np.arange(buckets), width
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _room_from(skip: np.ndarray, bucket: int) -> int:
     """First bucket at or after ``bucket`` with room (skip pointers, compressed on the way)."""
     root = bucket
@@ -66,7 +66,7 @@ def bucket_capacity(width: float, transfer: float) -> int:
     return round(width / transfer)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def bus_transfer(
     fill: np.ndarray, skip: np.ndarray, width: float, transfer: float, capacity: int, arrival: float,
 ) -> float:

@@ -15,17 +15,18 @@ def callback_cycles(vector_ops: int, scalar_ops: int) -> int:
     return max(1, vector_ops + scalar_ops)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def run_callbacks(
-    pops: np.ndarray, pushed: int, tokens: int, cycles: float, ready: float, free: float,
+    pops: np.ndarray, core: int, pushed: int, tokens: int, cycles: float, ready: float, free: float,
 ) -> tuple[float, float]:
-    """Pop ``tokens`` tokens ready at ``ready`` taking ``cycles`` in all; records their pop cycles.
+    """Pop ``tokens`` tokens ready at ``ready`` taking ``cycles`` in all; records their pop cycles in
+    ``pops[core]``.
 
     Returns (cycle the execute unit is free again, cycles it waited for the first token).
     """
     waited = max(ready - free, 0.0)
     for j in range(tokens):
         pop = max(ready, free)
-        pops[(pushed + j) % pops.size] = pop
+        pops[core, (pushed + j) % pops.shape[1]] = pop
         free = pop + cycles / tokens
     return free, waited

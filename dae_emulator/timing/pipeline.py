@@ -57,7 +57,7 @@ def replay(
         core = event_core[event]
         n_tokens = tokens[event]
         # access unit: reserve the queue entries, then issue one line per cycle
-        start = max(access_free[core], entries_free_at(pops[core], pushed[core], n_tokens))
+        start = max(access_free[core], entries_free_at(pops, core, pushed[core], n_tokens))
         tally[core, Tally.QUEUE_FULL] += start - access_free[core]
         cycle, ready = start, start
         first = line_start[event]
@@ -84,7 +84,7 @@ def replay(
         # execute unit: callbacks, then its own lines, then wait for its own loads
         free = execute_free[core]
         if n_tokens:
-            free, waited = run_callbacks(pops[core], pushed[core], n_tokens, token_cycles[event], ready, free)
+            free, waited = run_callbacks(pops, core, pushed[core], n_tokens, token_cycles[event], ready, free)
             tally[core, Tally.QUEUE_EMPTY] += waited
             tally[core, Tally.BUSY] += token_cycles[event]
             pushed[core] += n_tokens
