@@ -130,3 +130,47 @@ def bad_ids_on_rank_1(rank: int, world_size: int) -> str:
         local = KeyedJagged(local.keys, values, local.lengths, local.weights)
     module(local)
     return "no error"
+
+
+def torchrec_kjt():
+    """TorchRec's ``KeyedJaggedTensor`` class and ``""``, or ``None`` and why it cannot be imported here."""
+    try:
+        from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
+    except Exception as error:  # not installed, or its fbgemm_gpu was built for another torch (an OSError)
+        return None, f"torchrec is not importable beside torch {torch.__version__}: {type(error).__name__}: {error}"
+    return KeyedJaggedTensor, ""
+
+
+def as_torchrec(features: KeyedJagged, keys: tuple[str, ...]):
+    """The same features as a real TorchRec ``KeyedJaggedTensor`` with its keys in ``keys`` order and int32
+    lengths, as TorchRec's data loaders make them."""
+    kjt_class, reason = torchrec_kjt()
+    if kjt_class is None:
+        raise RuntimeError(reason)
+    parts = features.per_key()
+    return kjt_class(keys=list(keys), values=torch.cat([parts[k][0] for k in keys]),
+                     lengths=torch.cat([parts[k][1] for k in keys]).int(),
+                     weights=torch.cat([parts[k][2] for k in keys]))
+
+
+def torchrec_input_equals_unsharded(rank: int, world_size: int) -> str:
+    """A real ``KeyedJaggedTensor`` (keys in reverse table order) through the planned sharding: the largest
+    forward and gradient differences against unsharded, and against the same batch given as a ``KeyedJagged``."""
+    tables, features = full_tables(), global_features()
+    generator = torch.Generator().manual_seed(2)
+    upstream = [torch.randn(BATCH, t.dim, generator=generator) for t in TABLES]
+    want_pooled, want_grads = unsharded(tables, features, upstream)
+    local = BATCH // world_size
+    mine = slice(rank * local, (rank + 1) * local)
+    ours = features.slice_batch(mine.start, mine.stop)
+    kjt = as_torchrec(ours, tuple(reversed(ours.keys)))
+    plan = plan_tables(TABLES, world_size, SERVER, batch_size=BATCH)
+    module = ShardedEmbeddingBags(plan, weights=tables)
+    with torch.no_grad():
+        same = max(float((a - b).abs().max()) for a, b in zip(module(kjt), module(ours)))
+    pooled = module(kjt)
+    sum((p * u[mine]).sum() for p, u in zip(pooled, upstream)).backward()
+    forward = max(float((p.detach() - w[mine]).abs().max()) for p, w in zip(pooled, want_pooled))
+    backward = max(float((bag.weight.grad - want_grads[s.table.name][s.row_start:s.row_end, s.col_start:s.col_end])
+                         .abs().max()) for s, bag in zip(module.shards, module.local.bags))
+    return f"{type(kjt).__module__}.{type(kjt).__name__} forward {forward:.2e} backward {backward:.2e} same {same:.2e}"
