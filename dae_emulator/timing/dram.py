@@ -41,23 +41,26 @@ class Dram:
         return self.cache_latency_cycles + self.transfer_cycles + self.latency_cycles
 
     def calendar(self, horizon: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, next bucket with room, width).
+        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, skip links, width).
 
         A bucket holds a whole number of transfers: one (exact slots) unless the horizon needs coarser ones.
+        A full bucket's skip link is a later bucket to look at, stored plus one: 0 means the bucket itself,
+        so a new calendar is all zeros and costs nothing until the bus reaches a bucket (the horizon is a
+        loose bound, and most buckets are never touched).
         """
         width = self.transfer_cycles * math.ceil(max(1.0, horizon / _MAX_BUCKETS / self.transfer_cycles))
         buckets = int(horizon / width) + 2
-        return np.zeros(buckets, dtype=np.int32), np.arange(buckets), width
+        return np.zeros(buckets, dtype=np.int32), np.zeros(buckets, dtype=np.int64), width
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
 def _room_from(skip: np.ndarray, bucket: int) -> int:
-    """First bucket at or after ``bucket`` with room (skip pointers, compressed on the way)."""
+    """First bucket at or after ``bucket`` with room (skip links, compressed on the way)."""
     root = bucket
-    while skip[root] != root:
-        root = skip[root]
-    while skip[bucket] != root:
-        skip[bucket], bucket = root, skip[bucket]
+    while skip[root]:
+        root = skip[root] - 1
+    while skip[bucket] and skip[bucket] - 1 != root:
+        skip[bucket], bucket = root + 1, skip[bucket] - 1
     return root
 
 
@@ -76,5 +79,5 @@ def bus_transfer(
     start = max(arrival, bucket * width + fill[bucket] * transfer)
     fill[bucket] += 1
     if fill[bucket] >= capacity and bucket + 1 < fill.size:
-        skip[bucket] = bucket + 1
+        skip[bucket] = bucket + 2     # the next bucket, plus one
     return start + transfer
