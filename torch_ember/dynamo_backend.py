@@ -12,7 +12,8 @@ from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
 
 from .fx_passes.canonicalize import canonicalize
-from .fx_passes.fuse import batch_embedding_bags, fuse_epilogues, fuse_message_passing
+from .fx_passes.fuse import batch_embedding_bags, batch_gathers, fuse_epilogues, fuse_message_passing
+from .fx_passes.known_values import find_known_values
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
 from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
@@ -53,11 +54,13 @@ LOWERING_OBSERVERS: list = []
 
 def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str],
                 graph_kind: str = "forward") -> torch.fx.GraphModule:
-    """The fx passes in order: canonicalize, match, fuse (message passing, batched bags), partition."""
+    """The fx passes in order: canonicalize, match, known values (aranges), fuse (message passing, epilogues,
+    batched bags, batched gathers), partition."""
     gm = canonicalize(gm)
     devices = ("cuda", "cpu") if settings.regions == "triton" else ("cpu",)
     matches, host = match_regions(gm, table_names, graph_kind, devices)
-    matches = batch_embedding_bags(fuse_epilogues(fuse_message_passing(matches)))
+    matches = find_known_values(matches)
+    matches = batch_gathers(batch_embedding_bags(fuse_epilogues(fuse_message_passing(matches))))
     for observe in LOWERING_OBSERVERS:
         observe(graph_kind, matches, host)
     for decision in host:

@@ -15,7 +15,7 @@ class EmberOptions:
     rest: str = "inductor"       # where the non-lookup graph runs: "inductor" or "eager"
     opt_level: int = 3           # 0..3; see torch_ember.pipeline (0: unoptimized, for debugging)
     vector_width: int | None = None   # compiler knob: elements per vector (default: the device's width)
-    unroll: int = 4              # compiler knob: execute-loop unroll factor at opt_level 3
+    unroll: int = 8              # compiler knob: execute-loop unroll factor at opt_level 3
     verify: bool = False         # re-run each region eagerly and compare
     strict: bool = False         # raise instead of leaving a lookup op on the host
     agent_library: str | None = None   # a dae_agent library: its verified programs run where they model faster

@@ -2,7 +2,14 @@
 
 Level 0 is the correct, unoptimized lowering: rows move and are computed one element at a time, every
 value a callback reads travels through a queue. Each level adds passes and must give the same results;
-the order follows the Ember paper (vectorization, then bufferization, then queue alignment).
+the order follows the Ember paper (vectorization, then bufferization, then queue alignment). Level 1 also
+rewrites the access streams with what the graph knows about index values (fixed trip counts, sequential
+loads); level 3 also fuses the loops of a batched region that share an iteration space.
+
+The DLC level has one pass, unrolling. Ember's other DLC passes, prefetch depth and store placement, have
+nothing to act on in the device model: how far the access unit runs ahead is the device's queue capacity
+and request slots (no program field sets it), and every store is issued by the execute unit after its
+event's callbacks, wherever the callback places it.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from .ir.dlc import DlcProgram, format_dlc
 from .ir.slc import SlcProgram, format_slc
 from .region_spec import RegionSpec
 from .transforms.dlc import unroll
-from .transforms.slc import align_queues, bufferize, vectorize
+from .transforms.slc import align_queues, bufferize, fixed_trip_count, fuse_loops, sequential_loads, vectorize
 
 log = logging.getLogger("torch_ember")
 
@@ -32,7 +39,7 @@ class Knobs:
     """The compiler's tunable parameters; ``None`` means: derive from the device."""
 
     vector_width: int | None = None    # elements per vector; default: the device's vector bytes / 4
-    unroll: int = 4
+    unroll: int = 8                    # the hand-written programs' factor (benchmarks/handwritten)
 
     def width(self, device: DeviceConfig) -> int:
         return self.vector_width or max(device.vector_bytes // 4, 1)
@@ -41,10 +48,13 @@ class Knobs:
 def slc_passes(level: int, knobs: Knobs, device: DeviceConfig) -> list[Callable[[SlcProgram], SlcProgram]]:
     passes = []
     if level >= 1:
+        passes.append(fixed_trip_count)                                # bags of constant size: dense inner loops
+        passes.append(sequential_loads)                                # arange indices: arithmetic, not loads
         passes.append(partial(vectorize, width=knobs.width(device)))   # rows moved and computed in vectors
     if level >= 2:
         passes.append(bufferize)                                       # a row travels as one queue entry
     if level >= 3:
+        passes.append(fuse_loops)                                      # one loop per shared iteration space
         passes.append(align_queues)                                    # induction variables become counters
     return passes
 

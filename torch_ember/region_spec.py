@@ -56,6 +56,13 @@ class RegionSpec:
     fused: tuple[str, ...] = field(default=())   # elementwise neighbours fused into the region
     parts: tuple["RegionSpec", ...] = field(default=())   # BATCHED: the regions it runs, in order
     epilogue: tuple[tuple[str, float], ...] = field(default=())  # ("relu", 0) / ("scale", c) on the output
+    # program inputs known to hold ``start + step * position`` (made by ``torch.arange`` in the graph):
+    # (input name, start, step); the launch checks them
+    arange: tuple[tuple[str, int, int], ...] = field(default=())
+    # BATCHED: (input, earlier input) pairs, both prefixed: ``shared``, the same tensor (passed once);
+    # ``same_length``, tensors of equal length (their loops share an iteration space)
+    shared: tuple[tuple[str, str], ...] = field(default=())
+    same_length: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -90,6 +97,9 @@ class RegionSpec:
         d["fused"] = tuple(d["fused"])
         d["epilogue"] = tuple((name, float(arg)) for name, arg in d.get("epilogue", ()))
         d["parts"] = tuple(RegionSpec.from_dict(p) for p in d.get("parts", ()))
+        d["arange"] = tuple((name, int(start), int(step)) for name, start, step in d.get("arange", ()))
+        for key in ("shared", "same_length"):
+            d[key] = tuple((a, b) for a, b in d.get(key, ()))
         return RegionSpec(**d)
 
     @staticmethod

@@ -115,6 +115,30 @@ def _cases(g, rows, dim, n, bags):
     parts = (RegionSpec(RegionKind.EMBEDDING_BAG, "a", BagMode.SUM, has_weights=True),
              RegionSpec(RegionKind.EMBEDDING_BAG, "b", BagMode.MAX, 0))
     yield RegionSpec(RegionKind.BATCHED, "a,b", parts=parts), [w, i, o, psw, x, i, o]
+    # what the graph knows about index values (fixed_trip_count, sequential_loads) ...
+    k = 1 + seed_of(g) % 3
+    picks = torch.randint(0, rows, (bags * k,), generator=g)
+    yield (RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.MEAN, 1, has_weights=False, arange=(("offsets", 0, k),)),
+           [w, picks, torch.arange(0, bags * k, k)])
+    yield (RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM, has_weights=True, arange=(("offsets", 0, k),)),
+           [w, picks, torch.arange(0, bags * k, k), torch.rand(bags * k, generator=g)])
+    start, step = min(1, rows - 1), 1 + seed_of(g) % 2
+    yield (RegionSpec(RegionKind.EMBEDDING, "t", arange=(("indices", start, step),)),
+           [w, torch.arange(start, rows, step)])
+    yield RegionSpec(RegionKind.GATHER_ROWS, "t", op="index", arange=(("indices", 0, 1),)), [x, torch.arange(rows)]
+    # ... and gathers batched over one iteration space (fuse_loops): a shared table, a shared index
+    i2, i3 = torch.randint(0, rows, (n,), generator=g), torch.randint(0, rows, (n,), generator=g)
+    gathers = (RegionSpec(RegionKind.GATHER_ROWS, "x", op="index_select"),
+               RegionSpec(RegionKind.GATHER_ROWS, "w", op="index"), RegionSpec(RegionKind.EMBEDDING, "x"),
+               RegionSpec(RegionKind.GATHER_ROWS, "w", op="index_select"))
+    yield (RegionSpec(RegionKind.BATCHED, "x,w", parts=gathers,
+                      shared=(("t2_table", "t0_table"), ("t3_table", "t1_table"), ("t3_indices", "t0_indices")),
+                      same_length=(("t1_indices", "t0_indices"), ("t2_indices", "t0_indices"))),
+           [x, i, w, i2, x, i3, w, i])
+
+
+def seed_of(g: torch.Generator) -> int:
+    return int(torch.randint(0, 2**16, (1,), generator=g))
 
 
 def _settings(level):

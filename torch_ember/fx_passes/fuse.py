@@ -1,7 +1,8 @@
 """Fuse: neighbouring regions and the elementwise work between them become one region (a ReLU or a
-constant scale right after a gather or a bag becomes its epilogue, applied before the store), and independent
+constant scale right after a gather or a bag becomes its epilogue, applied before the store), independent
 embedding bags of one graph (a DLRM's tables, whose pooled outputs are concatenated) become one batched
-region: one launch, the tables' loop nests one after another, the cores sharing all their bags.
+region: one launch, the tables' loop nests one after another, the cores sharing all their bags; and row
+gathers through index tensors of one length become one batched region whose loops share an iteration space.
 
 Message passing: a row gather (``x[src]``, ``index_select(x, 0, src)``), optionally scaled by one weight
 per row (``* w.view(-1, 1)``), scattered into rows (``index_add``, ``index_put(accumulate)``,
@@ -18,8 +19,9 @@ import torch
 import torch.fx
 
 from ..region_spec import RegionKind, RegionSpec
+from ..transforms.slc.batch import prefix_of
 from .match import RegionMatch
-from .registry_base import meta
+from .registry_base import meta, same_size
 
 aten = torch.ops.aten
 _COLUMN_VIEWS = (aten.view.default, aten.unsqueeze.default, aten.reshape.default)
@@ -68,6 +70,18 @@ def fuse_message_passing(matches: list[RegionMatch]) -> list[RegionMatch]:
     return [m for m in fused if m.node not in consumed]
 
 
+def _outputs_used_after(members: list[RegionMatch], order: dict) -> torch.fx.Node | None:
+    """Where a batched region of ``members`` can go: after the last of their inputs is computed, provided no
+    member's output is used before that point (else None)."""
+    inputs = [a for m in members for a in m.args if isinstance(a, torch.fx.Node)]
+    anchor = max(inputs, key=order.__getitem__)
+    uses = [item for m in members for user in m.node.users
+            for item in (user.users if user.target is operator.getitem else (user,))]
+    if uses and min(order[u] for u in uses) <= order[anchor]:
+        return None
+    return anchor
+
+
 def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
     """One batched region for all forward embedding bags of the graph, placed after the last of their
     inputs is computed; only when no bag's output is used before that point."""
@@ -76,16 +90,67 @@ def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
         return matches
     order = {node: i for i, node in enumerate(bags[0].node.graph.nodes)}
     bags.sort(key=lambda m: order[m.node])
-    inputs = [a for m in bags for a in m.args if isinstance(a, torch.fx.Node)]
-    anchor = max(inputs, key=order.__getitem__)
-    uses = [user for m in bags for item in m.node.users for user in item.users]
-    if uses and min(order[u] for u in uses) <= order[anchor]:
+    anchor = _outputs_used_after(bags, order)
+    if anchor is None:
         return matches
     tables = f"{len(bags)} tables {bags[0].spec.table}..{bags[-1].spec.table}"
     spec = RegionSpec(RegionKind.BATCHED, tables, parts=tuple(m.spec for m in bags))
     batched = RegionMatch(bags[0].node, spec, tuple(a for m in bags for a in m.args),
                           tuple(m.node for m in bags[1:]), after=anchor)
     return [batched] + [m for m in matches if all(m is not bag for bag in bags)]
+
+
+_GATHER_KINDS = (RegionKind.EMBEDDING, RegionKind.GATHER_ROWS)
+
+
+def _shared_inputs(gathers: list[RegionMatch]) -> tuple[tuple, tuple]:
+    """(``shared``, ``same_length``) of a batch of row gathers: a table or an index tensor that an earlier
+    part also reads is passed once; every other index tensor has the first part's length."""
+    shared, same_length = [], []
+    for k, m in enumerate(gathers):
+        earlier = gathers[:k]
+        table = next((j for j, e in enumerate(earlier) if e.args[0] is m.args[0]), None)
+        if table is not None:
+            shared.append((f"{prefix_of(k)}table", f"{prefix_of(table)}table"))
+        # an index that wraps negative values (x[i]) names other rows in tables of other sizes
+        index = next((j for j, e in enumerate(earlier) if e.args[1] is m.args[1] and (
+            e.args[0] is m.args[0] or "index" not in (e.spec.op, m.spec.op))), None)
+        if index is not None:
+            shared.append((f"{prefix_of(k)}indices", f"{prefix_of(index)}indices"))
+        elif k:
+            same_length.append((f"{prefix_of(k)}indices", f"{prefix_of(0)}indices"))
+    return tuple(shared), tuple(same_length)
+
+
+def batch_gathers(matches: list[RegionMatch]) -> list[RegionMatch]:
+    """Row gathers of one graph through index tensors of one length (a knowledge-graph batch's head,
+    relation and tail lookups; several features looked up at the same positions) become one batched region
+    per length: one launch, and loops over one iteration space that loop fusion (``fuse_loops``) makes one.
+    Placed like batched bags: after the last of their inputs, when no output is used before that."""
+    gathers = [m for m in matches if m.spec.kind in _GATHER_KINDS and not m.absorbs]
+    if len(gathers) < 2:
+        return matches
+    order = {node: i for i, node in enumerate(gathers[0].node.graph.nodes)}
+    groups: list[list[RegionMatch]] = []
+    for m in sorted(gathers, key=lambda m: order[m.node]):
+        length = meta(m.args[1]).numel()
+        group = next((g for g in groups if same_size(meta(g[0].args[1]).numel(), length)), None)
+        if group is None:
+            groups.append([m])
+        else:
+            group.append(m)
+    batched, taken = [], set()
+    for group in groups:
+        anchor = _outputs_used_after(group, order) if len(group) > 1 else None
+        if anchor is None:
+            continue
+        shared, same_length = _shared_inputs(group)
+        spec = RegionSpec(RegionKind.BATCHED, f"{len(group)} gathers {group[0].spec.table}..{group[-1].spec.table}",
+                          parts=tuple(m.spec for m in group), shared=shared, same_length=same_length)
+        batched.append(RegionMatch(group[0].node, spec, tuple(a for m in group for a in m.args),
+                                   tuple(m.node for m in group[1:]), after=anchor))
+        taken.update(m.node for m in group)
+    return batched + [m for m in matches if m.node not in taken]
 
 
 _EPILOGUE_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING, RegionKind.GATHER_ROWS}

@@ -20,16 +20,25 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
         with graph.inserting_after(m.after) if m.after is not None else graph.inserting_before(node):
             region = graph.create_node("call_function", region_op, (m.spec.to_json(), settings_json, args),
                                        name=f"ember_{m.spec.name}")
-        if isinstance(original, (tuple, list)):
+        if isinstance(original, (tuple, list)) or m.more_nodes:
             region.meta["val"], offset = [], 0
             for replaced_node in (node,) + m.more_nodes:
-                outputs = list(replaced_node.meta["val"])
-                for user in list(replaced_node.users):
-                    assert user.target is operator.getitem, f"{replaced_node} has a non-getitem user {user}"
-                    user.args = (region, offset + user.args[1])
-                    region.append(user)       # after the region, wherever the replaced node was
-                region.meta["val"] += outputs
-                offset += len(outputs)
+                value = replaced_node.meta.get("val")
+                if isinstance(value, (tuple, list)):
+                    for user in list(replaced_node.users):
+                        assert user.target is operator.getitem, f"{replaced_node} has a non-getitem user {user}"
+                        user.args = (region, offset + user.args[1])
+                        region.append(user)       # after the region, wherever the replaced node was
+                    region.meta["val"] += list(value)
+                    offset += len(value)
+                else:                             # one tensor (a batched gather): one output of the region
+                    with graph.inserting_after(region):
+                        item = graph.call_function(operator.getitem, (region, offset))
+                    item.meta["val"] = value
+                    replaced_node.replace_all_uses_with(item)
+                    replaced[replaced_node] = item
+                    region.meta["val"].append(value)
+                    offset += 1
                 if replaced_node is not node:
                     graph.erase_node(replaced_node)
         else:

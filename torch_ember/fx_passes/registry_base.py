@@ -7,6 +7,7 @@ from typing import Callable
 
 import torch
 import torch.fx
+from torch.fx.experimental.symbolic_shapes import statically_known_true
 
 from ..region_spec import RegionSpec
 
@@ -24,6 +25,11 @@ class Lowering:
 def meta(value):
     """The fake tensor (shape, dtype, device) an FX node carries, or None."""
     return value.meta.get("val") if isinstance(value, torch.fx.Node) else None
+
+
+def same_size(a, b) -> bool:
+    """Whether two sizes (ints, or symbolic sizes under dynamic shapes) are equal for every input."""
+    return a == b if isinstance(a, int) and isinstance(b, int) else statically_known_true(a == b)
 
 
 INTEGERS = (torch.int32, torch.int64)

@@ -30,6 +30,16 @@ WORKLOADS = {
                     dict(src=_F, indices=_I), "row scatter with max (GraphSAGE max)"),
     "segment": (RegionSpec(RegionKind.SEGMENT_REDUCE, "x", reduce="mean", op="lengths"),
                 dict(data=_F, offsets=_I), "segment mean over contiguous rows"),
+    "kg": (RegionSpec(RegionKind.BATCHED, "entity..entity",
+                      parts=tuple(RegionSpec(RegionKind.GATHER_ROWS, t, op="index") for t in ("entity", "relation", "entity")),
+                      shared=(("t2_table", "t0_table"),),
+                      same_length=(("t1_indices", "t0_indices"), ("t2_indices", "t0_indices"))),
+           dict(t0_table=_F, t0_indices=_I, t1_table=_F, t1_indices=_I, t2_indices=_I),
+           "knowledge-graph lookups: head, relation and tail rows over one iteration space"),
+    "spattn": (RegionSpec(RegionKind.EMBEDDING_BAG, "keys", BagMode.SUM, arange=(("offsets", 0, 4),)),
+               dict(table=_F, indices=_I, offsets=_I), "bags of 4 rows each (F.embedding_bag of a 2-D input)"),
+    "pos": (RegionSpec(RegionKind.EMBEDDING, "pos", arange=(("indices", 0, 1),)), dict(table=_F, indices=_I),
+            "positional embedding: rows at torch.arange(n)"),
 }
 
 
@@ -39,7 +49,7 @@ def main(argv=None) -> int:
     parser.add_argument("--level", type=int, choices=range(4), default=3)
     parser.add_argument("--device", default=next(iter(dae_emulator.PRESETS)))
     parser.add_argument("--vector-width", type=int, default=None)
-    parser.add_argument("--unroll", type=int, default=4)
+    parser.add_argument("--unroll", type=int, default=Knobs().unroll)
     args = parser.parse_args(argv)
     spec, dtypes, _ = WORKLOADS[args.workload]
     logger = logging.getLogger("torch_ember")

@@ -77,6 +77,27 @@ def apply_epilogue(spec: RegionSpec, outputs: list[torch.Tensor]) -> list[torch.
     return [main] + list(outputs[1:])
 
 
+def known_values(spec: RegionSpec) -> list[tuple[str, int, int]]:
+    """The spec's ``arange`` facts, a batched region's parts' under their prefixes."""
+    if spec.kind is RegionKind.BATCHED:
+        from ..transforms.slc.batch import prefix_of
+        return [(prefix_of(k) + name, start, step) for k, part in enumerate(spec.parts)
+                for name, start, step in part.arange]
+    return list(spec.arange)
+
+
+def check_known_values(spec: RegionSpec, inputs: dict[str, torch.Tensor]) -> None:
+    """The program was compiled knowing these inputs are aranges (its loops may not read them): check it."""
+    for name, start, step in known_values(spec):
+        if name not in inputs:
+            continue                    # passed under another part's name (``shared``), checked there
+        t = inputs[name]
+        want = torch.arange(t.numel(), device=t.device) * step + start
+        if t.dim() != 1 or not torch.equal(t.long(), want):
+            raise RuntimeError(f"region {spec.name}: input {name} was compiled as arange(start={start}, "
+                               f"step={step}) but holds other values")
+
+
 def _bag_aten_args(spec: RegionSpec, args):
     weight, indices, offsets = args[:3]
     psw = args[3] if spec.has_weights else None
@@ -235,6 +256,8 @@ ADAPTERS = {
 def _arity(part: RegionSpec) -> int:
     if part.kind is RegionKind.EMBEDDING_BAG:
         return 3 + part.has_weights
+    if part.kind in (RegionKind.EMBEDDING, RegionKind.GATHER_ROWS):
+        return 2
     raise ValueError(f"regions of kind {part.kind.value} are not batched")
 
 
@@ -256,6 +279,10 @@ class BatchedAdapter:
         inputs = {}
         for k, (part, part_args) in enumerate(zip(spec.parts, _split(spec, args))):
             inputs.update({prefix_of(k) + name: t for name, t in ADAPTERS[part.kind].program_inputs(part, part_args).items()})
+        for alias, of in spec.shared:           # one tensor, passed once
+            a, b = inputs.pop(alias), inputs[of]
+            if (a.data_ptr(), a.shape, a.stride(), a.dtype) != (b.data_ptr(), b.shape, b.stride(), b.dtype):
+                raise ValueError(f"region {spec.name}: inputs {alias} and {of} were compiled as one tensor")
         return inputs
 
     @staticmethod

@@ -15,7 +15,7 @@ from dae_emulator.program import DType
 
 from ..pipeline import Compiled, Knobs, compile_region
 from ..region_spec import RegionSpec
-from .adapters import ADAPTERS, apply_epilogue
+from .adapters import ADAPTERS, apply_epilogue, check_known_values
 from .agent_programs import agent_program
 from .stats import LAUNCHES, STATS, Launch, count_execute_ops
 
@@ -63,6 +63,7 @@ def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.T
         spec_json = spec.to_json()
     adapter = ADAPTERS[spec.kind]
     inputs = adapter.program_inputs(spec, args)
+    check_known_values(spec, inputs)
     dtypes = tuple(sorted((name, _DTYPES[t.dtype]) for name, t in inputs.items()))
     device_json = json.dumps(settings["device"], sort_keys=True)
     compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"],

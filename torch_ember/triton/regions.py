@@ -33,6 +33,7 @@ def batched(spec: RegionSpec, inputs: dict[str, torch.Tensor], sizes: dict) -> d
     """A batched region's embedding bags in one ``embedding_bags`` launch (tables sharing a dtype), else
     each part with its own kernel; outputs under each part's prefix, as the batched adapter expects."""
     from ..transforms.slc.batch import prefix_of
+    inputs = {**inputs, **{alias: inputs[of] for alias, of in spec.shared}}    # one tensor, passed once
     parts = [{n[len(prefix_of(k)):]: t for n, t in inputs.items() if n.startswith(prefix_of(k))}
              for k in range(len(spec.parts))]
     if {p.kind for p in spec.parts} == {RegionKind.EMBEDDING_BAG} and len({i["table"].dtype for i in parts}) == 1:

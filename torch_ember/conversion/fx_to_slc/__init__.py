@@ -1,9 +1,11 @@
 """Region spec -> SLC: one builder per op family, chosen by region kind."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dae_emulator.program import DType
 
-from ...ir.slc import SlcProgram, verify_slc
+from ...ir.slc import Arange, SlcProgram, verify_slc
 from ...region_spec import RegionKind, RegionSpec
 from ...transforms.slc.batch import batch, prefix_of
 from .embedding import build_embedding, build_embedding_backward
@@ -32,12 +34,15 @@ _BUILDERS = {
 
 def region_to_slc(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
     """The SLC program for ``spec`` with parameter dtypes ``dtypes`` (by parameter name); a batched region's
-    parts are built alone and batched (their parameters carry the parts' ``t{k}_`` prefixes)."""
+    parts are built alone and batched (their parameters carry the parts' ``t{k}_`` prefixes). What the
+    spec knows about input values (``spec.arange``) becomes the program's ``known`` facts."""
     if spec.kind is RegionKind.BATCHED:
+        dtypes = {**dtypes, **{alias: dtypes[of] for alias, of in spec.shared if of in dtypes}}  # passed once
         parts = []
         for k, part in enumerate(spec.parts):
             prefix = prefix_of(k)
             part_dtypes = {n[len(prefix):]: t for n, t in dtypes.items() if n.startswith(prefix)}
             parts.append(region_to_slc(part, part_dtypes))
-        return batch(parts, spec.name)
-    return verify_slc(_BUILDERS[spec.kind](spec, dtypes))
+        return batch(parts, spec.name, shared=spec.shared, same_length=spec.same_length)
+    program = _BUILDERS[spec.kind](spec, dtypes)
+    return verify_slc(replace(program, known=tuple(Arange(*fact) for fact in spec.arange)))

@@ -51,15 +51,27 @@ class SlcLoop:
 
 
 @dataclass(frozen=True)
+class Arange:
+    """A fact known at compile time: the 1-D input ``tensor`` holds ``start + step * p`` at position ``p``
+    (an index made by ``torch.arange`` in the graph, offsets of bags that all hold ``step`` rows). The
+    launch checks it before it runs the program."""
+
+    tensor: str
+    start: int
+    step: int
+
+
+@dataclass(frozen=True)
 class SlcProgram:
     """``loop`` is the program's loop nest; a batched region has further, independent ``more_nests``
-    (one per table), run one after another."""
+    (one per table), run one after another. ``known``: facts about input values that passes may use."""
 
     name: str
     params: tuple[Param, ...]
     accumulators: tuple[Accumulator, ...]
     loop: SlcLoop
     more_nests: tuple[SlcLoop, ...] = ()
+    known: tuple[Arange, ...] = ()
 
     @property
     def nests(self) -> tuple[SlcLoop, ...]:

@@ -47,6 +47,8 @@ def format_slc(p: SlcProgram) -> str:
         width = f"[{a.width}]" if a.width is not None else ""
         lines.append(f"  acc {a.name}: {a.reduce.value} {a.dtype.value}{width} init {a.init}"
                      + (f" arg {a.arg_init}" if a.tracks_arg else ""))
+    for fact in p.known:
+        lines.append(f"  known {fact.tensor}[p] = {fact.start} + {fact.step} * p")
     for nest in p.nests:
         lines += _loop(nest, "  ")
     return "\n".join(lines) + "\n"

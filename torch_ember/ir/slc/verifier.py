@@ -14,6 +14,10 @@ def verify_slc(p: SlcProgram) -> SlcProgram:
     inputs = {x.name for x in p.params if not x.is_output}
     outputs = {x.name for x in p.params if x.is_output}
     accs = {a.name for a in p.accumulators}
+    for fact in p.known:
+        param = next((x for x in p.params if x.name == fact.tensor), None)
+        if param is None or param.is_output or len(param.shape) != 1:
+            raise SlcVerifyError(f"known values of {fact.tensor!r}: it must be a 1-D input")
     for nest in p.nests:
         _verify_nest(nest, inputs, outputs, accs)
     return p
