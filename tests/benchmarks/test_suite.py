@@ -71,3 +71,41 @@ def test_roofline_is_the_larger_of_the_dram_and_execute_bounds():
     w = build()
     dram = w.min_bytes / (DEVICE.dram_bandwidth_gbs / DEVICE.clock_ghz)
     assert suite.roofline_cycles(w, DEVICE) == pytest.approx(max(dram, w.min_vector_ops / DEVICE.cores))
+
+
+def _backend_specs(f, *args):
+    import torch
+    from torch_ember import dynamo_backend
+    seen = []
+
+    def observe(kind, matches, host):
+        seen.extend(m.spec for m in matches)
+    dynamo_backend.LOWERING_OBSERVERS.append(observe)
+    torch._dynamo.reset()
+    try:
+        with torch.no_grad():
+            torch.compile(f, backend="ember", options={"rest": "eager"})(*args)
+    finally:
+        dynamo_backend.LOWERING_OBSERVERS.remove(observe)
+    return seen
+
+
+def _without_names(spec):
+    import dataclasses
+    return dataclasses.replace(spec, table="", parts=tuple(dataclasses.replace(p, table="") for p in spec.parts))
+
+
+def test_the_suites_specs_are_what_the_backend_makes_of_the_workloads():
+    import torch
+    import torch.nn.functional as F
+    entity, relation = torch.randn(50, 8), torch.randn(4, 8)
+    head, rel, tail = torch.randint(0, 50, (16,)), torch.randint(0, 4, (16,)), torch.randint(0, 50, (16,))
+    kg = _backend_specs(lambda h, r, t: (entity[h], relation[r], entity[t]), head, rel, tail)
+    assert [_without_names(s) for s in kg] == [_without_names(suite.KG_SPEC)]
+    _, build = list(suite.spattn_workloads("tiny", DEVICE))[2]       # k = 4
+    w = build()
+    table, picks = w.launches[0].inputs["table"], w.launches[0].inputs["indices"]
+    k = w.hand_sizes["k"]
+    assert k == 4
+    spattn = _backend_specs(lambda i: F.embedding_bag(i.view(-1, k), table, mode="sum"), picks)
+    assert [_without_names(s) for s in spattn] == [_without_names(w.launches[0].spec)]
