@@ -112,3 +112,15 @@ def test_the_launch_checks_a_known_value_before_it_trusts_it():
     torch.testing.assert_close(good[0], launch(plain.to_json(), settings, [table, indices, torch.tensor([0, 2, 4])])[0])
     with pytest.raises(RuntimeError, match="compiled as arange"):
         launch(spec.to_json(), settings, [table, indices, torch.tensor([0, 1, 4])])
+
+
+def test_two_gathers_through_one_wrapping_index_share_it():
+    gather = RegionSpec(RegionKind.GATHER_ROWS, "x", op="index")
+    spec = RegionSpec(RegionKind.BATCHED, "xx", parts=(gather, gather),
+                      shared=(("t1_table", "t0_table"), ("t1_indices", "t0_indices")))
+    x, i = torch.randn(10, 4), torch.tensor([1, -1, 3])      # -1 wraps: the program gets a new index tensor
+    settings = '{"device": "server", "opt_level": 3, "verify": false}'
+    for got in launch(spec.to_json(), settings, [x, i, x, i]):
+        torch.testing.assert_close(got, x[i])
+    with pytest.raises(ValueError, match="compiled as one tensor"):
+        launch(spec.to_json(), settings, [x, i, x, i.flip(0)])
