@@ -12,7 +12,8 @@ Objectives (the first two are Ember's own, through ``torch_ember.autotune.Object
   or traversal units for a region's program fail (unknown constraints). Best known: the best any run found.
 - tsp-permutation: a closed tour of 9 cities at fixed random places, one permutation parameter. Best known:
   all 9! tours. A tour's length depends on which cities are adjacent, not on where each city stands in
-  the permutation, which is what tune's permutation kernels (Kendall, Spearman) compare.
+  the permutation nor on pairwise order (Kendall); tune's default kernel mixes Kendall, adjacency and
+  position distances with weights fit to the data, and is told nothing about which problem it faces.
 - schedule-permutation: the order of 9 jobs on one machine (lengths, weights and due dates at fixed random
   values), minimizing total weighted tardiness, as a queue serves streams in some order. Best known: all 9!
   orders.

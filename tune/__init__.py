@@ -14,9 +14,10 @@ from tune.params import Categorical, Integer, Ordinal, ParamKind, Permutation, R
 from tune.results import Evaluation, Result
 from tune.sampler import RandomSampler, Sampler
 from tune.space import Space
-from tune.surrogate import Combination, PermutationDistance, SurrogateKind
+from tune.surrogate import MIXED_DISTANCES, Combination, PermutationDistance, SurrogateKind
 
 __all__ = [
+    "MIXED_DISTANCES",
     "BayesianOptions",
     "BayesianSampler",
     "Categorical",

@@ -16,7 +16,7 @@ from tune.acquisition import ConstrainedEI
 from tune.feasibility import FeasibilityModel
 from tune.optimize_acq import LocalSearch, maximize
 from tune.space import Config, Space
-from tune.surrogate import Combination, PermutationDistance, SurrogateKind, fit_surrogate
+from tune.surrogate import MIXED_DISTANCES, Combination, PermutationDistance, SurrogateKind, fit_surrogate
 
 # A surrogate needs a few feasible points before its predictions mean anything.
 _MIN_FEASIBLE = 2
@@ -37,7 +37,7 @@ class BayesianOptions:
     initial: int | None = None
     log_objective: bool = True
     min_feasibility: float = 0.5
-    distance: PermutationDistance = PermutationDistance.KENDALL
+    distance: PermutationDistance | tuple[PermutationDistance, ...] = MIXED_DISTANCES
     combination: Combination = Combination.PRODUCT
     search: LocalSearch = LocalSearch()
 

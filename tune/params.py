@@ -30,6 +30,8 @@ class ParamKind(enum.Enum):
 _LOCAL_STEP = 0.1
 # How many resampled neighbours a real (or a wide integer range) offers.
 _LOCAL_SAMPLES = 3
+# A permutation offers at most this many neighbours (all of them up to n = 10, which has 145).
+_MAX_PERMUTATION_MOVES = 160
 
 
 def _check_name(name: str) -> None:
@@ -168,7 +170,8 @@ class Categorical:
 
 @dataclass(frozen=True)
 class Permutation:
-    """An ordering of 0..n-1 (loop orders, schedules), as a tuple; neighbours swap two elements."""
+    """An ordering of 0..n-1 (loop orders, schedules, tours), as a tuple; neighbours are one swap, insertion
+    or segment reversal away."""
 
     name: str
     n: int
@@ -191,13 +194,25 @@ class Permutation:
         return [float(v) for v in value]
 
     def neighbours(self, value: tuple[int, ...], rng: np.random.Generator) -> list[tuple[int, ...]]:
-        out = []
-        for i in range(self.n):
-            for j in range(i + 1, self.n):
-                p = list(value)
-                p[i], p[j] = p[j], p[i]
-                out.append(tuple(p))
-        return out
+        """Every ordering one move away: swap two elements, move one element elsewhere (insertion), or
+        reverse a segment (a 2-opt move, which keeps all but two neighbouring pairs). Above
+        ``_MAX_PERMUTATION_MOVES`` distinct results, a random subset of that size."""
+        n, out = self.n, {}
+        for i in range(n):
+            for j in range(i + 1, n):
+                swapped = list(value)
+                swapped[i], swapped[j] = swapped[j], swapped[i]
+                out[tuple(swapped)] = None
+                out[value[:i] + value[i:j + 1][::-1] + value[j + 1:]] = None
+            for j in range(n):
+                if j != i:
+                    rest = value[:i] + value[i + 1:]
+                    out[rest[:j] + (value[i],) + rest[j:]] = None
+        moves = list(out)
+        if len(moves) > _MAX_PERMUTATION_MOVES:
+            keep = np.sort(rng.choice(len(moves), _MAX_PERMUTATION_MOVES, replace=False))
+            moves = [moves[k] for k in keep]
+        return moves
 
 
 Param = Real | Integer | Ordinal | Categorical | Permutation

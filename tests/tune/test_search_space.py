@@ -100,3 +100,43 @@ def test_encoding_puts_numeric_parameters_in_the_unit_interval():
     numeric = [cols[0] for kind, cols in space.columns().values() if kind in _NUMERIC]
     assert (x[:, numeric] >= 0).all() and (x[:, numeric] <= 1).all()
 
+
+
+def _moves(order: tuple[int, ...]) -> dict[str, set[tuple[int, ...]]]:
+    """Every swap, insertion and segment reversal of ``order``, built independently of the library."""
+    n, out = len(order), {"swap": set(), "insert": set(), "reverse": set()}
+    for i in range(n):
+        for j in range(n):
+            p = list(order)
+            p[i], p[j] = p[j], p[i]
+            out["swap"].add(tuple(p))
+            q = list(order)
+            q.insert(j, q.pop(i))
+            out["insert"].add(tuple(q))
+            if i < j:
+                out["reverse"].add(order[:i] + order[i:j + 1][::-1] + order[j + 1:])
+    return {k: v - {order} for k, v in out.items()}
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 6, 10])
+def test_permutation_neighbours_are_every_swap_insertion_and_reversal(n):
+    order = tuple(np.random.default_rng(n).permutation(n).tolist())
+    got = tune.Permutation("p", n).neighbours(order, np.random.default_rng(0))
+    assert len(got) == len(set(got)) and order not in got
+    assert set(got) == set.union(*_moves(order).values())
+
+
+def test_permutation_neighbours_reach_beyond_swaps():
+    """A 2-opt move keeps all but two neighbouring pairs (what a tour's length depends on); moving one
+    element keeps the others' relative order (what a schedule's lateness depends on). Neither is one swap."""
+    order = (0, 1, 2, 3, 4, 5)
+    got = set(tune.Permutation("p", 6).neighbours(order, np.random.default_rng(0)))
+    two_opt, moved = (0, 4, 3, 2, 1, 5), (1, 2, 3, 0, 4, 5)
+    assert {two_opt, moved} <= got and not {two_opt, moved} & _moves(order)["swap"]
+
+
+def test_permutation_neighbours_of_a_long_ordering_are_a_seeded_subset():
+    p, order = tune.Permutation("p", 16), tuple(range(16))
+    first = p.neighbours(order, np.random.default_rng(5))
+    assert first == p.neighbours(order, np.random.default_rng(5)) and len(first) == 160
+    assert set(first) <= set.union(*_moves(order).values())

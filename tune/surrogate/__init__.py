@@ -23,10 +23,22 @@ class SurrogateKind(enum.Enum):
 
 
 class PermutationDistance(enum.Enum):
-    """Kendall counts discordant pairs (the Mallows kernel); Spearman compares rank vectors."""
+    """What two orderings of the same elements are compared by.
+
+    Kendall counts pairs placed in opposite order (precedence: a schedule, a loop order); Spearman compares
+    the rank vectors; adjacency counts the neighbouring pairs one has and the other lacks (a tour, a chain
+    of steps that share data); position counts elements placed at different positions (a slot assignment).
+    """
 
     KENDALL = "kendall"
     SPEARMAN = "spearman"
+    ADJACENCY = "adjacency"
+    POSITION = "position"
+
+
+# The default: one kernel per distance below, mixed with weights fit by marginal likelihood, so the data
+# decide whether order, neighbours or slots explain the objective.
+MIXED_DISTANCES = (PermutationDistance.KENDALL, PermutationDistance.ADJACENCY, PermutationDistance.POSITION)
 
 
 class Combination(enum.Enum):
@@ -42,7 +54,7 @@ def fit_surrogate(
     x: np.ndarray,
     y: np.ndarray,
     seed: int,
-    distance: PermutationDistance = PermutationDistance.KENDALL,
+    distance: PermutationDistance | tuple[PermutationDistance, ...] = MIXED_DISTANCES,
     combination: Combination = Combination.PRODUCT,
 ) -> Surrogate:
     """Fit a fresh surrogate of ``kind`` to encoded configurations ``x`` and targets ``y``."""
@@ -55,4 +67,4 @@ def fit_surrogate(
     return GaussianProcess.fit(space, x, y, distance, combination)
 
 
-__all__ = ["Combination", "PermutationDistance", "Surrogate", "SurrogateKind", "fit_surrogate"]
+__all__ = ["MIXED_DISTANCES", "Combination", "PermutationDistance", "Surrogate", "SurrogateKind", "fit_surrogate"]
