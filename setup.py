@@ -12,6 +12,7 @@ setup(
     packages=find_packages(include=["torch_ember*", "dae_emulator*", "tune*", "dae_agent*"]),
     python_requires=">=3.11",
     install_requires=["torch>=2.11", "numpy", "numba", "gpytorch", "scikit-learn", "tqdm", "matplotlib"],
-    extras_require={"test": ["pytest", "hypothesis", "torch_geometric", "triton==3.9.0"], "bench": ["optuna"]},
+    extras_require={"test": ["pytest", "hypothesis", "torch_geometric", "triton==3.9.0", "transformers", "gguf",
+                             "accelerate"], "bench": ["optuna"]},
     entry_points={"torch_dynamo_backends": ["ember = torch_ember.dynamo_backend:ember_backend"]},
 )
