@@ -1,8 +1,9 @@
 """A real TorchRec ``KeyedJaggedTensor`` as the sparse input, where torchrec installs beside this torch.
 
-torchrec is not a test dependency: its ``fbgemm-gpu`` requirement resolves to a ~500 MB CUDA wheel built for
-the newest torch. Here it was installed with ``pip install --no-deps torchrec==1.8.0 fbgemm-gpu-cpu==1.8.0``
-(FBGEMM 1.8 is the release built for torch 2.13) plus tensordict, torchmetrics==1.0.3 and pyre-extensions.
+Plain ``pip install torchrec`` would pull ``fbgemm-gpu``, a ~500 MB CUDA wheel built for the newest torch, so
+the test command (``.ci/run``) installs ``torchrec==1.8.0 fbgemm-gpu-cpu==1.8.0`` with ``--no-deps`` (FBGEMM
+1.8 is the release built for torch 2.13) and the test extra carries their other requirements. Where torchrec
+is absent or its FBGEMM libraries do not load, these tests are skipped with the import error as the reason.
 """
 import pytest
 import torch
