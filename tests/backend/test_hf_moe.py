@@ -54,23 +54,20 @@ def test_mixtral_experts_lower_their_gathers_and_train_like_eager(implementation
     assert sum(r.lookups for r in report.regions) > 0
 
 
-def test_mixtral_grouped_mm_unsort_stays_on_the_host_with_its_reason():
-    block = _block("grouped_mm")
+def _inference_matches_eager(block):
     x = torch.randn(2, 8, 32)
     torch._dynamo.reset()
     torch_ember.reset()
     with torch.no_grad():
         torch.testing.assert_close(_output(torch.compile(block, backend="ember")(x)), _output(block(x)),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_mixtral_grouped_mm_unsort_stays_on_the_host_with_its_reason():
+    _inference_matches_eager(_block("grouped_mm"))
     reasons = {h.op: h.reason for h in torch_ember.report().host_ops}
     assert "without accumulate" in reasons.get("aten.index_put.default", ""), reasons
 
 
 def test_mixtral_expert_loop_runs_correctly_across_its_graph_breaks():
-    block = _block(None)
-    x = torch.randn(2, 8, 32)
-    torch._dynamo.reset()
-    torch_ember.reset()
-    with torch.no_grad():
-        torch.testing.assert_close(_output(torch.compile(block, backend="ember")(x)), _output(block(x)),
-                                   rtol=1e-5, atol=1e-5)
+    _inference_matches_eager(_block(None))
