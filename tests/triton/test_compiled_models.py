@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+import torch_ember
 import torch_ember.triton
 from torch_ember.options import EmberOptions
 
@@ -72,6 +73,24 @@ def test_message_passing_layer_matches_eager(regions_run):
     layer(x, src, dst, norm).pow(2).sum().backward()
     torch.testing.assert_close(x2.grad, x.grad)
     assert "gather_scatter" in regions_run
+
+
+def test_triton_launches_are_reported_as_measured_kernels_not_dae_regions():
+    def layer(x, src):
+        return x[src] * 2.0
+
+    torch_ember.reset()
+    compiled = torch.compile(layer, backend="ember", options={"regions": "triton", "rest": "eager"})
+    x, src = torch.randn(12, 4), torch.randint(0, 12, (7,))
+    for _ in range(3):
+        torch.testing.assert_close(compiled(x, src), layer(x, src))
+    report = torch_ember.report()
+    assert not report.regions
+    [kernel] = report.kernels
+    assert kernel.launches == 3 and kernel.seconds > 0 and kernel.device == "cpu (Triton interpreter)"
+    assert "run as Triton kernels (measured, not modeled):" in str(report)
+    torch_ember.reset()
+    assert not torch_ember.report().kernels
 
 
 def test_the_option_is_validated_and_travels_with_every_region():

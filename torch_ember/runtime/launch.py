@@ -86,7 +86,21 @@ def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.T
 def _launch_triton(spec: RegionSpec, settings: dict, args: list[torch.Tensor]) -> list[torch.Tensor]:
     from ..triton import run_region   # imported only when asked for: triton is an optional dependency
 
-    outputs = run_region(spec, args)
+    region = f"{spec.name}:{spec.table}"
+    device = args[0].device
+    with torch.profiler.record_function(f"ember::{region}"):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            outputs = run_region(spec, args)
+            end.record()
+            STATS.record_kernel(region, spec.kind.value, f"{device} ({torch.cuda.get_device_name(device)})",
+                                cuda_events=(start, end))
+        else:
+            began = time.perf_counter()
+            outputs = run_region(spec, args)
+            STATS.record_kernel(region, spec.kind.value, f"{device.type} (Triton interpreter)",
+                                seconds=time.perf_counter() - began)
     if settings.get("verify"):
         _compare(spec, outputs, apply_epilogue(spec, ADAPTERS[spec.kind].reference(spec, args)))
     return outputs

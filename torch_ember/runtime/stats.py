@@ -72,6 +72,31 @@ class HostOp:
     reason: str
 
 
+@dataclass(frozen=True)
+class KernelRecord:
+    """A region run as Triton kernels (``options={"regions": "triton"}``) instead of on the DAE device: what
+    it really took on this machine's device, not a model. ``seconds`` is GPU time between CUDA events on a
+    GPU, and host wall time where the kernels run elsewhere (the Triton interpreter on a CPU)."""
+
+    name: str
+    kind: str
+    device: str                      # "cuda:0 (NVIDIA H200)", "cpu (Triton interpreter)", ...
+    launches: int = 0
+    seconds: float = 0.0
+
+
+class _PendingKernel:
+    """One launch whose CUDA events have not been read yet: reading them waits for the GPU, so that is left
+    to ``report()`` instead of every launch."""
+
+    def __init__(self, name: str, kind: str, device: str, start, end) -> None:
+        self.name, self.kind, self.device, self.start, self.end = name, kind, device, start, end
+
+    def seconds(self) -> float:
+        self.end.synchronize()
+        return self.start.elapsed_time(self.end) / 1e3
+
+
 _COLUMNS = ("region", "kind", "launches", "lookups", "bytes read", "modeled ms", "DRAM MB", "DRAM GB/s (peak)",
             "hit rate", "energy mJ", "bound", "emulator s")
 
@@ -86,6 +111,7 @@ def _row(r: RegionRecord, bound: str) -> tuple[str, ...]:
 class Report:
     regions: tuple[RegionRecord, ...]
     host_ops: tuple[HostOp, ...] = field(default=())
+    kernels: tuple[KernelRecord, ...] = field(default=())
 
     def total(self) -> RegionRecord:
         regions = self.regions
@@ -110,6 +136,10 @@ class Report:
             lines.append(f"modeled DAE device: {self.regions[0].device}; 'bound' is that of a region's longest launch")
         else:
             lines.append("(no DAE launches yet)")
+        if self.kernels:
+            lines += ["", "run as Triton kernels (measured, not modeled):"]
+            lines += [f"  {k.name} ({k.kind}) on {k.device}: {k.launches} launch(es), {k.seconds * 1e3:.4f} ms"
+                      for k in self.kernels]
         if self.host_ops:
             lines += ["", "left on the host:"] + [f"  {h.op}: {h.reason}" for h in self.host_ops]
         return "\n".join(lines)
@@ -120,6 +150,8 @@ class Stats:
         self._lock = threading.Lock()
         self._regions: dict[str, RegionRecord] = {}
         self._host: dict[tuple[str, str], HostOp] = {}
+        self._kernels: dict[str, KernelRecord] = {}
+        self._pending: list[_PendingKernel] = []
 
     def record_launch(self, name: str, kind: str, device: str, peak_dram_gbs: float, **counts) -> None:
         with self._lock:
@@ -130,14 +162,32 @@ class Stats:
         with self._lock:
             self._host[(op, reason)] = HostOp(op, reason)
 
+    def record_kernel(self, name: str, kind: str, device: str, *, seconds: float | None = None,
+                      cuda_events: tuple | None = None) -> None:
+        """A Triton launch: its host ``seconds``, or a (start, end) pair of CUDA events read at report time."""
+        with self._lock:
+            if cuda_events is not None:
+                self._pending.append(_PendingKernel(name, kind, device, *cuda_events))
+            else:
+                self._add_kernel(name, kind, device, seconds)
+
+    def _add_kernel(self, name: str, kind: str, device: str, seconds: float) -> None:
+        record = self._kernels.get(name) or KernelRecord(name, kind, device)
+        self._kernels[name] = replace(record, launches=record.launches + 1, seconds=record.seconds + seconds)
+
     def report(self) -> Report:
         with self._lock:
-            return Report(tuple(self._regions.values()), tuple(self._host.values()))
+            for launch in self._pending:
+                self._add_kernel(launch.name, launch.kind, launch.device, launch.seconds())
+            self._pending.clear()
+            return Report(tuple(self._regions.values()), tuple(self._host.values()), tuple(self._kernels.values()))
 
     def reset(self) -> None:
         with self._lock:
             self._regions.clear()
             self._host.clear()
+            self._kernels.clear()
+            self._pending.clear()
 
 
 STATS = Stats()
