@@ -1,7 +1,10 @@
 """Single call vs agent vs self-improved agent on the dae_agent benchmark, with modeled cycles of the best
 verified program against the expert program and the compiler's program.
 
-    python benchmarks/agent_compare.py --model local --tasks gather_rows,bag_sum --samples 1 --retries 1
+    python benchmarks/agent_compare.py --model local --tasks gather_rows,bag_sum --samples 1
+
+The agent runs in the paper's setting unless switched (``--no-checker``, ``--repair K``, ``--speed K``, ...:
+the options of ``python -m dae_agent run``, from ``dae_agent.cli``).
 
 The compiler's cycles are shown only for tasks whose compiled program (torch_ember.pipeline.compile_region)
 passes that task's verifier, so the columns compare programs that compute the same thing. The last line is
@@ -13,7 +16,8 @@ import argparse
 import sys
 
 import dae_emulator
-from dae_agent.agent import Agent, AgentConfig
+from dae_agent.agent import Agent
+from dae_agent.cli import add_config_arguments, config_from_arguments
 from dae_agent.models import load_model
 from dae_agent.report import JsonlLog, results_table
 from dae_agent.tasks import TASKS, select
@@ -39,15 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="local", help="local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")
     parser.add_argument("--tasks", default="all")
-    parser.add_argument("--samples", type=int, default=AgentConfig.samples)
-    parser.add_argument("--retries", type=int, default=AgentConfig.retries)
-    parser.add_argument("--rounds", type=int, default=AgentConfig.max_rounds)
-    parser.add_argument("--device", default=AgentConfig.device)
+    add_config_arguments(parser)
     parser.add_argument("--log", default="agent_compare_attempts.jsonl")
     args = parser.parse_args(argv)
     tasks = select(args.tasks)
-    model = load_model(args.model)
-    config = AgentConfig(samples=args.samples, retries=args.retries, max_rounds=args.rounds, device=args.device)
+    model = load_model(args.model, args.max_tokens)
+    config = config_from_arguments(args)
     result = Agent(model, config, JsonlLog(args.log)).run(
         tasks, lambda task, rnd: print(f"round {rnd}: {task.name} done", file=sys.stderr, flush=True))
     print(results_table(result, compiler_cycles(args.device)))

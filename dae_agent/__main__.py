@@ -1,14 +1,18 @@
 """``python -m dae_agent run --model M --tasks ... --samples N``: run the agent, log every attempt, print the
-results table. ``--record PATH`` saves the model's raw answers as a replay transcript."""
+results table. The defaults are the paper's setting; ``--no-checker``, ``--repair K``, ``--speed K`` and the
+others in ``dae_agent.cli`` switch parts off or on. ``--record PATH`` saves the model's raw answers as a
+replay transcript."""
 from __future__ import annotations
 
 import argparse
 import datetime
 import sys
+from dataclasses import asdict
 
 from tqdm import tqdm
 
-from .agent import Agent, AgentConfig
+from .agent import Agent
+from .cli import add_config_arguments, config_from_arguments
 from .models import Recorder, load_model
 from .report import JsonlLog, results_table
 from .switch import save_library
@@ -21,15 +25,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run = sub.add_parser("run", help="run the agent on tasks")
     run.add_argument("--model", default="local", help="local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")
     run.add_argument("--tasks", default="all", help="comma list of task or group names")
-    run.add_argument("--samples", type=int, default=AgentConfig.samples)
-    run.add_argument("--retries", type=int, default=AgentConfig.retries)
-    run.add_argument("--rounds", type=int, default=AgentConfig.max_rounds)
-    run.add_argument("--demos", type=int, default=AgentConfig.demos)
-    run.add_argument("--temperature", type=float, default=AgentConfig.temperature)
-    run.add_argument("--device", default=AgentConfig.device)
+    add_config_arguments(run)
     run.add_argument("--log", default="dae_agent_attempts.jsonl")
     run.add_argument("--record", help="save the model's answers as a replay transcript here")
-    run.add_argument("--save-library", help="save the best verified program per task here (JSON), for the "
+    run.add_argument("--save-library", help="save the fastest verified program per task here (JSON), for the "
                                             "compiler's switch (dae_agent.switch.faster_program)")
     return parser.parse_args(argv)
 
@@ -37,11 +36,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     tasks = select(args.tasks)
-    model = load_model(args.model)
+    model = load_model(args.model, args.max_tokens)
     if args.record:
         model = Recorder(model)
-    config = AgentConfig(samples=args.samples, retries=args.retries, max_rounds=args.rounds, demos=args.demos,
-                         temperature=args.temperature, device=args.device)
+    config = config_from_arguments(args)
     bar = tqdm(total=len(tasks), desc="round 0", unit="task", file=sys.stderr)
 
     def progress(task, rnd):
@@ -52,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     if args.record:
         model.save(args.record, recorded=datetime.date.today().isoformat(),
-                   settings={"samples": args.samples, "retries": args.retries, "rounds": args.rounds,
-                             "temperatures": config.temperatures(), "tasks": [t.name for t in tasks],
+                   settings={**{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+                             "tasks": [t.name for t in tasks],
                              "max_new_tokens": getattr(model.model, "max_new_tokens", None),
                              "command": " ".join(["python -m dae_agent"] + (argv or sys.argv[1:]))},
                    note="raw answers of a real model run, recorded by dae_agent's Recorder; replayed by tests")

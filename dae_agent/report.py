@@ -1,13 +1,14 @@
 """The JSONL attempt log and the results table.
 
-Cycles columns: the best verified program's modeled cycles, the expert program's, and the compiler's where
+Cycles columns: the fastest verified program's modeled cycles, the expert program's, and the compiler's where
 a caller supplies them (``dae_agent`` may not import ``torch_ember``; ``benchmarks/agent_compare.py`` does).
 Cells with nothing measured stay '-', never estimated.
 """
 from __future__ import annotations
 
+import enum
 import json
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 from .agent import AgentResult, Attempt
@@ -24,8 +25,8 @@ class JsonlLog:
         self.path.write_text("")
 
     def __call__(self, attempt: Attempt) -> None:
-        row = asdict(attempt)
-        row["stage"] = attempt.stage.value
+        row = {f.name: getattr(attempt, f.name) for f in fields(attempt) if f.name != "cost"}
+        row = {k: v.value if isinstance(v, enum.Enum) else v for k, v in row.items()}
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
 
@@ -44,7 +45,7 @@ def results_table(result: AgentResult, compiler_cycles: dict[str, float] | None 
         task = TASKS[name]
         mine = [a for a in result.attempts if a.task == name]
         first = [a for a in mine if a.round == 0]
-        best = result.library.best(name)
+        best = result.library.fastest(name)
         tokens = sum(a.prompt_tokens + a.completion_tokens for a in mine)
         lines.append(
             f"{name:24} {task.group.value:22} {task.level:>3} {'yes' if name in single else 'no':>6} "
@@ -52,9 +53,9 @@ def results_table(result: AgentResult, compiler_cycles: dict[str, float] | None 
             f"{tokens:>8} {sum(a.seconds for a in mine):>7.1f} {_cell(best.cycles if best else None):>9} "
             f"{_cell(modeled_cycles(task, task.expert, result.config.device)):>10} "
             f"{_cell(compiler_cycles.get(name)):>12}")
-    samples = result.config.samples
-    lines += ["", f"model {result.model}: {len(result.tasks)} tasks, {samples} sample(s) x {result.config.retries + 1} "
-              f"tries, {result.rounds} round(s), {len(result.attempts)} calls, "
+    calls = sum(1 + a.checked for a in result.attempts)
+    lines += ["", f"model {result.model}: {len(result.tasks)} tasks; {result.config.describe()}",
+              f"{result.rounds} round(s), {len(result.attempts)} attempts, {calls} model calls, "
               f"{sum(a.prompt_tokens + a.completion_tokens for a in result.attempts)} tokens, "
               f"{sum(a.seconds for a in result.attempts):.0f} s of generation",
               f"solved by a single call: {len(single)}/{len(result.tasks)}",

@@ -1,8 +1,9 @@
 """The switch a compiler can call: use a verified agent program for a region when it models faster.
 
-``save_library`` writes the best verified program per task; ``faster_program`` re-verifies a saved program
-against the task (so a stale file can never slip in a wrong program) and returns it only when it passes and
-its modeled cycles beat the compiled program's at the task's bench size.
+``save_library`` writes the fastest verified program per task (a speed round's, when one won);
+``faster_program`` re-verifies a saved program against the task (so a stale file can never slip in a wrong
+program) and returns it only when it passes and its modeled cycles beat the compiled program's at the task's
+bench size. torch_ember calls it under its opt-in ``agent_library`` option.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from .verifier import modeled_cycles, verify
 
 
 def save_library(library: Library, path: str | Path) -> None:
-    best = {task: library.best(task).program for task in sorted(library.solved())}
+    """The fastest verified program per solved task (the shortest where none has modeled cycles)."""
+    best = {task: (library.fastest(task) or library.best(task)).program for task in sorted(library.solved())}
     Path(path).write_text(json.dumps(best, indent=1) + "\n")
 
 

@@ -1,5 +1,6 @@
 """The verifier an agent learns from: parse, static legality, functional runs against the PyTorch reference
-on several seeds and sizes, then modeled cycles.
+on several seeds and sizes, then the modeled cost. ``Verdict.findings`` keeps only the static part, for the
+checking stage; ``cost_text`` words a cost record for a speed round.
 
 It never raises on a candidate: every failure becomes a ``Verdict`` whose message names the line (where there
 is one) and what is wrong, short enough to feed back into the next prompt.
@@ -13,6 +14,7 @@ import torch
 
 import dae_emulator
 from dae_emulator.config import DeviceConfig
+from dae_emulator.cost import CostRecord
 
 from .static import StaticError, check_deadlock, check_signature, check_stores, line_of_message
 from .tasks import Task
@@ -33,12 +35,16 @@ class Stage(enum.Enum):
     PASSED = "passed"
 
 
+STATIC_STAGES = frozenset({Stage.EMPTY, Stage.SYNTAX, Stage.SIGNATURE, Stage.LEGALITY})
+
+
 @dataclass(frozen=True)
 class Verdict:
     stage: Stage
     message: str
     line: int = 0
     cycles: float | None = None      # modeled cycles at the task's bench size, for passing programs
+    cost: CostRecord | None = None   # the whole cost record behind ``cycles``
 
     @property
     def passed(self) -> bool:
@@ -48,44 +54,73 @@ class Verdict:
         where = f"line {self.line}: " if self.line else ""
         return f"{self.stage.value} error: {where}{self.message}"
 
+    def findings(self) -> str:
+        """Only what the static checks (parse, signature, legality) found: the checking stage's input."""
+        return self.feedback() if self.stage in STATIC_STAGES else "no static problem found"
+
 
 def verify(task: Task, text: str, device: DeviceConfig | str = "server", *, cost: bool = True) -> Verdict:
     """Judge ``text`` as a program for ``task`` on ``device``."""
     device = dae_emulator.preset(device) if isinstance(device, str) else device
-    if not text.strip():
-        return Verdict(Stage.EMPTY, "no program found; answer with the program text only, starting 'program NAME'")
-    try:
-        program = dae_emulator.parse_program(text)
-    except dae_emulator.DaeSyntaxError as err:
-        return Verdict(Stage.SYNTAX, str(err).split(": ", 1)[-1], err.line_no)
-    except Exception as err:  # the parser's own bugs must not stop the agent
-        return Verdict(Stage.SYNTAX, f"{type(err).__name__}: {err}")
-    try:
-        check_signature(program, task, text)
-    except StaticError as err:
-        return Verdict(Stage.SIGNATURE, str(err), err.line)
-    try:
-        check_deadlock(program, device, text)
-        dae_emulator.verify(program, device)
-        check_stores(program)
-    except StaticError as err:
-        return Verdict(Stage.LEGALITY, str(err), err.line)
-    except dae_emulator.DaeVerifyError as err:
-        return Verdict(Stage.LEGALITY, str(err), line_of_message(text, str(err)))
-    except Exception as err:
-        return Verdict(Stage.LEGALITY, f"{type(err).__name__}: {err}", line_of_message(text, str(err)))
+    program, failure = _static(task, text, device)
+    if failure is not None:
+        return failure
     for number, sizes in enumerate(task.cases):
         for seed in SEEDS:
             failure = _check_case(task, program, text, sizes, seed, device)
             if failure is not None:
                 return failure
-    cycles = modeled_cycles(task, program, device) if cost else None
-    return Verdict(Stage.PASSED, f"matches the reference on {len(task.cases) * len(SEEDS)} cases", cycles=cycles)
+    record = modeled_cost(task, program, device) if cost else None
+    return Verdict(Stage.PASSED, f"matches the reference on {len(task.cases) * len(SEEDS)} cases",
+                   cycles=record.cycles if record else None, cost=record)
+
+
+def _static(task: Task, text: str, device: DeviceConfig) -> tuple[object, Verdict | None]:
+    """The parsed program and the first static failure (None when it passes every static check)."""
+    if not text.strip():
+        return None, Verdict(Stage.EMPTY, "no program found; answer with the program text only, starting "
+                                          "'program NAME'")
+    try:
+        program = dae_emulator.parse_program(text)
+    except dae_emulator.DaeSyntaxError as err:
+        return None, Verdict(Stage.SYNTAX, str(err).split(": ", 1)[-1], err.line_no)
+    except Exception as err:  # the parser's own bugs must not stop the agent
+        return None, Verdict(Stage.SYNTAX, f"{type(err).__name__}: {err}")
+    try:
+        check_signature(program, task, text)
+    except StaticError as err:
+        return program, Verdict(Stage.SIGNATURE, str(err), err.line)
+    try:
+        check_deadlock(program, device, text)
+        dae_emulator.verify(program, device)
+        check_stores(program)
+    except StaticError as err:
+        return program, Verdict(Stage.LEGALITY, str(err), err.line)
+    except dae_emulator.DaeVerifyError as err:
+        return program, Verdict(Stage.LEGALITY, str(err), line_of_message(text, str(err)))
+    except Exception as err:
+        return program, Verdict(Stage.LEGALITY, f"{type(err).__name__}: {err}", line_of_message(text, str(err)))
+    return program, None
+
+
+def modeled_cost(task: Task, program, device: DeviceConfig | str = "server") -> CostRecord:
+    """The modeled cost record of ``program`` on the task's bench-size inputs (seed 0)."""
+    return dae_emulator.run(program, make_inputs(task, task.bench, 0), device).cost
 
 
 def modeled_cycles(task: Task, program, device: DeviceConfig | str = "server") -> float:
     """Modeled cycles of ``program`` on the task's bench-size inputs (seed 0)."""
-    return dae_emulator.run(program, make_inputs(task, task.bench, 0), device).cost.cycles
+    return modeled_cost(task, program, device).cycles
+
+
+def cost_text(cost: CostRecord) -> str:
+    """The cost record a speed round feeds back: cycles, what bounds the run, stall cycles, traffic."""
+    stalls = cost.stalls
+    return (f"{cost.cycles:.0f} cycles, bound by {cost.bound.value}; stall cycles summed over cores: access queue "
+            f"full {stalls.access_queue_full:.0f} (the execute unit is behind), execute queue empty "
+            f"{stalls.execute_queue_empty:.0f} (the access unit is behind), memory latency "
+            f"{stalls.memory_latency:.0f}; DRAM bytes read {cost.dram_bytes_read}, written "
+            f"{cost.dram_bytes_written}; cache hit rate {cost.hit_rate:.2f}")
 
 
 def _check_case(task: Task, program, text: str, sizes: dict[str, int], seed: int, device) -> Verdict | None:

@@ -1,0 +1,43 @@
+"""The agent's switches on a command line, shared by ``python -m dae_agent run`` and
+``benchmarks/agent_compare.py``: the defaults are the paper's setting, the extras are off."""
+from __future__ import annotations
+
+import argparse
+
+from .agent import AgentConfig
+
+
+def _temperatures(text: str) -> tuple[float, ...]:
+    return tuple(float(t) for t in text.split(",") if t.strip())
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-tokens", type=int, help="cap on each answer's tokens (default: the backend's)")
+    paper = parser.add_argument_group("the paper's setting")
+    paper.add_argument("--samples", type=int, default=AgentConfig.samples, help="samples per task and temperature")
+    paper.add_argument("--temperature", type=float, default=AgentConfig.temperature, help="round 0's temperature")
+    paper.add_argument("--retry-temperatures", type=_temperatures, default=AgentConfig.retry_temperatures,
+                       help="comma list: unsolved tasks are sampled at each, every round after 0 "
+                            f"(default {','.join(map(str, AgentConfig.retry_temperatures))})")
+    paper.add_argument("--no-checker", dest="checker", action="store_false",
+                       help="verify the proposal as it is (no checking stage)")
+    paper.add_argument("--strata", type=int, default=AgentConfig.strata, help="m: strata of demonstrations")
+    paper.add_argument("--demos", type=int, default=AgentConfig.demos, help="cap on demonstrations per prompt")
+    paper.add_argument("--rounds", type=int, default=AgentConfig.max_rounds, help="cap on rounds after round 0")
+    paper.add_argument("--workers", type=int, default=AgentConfig.workers,
+                       help="threads sampling a task (0: one per sample, 1: one after another)")
+    paper.add_argument("--device", default=AgentConfig.device)
+    extra = parser.add_argument_group("beyond the paper (off by default)")
+    extra.add_argument("--repair", type=int, default=AgentConfig.repair,
+                       help="repair rounds per failed sample, fed the verifier's message")
+    extra.add_argument("--repair-step", type=float, default=AgentConfig.repair_step,
+                       help="each repair samples this much hotter")
+    extra.add_argument("--speed", type=int, default=AgentConfig.speed,
+                       help="speed rounds per solved task, fed the cost record; keeps the fastest verified program")
+
+
+def config_from_arguments(args: argparse.Namespace) -> AgentConfig:
+    return AgentConfig(samples=args.samples, temperature=args.temperature, retry_temperatures=args.retry_temperatures,
+                       checker=args.checker, strata=args.strata, demos=args.demos, max_rounds=args.rounds,
+                       workers=args.workers, device=args.device, repair=args.repair, repair_step=args.repair_step,
+                       speed=args.speed)
