@@ -11,6 +11,7 @@ from .errors import DaeShapeError
 from .functional.access import AccessRun
 from .functional.execute import TORCH_DTYPE, ExecuteRun, collect_firings
 from .program import Program
+from .scratchpad import usable_depth
 from .text import parse_program
 from .timing import estimate
 from .trace import LaunchTrace
@@ -97,11 +98,12 @@ def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceC
         if min(shape, default=0) < 0:
             raise DaeShapeError(f"output {p.name} would have negative shape {shape}")
         outputs[p.name] = torch.full(shape, p.init, dtype=TORCH_DTYPE[p.dtype.value])
+    depth = usable_depth(program, sizes, config.queue_capacity, config.scratchpad_bytes)   # raises if none fits
     addresses = _layout(program, {**inputs, **outputs})
     access = AccessRun(program, inputs, sizes, addresses)
     access.run()
     execute = ExecuteRun(program, collect_firings(program, access), outputs, addresses, sizes, config.vector_bytes)
     execute.run()
     trace = LaunchTrace(program.name, access.num_events, access.event_item, access.num_items,
-                        tuple(access.records + execute.records), tuple(execute.tokens))
+                        tuple(access.records + execute.records), tuple(execute.tokens), depth)
     return RunResult(outputs, trace, estimate(trace, config) if timing else None)

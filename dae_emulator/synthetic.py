@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from dae_emulator.scratchpad import fit_depth
 from dae_emulator.trace import AccessRecord, LaunchTrace, Side, TokenRecord
 
 # Far-apart, page-aligned bases so the tensors never share a cache line.
@@ -52,9 +53,11 @@ def embedding_bag_trace(
     vector_bytes: int = 64,
     row_entry: int = 0,
     seed: int = 0,
+    queue_depth: int | None = None,
 ) -> LaunchTrace:
     """The trace of a sum bag over ``num_bags`` bags of ``pooling`` fp32 rows of width ``dim``; each row
-    is pushed as one buffered queue entry (``row_entry`` 0) or in pieces of ``row_entry`` elements."""
+    is pushed as one buffered queue entry (``row_entry`` 0) or in pieces of ``row_entry`` elements.
+    ``queue_depth``: the operand queues' usable depth in the scratchpad (``bag_queue_depth``); None: full."""
     generator = torch.Generator().manual_seed(seed)
     row_bytes = 4 * dim
     per_bag = pooling + 2
@@ -96,4 +99,11 @@ def embedding_bag_trace(
         num_items=num_bags,
         accesses=accesses,
         tokens=tokens,
+        queue_depth=queue_depth,
     )
+
+
+def bag_queue_depth(dim: int, row_entry: int, queue_capacity: int, scratchpad_bytes: int) -> int:
+    """The depth the scratchpad leaves the bag's one operand queue (fp32 rows of ``dim``, pushed whole when
+    ``row_entry`` is 0, else in pieces of ``row_entry`` elements)."""
+    return fit_depth(4 * (min(row_entry, dim) if row_entry else dim), queue_capacity, scratchpad_bytes)

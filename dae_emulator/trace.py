@@ -56,6 +56,7 @@ class LaunchTrace:
     num_items: int                       # trip count of the outermost traversal unit
     accesses: tuple[AccessRecord, ...]
     tokens: tuple[TokenRecord, ...]
+    queue_depth: int | None = None       # usable depth of the operand queues in the scratchpad; None: full
 
     @property
     def bytes_read(self) -> int:

@@ -3,7 +3,8 @@
 Run ``python -m dae_emulator.validate``: one line per program (reference cycles, fast cycles, error), then
 the worst error; the exit status is non-zero when the worst error is above the tolerance. The programs
 span pooling factors, row widths, index locality, queue capacities, request slots, bandwidth, cache size
-and core counts, so that every bound (latency, bandwidth, issue, compute) is exercised.
+and core counts, and wide buffered rows where the scratchpad holding the operand queues limits their
+depth, so that every bound (latency, bandwidth, issue, compute) is exercised.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from dae_emulator.config import DeviceConfig, preset
 from dae_emulator.reference import simulate
-from dae_emulator.synthetic import Locality, embedding_bag_trace
+from dae_emulator.synthetic import Locality, bag_queue_depth, embedding_bag_trace
 from dae_emulator.timing import estimate
 from dae_emulator.trace import LaunchTrace
 
@@ -39,6 +40,8 @@ class Program:
         return embedding_bag_trace(
             self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
             vector_bytes=self.config.vector_bytes, row_entry=self.row_entry, seed=zlib.crc32(self.name.encode()),
+            queue_depth=bag_queue_depth(self.dim, self.row_entry, self.config.queue_capacity,
+                                        self.config.scratchpad_bytes),
         )
 
 
@@ -75,6 +78,11 @@ PROGRAMS: tuple[Program, ...] = (
     Program("edge scalar pushes p8 d64", _EDGE, 64, 8, 64, _BIG, row_entry=1),
     Program("server 4c vector pushes p8 d128", _on("server", cores=4), 96, 8, 128, _BIG, row_entry=16),
     Program("server 2c scalar pushes hot p16 d32", _on("server", cores=2), 64, 16, 32, 128, row_entry=1),
+    # wide buffered rows where the scratchpad binds: 4 KiB rows leave 4 entries of edge's 16 KiB, 16 KiB
+    # rows 4 of server's 64 KiB; pieces of 256 elements restore the full depth
+    Program("edge scratchpad-bound p4 d1024", _EDGE, 24, 4, 1024, _BIG),
+    Program("server 1c scratchpad-bound p4 d4096", _on("server", cores=1), 8, 4, 4096, _BIG),
+    Program("edge 1KiB pieces p4 d1024", _EDGE, 24, 4, 1024, _BIG, row_entry=256),
 )
 
 

@@ -5,7 +5,9 @@ independent loop nest, e.g. one per table of a batched region, issued one after 
 only their own layer or the layers above; each queue has exactly one consumer callback, which pops it
 once per token, and every rule that sends that token pushes it exactly once (so pushes and pops match in
 count and kind and the execute unit can never wait on a queue the access unit will not fill); accumulators
-are read only where they are reset; stores go to outputs; resources fit the device.
+are read only where they are reset; stores go to outputs; resources fit the device, the scratchpad that
+holds the operand queues included (``scratchpad``; checked here where row widths are constants, else at
+launch).
 """
 from __future__ import annotations
 
@@ -142,6 +144,8 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
                                  f"{device.traversal_units}")
         if queues > device.queues:
             raise DaeVerifyError(f"{queues} queues needed, device {device.name} has {device.queues}")
+        from .scratchpad import usable_depth       # the scratchpad's rule needs this module's helpers
+        usable_depth(p, {}, device.queue_capacity, device.scratchpad_bytes)   # where row widths are constants
     return p
 
 

@@ -17,6 +17,7 @@ from dae_emulator.reference.dram import Dram
 from dae_emulator.reference.execute_unit import ExecuteUnit
 from dae_emulator.reference.program import core_programs
 from dae_emulator.reference.queue import TokenQueue
+from dae_emulator.scratchpad import token_capacity
 from dae_emulator.trace import LaunchTrace
 
 
@@ -36,8 +37,11 @@ class Machine:
         self.dram = Dram(config)
         self.cache = Cache(config, self.dram)
         self.cores = []
-        for events in core_programs(trace, config):
-            queue = TokenQueue(config.queue_capacity)
+        programs = core_programs(trace, config)
+        most = max((len(event.tokens) for events in programs for event in events), default=0)
+        capacity = token_capacity(trace.queue_depth, config.queue_capacity, most)   # what the scratchpad holds
+        for events in programs:
+            queue = TokenQueue(capacity)
             self.cores.append(Core(
                 queue, AccessUnit(events, queue, self.cache, config.max_outstanding),
                 ExecuteUnit(events, queue, self.cache),

@@ -2,7 +2,8 @@
 
 Two passes over the stream, both compiled loops: the cache replay decides hits from the real addresses
 (locality and reuse are real), and the pipeline replay times every event of every core with queue
-backpressure, request slots, callbacks and the shared DRAM bus. The cycle-level reference
+backpressure (at the depth the scratchpad leaves the operand queues, ``dae_emulator.scratchpad``), request
+slots, callbacks and the shared DRAM bus. The cycle-level reference
 (``dae_emulator.reference``) simulates the same machine literally; ``dae_emulator.validate`` checks that
 the two agree.
 """
@@ -13,6 +14,7 @@ import numpy as np
 from dae_emulator.config import DeviceConfig
 from dae_emulator.cost import CostRecord, Stalls, bound_from_utilization
 from dae_emulator.energy import EventCounts, energy_of
+from dae_emulator.scratchpad import token_capacity
 from dae_emulator.timing.cache import SetAssociativeCache
 from dae_emulator.timing.dram import Dram, bucket_capacity
 from dae_emulator.timing.execute_unit import callback_cycles
@@ -61,6 +63,7 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     tokens, entries, token_cycles = _tokens(trace)
     if tokens.max(initial=0) > config.queue_capacity:
         raise ValueError(f"an event of {trace.program} pushes more tokens than a queue holds")
+    capacity = token_capacity(trace.queue_depth, config.queue_capacity, int(tokens.max(initial=0)))
     dram = Dram.from_config(config)
     core_of_event = event_cores(trace, config.cores)
     events = device_order(core_of_event, config.cores)
@@ -71,7 +74,7 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     fill, skip, width = dram.calendar(_horizon(access_lines + execute_lines, token_cycles + entries, core_of_event, dram))
     tally, last_transfer = replay(
         events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, hits,
-        stream.write, config.cores, config.max_outstanding, config.queue_capacity, dram.cache_latency_cycles,
+        stream.write, config.cores, config.max_outstanding, capacity, dram.cache_latency_cycles,
         dram.latency_cycles, dram.transfer_cycles, fill, skip, width, bucket_capacity(width, dram.transfer_cycles),
     )
 
