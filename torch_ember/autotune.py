@@ -14,7 +14,8 @@ seconds of every region from ``torch_ember.report()``. Each evaluation resets th
 caches (otherwise the recompiles for new options pile up); keep the example inputs small, since the emulator
 runs them for real. The emulator is deterministic, so each configuration is measured once.
 
-Knobs tuned are the ones the compiler exposes today: ``opt_level``, ``vector_width``, ``unroll``.
+Knobs tuned are the ones the compiler exposes today: ``opt_level``, ``vector_width``, ``unroll`` and
+``buffer_bytes`` (a known constraint keeps its pieces whole fp32 vectors).
 """
 from __future__ import annotations
 
@@ -39,7 +40,11 @@ KNOBS = (
     tune.Ordinal("opt_level", (0, 1, 2, 3)),
     tune.Ordinal("vector_width", _POW2[:7]),          # elements per vector; the device caps the lanes
     tune.Ordinal("unroll", _POW2[:6]),                # execute-loop unroll, used at opt_level 3
+    # bytes per buffered row piece at opt_level >= 2: bigger pieces, fewer queue pushes, but fewer entries fit
+    # the scratchpad that holds the operand queues (dae_emulator.scratchpad)
+    tune.Ordinal("buffer_bytes", tuple(64 * 4**k for k in range(5))),    # 64 B .. 16 KiB
 )
+KNOB_CONSTRAINTS = ("buffer_bytes % (4 * vector_width) == 0",)     # whole vectors of fp32 per piece
 DEVICE_PARAMS = (
     tune.Ordinal("cores", _POW2[:7]),
     tune.Ordinal("queue_capacity", _POW2[2:]),        # 4 .. 128 tokens per queue
@@ -137,7 +142,7 @@ class Objective:
         self.start = dict(options or {})
         self.device = EmberOptions.from_dict(self.start).device_config     # also checks the options
         if hardware is None:
-            self.space = tune.Space(KNOBS)
+            self.space = tune.Space(KNOBS, list(KNOB_CONSTRAINTS))
         else:
             area = hardware.area_model.expression(self.device)
             limits = [] if hardware.area_mm2 is None else [f"{area} <= {hardware.area_mm2!r}"]

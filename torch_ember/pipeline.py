@@ -40,6 +40,7 @@ class Knobs:
 
     vector_width: int | None = None    # elements per vector; default: the device's vector bytes / 4
     unroll: int = 8                    # the hand-written programs' factor (benchmarks/handwritten)
+    buffer_bytes: int | None = None    # bufferized rows travel in pieces of this many bytes; None: whole rows
 
     def width(self, device: DeviceConfig) -> int:
         return self.vector_width or max(device.vector_bytes // 4, 1)
@@ -52,7 +53,7 @@ def slc_passes(level: int, knobs: Knobs, device: DeviceConfig) -> list[Callable[
         passes.append(sequential_loads)                                # arange indices: arithmetic, not loads
         passes.append(partial(vectorize, width=knobs.width(device)))   # rows moved and computed in vectors
     if level >= 2:
-        passes.append(bufferize)                                       # a row travels as one queue entry
+        passes.append(partial(bufferize, buffer_bytes=knobs.buffer_bytes))   # a row: one entry, or buffered pieces
     if level >= 3:
         passes.append(fuse_loops)                                      # one loop per shared iteration space
         passes.append(align_queues)                                    # induction variables become counters

@@ -141,19 +141,20 @@ def seed_of(g: torch.Generator) -> int:
     return int(torch.randint(0, 2**16, (1,), generator=g))
 
 
-def _settings(level):
-    return json.dumps({"device": "server", "opt_level": level, "verify": False}, sort_keys=True)
+def _settings(level, buffer_bytes=None):
+    knobs = {"vector_width": None, "unroll": 8, "buffer_bytes": buffer_bytes}
+    return json.dumps({"device": "server", "opt_level": level, "verify": False, "knobs": knobs}, sort_keys=True)
 
 
 @settings(max_examples=10, deadline=None)
 @given(rows=st.integers(1, 20), dim=st.integers(1, 40), n=st.integers(0, 30), bags=st.integers(1, 8),
-       seed=st.integers(0, 2**16))
-def test_every_level_computes_what_level_zero_computes(rows, dim, n, bags, seed):
+       seed=st.integers(0, 2**16), buffer_bytes=st.sampled_from([None, 4, 8, 64, 100]))
+def test_every_level_computes_what_level_zero_computes(rows, dim, n, bags, seed, buffer_bytes):
     cases = list(_cases(torch.Generator().manual_seed(seed), rows, dim, n, bags))
     assert len({spec.kind for spec, _ in cases}) == len(RegionKind)
     for spec, args in cases:
         reference = launch(spec.to_json(), _settings(0), args)
         for level in (1, 2, 3):
-            got = launch(spec.to_json(), _settings(level), args)
+            got = launch(spec.to_json(), _settings(level, buffer_bytes), args)   # rows in buffered pieces
             for a, b in zip(got, reference):
                 assert torch.equal(a, b) or torch.allclose(a, b, equal_nan=True, rtol=0, atol=0), (spec.name, level)
