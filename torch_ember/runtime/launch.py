@@ -11,7 +11,11 @@ import torch
 
 import dae_emulator
 from dae_emulator.config import DeviceConfig
+from dae_emulator.errors import DaeShapeError
 from dae_emulator.program import DType
+from dae_emulator.run import bind_sizes
+from dae_emulator.scratchpad import usable_depth
+from dae_emulator.verify import DaeVerifyError
 
 from ..pipeline import Compiled, Knobs, compile_region
 from ..region_spec import RegionSpec
@@ -66,11 +70,14 @@ def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.T
     check_known_values(spec, inputs)
     dtypes = tuple(sorted((name, _DTYPES[t.dtype]) for name, t in inputs.items()))
     device_json = json.dumps(settings["device"], sort_keys=True)
-    compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"],
-                           json.dumps(settings.get("knobs", {}), sort_keys=True), settings.get("agent_library"))
+    knobs = settings.get("knobs", {})
+    compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"], json.dumps(knobs, sort_keys=True),
+                           settings.get("agent_library"))
     device = device_from_json(device_json)
-    start = time.perf_counter()
     sizes = adapter.sizes(spec, args) if hasattr(adapter, "sizes") else None
+    if knobs.get("buffer_bytes") is None and not _fits_scratchpad(compiled.dae, inputs, sizes, device):
+        compiled = _in_pieces(spec_json, dtypes, device_json, settings, inputs, sizes, device) or compiled
+    start = time.perf_counter()
     result = dae_emulator.run(compiled.dae, inputs, device, sizes=sizes)
     elapsed = time.perf_counter() - start
     outputs = adapter.finish(spec, args, result.outputs)
@@ -81,6 +88,39 @@ def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.T
                         lookups=trace.lookups, bytes_read=trace.bytes_read, bytes_written=trace.bytes_written,
                         emulator_seconds=elapsed, cost=result.cost, execute_ops=count_execute_ops(trace))
     return outputs, device, result.cost
+
+
+def _fits_scratchpad(program, inputs: dict[str, torch.Tensor], sizes: dict[str, int] | None,
+                     device: DeviceConfig) -> bool:
+    """Whether one entry of each of the program's operand queues fits the device's scratchpad for these
+    inputs (bad shapes are left for ``dae_emulator.run`` to report)."""
+    try:
+        bound = {**bind_sizes(program, inputs), **(sizes or {})}
+        usable_depth(program, bound, device.queue_capacity, device.scratchpad_bytes)
+    except DaeShapeError:
+        return True
+    except DaeVerifyError:
+        return False
+    return True
+
+
+def _in_pieces(spec_json: str, dtypes: tuple, device_json: str, settings: dict, inputs: dict[str, torch.Tensor],
+               sizes: dict[str, int] | None, device: DeviceConfig) -> Compiled | None:
+    """Rows too wide to travel whole through the scratchpad: the region recompiled with rows pushed in the
+    largest pieces that fit (the ``buffer_bytes`` knob, halved from the scratchpad's size down to one
+    vector); None if not even one vector per queue fits."""
+    piece = 1 << (device.scratchpad_bytes.bit_length() - 1)
+    while piece >= device.vector_bytes:
+        knobs = json.dumps({**settings.get("knobs", {}), "buffer_bytes": piece}, sort_keys=True)
+        try:        # pieces of constant size are checked against the scratchpad as the program compiles
+            compiled = program_for(spec_json, dtypes, device_json, settings["opt_level"], knobs,
+                                   settings.get("agent_library"))
+        except DaeVerifyError:
+            compiled = None
+        if compiled is not None and _fits_scratchpad(compiled.dae, inputs, sizes, device):
+            return compiled
+        piece //= 2
+    return None
 
 
 def _launch_triton(spec: RegionSpec, settings: dict, args: list[torch.Tensor]) -> list[torch.Tensor]:
