@@ -92,15 +92,21 @@ def unsharded(tables: dict[str, torch.Tensor], features: KeyedJagged, upstream: 
     return [p.detach() for p in pooled], {name: bag.weight.grad for name, bag in bags.items()}
 
 
-def compare_every_plan(rank: int, world_size: int) -> list[str]:
-    """Per plan, the largest forward and gradient differences between sharded and unsharded, as text; last,
-    the per-rank report of the last plan."""
+def unsharded_reference(rank: int, world_size: int):
+    """The full tables and batch, upstream gradients, the unsharded pooled outputs and table gradients, and
+    this rank's slice of the batch."""
     tables, features = full_tables(), global_features()
     generator = torch.Generator().manual_seed(2)
     upstream = [torch.randn(BATCH, t.dim, generator=generator) for t in TABLES]
     want_pooled, want_grads = unsharded(tables, features, upstream)
     local = BATCH // world_size
-    mine = slice(rank * local, (rank + 1) * local)
+    return tables, features, upstream, want_pooled, want_grads, slice(rank * local, (rank + 1) * local)
+
+
+def compare_every_plan(rank: int, world_size: int) -> list[str]:
+    """Per plan, the largest forward and gradient differences between sharded and unsharded, as text; last,
+    the per-rank report of the last plan."""
+    tables, features, upstream, want_pooled, want_grads, mine = unsharded_reference(rank, world_size)
     lines = []
     for kind, capacity in PLANS:
         plan = plan_tables(TABLES, world_size, SERVER, batch_size=BATCH, kinds=kind, capacity_bytes=capacity)
@@ -156,12 +162,7 @@ def as_torchrec(features: KeyedJagged, keys: tuple[str, ...]):
 def torchrec_input_equals_unsharded(rank: int, world_size: int) -> str:
     """A real ``KeyedJaggedTensor`` (keys in reverse table order) through the planned sharding: the largest
     forward and gradient differences against unsharded, and against the same batch given as a ``KeyedJagged``."""
-    tables, features = full_tables(), global_features()
-    generator = torch.Generator().manual_seed(2)
-    upstream = [torch.randn(BATCH, t.dim, generator=generator) for t in TABLES]
-    want_pooled, want_grads = unsharded(tables, features, upstream)
-    local = BATCH // world_size
-    mine = slice(rank * local, (rank + 1) * local)
+    tables, features, upstream, want_pooled, want_grads, mine = unsharded_reference(rank, world_size)
     ours = features.slice_batch(mine.start, mine.stop)
     kjt = as_torchrec(ours, tuple(reversed(ours.keys)))
     plan = plan_tables(TABLES, world_size, SERVER, batch_size=BATCH)
