@@ -27,7 +27,7 @@ DTYPE_BYTES = {DType.F32: 4, DType.F16: 2, DType.BF16: 2, DType.F64: 8, DType.I3
 
 
 def entry_bytes(p: Program, sizes: dict[str, int]) -> dict[str, int | None]:
-    """Bytes of one entry of each queue; None for a whole-row queue whose width ``sizes`` does not bind."""
+    """Bytes of one entry of each queue; None for a row queue whose width ``sizes`` does not bind."""
     rows = {q: s for r in p.rules for q, s in r.pushes}
     found: dict[str, int | None] = {}
     for q in p.queues:
@@ -40,10 +40,8 @@ def entry_bytes(p: Program, sizes: dict[str, int]) -> dict[str, int | None]:
             dim = p.param(p.stream(rows[q.name]).tensor).shape[1]
             if dim.symbol is None or dim.symbol in sizes:
                 width = max((sizes[dim.symbol] if dim.symbol else 0) + dim.offset, 1)
-        if q.entry:
-            found[q.name] = element * (q.entry if width is None else min(q.entry, width))
-        else:
-            found[q.name] = None if width is None else element * width
+        # a piece is never wider than its row: with the width unbound, only the launch knows the bytes
+        found[q.name] = None if width is None else element * (min(q.entry, width) if q.entry else width)
     return found
 
 

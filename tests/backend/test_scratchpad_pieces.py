@@ -29,3 +29,15 @@ def test_a_buffer_size_the_user_chose_that_does_not_fit_is_an_error_naming_the_s
     compiled = torch.compile(bag, backend="ember", options={"device": "edge", "buffer_bytes": WIDE * 4})
     with torch.no_grad(), pytest.raises(ValueError, match="scratchpad holds 16384 bytes"):
         compiled(torch.randint(0, 20, (6,)), torch.tensor([0, 3]))
+
+
+def test_pieces_larger_than_a_row_are_whole_rows_not_a_compile_error():
+    """16 KiB pieces plus the weights' queue would overflow the edge scratchpad, but the rows are 256 bytes:
+    a piece is never wider than its row, which only the launch knows."""
+    torch.manual_seed(0)
+    bag = nn.EmbeddingBag(20, 64, mode="sum")
+    compiled = torch.compile(bag, backend="ember", options={"device": "edge", "buffer_bytes": 16384})
+    indices, offsets, weights = torch.randint(0, 20, (12,)), torch.tensor([0, 5, 9]), torch.rand(12)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(indices, offsets, per_sample_weights=weights),
+                                   bag(indices, offsets, per_sample_weights=weights))
