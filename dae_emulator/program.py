@@ -33,6 +33,14 @@ class DType(enum.Enum):
     def is_float(self) -> bool:
         return self in (DType.F32, DType.F16, DType.BF16, DType.F64)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of one element."""
+        return _NBYTES[self]
+
+
+_NBYTES = {DType.F32: 4, DType.F16: 2, DType.BF16: 2, DType.F64: 8, DType.I32: 4, DType.I64: 8, DType.BOOL: 1}
+
 
 @dataclass(frozen=True)
 class Dim:

@@ -20,10 +20,8 @@ queues, each of at least one entry, so one event's tokens always fit (``token_ca
 """
 from __future__ import annotations
 
-from .program import DType, Program, QueueKind
+from .program import Program, QueueKind
 from .verify import DaeVerifyError, layer_parents
-
-DTYPE_BYTES = {DType.F32: 4, DType.F16: 2, DType.BF16: 2, DType.F64: 8, DType.I32: 4, DType.I64: 8, DType.BOOL: 1}
 
 
 def entry_bytes(p: Program, sizes: dict[str, int]) -> dict[str, int | None]:
@@ -31,7 +29,7 @@ def entry_bytes(p: Program, sizes: dict[str, int]) -> dict[str, int | None]:
     rows = {q: s for r in p.rules for q, s in r.pushes}
     found: dict[str, int | None] = {}
     for q in p.queues:
-        element = DTYPE_BYTES[q.dtype]
+        element = q.dtype.nbytes
         if q.kind is QueueKind.SCALAR:
             found[q.name] = element
             continue

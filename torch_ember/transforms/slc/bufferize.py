@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dae_emulator.program import StreamKind
-from dae_emulator.scratchpad import DTYPE_BYTES
 
 from ...ir.slc import SlcProgram
 from .rewrite import rewrite
@@ -19,6 +18,6 @@ def bufferize(p: SlcProgram, buffer_bytes: int | None = None) -> SlcProgram:
     dtypes = {param.name: param.dtype for param in p.params}
 
     def entry(s) -> int:
-        return 0 if buffer_bytes is None else max(buffer_bytes // DTYPE_BYTES[dtypes[s.tensor]], 1)
+        return 0 if buffer_bytes is None else max(buffer_bytes // dtypes[s.tensor].nbytes, 1)
 
     return rewrite(p, stream=lambda loop, s: replace(s, vector=entry(s)) if s.kind is StreamKind.LOAD_ROW else s)
