@@ -86,8 +86,8 @@ class KernelRecord:
 
 
 class _PendingKernel:
-    """One launch whose CUDA events have not been read yet: reading them waits for the GPU, so that is left
-    to ``report()`` instead of every launch."""
+    """One launch whose CUDA events have not been read yet: reading them before the GPU reaches them would
+    wait for it, so a launch is read once its end event has completed, or at ``report()``."""
 
     def __init__(self, name: str, kind: str, device: str, start, end) -> None:
         self.name, self.kind, self.device, self.start, self.end = name, kind, device, start, end
@@ -151,7 +151,7 @@ class Stats:
         self._regions: dict[str, RegionRecord] = {}
         self._host: dict[tuple[str, str], HostOp] = {}
         self._kernels: dict[str, KernelRecord] = {}
-        self._pending: list[_PendingKernel] = []
+        self._pending: collections.deque[_PendingKernel] = collections.deque()
 
     def record_launch(self, name: str, kind: str, device: str, peak_dram_gbs: float, **counts) -> None:
         with self._lock:
@@ -166,10 +166,18 @@ class Stats:
                       cuda_events: tuple | None = None) -> None:
         """A Triton launch: its host ``seconds``, or a (start, end) pair of CUDA events read at report time."""
         with self._lock:
+            self._fold_finished()
             if cuda_events is not None:
                 self._pending.append(_PendingKernel(name, kind, device, *cuda_events))
             else:
                 self._add_kernel(name, kind, device, seconds)
+
+    def _fold_finished(self) -> None:
+        """Add the launches whose end event has completed (a query does not wait), so that a long run that
+        never asks for a report keeps only the launches still in flight."""
+        while self._pending and self._pending[0].end.query():
+            launch = self._pending.popleft()
+            self._add_kernel(launch.name, launch.kind, launch.device, launch.seconds())
 
     def _add_kernel(self, name: str, kind: str, device: str, seconds: float) -> None:
         record = self._kernels.get(name) or KernelRecord(name, kind, device)
