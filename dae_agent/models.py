@@ -101,11 +101,8 @@ class LocalModel:
         self.lock = threading.Lock()
 
     def complete(self, messages, temperature, seed):
-        with self.lock:
-            return self._complete(messages, temperature, seed)
-
-    def _complete(self, messages, temperature, seed):
-        with denormals_flushed():   # de-quantized GGUF weights hold denormals: 3x slower matmuls without
+        # de-quantized GGUF weights hold denormals: 3x slower matmuls unless they are flushed
+        with self.lock, denormals_flushed():
             return self._generate(messages, temperature, seed)
 
     def _generate(self, messages, temperature, seed):
