@@ -10,6 +10,7 @@ from . import logs, parity, profiler
 from .autotune import HardwareBudget, autotune
 from .dynamo_backend import ember_backend
 from .explain import Explanation, explain
+from .exported import ExportedRegions, compile_exported
 from .options import EmberOptions
 from .runtime.stats import LAUNCHES, STATS, Report
 
@@ -27,5 +28,5 @@ def reset() -> None:
     LAUNCHES.clear()
 
 
-__all__ = ["autotune", "HardwareBudget", "ember_backend", "EmberOptions", "explain", "Explanation", "parity", "profiler",
+__all__ = ["autotune", "compile_exported", "ExportedRegions", "HardwareBudget", "ember_backend", "EmberOptions", "explain", "Explanation", "parity", "profiler",
            "report", "reset", "Report"]

@@ -1,6 +1,7 @@
 """``torch_ember.explain(model, *inputs)``: what goes to the DAE device, what stays on the host, and why.
 
-It compiles the model with the ember backend, runs it once on the inputs (and, where the output needs a
+It compiles the model with the ember backend (an ``ExportedProgram`` with ``compile_exported``, run once
+under ``torch.no_grad``), runs it once on the inputs (and, where the output needs a
 gradient, the backward pass through ``torch.autograd.grad``, so no ``.grad`` of the model changes), and
 collects what the fx passes decided for every graph.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from . import dynamo_backend
+from .exported import compile_exported
 from .fx_passes.registry_base import meta
 
 
@@ -65,9 +67,13 @@ def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -
         host.extend(HostLookup(graph_kind, str(d.node.target), d.reason) for d in decisions)
 
     options = {"rest": "eager", **(options or {})}
-    compiled = torch.compile(model, backend=lambda gm, ex: dynamo_backend.ember_backend(gm, ex, options))
     dynamo_backend.LOWERING_OBSERVERS.append(observe)
     try:
+        if isinstance(model, torch.export.ExportedProgram):
+            with torch.no_grad():
+                compile_exported(model, options)(*inputs)
+            return _finish(regions, host, verbose)
+        compiled = torch.compile(model, backend=lambda gm, ex: dynamo_backend.ember_backend(gm, ex, options))
         out = compiled(*inputs)
         outputs = [t for t in (out if isinstance(out, (tuple, list)) else [out])
                    if isinstance(t, torch.Tensor) and t.requires_grad]
@@ -77,6 +83,10 @@ def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -
             torch.autograd.grad(sum(t.sum() for t in outputs), leaves, allow_unused=True)
     finally:
         dynamo_backend.LOWERING_OBSERVERS.remove(observe)
+    return _finish(regions, host, verbose)
+
+
+def _finish(regions, host, verbose: bool) -> Explanation:
     explanation = Explanation(tuple(regions), tuple(host))
     if verbose:
         print(explanation)

@@ -1,5 +1,6 @@
 """The forms a real library writes are caught: PyTorch Geometric's GCNConv, SAGEConv and GINConv lower
-completely, train like eager, and their message passing fuses into one region in inference."""
+completely, train like eager, and their message passing fuses into one region in inference; exported with
+a sparse adjacency (``torch.sparse.mm``), each aggregates in one bag region."""
 import warnings
 
 import pytest
@@ -38,3 +39,24 @@ def test_pyg_convolutions_lower_and_train_like_eager(name):
     with torch.no_grad():
         torch.testing.assert_close(compiled(x, edges), ref.detach(), rtol=1e-5, atol=1e-5)
     assert "gather_scatter" in {r.kind for r in torch_ember.report().regions}
+
+
+# GCNConv's own normalization of a sparse adjacency branches on its values, which torch.export refuses;
+# PyTorch Geometric's docs normalize the adjacency once beforehand (``T.GCNNorm``), as the random values here do
+SPARSE_CONVS = {**CONVS, "gcn": lambda: pyg_nn.GCNConv(8, 4, normalize=False)}
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+@pytest.mark.parametrize("name", list(SPARSE_CONVS))
+def test_pyg_convolutions_on_a_sparse_adjacency_lower_when_exported(name, layout):
+    warnings.filterwarnings("ignore")
+    torch.manual_seed(0)
+    conv = SPARSE_CONVS[name]()
+    x, edges = torch.randn(40, 8), torch.randint(0, 40, (2, 200))
+    adj = torch.sparse_coo_tensor(edges.flip(0), torch.rand(200), (40, 40))
+    adj = adj.coalesce() if layout == "coo" else adj.to_sparse_csr()
+    program = torch.export.export(conv, (x, adj))
+    explanation = torch_ember.explain(program, x, adj, verbose=False)
+    assert [r.kind for r in explanation.regions] == ["embedding_bag"] and not explanation.host_ops
+    with torch.no_grad():
+        torch.testing.assert_close(torch_ember.compile_exported(program)(x, adj), conv(x, adj), rtol=1e-5, atol=1e-5)

@@ -153,7 +153,9 @@ def batch_gathers(matches: list[RegionMatch]) -> list[RegionMatch]:
     return batched + [m for m in matches if m.node not in taken]
 
 
-_EPILOGUE_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING, RegionKind.GATHER_ROWS}
+# a scatter's output row is final only after every contribution has landed, and the device has no barrier
+# between a scatter and a pass over its output: a ReLU after a scatter stays on the host
+_EPILOGUE_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING, RegionKind.GATHER_ROWS, RegionKind.SEGMENT_REDUCE}
 
 
 def _main_output(m: RegionMatch) -> torch.fx.Node | None:

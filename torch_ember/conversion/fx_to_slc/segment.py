@@ -1,14 +1,15 @@
 """``aten.segment_reduce`` along dimension 0 as SLC: a dense loop over segments, a range loop over each
 segment's rows, which are read in order by the induction variable itself (no index stream: a sequential
 row load). Empty segments give the reduction's identity, as PyTorch does without ``initial``: 0 for sum,
-1 for prod, -inf for max, +inf for min, and 0/0 = nan for mean."""
+1 for prod, -inf for max, +inf for min, and 0/0 = nan for mean. A fused epilogue (ReLU, scaling) applies
+as each segment's result is stored: a segment is complete at its END event, unlike a scatter's rows."""
 from __future__ import annotations
 
 from dae_emulator.program import Accumulator, AluOp, DType, Event, OpKind, ReduceKind
 
 from ...ir.slc import LoopKind, SlcCallback, SlcLoop, SlcProgram
 from ...region_spec import RegionSpec
-from .build import accumulate_dtype, alu, dim, load, load_row, op, param
+from .build import accumulate_dtype, alu, dim, epilogue, load, load_row, op, param
 
 _REDUCE = {"sum": ReduceKind.SUM, "mean": ReduceKind.SUM, "max": ReduceKind.MAX, "min": ReduceKind.MIN,
            "prod": ReduceKind.PROD}
@@ -30,6 +31,8 @@ def build_segment_reduce(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgr
         row_body.append(op(OpKind.UPDATE, None, 1.0, target="count"))
         end_body += [op(OpKind.READ, "n", target="count"), op(OpKind.DIV, "mean", "total", "n")]
         result = "mean"
+    fused, result = epilogue(spec, result)
+    end_body += fused
     end_body.append(op(OpKind.STORE, None, "s", result, target="out"))
     end_body += [op(OpKind.RESET, None, target=a.name) for a in accs]
     rows = SlcLoop("j", LoopKind.RANGE, lo="lo", hi="hi", streams=(load_row("row", "data", "j"),),

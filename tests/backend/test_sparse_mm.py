@@ -1,0 +1,107 @@
+"""Sparse @ dense (``torch.sparse.mm``, ``a @ x``) from ``torch.export`` programs: COO lowers to one fused
+gather-scatter region, CSR to a weighted-sum bag; both equal eager on any sparsity pattern."""
+import warnings
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import torch_ember
+from torch_ember import compile_exported
+
+warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+ROWS, COLS, WIDTH = 6, 5, 3
+
+
+class SparseMM(torch.nn.Module):
+    def forward(self, a, x):
+        return torch.relu(torch.sparse.mm(a, x))
+
+
+class MeanOfRows(torch.nn.Module):
+    """PyTorch Geometric's SAGEConv aggregation on a CSR adjacency."""
+
+    def forward(self, a, x):
+        return torch.sparse.mm(a, x, reduce="mean")
+
+
+class MatmulOperator(torch.nn.Module):
+    def forward(self, a, x):
+        return (a @ x) * 2.0
+
+
+def _coo(entries, values, coalesce=False):
+    index = torch.tensor(entries, dtype=torch.int64).reshape(-1, 2).T
+    a = torch.sparse_coo_tensor(index, torch.tensor(values, dtype=torch.float32), (ROWS, COLS))
+    return a.coalesce() if coalesce else a
+
+
+def _compiled(model, layout):
+    example = _coo([(0, 1), (2, 3)], [1.0, 2.0], coalesce=True)
+    example = example.to_sparse_csr() if layout == "csr" else example
+    return compile_exported(torch.export.export(model, (example, torch.randn(COLS, WIDTH))))
+
+
+COMPILED = {}
+
+
+def compiled(model_type, layout):
+    key = (model_type, layout)
+    if key not in COMPILED:
+        COMPILED[key] = _compiled(model_type(), layout)
+    return COMPILED[key]
+
+
+entries = st.lists(st.tuples(st.integers(0, ROWS - 1), st.integers(0, COLS - 1)), max_size=25)
+
+
+@settings(max_examples=40, deadline=None)
+@given(entries=entries, layout=st.sampled_from(["coo", "coo-coalesced", "csr"]),
+       model_type=st.sampled_from([SparseMM, MatmulOperator, MeanOfRows]), seed=st.integers(0, 2**16))
+def test_sparse_times_dense_equals_eager_with_duplicates_and_empty_rows(entries, layout, model_type, seed):
+    if model_type is MeanOfRows and layout != "csr":
+        layout = "csr"                                       # PyTorch reduces only CSR rows
+    g = torch.Generator().manual_seed(seed)
+    values = torch.randn(len(entries), generator=g).tolist()
+    a = _coo(entries, values, coalesce=layout != "coo")      # uncoalesced COO keeps duplicate entries
+    a = a.to_sparse_csr() if layout == "csr" else a
+    x = torch.randn(COLS, WIDTH, generator=g)
+    program = compiled(model_type, "csr" if layout == "csr" else "coo")
+    with torch.no_grad():
+        torch.testing.assert_close(program(a, x), model_type()(a, x), rtol=1e-5, atol=1e-5)
+
+
+def test_coo_becomes_one_gather_scatter_region_and_csr_a_bag_with_its_relu_fused():
+    a = _coo([(0, 1), (0, 1), (3, 4), (5, 0)], [1.0, -2.0, 0.5, 3.0])
+    x = torch.randn(COLS, WIDTH)
+    coo = torch_ember.explain(torch.export.export(SparseMM(), (a, x)), a, x, verbose=False)
+    assert [(r.kind, r.fused) for r in coo.regions] == [("gather_scatter", ("index_select", "mul", "index_add"))]
+    csr = a.to_sparse_csr()
+    bag = torch_ember.explain(torch.export.export(SparseMM(), (csr, x)), csr, x, verbose=False)
+    assert [(r.kind, r.fused) for r in bag.regions] == [("embedding_bag", ("relu",))]
+
+
+def test_a_call_that_could_record_gradients_is_refused_and_no_grad_runs():
+    a = _coo([(1, 2)], [1.5], coalesce=True)
+    x = torch.randn(COLS, WIDTH, requires_grad=True)
+    program = compiled(SparseMM, "coo")
+    with pytest.raises(RuntimeError, match="for inference"):
+        program(a, x)
+    with torch.no_grad():
+        torch.testing.assert_close(program(a, x), SparseMM()(a, x.detach()))
+
+
+def test_an_index_past_the_dense_rows_is_named():
+    bad = torch.sparse_coo_tensor(torch.tensor([[0, 1], [1, COLS + 3]]), torch.ones(2), (ROWS, COLS),
+                                  check_invariants=False)     # a column the matrix does not have
+    with torch.no_grad(), pytest.raises(IndexError, match=f"index {COLS + 3} is out of bounds for dimension 0 "
+                                                          f"with size {COLS}"):
+        compiled(SparseMM, "coo")(bad, torch.randn(COLS, WIDTH))
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(TypeError, match="ExportedProgram"):
+        compile_exported(SparseMM())
+    program = torch.export.export(SparseMM(), (_coo([(0, 0)], [1.0], coalesce=True), torch.randn(COLS, WIDTH)))
+    with pytest.raises(ValueError, match="'rest' must be 'eager'"):
+        compile_exported(program, {"rest": "inductor"})
