@@ -78,8 +78,8 @@ def test_message_passing_is_one_fused_region_in_inference():
     with torch.no_grad():
         torch.testing.assert_close(f(x), torch.zeros(6, 4).index_add(0, dst, x[src] * w.view(-1, 1)).relu())
     regions = torch_ember.report().regions
-    assert [r.kind for r in regions] == ["gather_scatter"]
-    assert "mul" in regions[0].name and regions[0].lookups == 4
+    assert [r.kind for r in regions] == ["gather_scatter", "finish_rows"]     # the ReLU runs once rows are final
+    assert "mul" in regions[0].name and "relu" in regions[0].name and regions[0].lookups == 4
 
 
 @pytest.mark.parametrize("fn, eager_type", [
@@ -186,3 +186,46 @@ def test_relu_after_a_segment_reduction_is_stored_by_its_region_empty_segments_i
         torch.testing.assert_close(compiled(data, lengths), want.detach(), equal_nan=True)
     names = [r.name for r in torch_ember.report().regions]
     assert names == [f"segment_reduce_{reduce}_relu_scale:data"], names
+
+
+SCATTERS_THEN_RELU = {
+    "index_add": lambda x, i, s, w: torch.relu(torch.zeros(5, 3).index_add(0, i, s)),
+    "index_add_alpha": lambda x, i, s, w: torch.relu(x[:5].index_add(0, i, s, alpha=-2.0)),
+    "mean_without_self": lambda x, i, s, w: torch.relu(x[:5].index_reduce(0, i, s, "mean", include_self=False)) * 3.0,
+    "amax": lambda x, i, s, w: torch.relu(x[:5].index_reduce(0, i, s, "amax")),
+    "message_passing": lambda x, i, s, w: torch.relu(torch.zeros(5, 3).index_add(0, i, x[i + 1] * w.view(-1, 1))),
+    "message_passing_mean": lambda x, i, s, w: torch.relu(
+        x[:5].index_reduce(0, i, x[i + 1], "mean", include_self=True)),
+}
+
+
+@pytest.mark.parametrize("name", list(SCATTERS_THEN_RELU))
+def test_relu_after_a_row_scatter_runs_in_a_finishing_program_once_every_row_is_final(name):
+    fn = SCATTERS_THEN_RELU[name]
+    torch.manual_seed(0)
+    x, src, w = torch.randn(7, 3), torch.randn(6, 3), torch.rand(6)
+    i = torch.tensor([0, 3, 3, 1, 0, 3])            # duplicates, and rows 2 and 4 get nothing
+    compiled = torch.compile(fn, backend="ember", options={"rest": "eager", "verify": True})
+    torch_ember.reset()
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x, i, src, w), fn(x, i, src, w))
+    kinds = [r.kind for r in torch_ember.report().regions]
+    assert kinds.count("finish_rows") == 1 and len(kinds) == 2, kinds
+    assert all("relu" in r.name for r in torch_ember.report().regions), torch_ember.report()
+
+
+def test_a_scatter_with_its_relu_fused_trains_like_eager():
+    torch.manual_seed(0)
+    x, src = torch.randn(7, 3, requires_grad=True), torch.randn(6, 3, requires_grad=True)
+    i = torch.tensor([0, 3, 3, 1, 0, 3])
+
+    def fn(x, src, i):
+        return torch.relu(x[:5].index_add(0, i, src)).pow(2).sum()
+
+    compiled = torch.compile(fn, backend="ember", options={"rest": "eager"})
+    torch_ember.reset()
+    got, want = compiled(x, src, i), fn(x, src, i)
+    torch.testing.assert_close(got, want)
+    for g, e in zip(torch.autograd.grad(got, (x, src)), torch.autograd.grad(want, (x, src))):
+        torch.testing.assert_close(g, e)
+    assert "finish_rows" in [r.kind for r in torch_ember.report().regions]

@@ -108,6 +108,11 @@ def _cases(g, rows, dim, n, bags):
            [x, i, torch.randn(n, dim, generator=g)])
     yield (RegionSpec(RegionKind.GATHER_SCATTER, "t", reduce="mean", include_self=False, op="index_reduce"),
            [x, i, i.flip(0), x.clone(), torch.rand(n, generator=g)])
+    yield (RegionSpec(RegionKind.SCATTER_ROWS, "t", alpha=-2.0, op="index_add", epilogue=(("relu", 0.0),)),
+           [x, i, torch.randn(n, dim, generator=g)])          # its finishing program runs after it
+    yield (RegionSpec(RegionKind.FINISH_ROWS, "t", reduce="mean", include_self=False, op="index_reduce",
+                      epilogue=(("scale", 0.5),)), [x, torch.randn(x.shape, generator=g),
+                                                    torch.randint(0, 3, (x.shape[0],), generator=g).float()])
     yield RegionSpec(RegionKind.GATHER_ELEMENTS, "t", axis=1, op="gather"), [x, j]
     yield (RegionSpec(RegionKind.SCATTER_ELEMENTS, "t", reduce="sum", axis=1, op="scatter_add"),
            [x, j, torch.randn(j.shape, generator=g)])

@@ -1,5 +1,6 @@
 """Fuse: neighbouring regions and the elementwise work between them become one region (a ReLU or a
-constant scale right after a gather or a bag becomes its epilogue, applied before the store), independent
+constant scale right after a gather, a bag or a segment reduction becomes its epilogue, applied before the
+store; after a row scatter, applied by a finishing program the same launch runs once every row is final), independent
 embedding bags of one graph (a DLRM's tables, whose pooled outputs are concatenated) become one batched
 region: one launch, the tables' loop nests one after another, the cores sharing all their bags; and row
 gathers through index tensors of one length become one batched region whose loops share an iteration space.
@@ -153,9 +154,9 @@ def batch_gathers(matches: list[RegionMatch]) -> list[RegionMatch]:
     return batched + [m for m in matches if m.node not in taken]
 
 
-# a scatter's output row is final only after every contribution has landed, and the device has no barrier
-# between a scatter and a pass over its output: a ReLU after a scatter stays on the host
-_EPILOGUE_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING, RegionKind.GATHER_ROWS, RegionKind.SEGMENT_REDUCE}
+# a row scatter's epilogue runs in a second program after it (see ``conversion.fx_to_slc.finish``)
+_EPILOGUE_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING, RegionKind.GATHER_ROWS, RegionKind.SEGMENT_REDUCE,
+                   RegionKind.SCATTER_ROWS, RegionKind.GATHER_SCATTER}
 
 
 def _main_output(m: RegionMatch) -> torch.fx.Node | None:

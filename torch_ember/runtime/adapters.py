@@ -233,8 +233,8 @@ class EmbeddingBagWeightsBackwardAdapter:
 
 
 from .index_adapters import (  # noqa: E402  (they build on the helpers above)
-    GatherElementsAdapter, GatherRowsAdapter, GatherScatterAdapter, ScatterElementsAdapter, ScatterRowsAdapter,
-    SegmentReduceAdapter,
+    FinishRowsAdapter, GatherElementsAdapter, GatherRowsAdapter, GatherScatterAdapter, ScatterElementsAdapter,
+    ScatterRowsAdapter, SegmentReduceAdapter,
 )
 
 ADAPTERS = {
@@ -250,6 +250,7 @@ ADAPTERS = {
     RegionKind.GATHER_ELEMENTS: GatherElementsAdapter,
     RegionKind.SCATTER_ELEMENTS: ScatterElementsAdapter,
     RegionKind.SEGMENT_REDUCE: SegmentReduceAdapter,
+    RegionKind.FINISH_ROWS: FinishRowsAdapter,
 }
 
 

@@ -155,6 +155,29 @@ class GatherScatterAdapter:
     fake = reference
 
 
+class FinishRowsAdapter:
+    """A row scatter's finishing pass (see ``conversion.fx_to_slc.finish``). Arguments: the destination's
+    old value, the scatter program's aggregate [, its contribution counts]."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        old, agg = args[:2]
+        inputs = {"old": _rows(old), "agg": agg.reshape(old.shape[0], -1) if old.shape[0] else _rows(old)}
+        if len(args) > 2:
+            inputs["count"] = args[2]
+        return inputs
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [outputs["out"].reshape(args[0].shape)]
+
+    @staticmethod
+    def reference(spec, args):
+        return [combine(spec, args[0], args[1], args[2] if len(args) > 2 else None)]
+
+    fake = reference
+
+
 def _element_sizes(spec: RegionSpec, data_shape, index_shape) -> dict[str, int]:
     inner = math.prod(data_shape[spec.axis + 1:])
     return {"inner": inner, "k_inner": index_shape[spec.axis] * inner, "n_inner": data_shape[spec.axis] * inner}

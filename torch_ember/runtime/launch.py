@@ -18,7 +18,7 @@ from dae_emulator.scratchpad import usable_depth
 from dae_emulator.verify import DaeVerifyError
 
 from ..pipeline import Compiled, Knobs, compile_region
-from ..region_spec import RegionSpec
+from ..region_spec import RegionKind, RegionSpec
 from .adapters import ADAPTERS, apply_epilogue, check_known_values
 from .agent_programs import agent_program
 from .stats import LAUNCHES, STATS, Launch, count_execute_ops
@@ -80,14 +80,30 @@ def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.T
     start = time.perf_counter()
     result = dae_emulator.run(compiled.dae, inputs, device, sizes=sizes)
     elapsed = time.perf_counter() - start
-    outputs = adapter.finish(spec, args, result.outputs)
-    if settings.get("verify"):
-        _compare(spec, outputs, apply_epilogue(spec, adapter.reference(spec, args)))
     trace = result.trace
     STATS.record_launch(f"{spec.name}:{spec.table}", spec.kind.value, device.name, device.dram_bandwidth_gbs,
                         lookups=trace.lookups, bytes_read=trace.bytes_read, bytes_written=trace.bytes_written,
                         emulator_seconds=elapsed, cost=result.cost, execute_ops=count_execute_ops(trace))
+    if spec.epilogue and spec.kind in _FINISHED_BY_A_SECOND_PROGRAM:
+        outputs = _finish_rows(spec, settings, args, result.outputs)
+    else:
+        outputs = adapter.finish(spec, args, result.outputs)
+    if settings.get("verify"):
+        _compare(spec, outputs, apply_epilogue(spec, adapter.reference(spec, args)))
     return outputs, device, result.cost
+
+
+# a row scatter's epilogue needs every contribution landed: a second program combines and applies it
+_FINISHED_BY_A_SECOND_PROGRAM = {RegionKind.SCATTER_ROWS: 0, RegionKind.GATHER_SCATTER: 3}   # -> the destination
+
+
+def _finish_rows(spec: RegionSpec, settings: dict, args: list[torch.Tensor], outputs: dict) -> list[torch.Tensor]:
+    finish = RegionSpec(RegionKind.FINISH_ROWS, spec.table, reduce=spec.reduce, include_self=spec.include_self,
+                        alpha=spec.alpha, op=spec.op, epilogue=spec.epilogue,
+                        fused=tuple(name for name, _ in spec.epilogue))
+    counts = [outputs["count"]] if "count" in outputs else []
+    destination = args[_FINISHED_BY_A_SECOND_PROGRAM[spec.kind]]
+    return launch(finish.to_json(), json.dumps(settings), [destination, outputs["out"], *counts])
 
 
 def _fits_scratchpad(program, inputs: dict[str, torch.Tensor], sizes: dict[str, int] | None,
