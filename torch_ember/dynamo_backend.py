@@ -17,6 +17,7 @@ from .fx_passes.known_values import find_known_values
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
 from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
+from .fx_passes.sparse_mm import rewrite_sparse_mm
 from .options import EmberOptions
 from .runtime.stats import STATS
 
@@ -54,9 +55,9 @@ LOWERING_OBSERVERS: list = []
 
 def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str],
                 graph_kind: str = "forward") -> torch.fx.GraphModule:
-    """The fx passes in order: canonicalize, match, known values (aranges), fuse (message passing, epilogues,
-    batched bags, batched gathers), partition."""
-    gm = canonicalize(gm)
+    """The fx passes in order: sparse products rewritten, canonicalize, match, known values (aranges), fuse
+    (message passing, epilogues, batched bags, batched gathers), partition."""
+    gm = canonicalize(rewrite_sparse_mm(gm))
     devices = ("cuda", "cpu") if settings.regions == "triton" else ("cpu",)
     matches, host = match_regions(gm, table_names, graph_kind, devices)
     matches = find_known_values(matches)

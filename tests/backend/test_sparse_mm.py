@@ -81,14 +81,47 @@ def test_coo_becomes_one_gather_scatter_region_and_csr_a_bag_each_with_its_relu_
     assert [(r.kind, r.fused) for r in bag.regions] == [("embedding_bag", ("relu",))]
 
 
-def test_a_call_that_could_record_gradients_is_refused_and_no_grad_runs():
-    a = _coo([(1, 2)], [1.5], coalesce=True)
+class Layer(torch.nn.Module):
+    """A graph convolution on a sparse adjacency: relu(A @ (x W))."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(WIDTH, WIDTH))
+
+    def forward(self, a, x):
+        return torch.relu(torch.sparse.mm(a, x @ self.weight))
+
+
+def test_training_through_a_coo_product_lowers_its_backward_and_matches_eager_gradients():
+    torch.manual_seed(0)
+    layer, x = Layer(), torch.randn(COLS, WIDTH, requires_grad=True)
+    a = _coo([(0, 1), (0, 1), (3, 4), (5, 0), (2, 2)], [1.0, -2.0, 0.5, 3.0, 1.5])
+    program = compile_exported(torch.export.export(layer, (a, x)))
+    torch_ember.reset()
+    got = program(a, x)
+    want = layer(a, x)
+    torch.testing.assert_close(got, want)
+    params = [x, layer.weight]
+    for g, e in zip(torch.autograd.grad(got.pow(2).sum(), params), torch.autograd.grad(want.pow(2).sum(), params)):
+        torch.testing.assert_close(g, e)
+    kinds = [r.kind for r in torch_ember.report().regions]
+    assert kinds.count("gather_scatter") == 2, kinds      # A @ (xW) forward, A.t() @ grad backward
+    with torch.no_grad():                                 # the inference module, same answer
+        torch.testing.assert_close(program(a, x), want.detach())
+
+
+def test_training_refuses_csr_inputs_and_other_shapes_by_name():
     x = torch.randn(COLS, WIDTH, requires_grad=True)
-    program = compiled(SparseMM, "coo")
-    with pytest.raises(RuntimeError, match="for inference"):
-        program(a, x)
+    a = _coo([(0, 1), (3, 4)], [1.0, 2.0], coalesce=True)
+    csr_program = compile_exported(torch.export.export(Layer(), (a.to_sparse_csr(), x)))
+    with pytest.raises(RuntimeError, match="sparse_csr tensor, which AOTAutograd cannot trace"):
+        csr_program(a.to_sparse_csr(), x)
     with torch.no_grad():
-        torch.testing.assert_close(program(a, x), SparseMM()(a, x.detach()))
+        assert csr_program(a.to_sparse_csr(), x).shape == (ROWS, WIDTH)
+    program = compile_exported(torch.export.export(Layer(), (a, x)))
+    program(a, x)
+    with pytest.raises(RuntimeError, match=r"input x has shape \(4, 3\), but the program was exported for shape \(5, 3\)"):
+        program(a, torch.randn(COLS - 1, WIDTH, requires_grad=True))
 
 
 def test_an_index_past_the_dense_rows_is_named():
@@ -105,3 +138,16 @@ def test_bad_arguments_are_refused():
     program = torch.export.export(SparseMM(), (_coo([(0, 0)], [1.0], coalesce=True), torch.randn(COLS, WIDTH)))
     with pytest.raises(ValueError, match="'rest' must be 'eager'"):
         compile_exported(program, {"rest": "inductor"})
+
+
+def test_a_sparse_layout_made_inside_the_graph_is_refused_for_training_with_the_reason():
+    class ToCsr(torch.nn.Module):          # what PyTorch Geometric's GCNConv and GINConv do with a COO adjacency
+        def forward(self, a, x):
+            return torch.sparse.mm(a.to_sparse_csr(), x)
+
+    a, x = _coo([(0, 1), (3, 4)], [1.0, 2.0], coalesce=True), torch.randn(COLS, WIDTH, requires_grad=True)
+    program = compile_exported(torch.export.export(ToCsr(), (a, x)))
+    with pytest.raises(RuntimeError, match="AOTAutograd could not trace this exported program for training"):
+        program(a, x)
+    with torch.no_grad():
+        torch.testing.assert_close(program(a, x), ToCsr()(a, x))

@@ -9,7 +9,8 @@
   the host; ``amax`` / ``amin`` stay as written.
 
 Dynamo refuses sparse tensors, so only graphs from ``torch.export`` hold these ops (see
-``torch_ember.compile_exported``). A sparse matrix with dense dimensions (hybrid) or a batch is left as
+``torch_ember.compile_exported``): in inference as written, in training as AOTAutograd writes them, the
+backward's ``a.t() @ grad`` being one more COO product. A sparse matrix with dense dimensions (hybrid) or a batch is left as
 written.
 """
 from __future__ import annotations
@@ -26,11 +27,28 @@ aten = torch.ops.aten
 _SPARSE_MM = (aten._sparse_mm.default, aten.mm.default, aten.matmul.default)
 
 
+def _product_args(node: torch.fx.Node) -> tuple | None:
+    """(sparse, dense, reduce) as the node writes them, or None if it is no plain product. AOTAutograd
+    writes the forward product as ``_sparse_addmm(zeros, a, x, beta=0)`` and the backward one as
+    ``mm(a.t(), grad)``."""
+    if node.op != "call_function":
+        return None
+    if node.target in _SPARSE_MM:
+        return (*node.args, "sum") if len(node.args) == 2 else None
+    if node.target is aten._sparse_mm.reduce:
+        return node.args
+    if node.target is aten._sparse_addmm.default and len(node.args) == 3:
+        plain = node.kwargs.get("beta", 1) == 0 and node.kwargs.get("alpha", 1) == 1 and set(node.kwargs) <= {"beta", "alpha"}
+        return (*node.args[1:], "sum") if plain else None
+    return None
+
+
 def _operands(node: torch.fx.Node) -> tuple[torch.fx.Node, torch.fx.Node, str] | None:
     """(sparse, dense, reduce) of a sparse @ dense product this pass rewrites, or None."""
-    if node.op != "call_function" or node.target not in _SPARSE_MM + (aten._sparse_mm.reduce,):
+    found = _product_args(node)
+    if found is None:
         return None
-    sparse, dense, reduce = (*node.args, "sum")[:3]
+    sparse, dense, reduce = found
     a, x = meta(sparse), meta(dense)
     if a is None or x is None or a.layout not in (torch.sparse_coo, torch.sparse_csr):
         return None
