@@ -24,6 +24,7 @@ class RegionKind(enum.Enum):
     GATHER_ELEMENTS = "gather_elements"    # gather / take_along_dim along any dimension
     SCATTER_ELEMENTS = "scatter_elements"  # scatter_add / scatter_reduce along any dimension
     SEGMENT_REDUCE = "segment_reduce"      # segment_reduce over contiguous rows
+    SEGMENT_REDUCE_BACKWARD = "segment_reduce_backward"   # aten._segment_reduce_backward, sum / mean
     BATCHED = "batched"                    # several independent regions (``parts``) in one launch
     FINISH_ROWS = "finish_rows"            # a row scatter's combine and epilogue, run after it (no graph op)
 
@@ -36,7 +37,7 @@ class BagMode(enum.IntEnum):
 
 _BAG_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING_BAG_BACKWARD, RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD}
 _REDUCING_KINDS = {RegionKind.SCATTER_ROWS, RegionKind.GATHER_SCATTER, RegionKind.SCATTER_ELEMENTS,
-                   RegionKind.SEGMENT_REDUCE, RegionKind.FINISH_ROWS}
+                   RegionKind.SEGMENT_REDUCE, RegionKind.SEGMENT_REDUCE_BACKWARD, RegionKind.FINISH_ROWS}
 
 
 @dataclass(frozen=True)

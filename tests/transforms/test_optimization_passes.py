@@ -117,6 +117,9 @@ def _cases(g, rows, dim, n, bags):
     yield (RegionSpec(RegionKind.SCATTER_ELEMENTS, "t", reduce="sum", axis=1, op="scatter_add"),
            [x, j, torch.randn(j.shape, generator=g)])
     yield RegionSpec(RegionKind.SEGMENT_REDUCE, "t", reduce="max", op="lengths"), [torch.randn(n, dim, generator=g), lengths]
+    segmented = torch.randn(n, dim, generator=g)
+    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce="mean", op="lengths"),
+           [torch.randn(lengths.numel(), dim, generator=g), torch.empty(0), segmented, lengths])
     parts = (RegionSpec(RegionKind.EMBEDDING_BAG, "a", BagMode.SUM, has_weights=True),
              RegionSpec(RegionKind.EMBEDDING_BAG, "b", BagMode.MAX, 0))
     yield RegionSpec(RegionKind.BATCHED, "a,b", parts=parts), [w, i, o, psw, x, i, o]

@@ -69,6 +69,14 @@ def test_segment_reduce_with_an_empty_segment(check_region, reduce):
                  [data, torch.tensor([2, 0, 4, 3])])
 
 
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_segment_reduce_backward_with_an_empty_segment(check_region, reduce):
+    data, lengths = torch.randn(9, 3, 2, generator=GEN), torch.tensor([2, 0, 4, 3])
+    output = torch.segment_reduce(data, reduce, lengths=lengths)
+    check_region(RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=reduce, op="lengths"),
+                 [torch.randn(output.shape, generator=GEN), output, data, lengths])
+
+
 def test_a_bad_index_raises_what_eager_raises():
     from torch_ember.triton import run_region
 

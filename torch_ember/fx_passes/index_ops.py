@@ -91,6 +91,16 @@ def _scatter_args(kw):
     return [kw["self"], kw["index"], kw["src"]]
 
 
+def _segment_backward_check(kw):
+    if kw["reduce"] not in ("sum", "mean"):
+        return f"segment_reduce's backward is lowered for sum and mean, not reduce={kw['reduce']!r}"
+    return _segment_check({**kw, "indices": None}) or tensor_checks(meta(kw["grad"]))
+
+
+def _segment_bounds(kw):
+    return kw["lengths"] if kw["lengths"] is not None else kw["offsets"]
+
+
 def _gather_check(kw):
     index, data = meta(kw["index"]), meta(kw["self"])
     if index is None or data is None or index.dim() != data.dim():
@@ -138,6 +148,11 @@ INDEX_LOWERINGS: dict = {
         lambda kw, table: RegionSpec(RegionKind.SEGMENT_REDUCE, table, reduce=kw["reduce"],
                                      op="lengths" if kw["lengths"] is not None else "offsets"),
         lambda kw: [kw["data"], kw["lengths"] if kw["lengths"] is not None else kw["offsets"]], "data"),
+    aten._segment_reduce_backward.default: Lowering(
+        _segment_backward_check,
+        lambda kw, table: RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, table, reduce=kw["reduce"],
+                                     op="lengths" if kw["lengths"] is not None else "offsets"),
+        lambda kw: [kw["grad"], kw["output"], kw["data"], _segment_bounds(kw)], "data"),
     aten.gather.default: Lowering(
         _gather_check, lambda kw, table: RegionSpec(RegionKind.GATHER_ELEMENTS, table, axis=_axis(kw), op="gather"),
         lambda kw: [kw["self"], kw["index"]], "self"),

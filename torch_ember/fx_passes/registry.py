@@ -16,7 +16,7 @@ REGISTRY: dict[torch._ops.OpOverload, Lowering] = {**EMBEDDING_LOWERINGS, **INDE
 LOOKUP_LIKE = {
     aten.embedding_backward.default, aten._embedding_bag_dense_backward.default,
     aten._embedding_bag_sparse_backward.default, aten.embedding_sparse_backward.default,
-    aten.embedding_renorm_.default, aten._segment_reduce_backward.default,
+    aten.embedding_renorm_.default,
     aten._sparse_mm.default, aten._sparse_mm.reduce, aten._sparse_addmm.default,   # what sparse_mm leaves
     aten._sparse_mm_reduce_impl.default, aten._sparse_mm_reduce_impl_backward.default,
     aten.take.default, aten.put.default, aten.index_fill.int_Tensor, aten.masked_select.default,

@@ -234,7 +234,7 @@ class EmbeddingBagWeightsBackwardAdapter:
 
 from .index_adapters import (  # noqa: E402  (they build on the helpers above)
     FinishRowsAdapter, GatherElementsAdapter, GatherRowsAdapter, GatherScatterAdapter, ScatterElementsAdapter,
-    ScatterRowsAdapter, SegmentReduceAdapter,
+    ScatterRowsAdapter, SegmentReduceAdapter, SegmentReduceBackwardAdapter,
 )
 
 ADAPTERS = {
@@ -250,6 +250,7 @@ ADAPTERS = {
     RegionKind.GATHER_ELEMENTS: GatherElementsAdapter,
     RegionKind.SCATTER_ELEMENTS: ScatterElementsAdapter,
     RegionKind.SEGMENT_REDUCE: SegmentReduceAdapter,
+    RegionKind.SEGMENT_REDUCE_BACKWARD: SegmentReduceBackwardAdapter,
     RegionKind.FINISH_ROWS: FinishRowsAdapter,
 }
 

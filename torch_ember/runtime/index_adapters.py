@@ -183,19 +183,24 @@ def _element_sizes(spec: RegionSpec, data_shape, index_shape) -> dict[str, int]:
     return {"inner": inner, "k_inner": index_shape[spec.axis] * inner, "n_inner": data_shape[spec.axis] * inner}
 
 
+def segment_offsets(spec: RegionSpec, bounds: torch.Tensor, rows: int) -> torch.Tensor:
+    """The segments' offsets (from lengths or offsets), checked against the data's ``rows``."""
+    _check_index_dtype(bounds, "segment lengths or offsets")
+    offsets = bounds if spec.op == "offsets" else torch.cat([bounds.new_zeros(1), torch.cumsum(bounds, 0)])
+    if offsets.numel() and int(offsets[-1]) != rows:
+        raise RuntimeError(f"segment lengths sum to {int(offsets[-1])} but the data has {rows} rows")
+    if bool((offsets[1:] < offsets[:-1]).any()):
+        raise RuntimeError("segment lengths must be non-negative and offsets non-decreasing")
+    return offsets
+
+
 class SegmentReduceAdapter:
     """``segment_reduce(data, reduce, lengths= or offsets=)`` along dimension 0, without ``initial``."""
 
     @staticmethod
     def program_inputs(spec, args):
         data, bounds = args
-        _check_index_dtype(bounds, "segment lengths or offsets")
-        offsets = bounds if spec.op == "offsets" else torch.cat([bounds.new_zeros(1), torch.cumsum(bounds, 0)])
-        if offsets.numel() and int(offsets[-1]) != data.shape[0]:
-            raise RuntimeError(f"segment lengths sum to {int(offsets[-1])} but the data has {data.shape[0]} rows")
-        if bool((offsets[1:] < offsets[:-1]).any()):
-            raise RuntimeError("segment lengths must be non-negative and offsets non-decreasing")
-        return {"data": _rows(data), "offsets": offsets}
+        return {"data": _rows(data), "offsets": segment_offsets(spec, bounds, data.shape[0])}
 
     @staticmethod
     def finish(spec, args, outputs):
@@ -207,6 +212,32 @@ class SegmentReduceAdapter:
         data, bounds = args
         key = "offsets" if spec.op == "offsets" else "lengths"
         return [aten.segment_reduce(data, spec.reduce, **{key: bounds})]
+
+    fake = reference
+
+
+class SegmentReduceBackwardAdapter:
+    """``_segment_reduce_backward(grad, output, data, reduce, lengths= or offsets=)``, sum and mean.
+    Arguments: ``grad, output, data, bounds``; ``output`` is read only by the reference."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        grad, _, data, bounds = args
+        return {"grad": _rows(grad), "offsets": segment_offsets(spec, bounds, data.shape[0])}
+
+    @staticmethod
+    def sizes(spec, args):
+        return {"num_rows": args[2].shape[0]}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [outputs["grad_data"].reshape(args[2].shape)]
+
+    @staticmethod
+    def reference(spec, args):
+        grad, output, data, bounds = args
+        key = "offsets" if spec.op == "offsets" else "lengths"
+        return [aten._segment_reduce_backward(grad, output, data, spec.reduce, **{key: bounds})]
 
     fake = reference
 

@@ -26,6 +26,7 @@ KERNELS = {
     RegionKind.GATHER_ELEMENTS: elements.gather_elements,
     RegionKind.SCATTER_ELEMENTS: elements.scatter_elements,
     RegionKind.SEGMENT_REDUCE: segment.segment_reduce,
+    RegionKind.SEGMENT_REDUCE_BACKWARD: rows.segment_reduce_backward,
 }
 
 

@@ -76,6 +76,18 @@ def gather_rows(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.
     return {"out": out}
 
 
+def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
+    """A sum's or mean's backward over segments: each row gathers its segment's gradient row (over the
+    segment's length for mean); the rows' segment numbers are made on the host from the offsets."""
+    grad, offsets = inputs["grad"], inputs["offsets"]
+    lengths = offsets[1:] - offsets[:-1]
+    segment_of_row = torch.repeat_interleave(torch.arange(lengths.numel(), device=grad.device), lengths)
+    out = gather_rows(spec, {"table": grad, "indices": segment_of_row}, sizes)["out"]
+    if spec.reduce == "mean":
+        out = out / lengths.repeat_interleave(lengths).unsqueeze(1).to(out.dtype)
+    return {"grad_data": out}
+
+
 def scatter(values: torch.Tensor, target: torch.Tensor, num_out: int, reduce: str, *, gather=None, weights=None,
             count: bool = False, padding_idx: int = -1) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The aggregate (in the accumulation dtype) and, when ``count``, contributions per destination row."""

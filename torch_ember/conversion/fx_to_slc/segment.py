@@ -2,7 +2,10 @@
 segment's rows, which are read in order by the induction variable itself (no index stream: a sequential
 row load). Empty segments give the reduction's identity, as PyTorch does without ``initial``: 0 for sum,
 1 for prod, -inf for max, +inf for min, and 0/0 = nan for mean. A fused epilogue (ReLU, scaling) applies
-as each segment's result is stored: a segment is complete at its END event, unlike a scatter's rows."""
+as each segment's result is stored: a segment is complete at its END event, unlike a scatter's rows.
+
+The backward of a sum or mean: every row of a segment receives the segment's gradient row (over the
+segment's length for mean), stored once per row, walked segment by segment like the forward."""
 from __future__ import annotations
 
 from dae_emulator.program import Accumulator, AluOp, DType, Event, OpKind, ReduceKind
@@ -42,3 +45,21 @@ def build_segment_reduce(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgr
                             load("hi", "offsets", "s_next")),
                    callbacks=(SlcCallback(Event.END, tuple(end_body)),), inner=rows)
     return SlcProgram(spec.name, params, tuple(accs), loop)
+
+
+def build_segment_reduce_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    grad_t, width = dtypes["grad"], dim("dim")
+    params = (param("grad", grad_t, dim("num_offsets", -1), width),
+              param("offsets", dtypes["offsets"], dim("num_offsets")),
+              param("grad_data", grad_t, dim("num_rows"), width, output=True))
+    body, value = [], "g"
+    segment_streams = [load("lo", "offsets", "s"), alu("s_next", AluOp.ADD, "s", 1),
+                       load("hi", "offsets", "s_next"), load_row("g", "grad", "s")]
+    if spec.reduce == "mean":
+        segment_streams.append(alu("length", AluOp.SUB, "hi", "lo"))
+        body += [op(OpKind.CAST, "length_f", "length", dtype=DType.F32), op(OpKind.DIV, "share", "g", "length_f")]
+        value = "share"
+    body.append(op(OpKind.STORE, None, "j", value, target="grad_data"))
+    rows = SlcLoop("j", LoopKind.RANGE, lo="lo", hi="hi", callbacks=(SlcCallback(Event.ITER, tuple(body)),))
+    loop = SlcLoop("s", LoopKind.DENSE, extent=dim("num_offsets", -1), streams=tuple(segment_streams), inner=rows)
+    return SlcProgram(spec.name, params, (), loop)
