@@ -1,10 +1,15 @@
-"""Synthetic launch traces of an embedding bag, for validating and benchmarking the timing models.
+"""Synthetic launch traces of an embedding bag and of message passing, for validating and benchmarking the
+timing models.
 
 The trace is what a functional run of the plain sum bag (see the design's DLC example) would hand over:
 per bag a begin event (load ``offsets[b]`` and ``offsets[b + 1]``), one iteration event per pooled row
 (load ``indices[j]``, load the table row, push a ROW token with the row as operand) and an end event (push
 a BAG token; the execute unit stores the pooled row). The indices come from a chosen ``Locality``, so
 the cache sees the reuse a real workload of that kind would have.
+
+Message passing (``scatter_trace``) is what the fused gather-scatter region hands over: one event per
+edge (load ``src[e]`` and ``dst[e]``, load the source row, push a MSG token with the row), whose callback
+reads, adds to and writes back the destination row: the read-modify-writes a write-back cache absorbs.
 """
 from __future__ import annotations
 
@@ -99,6 +104,47 @@ def embedding_bag_trace(
         num_items=num_bags,
         accesses=accesses,
         tokens=tokens,
+        queue_depth=queue_depth,
+    )
+
+
+def scatter_trace(
+    num_destinations: int,
+    messages_per_destination: int,
+    dim: int,
+    num_rows: int,
+    locality: Locality = Locality.UNIFORM,
+    *,
+    vector_bytes: int = 64,
+    seed: int = 0,
+    queue_depth: int | None = None,
+) -> LaunchTrace:
+    """The trace of ``out[dst[e]] += x[src[e]]`` over fp32 rows of width ``dim``: ``num_destinations *
+    messages_per_destination`` edges in random order, sources drawn from ``num_rows`` with ``locality``."""
+    generator = torch.Generator().manual_seed(seed)
+    row_bytes = 4 * dim
+    edges = num_destinations * messages_per_destination
+    events = torch.arange(edges)
+    sources = lookup_indices(edges, num_rows, locality, generator)
+    destinations = torch.arange(num_destinations).repeat(messages_per_destination)[torch.randperm(edges, generator=generator)]
+    out_address = OUTPUT_BASE + row_bytes * destinations
+    accesses = (
+        AccessRecord("src", "src", Side.ACCESS, is_write=False, is_row=False, nbytes=_INDEX_BYTES, event=events,
+                     address=OFFSETS_BASE + _INDEX_BYTES * events),
+        AccessRecord("dst", "dst", Side.ACCESS, is_write=False, is_row=False, nbytes=_INDEX_BYTES, event=events,
+                     address=INDICES_BASE + _INDEX_BYTES * events),
+        AccessRecord("rows", "table", Side.ACCESS, is_write=False, is_row=True, nbytes=row_bytes, event=events,
+                     address=TABLE_BASE + row_bytes * sources),
+        AccessRecord("msg.out", "out", Side.EXECUTE, is_write=False, is_row=True, nbytes=row_bytes, event=events,
+                     address=out_address),
+        AccessRecord("msg.out", "out", Side.EXECUTE, is_write=True, is_row=True, nbytes=row_bytes, event=events,
+                     address=out_address),
+    )
+    tokens = (TokenRecord("msg", events, operand_bytes=row_bytes, vector_ops=math.ceil(row_bytes / vector_bytes),
+                          scalar_ops=2),)
+    return LaunchTrace(
+        program=f"scatter(m={messages_per_destination},d={dim},rows={num_rows},{locality.value})",
+        num_events=edges, event_item=events, num_items=edges, accesses=accesses, tokens=tokens,
         queue_depth=queue_depth,
     )
 

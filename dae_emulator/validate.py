@@ -1,10 +1,12 @@
-"""Validate the fast timing model against the cycle-level reference on synthetic embedding-bag programs.
+"""Validate the fast timing model against the cycle-level reference on synthetic embedding-bag and
+message-passing programs.
 
 Run ``python -m dae_emulator.validate``: one line per program (reference cycles, fast cycles, error), then
 the worst error; the exit status is non-zero when the worst error is above the tolerance. The programs
 span pooling factors, row widths, index locality, queue capacities, request slots, bandwidth, cache size
 and core counts, and wide buffered rows where the scratchpad holding the operand queues limits their
-depth, so that every bound (latency, bandwidth, issue, compute) is exercised.
+depth, so that every bound (latency, bandwidth, issue, compute) is exercised; the message-passing
+programs' read-modify-writes exercise the write-back cache, with destinations that fit it and that do not.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 from dae_emulator.config import DeviceConfig, preset
 from dae_emulator.reference import simulate
-from dae_emulator.synthetic import Locality, bag_queue_depth, embedding_bag_trace
+from dae_emulator.synthetic import Locality, bag_queue_depth, embedding_bag_trace, scatter_trace
 from dae_emulator.timing import estimate
 from dae_emulator.trace import LaunchTrace
 
@@ -25,7 +27,8 @@ TOLERANCE = 0.10
 
 @dataclass(frozen=True)
 class Program:
-    """A synthetic bag program and the device variant it runs on."""
+    """A synthetic bag program (or, with ``scatter``, message passing: ``num_bags`` destinations receiving
+    ``pooling`` messages each) and the device variant it runs on."""
 
     name: str
     config: DeviceConfig
@@ -35,8 +38,15 @@ class Program:
     num_rows: int
     locality: Locality = Locality.UNIFORM
     row_entry: int = 0          # 0: rows pushed buffered; else elements per queue entry
+    scatter: bool = False
 
     def trace(self) -> LaunchTrace:
+        if self.scatter:
+            return scatter_trace(
+                self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
+                vector_bytes=self.config.vector_bytes, seed=zlib.crc32(self.name.encode()),
+                queue_depth=bag_queue_depth(self.dim, 0, self.config.queue_capacity, self.config.scratchpad_bytes),
+            )
         return embedding_bag_trace(
             self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
             vector_bytes=self.config.vector_bytes, row_entry=self.row_entry, seed=zlib.crc32(self.name.encode()),
@@ -83,6 +93,10 @@ PROGRAMS: tuple[Program, ...] = (
     Program("edge scratchpad-bound p4 d1024", _EDGE, 24, 4, 1024, _BIG),
     Program("server 1c scratchpad-bound p4 d4096", _on("server", cores=1), 8, 4, 4096, _BIG),
     Program("edge 1KiB pieces p4 d1024", _EDGE, 24, 4, 1024, _BIG, row_entry=256),
+    # message passing: destinations resident in the cache (updates absorbed), and evicted (16 KiB cache)
+    Program("edge scatter m8 d64", _EDGE, 64, 8, 64, _BIG, scatter=True),
+    Program("server 4c scatter zipf m4 d64", _on("server", cores=4), 128, 4, 64, _BIG, Locality.ZIPF, scatter=True),
+    Program("edge 16KiB cache scatter m4 d64", _on("edge", cache_bytes=16 << 10), 256, 4, 64, 4096, scatter=True),
 )
 
 

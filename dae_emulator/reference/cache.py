@@ -1,8 +1,9 @@
 """Reference last-level cache: one ordered dict per set, a fixed hit latency, misses forwarded to DRAM.
 
-Same policy as the fast model's cache, written independently: reads allocate and are LRU; writes go
-through to DRAM and only refresh a resident line. A line is allocated when its miss is looked up, so a
-second read of it before the data is back counts as a hit.
+Same policy as the fast model's cache, written independently: LRU and write-back. Every access allocates
+its line (a write without fetching it) and a write marks it dirty; evicting a dirty line sends it to DRAM,
+and ``flush`` sends every line still dirty when the cores are done. A line is allocated when its miss is
+looked up, so a second read of it before the data is back counts as a hit.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class Cache:
         self.reset()
 
     def reset(self) -> None:
-        self.sets: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(self.num_sets)]
+        self.sets: list[OrderedDict[int, bool]] = [OrderedDict() for _ in range(self.num_sets)]   # line -> dirty
         self._hits: list[tuple[int, int, Request]] = []   # heap of (ready cycle, order, request)
         self._order = 0
         self._read_hits = self._read_misses = self._accesses = 0
@@ -43,8 +44,14 @@ class Cache:
         hit = request.line in lines
         if hit:
             lines.move_to_end(request.line)
+        else:
+            if len(lines) == self.ways:
+                victim, dirty = lines.popitem(last=False)
+                if dirty:
+                    self.dram.enqueue(Request(victim, True), cycle + self.latency)
+            lines[request.line] = False
         if request.is_write:
-            self.dram.enqueue(request, cycle + self.latency)
+            lines[request.line] = True
             return
         if hit:
             self._read_hits += 1
@@ -52,10 +59,15 @@ class Cache:
             self._order += 1
             return
         self._read_misses += 1
-        if len(lines) == self.ways:
-            lines.popitem(last=False)
-        lines[request.line] = None
         self.dram.enqueue(request, cycle + self.latency)
+
+    def flush(self, cycle: int) -> None:
+        """Write every dirty line back (the launch ends clean)."""
+        for lines in self.sets:
+            for line, dirty in lines.items():
+                if dirty:
+                    self.dram.enqueue(Request(line, True), cycle + self.latency)
+                    lines[line] = False
 
     def advance(self, cycle: int) -> None:
         while self._hits and self._hits[0][0] <= cycle:

@@ -52,14 +52,17 @@ class Machine:
         for block in blocks:
             block.reset()
         finish = [0] * len(self.cores)
-        cycle = 0
+        cycle, flushed = 0, False
         while True:
             for block in blocks:
                 block.advance(cycle)
             for index, core in enumerate(self.cores):
                 if not finish[index] and core.done():
                     finish[index] = cycle
-            if self.dram.done() and self.cache.done() and all(core.done() for core in self.cores):
+            if not flushed and self.cache.done() and all(core.done() for core in self.cores):
+                self.cache.flush(cycle)
+                flushed = True
+            if flushed and self.dram.done():
                 return self._record(cycle, finish)
             wakeups = [c for c in (block.next_cycle(cycle) for block in blocks) if c is not None]
             if not wakeups or cycle > max_cycles:

@@ -1,15 +1,18 @@
-"""The shared last-level cache: set-associative, LRU, over line addresses, run over a whole stream at once.
+"""The shared last-level cache: set-associative, LRU, write-back, over line addresses, run over a whole
+stream at once.
 
-Reads allocate; writes are write-through without allocation (a write to a resident line refreshes it, a
-write to any other line goes straight to DRAM). Lookup kernels write their outputs once, so allocating
-them would only evict rows that may be reused, and every written byte reaches DRAM exactly once.
+Every access allocates its line (a write allocates it without fetching: stores cover the bytes they
+write, and a read-modify-write reads its line first), a write marks the line dirty, and evicting a dirty
+line writes it back to DRAM. A launch starts with a cold cache and ends clean: the lines still dirty at its
+end are written back then. So a scatter's repeated updates of a resident destination row reach DRAM once.
 The stream is replayed in a compiled loop (numba): LRU state is inherently sequential, and a replay of
 millions of lines must take well under a second.
 
 Sets are independent, and a set that never has more lines allocated than it has ways never evicts: there
-an access hits exactly when its line was read before. So one cheap pass over the stream (a table of lines
-read so far) decides every access of such sets, and only the accesses of sets that overflow are replayed
-through the LRU state. A cache larger than the working set (the common case) needs the cheap pass only.
+an access hits exactly when its line was accessed before, and its written lines are all dirty at the end.
+So one cheap pass over the stream (a table of lines accessed so far) decides every access of such sets,
+and only the accesses of sets that overflow are replayed through the LRU state. A cache larger than the
+working set (the common case) needs the cheap pass only.
 """
 from __future__ import annotations
 
@@ -25,33 +28,40 @@ _MAX_SPAN = 1 << 26      # lines the cheap pass may cover with its table (one by
 
 
 @numba.njit(cache=True, nogil=True)
-def _first_reads(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, low: int, span: int):
-    """Hits if no set evicts (an access hits when its line was read before), and the sets that overflow."""
-    read = np.zeros(span, dtype=np.bool_)
+def _first_accesses(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, low: int, span: int):
+    """Hits if no set evicts (an access hits when its line was accessed before), the sets that overflow,
+    whether any does, and per set the distinct lines written (dirty at the end where the set never evicts)."""
+    state = np.zeros(span, dtype=np.uint8)              # 0: never accessed, 1: clean, 2: dirty
     allocated = np.zeros(num_sets, dtype=np.int64)
+    dirty = np.zeros(num_sets, dtype=np.int64)
     hits = np.empty(lines.size, dtype=np.bool_)
     overflow = False
     for i in range(lines.size):
         k = lines[i] - low
-        hits[i] = read[k]
-        if not read[k] and not writes[i]:
-            read[k] = True
-            s = lines[i] % num_sets
+        s = lines[i] % num_sets
+        hits[i] = state[k] != 0
+        if state[k] == 0:
             allocated[s] += 1
             overflow |= allocated[s] > ways
-    return hits, allocated > ways, overflow
+            state[k] = 1
+        if writes[i] and state[k] == 1:
+            state[k] = 2
+            dirty[s] += 1
+    return hits, allocated > ways, overflow, dirty
 
 
 @numba.njit(cache=True, nogil=True)
 def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, only: np.ndarray,
-            hits: np.ndarray) -> None:
+            hits: np.ndarray, writeback: np.ndarray) -> int:
     """LRU replay of the accesses to the sets where ``only`` is set (all sets if ``only`` is empty),
-    writing their ``hits``."""
+    writing their ``hits`` and ``writeback`` (the access evicted a dirty line); returns how many of these
+    sets' lines are dirty at the end."""
     everything = only.size == 0
     slot = np.arange(num_sets) if everything else np.cumsum(only.astype(np.int64)) - 1   # set -> state row
     rows = num_sets if everything else int(np.count_nonzero(only))
     tags = np.full((rows, ways), -1, dtype=np.int64)
     last_use = np.zeros((rows, ways), dtype=np.int64)   # 0: never used, so invalid ways go first
+    dirty = np.zeros((rows, ways), dtype=np.bool_)
     for i in range(lines.size):
         line = lines[i]
         s = line % num_sets
@@ -59,6 +69,7 @@ def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, onl
             continue
         s = slot[s]
         hits[i] = False
+        writeback[i] = False
         victim = 0
         for w in range(ways):
             if tags[s, w] == line:
@@ -67,9 +78,23 @@ def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, onl
                 break
             if last_use[s, w] < last_use[s, victim]:
                 victim = w
-        if hits[i] or not writes[i]:
+        if not hits[i]:
+            writeback[i] = tags[s, victim] != -1 and dirty[s, victim]
             tags[s, victim] = line
-            last_use[s, victim] = i + 1
+            dirty[s, victim] = False
+        dirty[s, victim] |= writes[i]
+        last_use[s, victim] = i + 1
+    return int(np.count_nonzero(dirty))
+
+
+@dataclass(frozen=True)
+class CacheReplay:
+    """Per access: whether it hit, and whether it evicted a dirty line (a write-back); and the dirty lines
+    written back when the launch ends."""
+
+    hits: np.ndarray
+    writeback: np.ndarray
+    dirty_at_end: int
 
 
 @dataclass(frozen=True)
@@ -83,18 +108,21 @@ class SetAssociativeCache:
     def from_config(cls, config: DeviceConfig) -> SetAssociativeCache:
         return cls(config.cache_bytes // (config.line_bytes * config.cache_ways), config.cache_ways)
 
-    def replay(self, lines: np.ndarray, writes: np.ndarray) -> np.ndarray:
-        """Whether each access hit, for ``lines`` (int64 line addresses) accessed in order."""
+    def replay(self, lines: np.ndarray, writes: np.ndarray) -> CacheReplay:
+        """A cold cache over ``lines`` (int64 line addresses) accessed in order, ``writes`` marking stores."""
         if lines.size == 0:
-            return np.zeros(0, dtype=bool)
+            return CacheReplay(np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), 0)
         lines = np.ascontiguousarray(lines, dtype=np.int64)
         writes = np.ascontiguousarray(writes, dtype=np.bool_)
+        writeback = np.zeros(lines.size, dtype=np.bool_)
         low, high = int(lines.min()), int(lines.max())
         if high - low < _MAX_SPAN:
-            hits, overflowing, overflow = _first_reads(lines, writes, self.num_sets, self.ways, low, high - low + 1)
+            hits, overflowing, overflow, dirty = _first_accesses(lines, writes, self.num_sets, self.ways, low,
+                                                                 high - low + 1)
+            dirty_at_end = int(dirty[~overflowing].sum())
             if overflow:
-                _replay(lines, writes, self.num_sets, self.ways, overflowing, hits)
-            return hits
+                dirty_at_end += _replay(lines, writes, self.num_sets, self.ways, overflowing, hits, writeback)
+            return CacheReplay(hits, writeback, dirty_at_end)
         hits = np.zeros(lines.size, dtype=np.bool_)
-        _replay(lines, writes, self.num_sets, self.ways, np.zeros(0, dtype=np.bool_), hits)
-        return hits
+        dirty_at_end = _replay(lines, writes, self.num_sets, self.ways, np.zeros(0, dtype=np.bool_), hits, writeback)
+        return CacheReplay(hits, writeback, dirty_at_end)

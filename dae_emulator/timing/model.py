@@ -1,4 +1,5 @@
-"""The fast timing model: the real line stream through the shared cache, then the cores' pipelines.
+"""The fast timing model: the real line stream through the shared (write-back) cache, then the cores'
+pipelines.
 
 Two passes over the stream, both compiled loops: the cache replay decides hits from the real addresses
 (locality and reuse are real), and the pipeline replay times every event of every core with queue
@@ -68,13 +69,16 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     core_of_event = event_cores(trace, config.cores)
     events = device_order(core_of_event, config.cores)
     stream = line_stream(trace, config.line_bytes, events)
-    hits = SetAssociativeCache.from_config(config).replay(stream.line, stream.write)
+    cached = SetAssociativeCache.from_config(config).replay(stream.line, stream.write)
+    hits = cached.hits
 
     access_lines, execute_lines, line_start = stream.access_lines, stream.execute_lines, stream.line_start
-    fill, skip, width = dram.calendar(_horizon(access_lines + execute_lines, token_cycles + entries, core_of_event, dram))
+    horizon = _horizon(access_lines + execute_lines, token_cycles + entries, core_of_event, dram)
+    fill, skip, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
     tally, last_transfer = replay(
         events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, hits,
-        stream.write, config.cores, config.max_outstanding, capacity, dram.cache_latency_cycles,
+        stream.write, cached.writeback, cached.dirty_at_end, config.cores, config.max_outstanding, capacity,
+        dram.cache_latency_cycles,
         dram.latency_cycles, dram.transfer_cycles, fill, skip, width, bucket_capacity(width, dram.transfer_cycles),
     )
 
@@ -82,7 +86,7 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     cycles = max(float(finish.max(initial=0.0)), last_transfer)
     reads = ~stream.write
     read_misses = int(np.count_nonzero(reads & ~hits))
-    written_lines = int(np.count_nonzero(stream.write))
+    written_lines = int(np.count_nonzero(cached.writeback)) + cached.dirty_at_end
     critical = int(np.argmax(finish))
     span = max(cycles, 1.0)
     seconds = cycles / (config.clock_ghz * 1e9)

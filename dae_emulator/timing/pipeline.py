@@ -3,7 +3,8 @@
 Per event: the access unit reserves queue entries, issues the event's lines (``access_unit``) and pushes
 its queue entries, one per cycle, overlapping the line issue (a row pushed element by element costs as many
 cycles as it has elements; a buffered row, one); a line's
-data comes back after the cache latency if it hit, or after DRAM's bus and latency if it missed (``dram``);
+data comes back after the cache latency if it hit, or after DRAM's bus and latency if it missed (``dram``),
+and a line whose allocation evicts a dirty line books that line's write-back on the bus;
 the event's tokens are ready when its last read is back, and the execute unit pops and runs them, then
 issues its own lines (``execute_unit``). Each step takes the earliest cycle all its inputs allow, so queue
 backpressure, request slots, callbacks and the shared bus shape the time together. Cores are walked side by
@@ -40,10 +41,13 @@ _COLUMNS = len(Tally)
 def replay(
     events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
     execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray, hit: np.ndarray,
-    write: np.ndarray, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
-    dram_latency: float, transfer: float, fill: np.ndarray, skip: np.ndarray, width: float, capacity: int,
+    write: np.ndarray, writeback: np.ndarray, flush_lines: int, cores: int, max_outstanding: int,
+    queue_capacity: int, cache_latency: float, dram_latency: float, transfer: float, fill: np.ndarray,
+    skip: np.ndarray, width: float, capacity: int,
 ) -> tuple[np.ndarray, float]:
-    """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended."""
+    """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended.
+    ``writeback``: the line's access evicts a dirty line, whose transfer it books on the bus; a write costs
+    the bus nothing else. ``flush_lines`` dirty lines are written back once every core has finished."""
     tally = np.zeros((cores, _COLUMNS))
     ring = np.zeros((cores, 2, max_outstanding))         # request slots: ``access_unit``'s two rings
     ring_head = np.zeros((cores, 2), dtype=np.int64)
@@ -62,9 +66,9 @@ def replay(
         cycle, ready = start, start
         first = line_start[event]
         for line in range(first, first + access_lines[event]):
-            if write[line]:
+            if writeback[line]:
                 last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, cycle + cache_latency))
-            else:
+            if not write[line]:
                 wanted = cycle
                 cycle = slot_free_at(ring, ring_head, ring_count, core, cycle)
                 tally[core, Tally.SLOTS_FULL] += cycle - wanted
@@ -92,9 +96,9 @@ def replay(
         first += access_lines[event]
         for line in range(first, first + execute_lines[event]):
             data = free + cache_latency
-            if write[line]:
+            if writeback[line]:
                 last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, data))
-            else:
+            if not write[line]:
                 if not hit[line]:
                     data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
                 own_data = max(own_data, data)
@@ -105,4 +109,7 @@ def replay(
         execute_free[core] = max(free, own_data)
     for core in range(cores):
         tally[core, Tally.FINISH] = max(access_free[core], execute_free[core])
+    flush = tally[:, Tally.FINISH].max() + cache_latency
+    for _ in range(flush_lines):
+        last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, flush))
     return tally, last_data

@@ -8,21 +8,25 @@ from hypothesis import strategies as st
 from dae_emulator.timing.cache import SetAssociativeCache
 
 
-def tiny_lru(lines: list[int], writes: list[bool], num_sets: int, ways: int) -> list[bool]:
-    """Reads allocate, writes only refresh a resident line; LRU per set."""
+def tiny_lru(lines: list[int], writes: list[bool], num_sets: int, ways: int):
+    """Write-back LRU per set: every access allocates, a write marks its line dirty, evicting a dirty line
+    writes it back. Returns hits, which accesses wrote a victim back, and the dirty lines left at the end."""
     sets = [OrderedDict() for _ in range(num_sets)]
-    hits = []
+    hits, writebacks = [], []
     for line, write in zip(lines, writes):
         resident = sets[line % num_sets]
         hit = line in resident
         hits.append(hit)
+        evicted_dirty = False
         if hit:
             resident.move_to_end(line)
-        elif not write:
+            resident[line] = resident[line] or write
+        else:
             if len(resident) == ways:
-                resident.popitem(last=False)
-            resident[line] = None
-    return hits
+                evicted_dirty = resident.popitem(last=False)[1]
+            resident[line] = write
+        writebacks.append(evicted_dirty)
+    return hits, writebacks, sum(dirty for resident in sets for dirty in resident.values())
 
 
 streams = st.integers(1, 4).flatmap(lambda sets: st.integers(1, 4).flatmap(lambda ways: st.tuples(
@@ -37,18 +41,28 @@ def test_replay_matches_a_tiny_lru(stream):
     num_sets, ways, accesses = stream
     lines = [line for line, _ in accesses]
     writes = [write for _, write in accesses]
-    hits = SetAssociativeCache(num_sets, ways).replay(np.array(lines, dtype=np.int64), np.array(writes, dtype=bool))
-    assert hits.tolist() == tiny_lru(lines, writes, num_sets, ways)
+    got = SetAssociativeCache(num_sets, ways).replay(np.array(lines, dtype=np.int64), np.array(writes, dtype=bool))
+    hits, writebacks, dirty = tiny_lru(lines, writes, num_sets, ways)
+    assert got.hits.tolist() == hits and got.writeback.tolist() == writebacks and got.dirty_at_end == dirty
 
 
 def test_a_working_set_that_fits_hits_after_the_first_pass():
     cache = SetAssociativeCache(num_sets=4, ways=2)
     lines = np.tile(np.arange(8), 3)
-    hits = cache.replay(lines, np.zeros(lines.size, dtype=bool))
+    hits = cache.replay(lines, np.zeros(lines.size, dtype=bool)).hits
     assert not hits[:8].any() and hits[8:].all()
 
 
 def test_a_cyclic_working_set_one_larger_than_a_set_always_misses():
     cache = SetAssociativeCache(num_sets=1, ways=4)
     lines = np.tile(np.arange(5), 4)       # LRU's worst case: each line is evicted just before its reuse
-    assert not cache.replay(lines, np.zeros(lines.size, dtype=bool)).any()
+    assert not cache.replay(lines, np.zeros(lines.size, dtype=bool)).hits.any()
+
+
+def test_repeated_updates_of_a_resident_line_reach_dram_once():
+    """A scatter's read-modify-writes of one destination row: written back once, at the end."""
+    cache = SetAssociativeCache(num_sets=4, ways=2)
+    lines = np.tile(np.array([3, 3]), 50)                      # read, write, read, write, ...
+    writes = np.tile(np.array([False, True]), 50)
+    result = cache.replay(lines, writes)
+    assert result.hits[1:].all() and not result.writeback.any() and result.dirty_at_end == 1

@@ -13,28 +13,35 @@ from dae_emulator.timing.access_unit import HIT, MISS, hold_slot, slot_free_at
 from dae_emulator.timing.cache import SetAssociativeCache
 
 
-def full_lru(lines: np.ndarray, writes: np.ndarray, cache: SetAssociativeCache) -> np.ndarray:
-    hits = np.zeros(lines.size, dtype=bool)
-    cache_module._replay(lines, writes, cache.num_sets, cache.ways, np.zeros(0, dtype=bool), hits)
-    return hits
+def full_lru(lines: np.ndarray, writes: np.ndarray, cache: SetAssociativeCache) -> tuple:
+    hits, writeback = np.zeros(lines.size, dtype=bool), np.zeros(lines.size, dtype=bool)
+    dirty = cache_module._replay(lines, writes, cache.num_sets, cache.ways, np.zeros(0, dtype=bool), hits, writeback)
+    return hits, writeback, dirty
+
+
+def assert_same(result, expected) -> None:
+    np.testing.assert_array_equal(result.hits, expected[0])
+    np.testing.assert_array_equal(result.writeback, expected[1])
+    assert result.dirty_at_end == expected[2]
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([(4, 2), (64, 4), (1024, 16)]), st.integers(1, 4000))
 def test_cache_first_read_pass_matches_full_lru(seed, geometry, span):
-    """Sets that never overflow decide hits by first reads; the rest are replayed: same hits as LRU."""
+    """Sets that never overflow decide hits by first accesses; the rest are replayed: same hits, write-backs
+    and dirty lines as LRU."""
     rng = np.random.default_rng(seed)
     lines = rng.integers(100, 100 + span, size=3000)
     writes = rng.random(3000) < 0.2
     cache = SetAssociativeCache(*geometry)
-    np.testing.assert_array_equal(cache.replay(lines, writes), full_lru(lines, writes, cache))
+    assert_same(cache.replay(lines, writes), full_lru(lines, writes, cache))
 
 
 def test_cache_far_apart_lines_take_the_full_replay():
     lines = np.array([0, 1 << 40, 0, 5, 1 << 40, 5], dtype=np.int64)
     writes = np.array([False, False, False, True, True, False])
     cache = SetAssociativeCache(2, 1)
-    np.testing.assert_array_equal(cache.replay(lines, writes), full_lru(lines, writes, cache))
+    assert_same(cache.replay(lines, writes), full_lru(lines, writes, cache))
 
 
 @settings(max_examples=40, deadline=None)

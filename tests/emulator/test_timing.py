@@ -117,3 +117,18 @@ def test_hot_wide_rows_with_little_compute_are_bound_by_access_issue():
     config = dataclasses.replace(SERVER, cores=1, vector_bytes=1024)     # a 2 KiB row: 32 lines, 2 vector ops
     record = estimate(bag(config, 64, 16, 512, num_rows=32), config)
     assert record.bound is Bound.ACCESS_ISSUE
+
+
+@pytest.mark.parametrize("model", ["fast", "reference"])
+def test_a_scatter_writes_each_resident_destination_row_back_once(model):
+    """Write-back: 64 destinations of 256 B fit edge's 1 MiB cache, so their 512 read-modify-writes reach
+    DRAM as 64 rows written once (at the launch's end); a 4 KiB cache evicts them and writes back more."""
+    from dae_emulator.reference import simulate
+    from dae_emulator.synthetic import scatter_trace
+
+    run = estimate if model == "fast" else simulate
+    trace = scatter_trace(64, 8, 64, 1 << 20, seed=1)
+    resident = run(trace, preset("edge"))
+    assert resident.dram_bytes_written == 64 * 256
+    thrashing = run(trace, dataclasses.replace(preset("edge"), cache_bytes=4 << 10))
+    assert thrashing.dram_bytes_written > 2 * resident.dram_bytes_written
