@@ -1,8 +1,9 @@
 """Reference last-level cache: one ordered dict per set, a fixed hit latency, misses forwarded to DRAM.
 
-Same policy as the fast model's cache, written independently: LRU and write-back. Every access allocates
-its line (a write without fetching it) and a write marks it dirty; evicting a dirty line sends it to DRAM,
-and ``flush`` sends every line still dirty when the cores are done. A line is allocated when its miss is
+Same policy as the fast model's cache, written independently: LRU, write-back without write-allocate. A
+read miss allocates its line, evicting the least recently used (sent to DRAM if dirty); a write to a
+resident line marks it dirty, a write to any other line goes to DRAM; ``flush`` sends every line still
+dirty when the cores are done. A line is allocated when its miss is
 looked up, so a second read of it before the data is back counts as a hit.
 """
 from __future__ import annotations
@@ -44,14 +45,11 @@ class Cache:
         hit = request.line in lines
         if hit:
             lines.move_to_end(request.line)
-        else:
-            if len(lines) == self.ways:
-                victim, dirty = lines.popitem(last=False)
-                if dirty:
-                    self.dram.enqueue(Request(victim, True), cycle + self.latency)
-            lines[request.line] = False
         if request.is_write:
-            lines[request.line] = True
+            if hit:
+                lines[request.line] = True
+            else:
+                self.dram.enqueue(request, cycle + self.latency)
             return
         if hit:
             self._read_hits += 1
@@ -59,6 +57,11 @@ class Cache:
             self._order += 1
             return
         self._read_misses += 1
+        if len(lines) == self.ways:
+            victim, dirty = lines.popitem(last=False)
+            if dirty:
+                self.dram.enqueue(Request(victim, True), cycle + self.latency)
+        lines[request.line] = False
         self.dram.enqueue(request, cycle + self.latency)
 
     def flush(self, cycle: int) -> None:

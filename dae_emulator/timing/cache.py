@@ -1,18 +1,19 @@
-"""The shared last-level cache: set-associative, LRU, write-back, over line addresses, run over a whole
-stream at once.
+"""The shared last-level cache: set-associative, LRU, write-back without write-allocate, over line
+addresses, run over a whole stream at once.
 
-Every access allocates its line (a write allocates it without fetching: stores cover the bytes they
-write, and a read-modify-write reads its line first), a write marks the line dirty, and evicting a dirty
-line writes it back to DRAM. A launch starts with a cold cache and ends clean: the lines still dirty at its
-end are written back then. So a scatter's repeated updates of a resident destination row reach DRAM once.
-The stream is replayed in a compiled loop (numba): LRU state is inherently sequential, and a replay of
-millions of lines must take well under a second.
+A read miss allocates its line; evicting a dirty line writes it to DRAM. A write to a resident line
+updates it there and marks it dirty; a write to any other line goes straight to DRAM, allocating nothing:
+a lookup kernel writes its outputs once, and allocating them would only evict rows that may be reused. A
+scatter's read-modify-write reads its destination line first, so its repeated updates of a resident row
+stay in the cache. A launch starts cold and ends clean: the lines still dirty at its end are written
+back then. The stream is replayed in a compiled loop (numba): LRU state is inherently sequential, and a
+replay of millions of lines must take well under a second.
 
 Sets are independent, and a set that never has more lines allocated than it has ways never evicts: there
-an access hits exactly when its line was accessed before, and its written lines are all dirty at the end.
-So one cheap pass over the stream (a table of lines accessed so far) decides every access of such sets,
-and only the accesses of sets that overflow are replayed through the LRU state. A cache larger than the
-working set (the common case) needs the cheap pass only.
+an access hits exactly when its line was read before, and the lines written after being read are dirty
+at the end. So one cheap pass over the stream (a table of lines read so far) decides every access of such
+sets, and only the accesses of sets that overflow are replayed through the LRU state. A cache larger than
+the working set (the common case) needs the cheap pass only.
 """
 from __future__ import annotations
 
@@ -28,34 +29,37 @@ _MAX_SPAN = 1 << 26      # lines the cheap pass may cover with its table (one by
 
 
 @numba.njit(cache=True, nogil=True)
-def _first_accesses(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, low: int, span: int):
-    """Hits if no set evicts (an access hits when its line was accessed before), the sets that overflow,
-    whether any does, and per set the distinct lines written (dirty at the end where the set never evicts)."""
-    state = np.zeros(span, dtype=np.uint8)              # 0: never accessed, 1: clean, 2: dirty
+def _first_reads(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, low: int, span: int):
+    """If no set evicts: hits (an access hits when its line was read before), writes that go to DRAM (those
+    that miss); and the sets that overflow, whether any does, and per set its lines dirty at the end."""
+    state = np.zeros(span, dtype=np.uint8)              # 0: never read, 1: clean, 2: dirty
     allocated = np.zeros(num_sets, dtype=np.int64)
     dirty = np.zeros(num_sets, dtype=np.int64)
     hits = np.empty(lines.size, dtype=np.bool_)
+    dram_write = np.zeros(lines.size, dtype=np.bool_)
     overflow = False
     for i in range(lines.size):
         k = lines[i] - low
         s = lines[i] % num_sets
         hits[i] = state[k] != 0
-        if state[k] == 0:
+        if writes[i]:
+            if state[k] == 1:
+                state[k] = 2
+                dirty[s] += 1
+            dram_write[i] = state[k] == 0
+        elif state[k] == 0:
+            state[k] = 1
             allocated[s] += 1
             overflow |= allocated[s] > ways
-            state[k] = 1
-        if writes[i] and state[k] == 1:
-            state[k] = 2
-            dirty[s] += 1
-    return hits, allocated > ways, overflow, dirty
+    return hits, dram_write, allocated > ways, overflow, dirty
 
 
 @numba.njit(cache=True, nogil=True)
 def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, only: np.ndarray,
-            hits: np.ndarray, writeback: np.ndarray) -> int:
+            hits: np.ndarray, dram_write: np.ndarray) -> int:
     """LRU replay of the accesses to the sets where ``only`` is set (all sets if ``only`` is empty),
-    writing their ``hits`` and ``writeback`` (the access evicted a dirty line); returns how many of these
-    sets' lines are dirty at the end."""
+    writing their ``hits`` and ``dram_write`` (the access sends a line to DRAM: its own write that missed,
+    or the dirty line its read evicted); returns how many of these sets' lines are dirty at the end."""
     everything = only.size == 0
     slot = np.arange(num_sets) if everything else np.cumsum(only.astype(np.int64)) - 1   # set -> state row
     rows = num_sets if everything else int(np.count_nonzero(only))
@@ -69,7 +73,6 @@ def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, onl
             continue
         s = slot[s]
         hits[i] = False
-        writeback[i] = False
         victim = 0
         for w in range(ways):
             if tags[s, w] == line:
@@ -78,22 +81,27 @@ def _replay(lines: np.ndarray, writes: np.ndarray, num_sets: int, ways: int, onl
                 break
             if last_use[s, w] < last_use[s, victim]:
                 victim = w
-        if not hits[i]:
-            writeback[i] = tags[s, victim] != -1 and dirty[s, victim]
+        if hits[i]:
+            dram_write[i] = False
+            dirty[s, victim] |= writes[i]
+        elif writes[i]:
+            dram_write[i] = True
+            continue
+        else:
+            dram_write[i] = tags[s, victim] != -1 and dirty[s, victim]
             tags[s, victim] = line
             dirty[s, victim] = False
-        dirty[s, victim] |= writes[i]
         last_use[s, victim] = i + 1
     return int(np.count_nonzero(dirty))
 
 
 @dataclass(frozen=True)
 class CacheReplay:
-    """Per access: whether it hit, and whether it evicted a dirty line (a write-back); and the dirty lines
-    written back when the launch ends."""
+    """Per access: whether it hit, and whether it sends a line to DRAM (a write that missed, or a read whose
+    allocation evicted a dirty line); and the dirty lines written back when the launch ends."""
 
     hits: np.ndarray
-    writeback: np.ndarray
+    dram_write: np.ndarray
     dirty_at_end: int
 
 
@@ -114,15 +122,14 @@ class SetAssociativeCache:
             return CacheReplay(np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), 0)
         lines = np.ascontiguousarray(lines, dtype=np.int64)
         writes = np.ascontiguousarray(writes, dtype=np.bool_)
-        writeback = np.zeros(lines.size, dtype=np.bool_)
         low, high = int(lines.min()), int(lines.max())
         if high - low < _MAX_SPAN:
-            hits, overflowing, overflow, dirty = _first_accesses(lines, writes, self.num_sets, self.ways, low,
-                                                                 high - low + 1)
+            hits, dram_write, overflowing, overflow, dirty = _first_reads(lines, writes, self.num_sets, self.ways,
+                                                                         low, high - low + 1)
             dirty_at_end = int(dirty[~overflowing].sum())
             if overflow:
-                dirty_at_end += _replay(lines, writes, self.num_sets, self.ways, overflowing, hits, writeback)
-            return CacheReplay(hits, writeback, dirty_at_end)
-        hits = np.zeros(lines.size, dtype=np.bool_)
-        dirty_at_end = _replay(lines, writes, self.num_sets, self.ways, np.zeros(0, dtype=np.bool_), hits, writeback)
-        return CacheReplay(hits, writeback, dirty_at_end)
+                dirty_at_end += _replay(lines, writes, self.num_sets, self.ways, overflowing, hits, dram_write)
+            return CacheReplay(hits, dram_write, dirty_at_end)
+        hits, dram_write = np.zeros(lines.size, dtype=np.bool_), np.zeros(lines.size, dtype=np.bool_)
+        dirty_at_end = _replay(lines, writes, self.num_sets, self.ways, np.zeros(0, dtype=np.bool_), hits, dram_write)
+        return CacheReplay(hits, dram_write, dirty_at_end)

@@ -77,7 +77,7 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     fill, skip, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
     tally, last_transfer = replay(
         events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, hits,
-        stream.write, cached.writeback, cached.dirty_at_end, config.cores, config.max_outstanding, capacity,
+        stream.write, cached.dram_write, cached.dirty_at_end, config.cores, config.max_outstanding, capacity,
         dram.cache_latency_cycles,
         dram.latency_cycles, dram.transfer_cycles, fill, skip, width, bucket_capacity(width, dram.transfer_cycles),
     )
@@ -86,7 +86,7 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     cycles = max(float(finish.max(initial=0.0)), last_transfer)
     reads = ~stream.write
     read_misses = int(np.count_nonzero(reads & ~hits))
-    written_lines = int(np.count_nonzero(cached.writeback)) + cached.dirty_at_end
+    written_lines = int(np.count_nonzero(cached.dram_write)) + cached.dirty_at_end
     critical = int(np.argmax(finish))
     span = max(cycles, 1.0)
     seconds = cycles / (config.clock_ghz * 1e9)

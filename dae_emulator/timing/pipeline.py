@@ -4,7 +4,7 @@ Per event: the access unit reserves queue entries, issues the event's lines (``a
 its queue entries, one per cycle, overlapping the line issue (a row pushed element by element costs as many
 cycles as it has elements; a buffered row, one); a line's
 data comes back after the cache latency if it hit, or after DRAM's bus and latency if it missed (``dram``),
-and a line whose allocation evicts a dirty line books that line's write-back on the bus;
+and a line sent to DRAM (a write that missed, a dirty line evicted) books its transfer on the bus;
 the event's tokens are ready when its last read is back, and the execute unit pops and runs them, then
 issues its own lines (``execute_unit``). Each step takes the earliest cycle all its inputs allow, so queue
 backpressure, request slots, callbacks and the shared bus shape the time together. Cores are walked side by
@@ -41,13 +41,14 @@ _COLUMNS = len(Tally)
 def replay(
     events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
     execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray, hit: np.ndarray,
-    write: np.ndarray, writeback: np.ndarray, flush_lines: int, cores: int, max_outstanding: int,
+    write: np.ndarray, dram_write: np.ndarray, flush_lines: int, cores: int, max_outstanding: int,
     queue_capacity: int, cache_latency: float, dram_latency: float, transfer: float, fill: np.ndarray,
     skip: np.ndarray, width: float, capacity: int,
 ) -> tuple[np.ndarray, float]:
     """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended.
-    ``writeback``: the line's access evicts a dirty line, whose transfer it books on the bus; a write costs
-    the bus nothing else. ``flush_lines`` dirty lines are written back once every core has finished."""
+    ``dram_write``: the line's access sends a line to DRAM (a write that missed the cache, or the dirty
+    line a read's allocation evicted), a transfer it books on the bus; a write that hits costs the bus
+    nothing. ``flush_lines`` dirty lines are written back once every core has finished."""
     tally = np.zeros((cores, _COLUMNS))
     ring = np.zeros((cores, 2, max_outstanding))         # request slots: ``access_unit``'s two rings
     ring_head = np.zeros((cores, 2), dtype=np.int64)
@@ -66,7 +67,7 @@ def replay(
         cycle, ready = start, start
         first = line_start[event]
         for line in range(first, first + access_lines[event]):
-            if writeback[line]:
+            if dram_write[line]:
                 last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, cycle + cache_latency))
             if not write[line]:
                 wanted = cycle
@@ -96,7 +97,7 @@ def replay(
         first += access_lines[event]
         for line in range(first, first + execute_lines[event]):
             data = free + cache_latency
-            if writeback[line]:
+            if dram_write[line]:
                 last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, data))
             if not write[line]:
                 if not hit[line]:

@@ -9,24 +9,27 @@ from dae_emulator.timing.cache import SetAssociativeCache
 
 
 def tiny_lru(lines: list[int], writes: list[bool], num_sets: int, ways: int):
-    """Write-back LRU per set: every access allocates, a write marks its line dirty, evicting a dirty line
-    writes it back. Returns hits, which accesses wrote a victim back, and the dirty lines left at the end."""
+    """LRU per set, write-back without write-allocate: a read miss allocates its line (evicting a dirty line
+    writes it to DRAM), a write hit marks its line dirty, a write miss goes straight to DRAM. Returns hits,
+    which accesses wrote a line to DRAM, and the dirty lines left at the end."""
     sets = [OrderedDict() for _ in range(num_sets)]
-    hits, writebacks = [], []
+    hits, dram_writes = [], []
     for line, write in zip(lines, writes):
         resident = sets[line % num_sets]
         hit = line in resident
         hits.append(hit)
-        evicted_dirty = False
+        to_dram = False
         if hit:
             resident.move_to_end(line)
             resident[line] = resident[line] or write
+        elif write:
+            to_dram = True
         else:
             if len(resident) == ways:
-                evicted_dirty = resident.popitem(last=False)[1]
-            resident[line] = write
-        writebacks.append(evicted_dirty)
-    return hits, writebacks, sum(dirty for resident in sets for dirty in resident.values())
+                to_dram = resident.popitem(last=False)[1]
+            resident[line] = False
+        dram_writes.append(to_dram)
+    return hits, dram_writes, sum(dirty for resident in sets for dirty in resident.values())
 
 
 streams = st.integers(1, 4).flatmap(lambda sets: st.integers(1, 4).flatmap(lambda ways: st.tuples(
@@ -42,8 +45,8 @@ def test_replay_matches_a_tiny_lru(stream):
     lines = [line for line, _ in accesses]
     writes = [write for _, write in accesses]
     got = SetAssociativeCache(num_sets, ways).replay(np.array(lines, dtype=np.int64), np.array(writes, dtype=bool))
-    hits, writebacks, dirty = tiny_lru(lines, writes, num_sets, ways)
-    assert got.hits.tolist() == hits and got.writeback.tolist() == writebacks and got.dirty_at_end == dirty
+    hits, dram_writes, dirty = tiny_lru(lines, writes, num_sets, ways)
+    assert got.hits.tolist() == hits and got.dram_write.tolist() == dram_writes and got.dirty_at_end == dirty
 
 
 def test_a_working_set_that_fits_hits_after_the_first_pass():
@@ -65,4 +68,13 @@ def test_repeated_updates_of_a_resident_line_reach_dram_once():
     lines = np.tile(np.array([3, 3]), 50)                      # read, write, read, write, ...
     writes = np.tile(np.array([False, True]), 50)
     result = cache.replay(lines, writes)
-    assert result.hits[1:].all() and not result.writeback.any() and result.dirty_at_end == 1
+    assert result.hits[1:].all() and not result.dram_write.any() and result.dirty_at_end == 1
+
+
+def test_a_store_to_a_line_not_in_the_cache_goes_straight_to_dram_and_evicts_nothing():
+    """An output row written once does not push table rows out of the cache."""
+    cache = SetAssociativeCache(num_sets=1, ways=2)
+    lines, writes = np.array([1, 2, 9, 1, 2]), np.array([False, False, True, False, False])
+    result = cache.replay(lines, writes)
+    assert result.hits.tolist() == [False, False, False, True, True]
+    assert result.dram_write.tolist() == [False, False, True, False, False] and result.dirty_at_end == 0

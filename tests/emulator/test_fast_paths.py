@@ -14,22 +14,22 @@ from dae_emulator.timing.cache import SetAssociativeCache
 
 
 def full_lru(lines: np.ndarray, writes: np.ndarray, cache: SetAssociativeCache) -> tuple:
-    hits, writeback = np.zeros(lines.size, dtype=bool), np.zeros(lines.size, dtype=bool)
-    dirty = cache_module._replay(lines, writes, cache.num_sets, cache.ways, np.zeros(0, dtype=bool), hits, writeback)
-    return hits, writeback, dirty
+    hits, dram_write = np.zeros(lines.size, dtype=bool), np.zeros(lines.size, dtype=bool)
+    dirty = cache_module._replay(lines, writes, cache.num_sets, cache.ways, np.zeros(0, dtype=bool), hits, dram_write)
+    return hits, dram_write, dirty
 
 
 def assert_same(result, expected) -> None:
     np.testing.assert_array_equal(result.hits, expected[0])
-    np.testing.assert_array_equal(result.writeback, expected[1])
+    np.testing.assert_array_equal(result.dram_write, expected[1])
     assert result.dirty_at_end == expected[2]
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([(4, 2), (64, 4), (1024, 16)]), st.integers(1, 4000))
 def test_cache_first_read_pass_matches_full_lru(seed, geometry, span):
-    """Sets that never overflow decide hits by first accesses; the rest are replayed: same hits, write-backs
-    and dirty lines as LRU."""
+    """Sets that never overflow decide hits by first reads; the rest are replayed: same hits, DRAM writes and
+    dirty lines as LRU."""
     rng = np.random.default_rng(seed)
     lines = rng.integers(100, 100 + span, size=3000)
     writes = rng.random(3000) < 0.2
