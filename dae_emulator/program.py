@@ -85,6 +85,7 @@ class StreamKind(enum.Enum):
     INDUCTION = "induction"   # the traversal unit's induction variable
     LOAD = "load"             # element load: tensor[index]
     LOAD_ROW = "load_row"     # row load: tensor[index, :]
+    PREFETCH_ROW = "prefetch_row"   # the lines of tensor[index, :] brought into the cache: no value, never pushed
     ALU = "alu"               # integer / compare op on streams or immediates
 
 

@@ -100,7 +100,7 @@ def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceC
         outputs[p.name] = torch.full(shape, p.init, dtype=TORCH_DTYPE[p.dtype.value])
     depth = usable_depth(program, sizes, config.queue_capacity, config.scratchpad_bytes)   # raises if none fits
     addresses = _layout(program, {**inputs, **outputs})
-    access = AccessRun(program, inputs, sizes, addresses)
+    access = AccessRun(program, {**inputs, **outputs}, sizes, addresses)   # outputs: for prefetch streams only
     access.run()
     execute = ExecuteRun(program, collect_firings(program, access), outputs, addresses, sizes, config.vector_bytes)
     execute.run()

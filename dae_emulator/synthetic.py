@@ -118,9 +118,11 @@ def scatter_trace(
     vector_bytes: int = 64,
     seed: int = 0,
     queue_depth: int | None = None,
+    prefetch: bool = False,
 ) -> LaunchTrace:
     """The trace of ``out[dst[e]] += x[src[e]]`` over fp32 rows of width ``dim``: ``num_destinations *
-    messages_per_destination`` edges in random order, sources drawn from ``num_rows`` with ``locality``."""
+    messages_per_destination`` edges in random order, sources drawn from ``num_rows`` with ``locality``;
+    with ``prefetch``, the access unit prefetches each destination row as it loads the source row."""
     generator = torch.Generator().manual_seed(seed)
     row_bytes = 4 * dim
     edges = num_destinations * messages_per_destination
@@ -135,6 +137,8 @@ def scatter_trace(
                      address=INDICES_BASE + _INDEX_BYTES * events),
         AccessRecord("rows", "table", Side.ACCESS, is_write=False, is_row=True, nbytes=row_bytes, event=events,
                      address=TABLE_BASE + row_bytes * sources),
+        *([AccessRecord("ahead", "out", Side.ACCESS, is_write=False, is_row=True, nbytes=row_bytes, event=events,
+                        address=out_address, prefetch=True)] if prefetch else []),
         AccessRecord("msg.out", "out", Side.EXECUTE, is_write=False, is_row=True, nbytes=row_bytes, event=events,
                      address=out_address),
         AccessRecord("msg.out", "out", Side.EXECUTE, is_write=True, is_row=True, nbytes=row_bytes, event=events,

@@ -44,8 +44,8 @@ def _stream_text(s: Stream) -> str:
         body = f"induction {s.traversal}"
     elif s.kind is StreamKind.LOAD:
         body = f"load {s.tensor}[{s.index}] @{s.traversal}"
-    elif s.kind is StreamKind.LOAD_ROW:
-        body = f"load_row {s.tensor}[{s.index}] @{s.traversal}"
+    elif s.kind in (StreamKind.LOAD_ROW, StreamKind.PREFETCH_ROW):
+        body = f"{s.kind.value} {s.tensor}[{s.index}] @{s.traversal}"
     else:
         body = f"alu {s.op.value}({', '.join(str(o) for o in s.operands)}) @{s.traversal}"
     return f"  stream {s.name} = {body}"
@@ -116,7 +116,7 @@ _RE = {
     "dense": re.compile(rf"traversal ({_NAME}) = dense \[0, ([^)]+)\)(?: in ({_NAME}))?$"),
     "range": re.compile(rf"traversal ({_NAME}) = range \[({_NAME}), ({_NAME})\)(?: in ({_NAME}))?$"),
     "induction": re.compile(rf"stream ({_NAME}) = induction ({_NAME})$"),
-    "load": re.compile(rf"stream ({_NAME}) = (load|load_row) ({_NAME})\[({_NAME})\] @({_NAME})$"),
+    "load": re.compile(rf"stream ({_NAME}) = (load|load_row|prefetch_row) ({_NAME})\[({_NAME})\] @({_NAME})$"),
     "alu": re.compile(rf"stream ({_NAME}) = alu (\w+)\((.*)\) @({_NAME})$"),
     "rule": re.compile(rf"on ({_NAME})\.(iter|end)(?: when ({_NAME}))?: (?:push (.*); )?token ({_NAME})$"),
     "queue": re.compile(rf"queue ({_NAME}): (\w+) (\w+)(?: x(\d+))?$"),
@@ -241,7 +241,7 @@ def _access_line(line, travs, streams, rules):
     elif m := _RE["induction"].match(line):
         streams.append(Stream(m.group(1), StreamKind.INDUCTION, m.group(2)))
     elif m := _RE["load"].match(line):
-        kind = StreamKind.LOAD if m.group(2) == "load" else StreamKind.LOAD_ROW
+        kind = StreamKind(m.group(2))
         streams.append(Stream(m.group(1), kind, m.group(5), tensor=m.group(3), index=m.group(4)))
     elif m := _RE["alu"].match(line):
         streams.append(Stream(m.group(1), StreamKind.ALU, m.group(4), op=AluOp(m.group(2)),

@@ -32,6 +32,7 @@ class AccessRecord:
     nbytes: int              # bytes per access: one element, or one row (a contiguous span)
     event: torch.Tensor      # int64 (n,): the event that issued each access, nondecreasing
     address: torch.Tensor    # int64 (n,): byte address of each access's first byte
+    prefetch: bool = False   # a prefetch: its lines come into the cache, and nothing waits for them
 
 
 @dataclass(frozen=True)
@@ -69,4 +70,4 @@ class LaunchTrace:
     @property
     def lookups(self) -> int:
         """Row-sized loads (the embedding lookups) the access unit issued."""
-        return sum(a.address.numel() for a in self.accesses if a.is_row and a.side is Side.ACCESS)
+        return sum(a.address.numel() for a in self.accesses if a.is_row and a.side is Side.ACCESS and not a.prefetch)

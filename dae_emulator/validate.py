@@ -39,6 +39,7 @@ class Program:
     locality: Locality = Locality.UNIFORM
     row_entry: int = 0          # 0: rows pushed buffered; else elements per queue entry
     scatter: bool = False
+    prefetch: bool = False      # message passing: the access unit prefetches the destination rows
 
     def trace(self) -> LaunchTrace:
         if self.scatter:
@@ -46,6 +47,7 @@ class Program:
                 self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
                 vector_bytes=self.config.vector_bytes, seed=zlib.crc32(self.name.encode()),
                 queue_depth=bag_queue_depth(self.dim, 0, self.config.queue_capacity, self.config.scratchpad_bytes),
+                prefetch=self.prefetch,
             )
         return embedding_bag_trace(
             self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
@@ -97,6 +99,9 @@ PROGRAMS: tuple[Program, ...] = (
     Program("edge scatter m8 d64", _EDGE, 64, 8, 64, _BIG, scatter=True),
     Program("server 4c scatter zipf m4 d64", _on("server", cores=4), 128, 4, 64, _BIG, Locality.ZIPF, scatter=True),
     Program("edge 16KiB cache scatter m4 d64", _on("edge", cache_bytes=16 << 10), 256, 4, 64, 4096, scatter=True),
+    Program("server 4c scatter prefetched m4 d64", _on("server", cores=4), 128, 4, 64, _BIG, scatter=True,
+            prefetch=True),
+    Program("edge scatter prefetched m8 d64", _EDGE, 64, 8, 64, _BIG, scatter=True, prefetch=True),
 )
 
 

@@ -93,6 +93,11 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
                 if len(inputs[s.tensor].shape) != want:
                     raise DaeVerifyError(f"stream {s.name}: {s.kind.value} needs a {want}-d tensor, {s.tensor} is not")
                 visible(s.index, layer, f"stream {s.name}")
+            elif s.kind is StreamKind.PREFETCH_ROW:
+                target = inputs.get(s.tensor) or outputs.get(s.tensor)
+                if target is None or len(target.shape) != 2:
+                    raise DaeVerifyError(f"stream {s.name} prefetches {s.tensor!r}, which is not a 2-d parameter")
+                visible(s.index, layer, f"stream {s.name}")
             elif s.kind is StreamKind.ALU:
                 for operand in s.operands:
                     if isinstance(operand, str) and not operand.startswith("$"):
@@ -129,6 +134,8 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
                 f"but its callback pops {pops[r.token] or 'nothing'}")
         for q, s in r.pushes:
             visible(s, layer, f"push into {q}")
+            if p.stream(s).kind is StreamKind.PREFETCH_ROW:
+                raise DaeVerifyError(f"push into {q}: stream {s} is a prefetch, which has no value to push")
             row = p.stream(s).kind is StreamKind.LOAD_ROW
             if row != (p.queue(q).kind is QueueKind.ROW):
                 raise DaeVerifyError(f"queue {q} holds {p.queue(q).kind.value} entries but {s} is "

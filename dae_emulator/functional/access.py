@@ -158,13 +158,16 @@ class AccessRun:
             check_addresses(f"stream {s.name}", s.tensor, index, table.shape[0])
             if s.kind is StreamKind.LOAD_ROW:
                 value = RowGather(table, index) if table.dim() == 2 else table[index]
+            elif s.kind is StreamKind.PREFETCH_ROW:
+                value = index                 # no data: the rows' lines only come into the cache
             else:
                 value = table.index_select(0, index)
             row_bytes = table.element_size() * (table.shape[1] if table.dim() == 2 else 1)
             self.records.append(AccessRecord(
                 stream=s.name, tensor=s.tensor, side=Side.ACCESS, is_write=False,
-                is_row=s.kind is StreamKind.LOAD_ROW, nbytes=row_bytes,
-                event=torch.empty(0, dtype=torch.int64), address=self.base[s.tensor] + index * row_bytes))
+                is_row=s.kind is not StreamKind.LOAD, nbytes=row_bytes,
+                event=torch.empty(0, dtype=torch.int64), address=self.base[s.tensor] + index * row_bytes,
+                prefetch=s.kind is StreamKind.PREFETCH_ROW))
         self.values[s.name] = value
         self.stream_depth[s.name] = depth
 
@@ -203,7 +206,7 @@ class AccessRun:
     def _with_events(self, record: AccessRecord) -> AccessRecord:
         depth = self.stream_depth[record.stream]
         return AccessRecord(record.stream, record.tensor, record.side, record.is_write, record.is_row,
-                            record.nbytes, self.layers[depth].iter_event, record.address)
+                            record.nbytes, self.layers[depth].iter_event, record.address, record.prefetch)
 
     def events(self, traversal: str, event: Event) -> torch.Tensor:
         layer = self.layers[self.depth[traversal]]

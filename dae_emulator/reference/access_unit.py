@@ -66,6 +66,9 @@ class AccessUnit:
         self._outstanding -= 1
         flight.arrived(cycle)
 
+    def _prefetched(self) -> None:
+        self._outstanding -= 1
+
     def advance(self, cycle: int) -> None:
         stall = self._step(cycle)
         self._stalls.tick(cycle, stall)
@@ -83,11 +86,14 @@ class AccessUnit:
                 self.queue.push(token)
         flight = self._current
         if self._line < len(event.access_lines):      # lines first; remaining cycles push queue entries
-            line, is_write = event.access_lines[self._line]
+            line, is_write, prefetch = event.access_lines[self._line]
             if not is_write and self._outstanding == self.max_outstanding:
                 return AccessStall.OUTSTANDING_FULL
             request = Request(line, is_write)
-            if not is_write:
+            if prefetch:                    # holds a request slot until its data is back; nothing waits for it
+                self._outstanding += 1
+                request.on_data = lambda arrival: self._prefetched()
+            elif not is_write:
                 self._outstanding += 1
                 flight.reads_out += 1
                 request.on_data = lambda arrival, flight=flight: self._data(flight, arrival)

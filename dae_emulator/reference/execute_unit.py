@@ -66,7 +66,7 @@ class ExecuteUnit:
                 self._scalar_ops += token.spec.scalar_ops
                 return None
             if self._line < len(job.execute_lines):
-                line, is_write = job.execute_lines[self._line]
+                line, is_write, _ = job.execute_lines[self._line]
                 request = Request(line, is_write)
                 if not is_write:
                     self._loads_out += 1

@@ -24,8 +24,8 @@ class TokenSpec:
 class Event:
     """One event of a core, filled while the trace is read."""
 
-    access_lines: list[tuple[int, bool]] = field(default_factory=list)    # (line, is_write), issue order
-    execute_lines: list[tuple[int, bool]] = field(default_factory=list)
+    access_lines: list[tuple[int, bool, bool]] = field(default_factory=list)  # (line, is_write, prefetch)
+    execute_lines: list[tuple[int, bool, bool]] = field(default_factory=list)
     tokens: list[TokenSpec] = field(default_factory=list)
 
 
@@ -37,7 +37,8 @@ def core_programs(trace: LaunchTrace, config: DeviceConfig) -> list[list[Event]]
         target = "execute_lines" if record.side is Side.EXECUTE else "access_lines"
         for event, address in zip(record.event.tolist(), record.address.tolist()):
             first, last = address // config.line_bytes, (address + record.nbytes - 1) // config.line_bytes
-            getattr(events[event], target).extend((line, record.is_write) for line in range(first, last + 1))
+            getattr(events[event], target).extend((line, record.is_write, record.prefetch)
+                                                  for line in range(first, last + 1))
     for record in trace.tokens:
         spec = TokenSpec(
             cycles=max(1, record.vector_ops + record.scalar_ops), vector_ops=record.vector_ops,

@@ -41,14 +41,15 @@ _COLUMNS = len(Tally)
 def replay(
     events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
     execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray, hit: np.ndarray,
-    write: np.ndarray, dram_write: np.ndarray, flush_lines: int, cores: int, max_outstanding: int,
+    write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray, flush_lines: int, cores: int, max_outstanding: int,
     queue_capacity: int, cache_latency: float, dram_latency: float, transfer: float, fill: np.ndarray,
     skip: np.ndarray, width: float, capacity: int,
 ) -> tuple[np.ndarray, float]:
     """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended.
     ``dram_write``: the line's access sends a line to DRAM (a write that missed the cache, or the dirty
     line a read's allocation evicted), a transfer it books on the bus; a write that hits costs the bus
-    nothing. ``flush_lines`` dirty lines are written back once every core has finished."""
+    nothing. A ``prefetch`` line takes a request slot until its data is back, but nothing waits for it.
+    ``flush_lines`` dirty lines are written back once every core has finished."""
     tally = np.zeros((cores, _COLUMNS))
     ring = np.zeros((cores, 2, max_outstanding))         # request slots: ``access_unit``'s two rings
     ring_head = np.zeros((cores, 2), dtype=np.int64)
@@ -79,7 +80,8 @@ def replay(
                 else:
                     data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
                     hold_slot(ring, ring_head, ring_count, core, data, MISS)
-                ready = max(ready, data)
+                if not prefetch[line]:
+                    ready = max(ready, data)
                 last_data = max(last_data, data)
             cycle += 1.0
         cycle = max(cycle, start + max(entries[event], 1))     # one queue entry pushed per cycle

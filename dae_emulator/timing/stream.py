@@ -24,6 +24,7 @@ class LineStream:
     event: np.ndarray          # int64 issuing event
     execute: np.ndarray        # bool: issued by the execute unit (else by the access unit)
     write: np.ndarray          # bool
+    prefetch: np.ndarray       # bool: a prefetch (nothing waits for its data)
     access_lines: np.ndarray   # int64 per event: lines its access unit issues
     execute_lines: np.ndarray  # int64 per event: lines its execute unit issues
     line_start: np.ndarray     # int64 per event: index of its first line in the stream
@@ -53,7 +54,7 @@ def device_order(core_of_event: np.ndarray, cores: int) -> np.ndarray:
 @numba.njit(cache=True, nogil=True)
 def _ordered_lines(
     position: np.ndarray, event: np.ndarray, address: np.ndarray, record: np.ndarray, record_bytes: np.ndarray,
-    record_execute: np.ndarray, record_write: np.ndarray, line_bytes: int,
+    record_execute: np.ndarray, record_write: np.ndarray, record_prefetch: np.ndarray, line_bytes: int,
 ):
     """Access i becomes lines address[i] // line_bytes onwards, each tagged with its access's event, side
     and direction, placed by a stable counting sort on (device position of its event, side).
@@ -96,14 +97,15 @@ def _ordered_lines(
     events = np.empty(total, dtype=np.int64)
     execute = np.empty(total, dtype=np.bool_)
     write = np.empty(total, dtype=np.bool_)
+    prefetch = np.empty(total, dtype=np.bool_)
     for i in range(event.size):
         r = record[i]
         k = start[key[i]]
         for j in range(count[i]):
             lines[k + j], events[k + j] = first[i] + j, event[i]
-            execute[k + j], write[k + j] = record_execute[r], record_write[r]
+            execute[k + j], write[k + j], prefetch[k + j] = record_execute[r], record_write[r], record_prefetch[r]
         start[key[i]] = k + count[i]
-    return lines, events, execute, write, access_lines, execute_lines, line_start
+    return lines, events, execute, write, prefetch, access_lines, execute_lines, line_start
 
 
 def line_stream(trace: LaunchTrace, line_bytes: int, events: np.ndarray) -> LineStream:
@@ -116,11 +118,13 @@ def line_stream(trace: LaunchTrace, line_bytes: int, events: np.ndarray) -> Line
     if not trace.accesses:
         empty = np.zeros(0, dtype=np.int64)
         none = np.zeros(events.size, dtype=np.int64)
-        return LineStream(empty, empty, empty.astype(bool), empty.astype(bool), none, none, none)
+        return LineStream(empty, empty, empty.astype(bool), empty.astype(bool), empty.astype(bool), none, none, none)
     event = np.concatenate([record.event.numpy() for record in trace.accesses])
     address = np.concatenate([record.address.numpy() for record in trace.accesses])
     record = np.repeat(np.arange(len(trace.accesses)), [r.event.numel() for r in trace.accesses])
     record_bytes = np.array([r.nbytes for r in trace.accesses], dtype=np.int64)
     execute = np.array([r.side is Side.EXECUTE for r in trace.accesses], dtype=np.int64)
     write = np.array([r.is_write for r in trace.accesses])
-    return LineStream(*_ordered_lines(position, event, address, record, record_bytes, execute, write, line_bytes))
+    prefetch = np.array([r.prefetch for r in trace.accesses])
+    return LineStream(*_ordered_lines(position, event, address, record, record_bytes, execute, write, prefetch,
+                                      line_bytes))
