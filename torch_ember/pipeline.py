@@ -6,10 +6,10 @@ the order follows the Ember paper (vectorization, then bufferization, then queue
 rewrites the access streams with what the graph knows about index values (fixed trip counts, sequential
 loads); level 3 also fuses the loops of a batched region that share an iteration space.
 
-The DLC level has one pass, unrolling. Ember's other DLC passes, prefetch depth and store placement, have
-nothing to act on in the device model: how far the access unit runs ahead is the device's queue capacity
-and request slots (no program field sets it), and every store is issued by the execute unit after its
-event's callbacks, wherever the callback places it.
+The DLC level has two passes at level 3: store placement (a read-modify-write row store's read moves to
+the access unit as a prefetch of the destination row) and unrolling. Prefetch depth has no pass: how far
+the access unit runs ahead is the queues' depth and the request slots, which the device and the
+scratchpad set, not a program field.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from .ir.dae import format_dae
 from .ir.dlc import DlcProgram, format_dlc
 from .ir.slc import SlcProgram, format_slc
 from .region_spec import RegionSpec
-from .transforms.dlc import unroll
+from .transforms.dlc import prefetch_stores, unroll
 from .transforms.slc import align_queues, bufferize, fixed_trip_count, fuse_loops, sequential_loads, vectorize
 
 log = logging.getLogger("torch_ember")
@@ -62,7 +62,8 @@ def slc_passes(level: int, knobs: Knobs, device: DeviceConfig) -> list[Callable[
 
 def dlc_passes(level: int, knobs: Knobs) -> list[Callable[[DlcProgram], DlcProgram]]:
     if level >= 3:
-        return [partial(unroll, factor=knobs.unroll)]                  # one dispatch per `unroll` tokens
+        return [prefetch_stores,                                       # destination rows read ahead
+                partial(unroll, factor=knobs.unroll)]                  # one dispatch per `unroll` tokens
     return []
 
 
