@@ -32,6 +32,8 @@ runs the callback named by it. A program has four parts, in this order.
    stream i = induction tu0                      the loop counter of tu0
    stream v = load values[i] @tu0                element load values[i] (1-d tensor)
    stream row = load_row table[r] @tu1           row load table[r, :] (2-d tensor)
+   stream ahead = prefetch_row out[d] @tu0       bring row out[d, :] into the cache (no value, never pushed):
+                                                 ahead of a store_add to out[d], it hides the read's latency
    stream n = alu add(i, 1) @tu0                 integer op: add sub mul div mod eq ne lt ge and
    stream e = alu mod(r, $num_experts) @tu0      $SIZE: a size symbol as an operand
    on tu1.iter: push q_row <- row; token ROW     each tu1 iteration: push, then send token ROW
