@@ -3,8 +3,9 @@
 Same policy as the fast model's cache, written independently: LRU, write-back without write-allocate. A
 read miss allocates its line, evicting the least recently used (sent to DRAM if dirty); a write to a
 resident line marks it dirty, a write to any other line goes to DRAM; ``flush`` sends every line still
-dirty when the cores are done. A line is allocated when its miss is
-looked up, so a second read of it before the data is back counts as a hit.
+dirty when the cores are done. A line is allocated when its miss is looked up, so a second read of it
+before the data is back counts as a hit, and gets its data when the fill's data arrives (or its own hit
+latency later, whichever is later).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class Cache:
     def reset(self) -> None:
         self.sets: list[OrderedDict[int, bool]] = [OrderedDict() for _ in range(self.num_sets)]   # line -> dirty
         self._hits: list[tuple[int, int, Request]] = []   # heap of (ready cycle, order, request)
+        self._filling: dict[int, list[tuple[int, Request]]] = {}   # line in flight -> (earliest, request) waiting
         self._order = 0
         self._read_hits = self._read_misses = self._accesses = 0
 
@@ -53,8 +55,10 @@ class Cache:
             return
         if hit:
             self._read_hits += 1
-            heapq.heappush(self._hits, (cycle + self.latency, self._order, request))
-            self._order += 1
+            if request.line in self._filling:
+                self._filling[request.line].append((cycle + self.latency, request))
+            else:
+                self._deliver(request, cycle + self.latency)
             return
         self._read_misses += 1
         if len(lines) == self.ways:
@@ -62,7 +66,22 @@ class Cache:
             if dirty:
                 self.dram.enqueue(Request(victim, True), cycle + self.latency)
         lines[request.line] = False
+        self._filling[request.line] = []
+        requester = request.on_data
+        request.on_data = lambda ready, line=request.line, requester=requester: self._filled(line, ready, requester)
         self.dram.enqueue(request, cycle + self.latency)
+
+    def _deliver(self, request: Request, ready: int) -> None:
+        heapq.heappush(self._hits, (ready, self._order, request))
+        self._order += 1
+
+    def _filled(self, line: int, ready: int, requester) -> None:
+        requester(ready)
+        for earliest, request in self._filling.pop(line):
+            if earliest <= ready:
+                request.on_data(ready)
+            else:
+                self._deliver(request, earliest)
 
     def flush(self, cycle: int) -> None:
         """Write every dirty line back (the launch ends clean)."""

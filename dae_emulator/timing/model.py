@@ -76,7 +76,7 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     horizon = _horizon(access_lines + execute_lines, token_cycles + entries, core_of_event, dram)
     fill, skip, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
     tally, last_transfer = replay(
-        events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, hits,
+        events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, stream.line, hits,
         stream.write, stream.prefetch, cached.dram_write, cached.dirty_at_end, config.cores, config.max_outstanding, capacity,
         dram.cache_latency_cycles,
         dram.latency_cycles, dram.transfer_cycles, fill, skip, width, bucket_capacity(width, dram.transfer_cycles),

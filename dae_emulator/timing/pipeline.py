@@ -35,13 +35,14 @@ class Tally(enum.IntEnum):
 
 
 _COLUMNS = len(Tally)
+_FILLS = 1 << 16        # in-flight fills remembered (far more than all cores' request slots together)
 
 
 @numba.njit(cache=True, nogil=True)
 def replay(
     events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
-    execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray, hit: np.ndarray,
-    write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray, flush_lines: int, cores: int, max_outstanding: int,
+    execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray, address: np.ndarray,
+    hit: np.ndarray, write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray, flush_lines: int, cores: int, max_outstanding: int,
     queue_capacity: int, cache_latency: float, dram_latency: float, transfer: float, fill: np.ndarray,
     skip: np.ndarray, width: float, capacity: int,
 ) -> tuple[np.ndarray, float]:
@@ -49,7 +50,10 @@ def replay(
     ``dram_write``: the line's access sends a line to DRAM (a write that missed the cache, or the dirty
     line a read's allocation evicted), a transfer it books on the bus; a write that hits costs the bus
     nothing. A ``prefetch`` line takes a request slot until its data is back, but nothing waits for it.
-    ``flush_lines`` dirty lines are written back once every core has finished."""
+    ``flush_lines`` dirty lines are written back once every core has finished. A read that hits a line
+    whose fill is still on its way (``address``: the line of each request) gets its data when the fill
+    does, not sooner; in-flight fills are remembered in a table of ``_FILLS`` entries indexed by line
+    (a collision forgets the older one, which then counts as arrived)."""
     tally = np.zeros((cores, _COLUMNS))
     ring = np.zeros((cores, 2, max_outstanding))         # request slots: ``access_unit``'s two rings
     ring_head = np.zeros((cores, 2), dtype=np.int64)
@@ -59,6 +63,8 @@ def replay(
     access_free = np.zeros(cores)
     execute_free = np.zeros(cores)
     last_data = 0.0
+    filling = np.full(_FILLS, -1, dtype=np.int64)        # line of the latest fill per table entry
+    filled_at = np.zeros(_FILLS)                          # and the cycle its data arrives
     for event in events:
         core = event_core[event]
         n_tokens = tokens[event]
@@ -75,11 +81,15 @@ def replay(
                 cycle = slot_free_at(ring, ring_head, ring_count, core, cycle)
                 tally[core, Tally.SLOTS_FULL] += cycle - wanted
                 data = cycle + cache_latency
+                entry = address[line] & (_FILLS - 1)
                 if hit[line]:
+                    if filling[entry] == address[line]:
+                        data = max(data, filled_at[entry])
                     hold_slot(ring, ring_head, ring_count, core, data, HIT)
                 else:
                     data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
                     hold_slot(ring, ring_head, ring_count, core, data, MISS)
+                    filling[entry], filled_at[entry] = address[line], data
                 if not prefetch[line]:
                     ready = max(ready, data)
                 last_data = max(last_data, data)
@@ -102,8 +112,12 @@ def replay(
             if dram_write[line]:
                 last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, data))
             if not write[line]:
+                entry = address[line] & (_FILLS - 1)
                 if not hit[line]:
                     data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
+                    filling[entry], filled_at[entry] = address[line], data
+                elif filling[entry] == address[line]:
+                    data = max(data, filled_at[entry])
                 own_data = max(own_data, data)
                 last_data = max(last_data, data)
             free += 1.0

@@ -132,3 +132,22 @@ def test_a_scatter_writes_each_resident_destination_row_back_once(model):
     assert resident.dram_bytes_written == 64 * 256
     thrashing = run(trace, dataclasses.replace(preset("edge"), cache_bytes=4 << 10))
     assert thrashing.dram_bytes_written > 2 * resident.dram_bytes_written
+
+
+@pytest.mark.parametrize("model", ["fast", "reference"])
+def test_a_prefetch_helps_only_as_far_as_the_access_unit_runs_ahead(model):
+    """A read that finds its line still being filled waits for the fill: with one queue entry the access
+    unit cannot run ahead, so prefetching the destination rows saves almost nothing; with 16 it saves more."""
+    from dae_emulator.reference import simulate
+    from dae_emulator.synthetic import scatter_trace
+
+    run = estimate if model == "fast" else simulate
+
+    def saving(capacity: int) -> float:
+        config = dataclasses.replace(preset("edge"), queue_capacity=capacity)
+        plain, ahead = (run(scatter_trace(64, 4, 64, 1 << 20, seed=3, queue_depth=capacity, prefetch=p), config)
+                        for p in (False, True))
+        return plain.cycles / ahead.cycles
+
+    assert saving(1) < 1.1
+    assert saving(16) > 1.1
