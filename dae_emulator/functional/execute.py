@@ -223,8 +223,8 @@ class ExecuteRun:
         value = torch.broadcast_to(value.reshape(-1, value.shape[-1]) if value.dim() else value, (fire.count, width))
         value = value if row_store else value.reshape(-1)
         position = index[0]
-        if ins.op is OpKind.STORE_ADD:
-            target_view.index_put_((position,), value, accumulate=True)
+        if ins.op is OpKind.STORE_ADD:       # index_add_ sums duplicates in index order, as eager does
+            target_view.index_add_(0, position, value)
         elif ins.op in _STORE_REDUCE:
             spread = position.unsqueeze(1).expand_as(value) if row_store else position
             target_view.scatter_reduce_(0, spread, value, _STORE_REDUCE[ins.op], include_self=True)
