@@ -10,7 +10,8 @@ Which queues share the buffer at once: the chains of traversal units run one aft
 same queues (``verify.resources`` counts them so), so the scratchpad holds one chain's queues at a time and
 a launch needs what its largest chain needs. The device partitions the scratchpad once per launch and gives
 every operand queue the same depth: ``queue_capacity`` entries where that fits, else as many as fit. If even
-one entry per queue does not fit, the program is rejected (``DaeVerifyError``, naming bytes needed and held).
+one entry per queue does not fit, the program is rejected (``DaeScratchpadError``, a ``DaeVerifyError``
+naming bytes needed and held, so that a caller can push rows in smaller pieces instead).
 
 How the timing models use the depth: they count a queue's depth in tokens (a token's operands sit in one
 entry of each queue its callback pops, and a row pushed in pieces streams through its queue's entries, as
@@ -56,10 +57,14 @@ def chain_entry_bytes(p: Program, sizes: dict[str, int]) -> list[int | None]:
     return [None if any(per_queue[q] is None for q in qs) else sum(per_queue[q] for q in qs) for qs in queues]
 
 
+class DaeScratchpadError(DaeVerifyError):
+    """Not even one entry of every operand queue fits the scratchpad."""
+
+
 def fit_depth(one_entry_each: int, queue_capacity: int, scratchpad_bytes: int, what: str = "the program") -> int:
     """Entries per queue when one entry of every queue takes ``one_entry_each`` bytes."""
     if one_entry_each > scratchpad_bytes:
-        raise DaeVerifyError(f"{what}'s operand queues need {one_entry_each} bytes for one entry each, but the "
+        raise DaeScratchpadError(f"{what}'s operand queues need {one_entry_each} bytes for one entry each, but the "
                              f"scratchpad holds {scratchpad_bytes} bytes; push rows in smaller pieces "
                              f"(torch_ember's buffer_bytes knob) or use a device with a larger scratchpad")
     return max(1, min(queue_capacity, scratchpad_bytes // max(one_entry_each, 1)))

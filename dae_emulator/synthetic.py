@@ -128,7 +128,8 @@ def scatter_trace(
     edges = num_destinations * messages_per_destination
     events = torch.arange(edges)
     sources = lookup_indices(edges, num_rows, locality, generator)
-    destinations = torch.arange(num_destinations).repeat(messages_per_destination)[torch.randperm(edges, generator=generator)]
+    order = torch.randperm(edges, generator=generator)
+    destinations = torch.arange(num_destinations).repeat(messages_per_destination)[order]
     out_address = OUTPUT_BASE + row_bytes * destinations
     accesses = (
         AccessRecord("src", "src", Side.ACCESS, is_write=False, is_row=False, nbytes=_INDEX_BYTES, event=events,

@@ -31,6 +31,7 @@ class ExportedRegions(torch.nn.Module):
         names = {node.name: str(node.target) for node in gm.graph.find_nodes(op="placeholder")}
         self.inference = lower_graph(gm, settings, names, "inference")
         self._training = None
+        self._placeholders = list(program.graph_module.graph.find_nodes(op="placeholder"))
 
     def forward(self, *args, **kwargs):
         inputs = self._graph_inputs(args, kwargs)
@@ -71,7 +72,7 @@ class ExportedRegions(torch.nn.Module):
         if any(spec.kind is not OutputKind.USER_OUTPUT for spec in self.program.graph_signature.output_specs):
             raise NotImplementedError("compile_exported trains programs without buffer or input mutations; this "
                                       "one mutates state (call it under torch.no_grad(), or use torch.compile)")
-        for node, t in zip(self._placeholders(), inputs):
+        for node, t in zip(self._placeholders, inputs):
             if isinstance(t, torch.Tensor) and t.layout in _COMPRESSED:
                 raise RuntimeError(f"input {node.name} is a {t.layout} tensor, which AOTAutograd cannot trace for "
                                    f"training: pass it as COO (t.to_sparse_coo()), or call under torch.no_grad()")
@@ -79,14 +80,11 @@ class ExportedRegions(torch.nn.Module):
     def _check_shapes(self, inputs: list) -> None:
         """The training graph was compiled for the exported shapes (the program's own module checks its
         inference calls)."""
-        for node, t in zip(self._placeholders(), inputs):
+        for node, t in zip(self._placeholders, inputs):
             want = node.meta.get("val")
             if isinstance(t, torch.Tensor) and want is not None and tuple(t.shape) != tuple(want.shape):
                 raise RuntimeError(f"input {node.name} has shape {tuple(t.shape)}, but the program was exported "
                                    f"for shape {tuple(want.shape)}")
-
-    def _placeholders(self) -> list:
-        return list(self.program.graph_module.graph.find_nodes(op="placeholder"))
 
 
 def compile_exported(program: torch.export.ExportedProgram, options: dict | None = None) -> ExportedRegions:

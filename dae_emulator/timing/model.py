@@ -62,9 +62,10 @@ def _event_counts(trace: LaunchTrace, config: DeviceConfig, lines: int, dram_byt
 def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     """Modeled cost of running ``trace`` on ``config``."""
     tokens, entries, token_cycles = _tokens(trace)
-    if tokens.max(initial=0) > config.queue_capacity:
+    most_tokens = int(tokens.max(initial=0))
+    if most_tokens > config.queue_capacity:
         raise ValueError(f"an event of {trace.program} pushes more tokens than a queue holds")
-    capacity = token_capacity(trace.queue_depth, config.queue_capacity, int(tokens.max(initial=0)))
+    capacity = token_capacity(trace.queue_depth, config.queue_capacity, most_tokens)
     dram = Dram.from_config(config)
     core_of_event = event_cores(trace, config.cores)
     events = device_order(core_of_event, config.cores)
@@ -76,10 +77,10 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     horizon = _horizon(access_lines + execute_lines, token_cycles + entries, core_of_event, dram)
     fill, skip, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
     tally, last_transfer = replay(
-        events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, stream.line, hits,
-        stream.write, stream.prefetch, cached.dram_write, cached.dirty_at_end, config.cores, config.max_outstanding, capacity,
-        dram.cache_latency_cycles,
-        dram.latency_cycles, dram.transfer_cycles, fill, skip, width, bucket_capacity(width, dram.transfer_cycles),
+        events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, stream.line,
+        hits, stream.write, stream.prefetch, cached.dram_write, cached.dirty_at_end, config.cores,
+        config.max_outstanding, capacity, dram.cache_latency_cycles, dram.latency_cycles, dram.transfer_cycles,
+        fill, skip, width, bucket_capacity(width, dram.transfer_cycles),
     )
 
     finish = tally[:, Tally.FINISH]

@@ -38,13 +38,26 @@ _COLUMNS = len(Tally)
 _FILLS = 1 << 16        # in-flight fills remembered (far more than all cores' request slots together)
 
 
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _after_fill(filling: np.ndarray, filled_at: np.ndarray, line: int, data: float, hit: bool) -> float:
+    """When a read of ``line`` whose data would come at ``data`` really gets it: a miss's ``data`` is its
+    fill, remembered in the table (``filling``: the line each entry last filled, ``filled_at``: when); a hit
+    on a line whose fill is still on its way waits for it."""
+    entry = line & (filling.size - 1)
+    if not hit:
+        filling[entry], filled_at[entry] = line, data
+    elif filling[entry] == line:
+        return max(data, filled_at[entry])
+    return data
+
+
 @numba.njit(cache=True, nogil=True)
 def replay(
     events: np.ndarray, event_core: np.ndarray, line_start: np.ndarray, access_lines: np.ndarray,
-    execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray, address: np.ndarray,
-    hit: np.ndarray, write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray, flush_lines: int, cores: int, max_outstanding: int,
-    queue_capacity: int, cache_latency: float, dram_latency: float, transfer: float, fill: np.ndarray,
-    skip: np.ndarray, width: float, capacity: int,
+    execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray,
+    address: np.ndarray, hit: np.ndarray, write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray,
+    flush_lines: int, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
+    dram_latency: float, transfer: float, fill: np.ndarray, skip: np.ndarray, width: float, capacity: int,
 ) -> tuple[np.ndarray, float]:
     """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended.
     ``dram_write``: the line's access sends a line to DRAM (a write that missed the cache, or the dirty
@@ -52,8 +65,8 @@ def replay(
     nothing. A ``prefetch`` line takes a request slot until its data is back, but nothing waits for it.
     ``flush_lines`` dirty lines are written back once every core has finished. A read that hits a line
     whose fill is still on its way (``address``: the line of each request) gets its data when the fill
-    does, not sooner; in-flight fills are remembered in a table of ``_FILLS`` entries indexed by line
-    (a collision forgets the older one, which then counts as arrived)."""
+    does, not sooner (``_after_fill``; a table of ``_FILLS`` entries indexed by line, where a collision
+    forgets the older fill, which then counts as arrived)."""
     tally = np.zeros((cores, _COLUMNS))
     ring = np.zeros((cores, 2, max_outstanding))         # request slots: ``access_unit``'s two rings
     ring_head = np.zeros((cores, 2), dtype=np.int64)
@@ -81,15 +94,10 @@ def replay(
                 cycle = slot_free_at(ring, ring_head, ring_count, core, cycle)
                 tally[core, Tally.SLOTS_FULL] += cycle - wanted
                 data = cycle + cache_latency
-                entry = address[line] & (_FILLS - 1)
-                if hit[line]:
-                    if filling[entry] == address[line]:
-                        data = max(data, filled_at[entry])
-                    hold_slot(ring, ring_head, ring_count, core, data, HIT)
-                else:
+                if not hit[line]:
                     data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
-                    hold_slot(ring, ring_head, ring_count, core, data, MISS)
-                    filling[entry], filled_at[entry] = address[line], data
+                data = _after_fill(filling, filled_at, address[line], data, hit[line])
+                hold_slot(ring, ring_head, ring_count, core, data, HIT if hit[line] else MISS)
                 if not prefetch[line]:
                     ready = max(ready, data)
                 last_data = max(last_data, data)
@@ -112,12 +120,9 @@ def replay(
             if dram_write[line]:
                 last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, data))
             if not write[line]:
-                entry = address[line] & (_FILLS - 1)
                 if not hit[line]:
                     data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
-                    filling[entry], filled_at[entry] = address[line], data
-                elif filling[entry] == address[line]:
-                    data = max(data, filled_at[entry])
+                data = _after_fill(filling, filled_at, address[line], data, hit[line])
                 own_data = max(own_data, data)
                 last_data = max(last_data, data)
             free += 1.0

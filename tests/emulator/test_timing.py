@@ -5,7 +5,8 @@ import pytest
 
 from dae_emulator.config import preset
 from dae_emulator.cost import Bound
-from dae_emulator.synthetic import Locality, embedding_bag_trace
+from dae_emulator.reference import simulate
+from dae_emulator.synthetic import Locality, embedding_bag_trace, scatter_trace
 from dae_emulator.timing import estimate
 from dae_emulator.timing.dram import Dram
 
@@ -119,32 +120,29 @@ def test_hot_wide_rows_with_little_compute_are_bound_by_access_issue():
     assert record.bound is Bound.ACCESS_ISSUE
 
 
-@pytest.mark.parametrize("model", ["fast", "reference"])
+MODELS = {"fast": estimate, "reference": simulate}
+
+
+@pytest.mark.parametrize("model", list(MODELS))
 def test_a_scatter_writes_each_resident_destination_row_back_once(model):
     """Write-back: 64 destinations of 256 B fit edge's 1 MiB cache, so their 512 read-modify-writes reach
     DRAM as 64 rows written once (at the launch's end); a 4 KiB cache evicts them and writes back more."""
-    from dae_emulator.reference import simulate
-    from dae_emulator.synthetic import scatter_trace
-
-    run = estimate if model == "fast" else simulate
+    run = MODELS[model]
     trace = scatter_trace(64, 8, 64, 1 << 20, seed=1)
-    resident = run(trace, preset("edge"))
+    resident = run(trace, EDGE)
     assert resident.dram_bytes_written == 64 * 256
-    thrashing = run(trace, dataclasses.replace(preset("edge"), cache_bytes=4 << 10))
+    thrashing = run(trace, dataclasses.replace(EDGE, cache_bytes=4 << 10))
     assert thrashing.dram_bytes_written > 2 * resident.dram_bytes_written
 
 
-@pytest.mark.parametrize("model", ["fast", "reference"])
+@pytest.mark.parametrize("model", list(MODELS))
 def test_a_prefetch_helps_only_as_far_as_the_access_unit_runs_ahead(model):
     """A read that finds its line still being filled waits for the fill: with one queue entry the access
     unit cannot run ahead, so prefetching the destination rows saves almost nothing; with 16 it saves more."""
-    from dae_emulator.reference import simulate
-    from dae_emulator.synthetic import scatter_trace
-
-    run = estimate if model == "fast" else simulate
+    run = MODELS[model]
 
     def saving(capacity: int) -> float:
-        config = dataclasses.replace(preset("edge"), queue_capacity=capacity)
+        config = dataclasses.replace(EDGE, queue_capacity=capacity)
         plain, ahead = (run(scatter_trace(64, 4, 64, 1 << 20, seed=3, queue_depth=capacity, prefetch=p), config)
                         for p in (False, True))
         return plain.cycles / ahead.cycles

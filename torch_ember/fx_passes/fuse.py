@@ -1,7 +1,7 @@
 """Fuse: neighbouring regions and the elementwise work between them become one region (a ReLU or a
 constant scale right after a gather, a bag or a segment reduction becomes its epilogue, applied before the
-store; after a row scatter, applied by a finishing program the same launch runs once every row is final), independent
-embedding bags of one graph (a DLRM's tables, whose pooled outputs are concatenated) become one batched
+store; after a row scatter, applied by a finishing program the same launch runs once every row is final),
+independent embedding bags of one graph (a DLRM's tables, whose pooled outputs are concatenated) become one batched
 region: one launch, the tables' loop nests one after another, the cores sharing all their bags; and row
 gathers through index tensors of one length become one batched region whose loops share an iteration space.
 

@@ -91,16 +91,6 @@ def _scatter_args(kw):
     return [kw["self"], kw["index"], kw["src"]]
 
 
-def _segment_backward_check(kw):
-    if kw["reduce"] not in ("sum", "mean"):
-        return f"segment_reduce's backward is lowered for sum and mean, not reduce={kw['reduce']!r}"
-    return _segment_check({**kw, "indices": None}) or tensor_checks(meta(kw["grad"]))
-
-
-def _segment_bounds(kw):
-    return kw["lengths"] if kw["lengths"] is not None else kw["offsets"]
-
-
 def _gather_check(kw):
     index, data = meta(kw["index"]), meta(kw["self"])
     if index is None or data is None or index.dim() != data.dim():
@@ -110,6 +100,16 @@ def _gather_check(kw):
     return _index_checks(kw, integers=True)
 
 
+def _segment_bounds(kw):
+    """The segment lengths or offsets, whichever the call passes."""
+    return kw["lengths"] if kw["lengths"] is not None else kw["offsets"]
+
+
+def _segment_spec(kind: RegionKind):
+    return lambda kw, table: RegionSpec(kind, table, reduce=kw["reduce"],
+                                        op="lengths" if kw["lengths"] is not None else "offsets")
+
+
 def _segment_check(kw):
     if kw["reduce"] not in ("sum", "mean", "max", "min", "prod"):
         return f"segment_reduce with reduce={kw['reduce']!r} is not lowered"
@@ -117,10 +117,16 @@ def _segment_check(kw):
         return "segment_reduce is lowered along axis 0 without initial or indices"
     if (kw["lengths"] is None) == (kw["offsets"] is None):
         return "segment_reduce needs exactly one of lengths and offsets to be lowered"
-    bounds = meta(kw["lengths"] if kw["lengths"] is not None else kw["offsets"])
+    bounds = meta(_segment_bounds(kw))
     if bounds is None or bounds.dim() != 1:
         return "segment_reduce is lowered with 1-D lengths or offsets"
     return tensor_checks(meta(kw["data"]))
+
+
+def _segment_backward_check(kw):
+    if kw["reduce"] not in ("sum", "mean"):
+        return f"segment_reduce's backward is lowered for sum and mean, not reduce={kw['reduce']!r}"
+    return _segment_check({**kw, "indices": None}) or tensor_checks(meta(kw["grad"]))
 
 
 INDEX_LOWERINGS: dict = {
@@ -144,14 +150,9 @@ INDEX_LOWERINGS: dict = {
     aten.scatter_add.default: Lowering(_scatter_check, _scatter_spec("scatter_add"), _scatter_args, "self"),
     aten.scatter_reduce.two: Lowering(_scatter_check, _scatter_spec("scatter_reduce"), _scatter_args, "self"),
     aten.segment_reduce.default: Lowering(
-        _segment_check,
-        lambda kw, table: RegionSpec(RegionKind.SEGMENT_REDUCE, table, reduce=kw["reduce"],
-                                     op="lengths" if kw["lengths"] is not None else "offsets"),
-        lambda kw: [kw["data"], kw["lengths"] if kw["lengths"] is not None else kw["offsets"]], "data"),
+        _segment_check, _segment_spec(RegionKind.SEGMENT_REDUCE), lambda kw: [kw["data"], _segment_bounds(kw)], "data"),
     aten._segment_reduce_backward.default: Lowering(
-        _segment_backward_check,
-        lambda kw, table: RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, table, reduce=kw["reduce"],
-                                     op="lengths" if kw["lengths"] is not None else "offsets"),
+        _segment_backward_check, _segment_spec(RegionKind.SEGMENT_REDUCE_BACKWARD),
         lambda kw: [kw["grad"], kw["output"], kw["data"], _segment_bounds(kw)], "data"),
     aten.gather.default: Lowering(
         _gather_check, lambda kw, table: RegionSpec(RegionKind.GATHER_ELEMENTS, table, axis=_axis(kw), op="gather"),

@@ -10,8 +10,8 @@
 
 Dynamo refuses sparse tensors, so only graphs from ``torch.export`` hold these ops (see
 ``torch_ember.compile_exported``): in inference as written, in training as AOTAutograd writes them, the
-backward's ``a.t() @ grad`` being one more COO product. A sparse matrix with dense dimensions (hybrid) or a batch is left as
-written.
+backward's ``a.t() @ grad`` being one more COO product. A sparse matrix with dense dimensions (hybrid) or
+a batch is left as written.
 """
 from __future__ import annotations
 

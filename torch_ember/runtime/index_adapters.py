@@ -210,8 +210,7 @@ class SegmentReduceAdapter:
     @staticmethod
     def reference(spec, args):
         data, bounds = args
-        key = "offsets" if spec.op == "offsets" else "lengths"
-        return [aten.segment_reduce(data, spec.reduce, **{key: bounds})]
+        return [aten.segment_reduce(data, spec.reduce, **{spec.op: bounds})]     # op: "lengths" or "offsets"
 
     fake = reference
 
@@ -236,8 +235,7 @@ class SegmentReduceBackwardAdapter:
     @staticmethod
     def reference(spec, args):
         grad, output, data, bounds = args
-        key = "offsets" if spec.op == "offsets" else "lengths"
-        return [aten._segment_reduce_backward(grad, output, data, spec.reduce, **{key: bounds})]
+        return [aten._segment_reduce_backward(grad, output, data, spec.reduce, **{spec.op: bounds})]
 
     fake = reference
 

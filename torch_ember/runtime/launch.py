@@ -14,7 +14,7 @@ from dae_emulator.config import DeviceConfig
 from dae_emulator.errors import DaeShapeError
 from dae_emulator.program import DType
 from dae_emulator.run import bind_sizes
-from dae_emulator.scratchpad import usable_depth
+from dae_emulator.scratchpad import DaeScratchpadError, usable_depth
 from dae_emulator.verify import DaeVerifyError
 
 from ..pipeline import Compiled, Knobs, compile_region
@@ -75,11 +75,14 @@ def _launch(spec: RegionSpec, spec_json: str, settings: dict, args: list[torch.T
                            settings.get("agent_library"))
     device = device_from_json(device_json)
     sizes = adapter.sizes(spec, args) if hasattr(adapter, "sizes") else None
-    if knobs.get("buffer_bytes") is None and not _fits_scratchpad(compiled.dae, inputs, sizes, device):
-        compiled = _in_pieces(spec_json, dtypes, device_json, settings, inputs, sizes, device) or compiled
-    start = time.perf_counter()
-    result = dae_emulator.run(compiled.dae, inputs, device, sizes=sizes)
-    elapsed = time.perf_counter() - start
+    try:
+        result, elapsed = _timed_run(compiled, inputs, device, sizes)
+    except DaeScratchpadError:      # rows too wide for the scratchpad, found as the sizes are bound
+        pieces = None if knobs.get("buffer_bytes") is not None else _in_pieces(
+            spec_json, dtypes, device_json, settings, inputs, sizes, device)
+        if pieces is None:
+            raise
+        result, elapsed = _timed_run(pieces, inputs, device, sizes)
     trace = result.trace
     STATS.record_launch(f"{spec.name}:{spec.table}", spec.kind.value, device.name, device.dram_bandwidth_gbs,
                         lookups=trace.lookups, bytes_read=trace.bytes_read, bytes_written=trace.bytes_written,
@@ -106,6 +109,13 @@ def _finish_rows(spec: RegionSpec, settings: dict, args: list[torch.Tensor], out
     return launch(finish.to_json(), json.dumps(settings), [destination, outputs["out"], *counts])
 
 
+def _timed_run(compiled: Compiled, inputs: dict[str, torch.Tensor], device: DeviceConfig,
+               sizes: dict[str, int] | None) -> tuple[dae_emulator.RunResult, float]:
+    start = time.perf_counter()
+    result = dae_emulator.run(compiled.dae, inputs, device, sizes=sizes)
+    return result, time.perf_counter() - start
+
+
 def _fits_scratchpad(program, inputs: dict[str, torch.Tensor], sizes: dict[str, int] | None,
                      device: DeviceConfig) -> bool:
     """Whether one entry of each of the program's operand queues fits the device's scratchpad for these
@@ -115,7 +125,7 @@ def _fits_scratchpad(program, inputs: dict[str, torch.Tensor], sizes: dict[str, 
         usable_depth(program, bound, device.queue_capacity, device.scratchpad_bytes)
     except DaeShapeError:
         return True
-    except DaeVerifyError:
+    except DaeScratchpadError:
         return False
     return True
 

@@ -19,6 +19,11 @@ _REDUCE = {"sum": ReduceKind.SUM, "mean": ReduceKind.SUM, "max": ReduceKind.MAX,
 _IDENTITY = {"sum": 0.0, "mean": 0.0, "max": float("-inf"), "min": float("inf"), "prod": 1.0}
 
 
+def _bounds() -> list:
+    """Segment ``s``'s rows are ``[lo, hi)``: two consecutive offsets."""
+    return [load("lo", "offsets", "s"), alu("s_next", AluOp.ADD, "s", 1), load("hi", "offsets", "s_next")]
+
+
 def build_segment_reduce(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
     value_t = dtypes["data"]
     segments, width = dim("num_offsets", -1), dim("dim")
@@ -40,9 +45,7 @@ def build_segment_reduce(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgr
     end_body += [op(OpKind.RESET, None, target=a.name) for a in accs]
     rows = SlcLoop("j", LoopKind.RANGE, lo="lo", hi="hi", streams=(load_row("row", "data", "j"),),
                    callbacks=(SlcCallback(Event.ITER, tuple(row_body)),))
-    loop = SlcLoop("s", LoopKind.DENSE, extent=segments,
-                   streams=(load("lo", "offsets", "s"), alu("s_next", AluOp.ADD, "s", 1),
-                            load("hi", "offsets", "s_next")),
+    loop = SlcLoop("s", LoopKind.DENSE, extent=segments, streams=tuple(_bounds()),
                    callbacks=(SlcCallback(Event.END, tuple(end_body)),), inner=rows)
     return SlcProgram(spec.name, params, tuple(accs), loop)
 
@@ -53,8 +56,7 @@ def build_segment_reduce_backward(spec: RegionSpec, dtypes: dict[str, DType]) ->
               param("offsets", dtypes["offsets"], dim("num_offsets")),
               param("grad_data", grad_t, dim("num_rows"), width, output=True))
     body, value = [], "g"
-    segment_streams = [load("lo", "offsets", "s"), alu("s_next", AluOp.ADD, "s", 1),
-                       load("hi", "offsets", "s_next"), load_row("g", "grad", "s")]
+    segment_streams = _bounds() + [load_row("g", "grad", "s")]
     if spec.reduce == "mean":
         segment_streams.append(alu("length", AluOp.SUB, "hi", "lo"))
         body += [op(OpKind.CAST, "length_f", "length", dtype=DType.F32), op(OpKind.DIV, "share", "g", "length_f")]

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dae_emulator.program import OpKind, Stream, StreamKind
+from dae_emulator.program import STORE_KINDS, OpKind, Stream, StreamKind
 
 from ...ir.dlc import DlcProgram, verify_dlc
+from ..slc.rewrite import fresh
 
-_READ_MODIFY_WRITE = {OpKind.STORE_ADD, OpKind.STORE_MAX, OpKind.STORE_MIN, OpKind.STORE_MUL}
+_READ_MODIFY_WRITE = STORE_KINDS - {OpKind.STORE}
 
 
 def prefetch_stores(p: DlcProgram) -> DlcProgram:
@@ -38,10 +39,7 @@ def prefetch_stores(p: DlcProgram) -> DlcProgram:
             if index is None or (rule.traversal, ins.target, index) in seen:
                 continue
             seen.add((rule.traversal, ins.target, index))
-            name = f"ahead_{ins.target}_{index}"
-            while name in taken:
-                name += "_"
-            taken.add(name)
+            name = fresh(f"ahead_{ins.target}_{index}", taken)
             added.append(Stream(name, StreamKind.PREFETCH_ROW, rule.traversal, tensor=ins.target, index=index))
     if not added:
         return p
