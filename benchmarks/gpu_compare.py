@@ -14,11 +14,17 @@
    is the sum of the Triton region kernels in a profiled step.
 3. Beside them, the same step with ``regions="dae"`` on the CPU: the modeled DAE time and energy of the
    regions on a device preset (``server``). DAE/GPU speedup and performance per watt compare the regions
-   only (the DAE device runs no MLPs), with the assumptions printed.
+   only (the DAE device runs no MLPs), with the assumptions printed. ``--dae-json`` takes that side from an
+   earlier ``--dae-only --json`` run instead (it is deterministic), so that GPU time is spent on the GPU.
+
+Before it is timed, every kernel and every ember-Triton step is checked against PyTorch on the same GPU
+(the bag kernels' outputs; the workloads' loss and gradients after one step from the same weights); the
+largest relative differences are printed and kept, and a mismatch beyond tolerance stops the script.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime
 import json
@@ -27,6 +33,7 @@ import statistics
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -40,6 +47,22 @@ import torch_ember  # noqa: E402
 from torch_ember.region_spec import BagMode, RegionKind, RegionSpec  # noqa: E402
 
 _REGION_KERNEL = re.compile(r"^_\w+_kernel$")   # the Triton region kernels' names (torch_ember/triton)
+
+
+TOLERANCE = 1e-3   # relative, to the largest magnitude: atomics on the GPU sum in an order of their own
+
+
+def relative_difference(got: torch.Tensor, want: torch.Tensor) -> float:
+    """Largest |got - want| over the largest |want|: one number per tensor, 0 when they are equal."""
+    scale = want.abs().max().item() if want.numel() else 0.0
+    return (got - want).abs().max().item() / max(scale, 1e-30) if want.numel() else 0.0
+
+
+def checked(what: str, difference: float) -> float:
+    if not difference <= TOLERANCE:
+        raise RuntimeError(f"{what}: ember-Triton differs from PyTorch on the GPU by {difference:.2e} "
+                           f"(relative), above the tolerance {TOLERANCE:.0e}")
+    return difference
 
 
 def cuda_median(fn, warmup: int, iters: int, meter=None) -> float:
@@ -136,18 +159,20 @@ def bag_kernels(args, meter) -> list[dict]:
                   + args.batch * dim * 4)
 
         def ours(spec=spec, inputs=inputs):
-            forward(spec, inputs, {})
+            return forward(spec, inputs, {})
 
         def theirs(table=table, indices=indices, offsets=offsets, mode=mode, psw=psw):
-            F.embedding_bag(indices, table, offsets, mode=mode.name.lower(), per_sample_weights=psw,
-                            include_last_offset=True)
+            return F.embedding_bag(indices, table, offsets, mode=mode.name.lower(), per_sample_weights=psw,
+                                   include_last_offset=True)
 
+        difference = checked(name, relative_difference(ours()["out"], theirs()))
         t_ours = cuda_median(ours, args.warmup, args.iters, meter)
         watts = meter.watts if meter else float("nan")
         t_torch = cuda_median(theirs, args.warmup, args.iters)
         rows_out.append({"shape": f"{name}: {rows} x {dim}, batch {args.batch}, pooling {pooling}, {mode.name.lower()}",
                          "triton_us": t_ours * 1e6, "torch_us": t_torch * 1e6, "triton_gbs": nbytes / t_ours / 1e9,
-                         "torch_gbs": nbytes / t_torch / 1e9, "watts": watts})
+                         "torch_gbs": nbytes / t_torch / 1e9, "watts": watts, "difference": difference})
+        print(f"  {rows_out[-1]['shape']}: triton {t_ours * 1e6:.1f} us, torch {t_torch * 1e6:.1f} us", flush=True)
         if name.startswith("dlrm"):
             batched.append(Bag(table, indices, offsets, mode, psw))
             per_table_torch.append(theirs)
@@ -196,12 +221,31 @@ def region_kernel_seconds(step) -> float:
     return sum(e.device_time_total for e in prof.key_averages() if _REGION_KERNEL.match(e.key)) / 1e6
 
 
+def step_difference(eager, compiled, inputs) -> float:
+    """One step of each from the same weights: the largest relative difference of the loss and the grads."""
+    losses = []
+    for model in (eager, compiled):
+        model.zero_grad(set_to_none=True)
+        losses.append(model(*inputs).float().sum())
+        losses[-1].backward()
+    differences = [relative_difference(losses[1].detach(), losses[0].detach())]
+    for (name, want), got in zip(eager.named_parameters(), compiled.parameters()):
+        if want.grad is not None or got.grad is not None:
+            if want.grad is None or got.grad is None:
+                raise RuntimeError(f"parameter {name}: a gradient on one side only")
+            differences.append(relative_difference(got.grad, want.grad))
+    return max(differences)
+
+
 def gpu_workload(name, case, args, meter) -> dict:
     model, inputs = case("cuda")
     result = {}
+    reference = copy.deepcopy(model)
     for variant, compiled in (("eager", model), ("inductor", torch.compile(copy.deepcopy(model))),
                               ("ember_triton", torch.compile(copy.deepcopy(model), backend="ember",
                                                              options={"regions": "triton"}))):
+        if variant == "ember_triton":
+            result["difference"] = checked(name, step_difference(reference, compiled, inputs))
         result[f"{variant}_ms"] = cuda_median(train_step(compiled, inputs), args.warmup, args.iters, meter) * 1e3
         result[f"{variant}_watts"] = meter.watts if meter else float("nan")
         if variant == "ember_triton":
@@ -242,29 +286,66 @@ def main(argv=None) -> int:
     parser.add_argument("--iters", type=int, default=50)
     parser.add_argument("--dae-device", default="server")
     parser.add_argument("--dae-only", action="store_true", help="only the modeled DAE side, on the CPU")
-    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--dae-json", type=Path, help="the modeled DAE side from an earlier --dae-only --json run")
+    parser.add_argument("--json", type=Path, help="write the results here (after each part, so a part survives)")
     args = parser.parse_args(argv)
     if not args.dae_only and not torch.cuda.is_available():
         print(f"gpu_compare.py needs a CUDA GPU, and torch {torch.__version__} sees none (CUDA build: "
               f"{torch.version.cuda}); --dae-only runs the modeled DAE side alone", file=sys.stderr)
         return 2
     cases = workloads(args.batch)
-    results = {"workloads": {name: dae_workload(cases[name], args.dae_device) for name in args.workloads}}
+    results = {"dae_setting": dae_setting(args), "workloads": dae_side(args, cases)}
+    save = (lambda: args.json.write_text(json.dumps(results, indent=2))) if args.json else (lambda: None)
+    save()
+    failures = {}
     if not args.dae_only:
         env, meter = gpu_environment()
         results["environment"] = env
-        results["bag_kernels"] = bag_kernels(args, meter)
+        with part_of(failures, "bag kernels"):
+            results["bag_kernels"] = bag_kernels(args, meter)
+        save()
         for name in args.workloads:
-            results["workloads"][name].update(gpu_workload(name, cases[name], args, meter))
+            with part_of(failures, name):
+                results["workloads"][name].update(gpu_workload(name, cases[name], args, meter))
+                print(f"  {name}: {results['workloads'][name]}", flush=True)
+            results["failures"] = failures
+            save()
     print_results(results, args.dae_device)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-    return 0
+    for part, error in failures.items():
+        print(f"FAILED: {part}: {error}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+@contextlib.contextmanager
+def part_of(failures: dict, part: str):
+    """Run one part; an error in it is printed and kept, and the other parts still run (one GPU session)."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001  (reported, and the exit status says so)
+        traceback.print_exc()
+        failures[part] = f"{type(error).__name__}: {error}"
+
+
+def dae_side(args, cases) -> dict:
+    """name -> the modeled DAE results: run here, or read from ``--dae-json`` (same batch and device)."""
+    if args.dae_json is None:
+        return {name: dae_workload(cases[name], args.dae_device) for name in args.workloads}
+    earlier = json.loads(args.dae_json.read_text())
+    if earlier.get("dae_setting") != dae_setting(args):
+        raise SystemExit(f"{args.dae_json} was run with {earlier.get('dae_setting')}, not {dae_setting(args)}")
+    missing = set(args.workloads) - set(earlier["workloads"])
+    if missing:
+        raise SystemExit(f"{args.dae_json} has no modeled results for {sorted(missing)}")
+    return {name: earlier["workloads"][name] for name in args.workloads}
+
+
+def dae_setting(args) -> dict:
+    return {"batch": args.batch, "dae_device": args.dae_device}
 
 
 def print_results(results: dict, device: str) -> None:
     env = results.get("environment")
-    if env:
+    if env and "bag_kernels" in results:
         print(", ".join(f"{k}: {v}" for k, v in env.items()))
         peak = env["hbm_peak_gbs"]
         print(f"\nembedding-bag forward (us, GB/s; HBM peak {peak:.0f} GB/s)")
@@ -272,7 +353,8 @@ def print_results(results: dict, device: str) -> None:
             line = f"  {r['shape']}: triton {r['triton_us']:.1f} us, torch {r['torch_us']:.1f} us"
             if "triton_gbs" in r:
                 line += (f"; triton {r['triton_gbs']:.0f} GB/s ({r['triton_gbs'] / peak:.0%} of peak), "
-                         f"torch {r['torch_gbs']:.0f} GB/s; {r['watts']:.0f} W")
+                         f"torch {r['torch_gbs']:.0f} GB/s; {r['watts']:.0f} W; "
+                         f"differs from torch by {r['difference']:.1e}")
             print(line + ("" if r["triton_us"] < r["torch_us"] else "   <- NOT faster than torch"))
         bound = next(r for r in results["bag_kernels"] if r["shape"].startswith("bandwidth-bound"))
         print(f"  target >= 80% of HBM peak on the bandwidth-bound shape: "
@@ -285,7 +367,8 @@ def print_results(results: dict, device: str) -> None:
             gpu_j = w["triton_regions_ms"] / 1e3 * w["ember_triton_watts"]
             print(f"    GPU: eager {w['eager_ms']:.3f} ms ({w['eager_watts']:.0f} W), inductor {w['inductor_ms']:.3f} ms,"
                   f" ember-triton {w['ember_triton_ms']:.3f} ms ({w['ember_triton_watts']:.0f} W), of which region "
-                  f"kernels {w['triton_regions_ms']:.3f} ms ({w['region_bytes'] / w['triton_regions_ms'] / 1e6:.0f} GB/s)")
+                  f"kernels {w['triton_regions_ms']:.3f} ms ({w['region_bytes'] / w['triton_regions_ms'] / 1e6:.0f} GB/s);"
+                  f" loss and grads differ from eager by {w['difference']:.1e}")
             print(f"    DAE/GPU speedup {w['triton_regions_ms'] / w['dae_regions_ms']:.2f}x; performance per watt "
                   f"DAE/GPU {gpu_j / (w['dae_energy_mj'] / 1e3):.2f}x")
     print("\n" + assumptions(device))

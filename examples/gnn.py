@@ -31,7 +31,7 @@ class GCNLayer(nn.Module):
         self.lin = nn.Linear(fan_in, fan_out)
 
     def forward(self, x, src, dst):
-        deg = torch.zeros(x.shape[0]).scatter_add(0, dst, torch.ones(dst.shape[0]))
+        deg = x.new_zeros(x.shape[0]).scatter_add(0, dst, x.new_ones(dst.shape[0]))
         inv_sqrt = deg.pow(-0.5)
         norm = inv_sqrt[src] * inv_sqrt[dst]
         h = self.lin(x)
@@ -47,7 +47,7 @@ class SAGELayer(nn.Module):
     def forward(self, x, src, dst):
         messages = x.index_select(0, src)
         summed = torch.zeros_like(x).scatter_add(0, dst.view(-1, 1).expand_as(messages), messages)
-        count = torch.zeros(x.shape[0]).index_add(0, dst, torch.ones(dst.shape[0])).clamp(min=1)
+        count = x.new_zeros(x.shape[0]).index_add(0, dst, x.new_ones(dst.shape[0])).clamp(min=1)
         return self.neighbours(summed / count.view(-1, 1)) + self.root(x)
 
 

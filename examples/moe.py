@@ -40,9 +40,9 @@ class Top2MoE(nn.Module):
         position = (torch.cumsum(one_hot, 0) - 1).gather(1, choice_expert.view(-1, 1)).squeeze(1)
         spare = self.experts * capacity
         slot = torch.where(position < capacity, choice_expert * capacity + position, torch.full_like(position, spare))
-        token = torch.arange(tokens).repeat_interleave(2)
+        token = torch.arange(tokens, device=x.device).repeat_interleave(2)
         # dispatch: each chosen token's row into its expert slot
-        buffer = torch.zeros(spare + 1, dim).index_add(0, slot, x[token])
+        buffer = x.new_zeros(spare + 1, dim).index_add(0, slot, x[token])
         hidden = F.gelu(torch.bmm(buffer[:spare].view(self.experts, capacity, dim), self.w_in))
         expert_out = torch.bmm(hidden, self.w_out).reshape(spare, dim)
         expert_out = torch.cat([expert_out, expert_out.new_zeros(1, dim)])     # the spare slot gives zeros

@@ -1,4 +1,6 @@
-"""Triton kernels run on the CPU here through Triton's interpreter; it must be chosen before triton loads."""
+"""Triton kernels run on the CPU here through Triton's interpreter; it must be chosen before triton loads
+(except with ``EMBER_TRITON_DEVICE=cuda``, where tests/triton runs them on the GPU)."""
 import os
 
-os.environ.setdefault("TRITON_INTERPRET", "1")
+if os.environ.get("EMBER_TRITON_DEVICE") != "cuda":
+    os.environ.setdefault("TRITON_INTERPRET", "1")

@@ -98,6 +98,53 @@ def check_known_values(spec: RegionSpec, inputs: dict[str, torch.Tensor]) -> Non
                                f"step={step}) but holds other values")
 
 
+def _offset2bag(indices: torch.Tensor, offsets: torch.Tensor, bags: int, index_t: torch.dtype) -> torch.Tensor:
+    starts = offsets[:bags].to(index_t)
+    positions = torch.arange(indices.numel(), dtype=index_t, device=indices.device)
+    return (torch.searchsorted(starts, positions, right=True) - 1).to(index_t)
+
+
+def _cpu_bag_aux(spec: RegionSpec, args, outputs) -> list[torch.Tensor]:
+    """offset2bag, bag_size, max_indices as the CPU kernel gives them: int64 when indices and offsets differ
+    in dtype (the kernel promotes both); no offset2bag only on its fast sum path (float32, float16 or
+    bfloat16 tables, no padding index); zeros for a sum's bag sizes, the bag sizes again as a mean's
+    max_indices."""
+    weight, indices, offsets = args[:3]
+    index_t = torch.promote_types(indices.dtype, offsets.dtype)
+    bags = outputs["out"].shape[0]
+    if spec.mode is BagMode.SUM and spec.padding_idx < 0 and weight.dtype in _FAST_SUM_DTYPES:
+        offset2bag = indices.new_empty(0, dtype=index_t)
+    else:
+        offset2bag = _offset2bag(indices, offsets, bags, index_t)
+    if spec.mode is BagMode.SUM:
+        return [offset2bag, offsets.new_zeros(bags, dtype=index_t), offsets.new_zeros(bags, dtype=index_t)]
+    bag_size = outputs["bag_size"].to(index_t)
+    max_indices = outputs["max_indices"].to(index_t) if spec.mode is BagMode.MAX else bag_size.clone()
+    return [offset2bag, bag_size, max_indices]
+
+
+def _cuda_bag_aux(spec: RegionSpec, args, outputs) -> list[torch.Tensor]:
+    """offset2bag, bag_size, max_indices as the CUDA kernel gives them: offset2bag for every index; one bag
+    size (non-padding lookups) per offset, so with ``include_last_offset`` one more than there are bags (the
+    kernel leaves that one unwritten; here it is 0); max_indices only for max bags, -1 where a bag looked
+    nothing up, else empty."""
+    _weight, indices, offsets = args[:3]
+    index_t = torch.promote_types(indices.dtype, offsets.dtype)
+    bags = outputs["out"].shape[0]
+    offset2bag = _offset2bag(indices, offsets, bags, index_t)
+    bag_size = offsets.new_zeros(offsets.numel(), dtype=index_t)
+    if "bag_size" in outputs:
+        bag_size[:bags] = outputs["bag_size"]
+    else:
+        counted = indices != spec.padding_idx if spec.padding_idx >= 0 else torch.ones_like(offset2bag)
+        bag_size[:bags].index_add_(0, offset2bag, counted.to(index_t))
+    if spec.mode is not BagMode.MAX:
+        return [offset2bag, bag_size, offsets.new_empty(0, dtype=index_t)]
+    max_indices = outputs["max_indices"].to(index_t)
+    max_indices[bag_size[:bags] == 0] = -1
+    return [offset2bag, bag_size, max_indices]
+
+
 def _bag_aten_args(spec: RegionSpec, args):
     weight, indices, offsets = args[:3]
     psw = args[3] if spec.has_weights else None
@@ -118,28 +165,10 @@ class EmbeddingBagAdapter:
 
     @staticmethod
     def finish(spec, args, outputs):
-        """Add the auxiliary outputs the backward op reads, in the format PyTorch's CPU kernel gives them:
-        int64 when indices and offsets differ in dtype (the kernel promotes both), and no offset2bag only on
-        its fast sum path (float32, float16 or bfloat16 tables, no padding index)."""
-        weight, indices, offsets = args[:3]
-        index_t = torch.promote_types(indices.dtype, offsets.dtype)
-        out = outputs["out"]
-        bags = out.shape[0]
-        if spec.mode is BagMode.SUM and spec.padding_idx < 0 and weight.dtype in _FAST_SUM_DTYPES:
-            offset2bag = indices.new_empty(0, dtype=index_t)
-        else:
-            starts = offsets[:bags].to(index_t)
-            positions = torch.arange(indices.numel(), dtype=index_t, device=indices.device)
-            offset2bag = (torch.searchsorted(starts, positions, right=True) - 1).to(index_t)
-        if spec.mode is BagMode.SUM:
-            bag_size = offsets.new_zeros(bags, dtype=index_t)
-            max_indices = offsets.new_zeros(bags, dtype=index_t)
-        else:
-            bag_size = outputs["bag_size"].to(index_t)
-            max_indices = (outputs["max_indices"].to(index_t) if spec.mode is BagMode.MAX
-                           else bag_size.clone())
-        return [out, offset2bag, bag_size, max_indices]
-
+        """Add the auxiliary outputs the backward op reads, in the format PyTorch's kernel for the tensors'
+        device gives them (the graph was traced with those shapes, and a backward left to ATen reads them)."""
+        aux = _cuda_bag_aux if args[0].is_cuda else _cpu_bag_aux
+        return [outputs["out"], *aux(spec, args, outputs)]
     @staticmethod
     def reference(spec, args):
         return list(aten._embedding_bag(*_bag_aten_args(spec, args)))
