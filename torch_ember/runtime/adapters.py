@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..region_spec import BagMode, RegionKind, RegionSpec
+from .checks import require
 
 aten = torch.ops.aten
 _INDEX_DTYPES = (torch.int32, torch.int64)
@@ -33,13 +34,21 @@ def first_out_of_range(index: torch.Tensor, size: int) -> tuple[int, int] | None
     return position, int(flat[position])
 
 
+def out_of_range(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Whether any index lies outside ``[0, size)``: a bool tensor on the index's device."""
+    flat = index.reshape(-1)
+    return ((flat < 0) | (flat >= size)).any()
+
+
 def check_indices(spec: RegionSpec, indices: torch.Tensor, rows: int, dim: int, error=RuntimeError) -> None:
     """Every index must name a row of the table; the first that does not is reported."""
     _check_index_dtype(indices, f"indices for table {spec.table}")
-    bad = first_out_of_range(indices, rows)
-    if bad is not None:
-        raise error(f"index {bad[1]} is out of range for table {spec.table} with {rows} rows "
-                    f"(shape ({rows}, {dim})), at position {bad[0]} of the indices")
+
+    def report():
+        position, value = first_out_of_range(indices, rows)
+        raise error(f"index {value} is out of range for table {spec.table} with {rows} rows "
+                    f"(shape ({rows}, {dim})), at position {position} of the indices")
+    require(out_of_range(indices, rows), report)
 
 
 def check_offsets(spec: RegionSpec, offsets: torch.Tensor, num_indices: int) -> None:
@@ -48,16 +57,21 @@ def check_offsets(spec: RegionSpec, offsets: torch.Tensor, num_indices: int) -> 
         raise ValueError(f"offsets for table {spec.table} must be 1-D, got shape {tuple(offsets.shape)}")
     if offsets.numel() == 0:
         return
-    if int(offsets[0]) != 0:
+
+    def not_at_zero():
         raise RuntimeError(f"offsets for table {spec.table} must start at 0, got offsets[0] = {int(offsets[0])}")
-    steps = offsets[1:] - offsets[:-1]
-    if bool((steps < 0).any()):
-        k = int(torch.nonzero(steps < 0)[0])
+
+    def decreasing():
+        k = int(torch.nonzero(offsets[1:] < offsets[:-1])[0])
         raise RuntimeError(f"offsets for table {spec.table} decrease: offsets[{k}] = {int(offsets[k])} > "
                            f"offsets[{k + 1}] = {int(offsets[k + 1])}")
-    if int(offsets[-1]) > num_indices:
+
+    def past_the_end():
         raise RuntimeError(f"offsets for table {spec.table} point past the {num_indices} indices: "
                            f"offsets[-1] = {int(offsets[-1])}")
+    require(offsets[0] != 0, not_at_zero)
+    require((offsets[1:] < offsets[:-1]).any(), decreasing)
+    require(offsets[-1] > num_indices, past_the_end)
 
 
 def with_last_offset(offsets: torch.Tensor, num_indices: int, included: bool) -> torch.Tensor:
@@ -140,9 +154,8 @@ def _cuda_bag_aux(spec: RegionSpec, args, outputs) -> list[torch.Tensor]:
         bag_size[:bags].index_add_(0, offset2bag, counted.to(index_t))
     if spec.mode is not BagMode.MAX:
         return [offset2bag, bag_size, offsets.new_empty(0, dtype=index_t)]
-    max_indices = outputs["max_indices"].to(index_t)
-    max_indices[bag_size[:bags] == 0] = -1
-    return [offset2bag, bag_size, max_indices]
+    empty = (bag_size[:bags] == 0).unsqueeze(1)
+    return [offset2bag, bag_size, torch.where(empty, -1, outputs["max_indices"].to(index_t))]
 
 
 def _bag_aten_args(spec: RegionSpec, args):

@@ -12,7 +12,8 @@ import math
 import torch
 
 from ..region_spec import RegionKind, RegionSpec
-from .adapters import _check_index_dtype, first_out_of_range
+from .adapters import _check_index_dtype, first_out_of_range, out_of_range
+from .checks import require
 
 aten = torch.ops.aten
 
@@ -25,11 +26,13 @@ def _check_range(spec: RegionSpec, index: torch.Tensor, size: int, axis: int, er
     """The index, checked against ``size`` (and, where ``wraps``, negative ones turned into row numbers)."""
     _check_index_dtype(index, f"index for {spec.table}")
     wrapped = torch.where(index < 0, index + size, index) if wraps else index
-    bad = first_out_of_range(wrapped, size)
-    if bad is not None:
-        value = int(index.reshape(-1)[bad[0]])
+
+    def report():
+        position, _ = first_out_of_range(wrapped, size)
+        value = int(index.reshape(-1)[position])
         raise error(f"index {value} is out of bounds for dimension {axis} with size {size} "
-                    f"({spec.op} on {spec.table}, at position {bad[0]} of the index)")
+                    f"({spec.op} on {spec.table}, at position {position} of the index)")
+    require(out_of_range(wrapped, size), report)
     return wrapped
 
 
@@ -187,10 +190,15 @@ def segment_offsets(spec: RegionSpec, bounds: torch.Tensor, rows: int) -> torch.
     """The segments' offsets (from lengths or offsets), checked against the data's ``rows``."""
     _check_index_dtype(bounds, "segment lengths or offsets")
     offsets = bounds if spec.op == "offsets" else torch.cat([bounds.new_zeros(1), torch.cumsum(bounds, 0)])
-    if offsets.numel() and int(offsets[-1]) != rows:
+
+    def wrong_total():
         raise RuntimeError(f"segment lengths sum to {int(offsets[-1])} but the data has {rows} rows")
-    if bool((offsets[1:] < offsets[:-1]).any()):
+
+    def negative():
         raise RuntimeError("segment lengths must be non-negative and offsets non-decreasing")
+    if offsets.numel():
+        require(offsets[-1] != rows, wrong_total)
+    require((offsets[1:] < offsets[:-1]).any(), negative)
     return offsets
 
 

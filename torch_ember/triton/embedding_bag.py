@@ -150,7 +150,7 @@ def embedding_bags(bags: list[Bag]) -> list[dict[str, torch.Tensor]]:
                           r.get("bag_size", spare).data_ptr(), r.get("max_indices", spare).data_ptr(),
                           o.numel() - 1, t.shape[1], int(b.mode), b.padding_idx, int(b.weights is not None)]
                          for t, i, o, b, r in zip(tables, indices, offsets, bags, results)],
-                        dtype=torch.int64).to(device)
+                        dtype=torch.int64, pin_memory=device.type == "cuda").to(device, non_blocking=True)
     widest = max(t.shape[1] for t in tables)
     most_bags = max(o.numel() - 1 for o in offsets)
     if widest == 0 or most_bags == 0:

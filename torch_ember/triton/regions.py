@@ -11,6 +11,7 @@ import torch
 
 from ..region_spec import RegionKind, RegionSpec
 from ..runtime.adapters import ADAPTERS, apply_epilogue
+from ..runtime.checks import deferred_checks
 from . import elements, embedding_bag, embedding_bag_backward, rows, segment
 
 KERNELS = {
@@ -55,7 +56,8 @@ def run_region(spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]
     if hasattr(adapter, "specialize"):
         spec, args = adapter.specialize(spec, args)
         adapter = ADAPTERS[spec.kind]
-    inputs = adapter.program_inputs(spec, args)
+    with deferred_checks(any(a.is_cuda for a in args)):   # one round trip to the GPU for all the checks
+        inputs = adapter.program_inputs(spec, args)
     sizes = adapter.sizes(spec, args) if hasattr(adapter, "sizes") else {}
     with torch.profiler.record_function(f"ember::triton::{spec.name}:{spec.table}"):
         outputs = KERNELS[spec.kind](spec, inputs, sizes)

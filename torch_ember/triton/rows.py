@@ -81,10 +81,12 @@ def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict
     segment's length for mean); the rows' segment numbers are made on the host from the offsets."""
     grad, offsets = inputs["grad"], inputs["offsets"]
     lengths = offsets[1:] - offsets[:-1]
-    segment_of_row = torch.repeat_interleave(torch.arange(lengths.numel(), device=grad.device), lengths)
+    rows = sizes["num_rows"]   # the lengths' sum, known without reading them back from the GPU
+    segment_of_row = torch.repeat_interleave(torch.arange(lengths.numel(), device=grad.device), lengths,
+                                             output_size=rows)
     out = gather_rows(spec, {"table": grad, "indices": segment_of_row}, sizes)["out"]
     if spec.reduce == "mean":
-        out = out / lengths.repeat_interleave(lengths).unsqueeze(1).to(out.dtype)
+        out = out / lengths.repeat_interleave(lengths, output_size=rows).unsqueeze(1).to(out.dtype)
     return {"grad_data": out}
 
 
