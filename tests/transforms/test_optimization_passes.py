@@ -120,6 +120,11 @@ def _cases(g, rows, dim, n, bags):
     segmented = torch.randn(n, dim, generator=g)
     yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce="mean", op="lengths"),
            [torch.randn(lengths.numel(), dim, generator=g), torch.empty(0), segmented, lengths])
+    tied = torch.randint(0, 3, (n, dim), generator=g).float()        # ties, which max and min backward share
+    tied_max = torch.segment_reduce(tied, "max", lengths=lengths)
+    yield RegionSpec(RegionKind.SEGMENT_TIES, "t", reduce="max", op="lengths"), [tied, tied_max, lengths]
+    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce="max", op="lengths"),
+           [torch.randn(lengths.numel(), dim, generator=g), tied_max, tied, lengths])   # its ties counted first
     parts = (RegionSpec(RegionKind.EMBEDDING_BAG, "a", BagMode.SUM, has_weights=True),
              RegionSpec(RegionKind.EMBEDDING_BAG, "b", BagMode.MAX, 0))
     yield RegionSpec(RegionKind.BATCHED, "a,b", parts=parts), [w, i, o, psw, x, i, o]

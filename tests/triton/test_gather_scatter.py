@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from torch_ember.region_spec import RegionKind, RegionSpec
+from torch_ember.runtime.index_adapters import ties_region
 
 GEN = torch.Generator().manual_seed(0)
 X = torch.randn(12, 10, generator=GEN)
@@ -69,12 +70,18 @@ def test_segment_reduce_with_an_empty_segment(check_region, reduce):
                  [data, torch.tensor([2, 0, 4, 3])])
 
 
-@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
 def test_segment_reduce_backward_with_an_empty_segment(check_region, reduce):
-    data, lengths = torch.randn(9, 3, 2, generator=GEN), torch.tensor([2, 0, 4, 3])
+    """max and min with ties, a NaN, and negative gradients; their ties counted by a region of their own."""
+    data, lengths = torch.randint(0, 3, (9, 3, 2), generator=GEN).float(), torch.tensor([2, 0, 4, 3])
+    data[3, 1, 0] = float("nan")
     output = torch.segment_reduce(data, reduce, lengths=lengths)
-    check_region(RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=reduce, op="lengths"),
-                 [torch.randn(output.shape, generator=GEN), output, data, lengths])
+    args = [torch.randn(output.shape, generator=GEN), output, data, lengths]
+    if reduce in ("max", "min"):
+        ties_spec, ties_args = ties_region(RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=reduce, op="lengths"),
+                                           args)
+        args.append(check_region(ties_spec, ties_args)[0])
+    check_region(RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=reduce, op="lengths"), args)
 
 
 def test_a_bad_index_raises_what_eager_raises():

@@ -276,7 +276,7 @@ class EmbeddingBagWeightsBackwardAdapter:
 
 from .index_adapters import (  # noqa: E402  (they build on the helpers above)
     FinishRowsAdapter, GatherElementsAdapter, GatherRowsAdapter, GatherScatterAdapter, ScatterElementsAdapter,
-    ScatterRowsAdapter, SegmentReduceAdapter, SegmentReduceBackwardAdapter,
+    ScatterRowsAdapter, SegmentReduceAdapter, SegmentReduceBackwardAdapter, SegmentTiesAdapter,
 )
 
 ADAPTERS = {
@@ -294,6 +294,7 @@ ADAPTERS = {
     RegionKind.SEGMENT_REDUCE: SegmentReduceAdapter,
     RegionKind.SEGMENT_REDUCE_BACKWARD: SegmentReduceBackwardAdapter,
     RegionKind.FINISH_ROWS: FinishRowsAdapter,
+    RegionKind.SEGMENT_TIES: SegmentTiesAdapter,
 }
 
 

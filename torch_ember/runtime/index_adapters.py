@@ -223,14 +223,63 @@ class SegmentReduceAdapter:
     fake = reference
 
 
-class SegmentReduceBackwardAdapter:
-    """``_segment_reduce_backward(grad, output, data, reduce, lengths= or offsets=)``, sum and mean.
-    Arguments: ``grad, output, data, bounds``; ``output`` is read only by the reference."""
+def _segment_of_row(offsets: torch.Tensor, rows: int) -> torch.Tensor:
+    lengths = offsets[1:] - offsets[:-1]
+    return torch.repeat_interleave(torch.arange(lengths.numel(), device=offsets.device), lengths, output_size=rows)
+
+
+def _ties(data: torch.Tensor, output: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Per segment and column, the elements that are NaN or equal the segment's result (f32 counts)."""
+    segment = _segment_of_row(offsets, data.shape[0])
+    tie = torch.isnan(data) | (data == output[segment])
+    return torch.zeros(output.shape, dtype=torch.float32, device=data.device).index_add_(0, segment, tie.float())
+
+
+def ties_region(spec: RegionSpec, args: list[torch.Tensor]) -> tuple[RegionSpec, list[torch.Tensor]] | None:
+    """A max or min segment backward first counts its ties with a program of its own: that program's spec
+    and arguments (None for the other reductions), whose result the backward takes as a fifth argument."""
+    if spec.kind is not RegionKind.SEGMENT_REDUCE_BACKWARD or spec.reduce not in ("max", "min"):
+        return None
+    _, output, data, bounds = args[:4]
+    return RegionSpec(RegionKind.SEGMENT_TIES, spec.table, reduce=spec.reduce, op=spec.op), [data, output, bounds]
+
+
+class SegmentTiesAdapter:
+    """The ties of a max or min segment backward (``ties_region``). Arguments: ``data, output, bounds``."""
 
     @staticmethod
     def program_inputs(spec, args):
-        grad, _, data, bounds = args
-        return {"grad": _rows(grad), "offsets": segment_offsets(spec, bounds, data.shape[0])}
+        data, output, bounds = args
+        offsets = segment_offsets(spec, bounds, data.shape[0])
+        return {"data": _rows(data), "output": _rows(output, offsets.numel() - 1), "offsets": offsets}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [outputs["ties"]]
+
+    @staticmethod
+    def reference(spec, args):
+        data, output, bounds = args
+        offsets = segment_offsets(spec, bounds, data.shape[0])
+        return [_ties(_rows(data), _rows(output, offsets.numel() - 1), offsets)]
+
+    fake = reference
+
+
+class SegmentReduceBackwardAdapter:
+    """``_segment_reduce_backward(grad, output, data, reduce, lengths= or offsets=)``, sum, mean, max, min.
+    Arguments: ``grad, output, data, bounds`` and, for max and min, the ties ``ties_region`` counted;
+    ``output`` is read by max and min, and by the reference."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        grad, output, data, bounds = args[:4]
+        offsets = segment_offsets(spec, bounds, data.shape[0])
+        inputs = {"grad": _rows(grad), "offsets": offsets}
+        if spec.reduce in ("max", "min"):
+            segments = offsets.numel() - 1
+            inputs.update(data=_rows(data), output=_rows(output, segments), ties=args[4])
+        return inputs
 
     @staticmethod
     def sizes(spec, args):
@@ -242,7 +291,7 @@ class SegmentReduceBackwardAdapter:
 
     @staticmethod
     def reference(spec, args):
-        grad, output, data, bounds = args
+        grad, output, data, bounds = args[:4]
         return [aten._segment_reduce_backward(grad, output, data, spec.reduce, **{spec.op: bounds})]
 
     fake = reference

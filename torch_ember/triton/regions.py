@@ -28,6 +28,7 @@ KERNELS = {
     RegionKind.SCATTER_ELEMENTS: elements.scatter_elements,
     RegionKind.SEGMENT_REDUCE: segment.segment_reduce,
     RegionKind.SEGMENT_REDUCE_BACKWARD: rows.segment_reduce_backward,
+    RegionKind.SEGMENT_TIES: rows.segment_ties,
 }
 
 

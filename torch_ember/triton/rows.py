@@ -76,18 +76,41 @@ def gather_rows(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.
     return {"out": out}
 
 
-def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
-    """A sum's or mean's backward over segments: each row gathers its segment's gradient row (over the
-    segment's length for mean); the rows' segment numbers are made on the host from the offsets."""
-    grad, offsets = inputs["grad"], inputs["offsets"]
+def _segment_rows(spec: RegionSpec, offsets: torch.Tensor, rows: int, *tables: torch.Tensor) -> list[torch.Tensor]:
+    """Each table's segment row for every data row (the gather kernel), the rows' segment numbers made on
+    the device from the offsets (``rows``, the lengths' sum, is known without reading them back)."""
     lengths = offsets[1:] - offsets[:-1]
-    rows = sizes["num_rows"]   # the lengths' sum, known without reading them back from the GPU
-    segment_of_row = torch.repeat_interleave(torch.arange(lengths.numel(), device=grad.device), lengths,
+    segment_of_row = torch.repeat_interleave(torch.arange(lengths.numel(), device=offsets.device), lengths,
                                              output_size=rows)
-    out = gather_rows(spec, {"table": grad, "indices": segment_of_row}, sizes)["out"]
+    return [gather_rows(spec, {"table": t, "indices": segment_of_row}, {})["out"] for t in tables]
+
+
+def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
+    """A segment reduction's backward: each row gathers its segment's gradient row (over the segment's
+    length for mean; for max and min, to the ties only, shared as PyTorch shares it)."""
+    grad, offsets, rows = inputs["grad"], inputs["offsets"], sizes["num_rows"]
+    if spec.reduce in ("max", "min"):
+        data = inputs["data"]
+        g, result, n = _segment_rows(spec, offsets, rows, grad, inputs["output"], inputs["ties"])
+        tie = torch.isnan(data) | (data == result)
+        each = torch.where(n > 1.5, torch.where(g > 0, g / n, g), g)
+        return {"grad_data": torch.where(tie, each, 0.0).to(grad.dtype)}
+    (out,) = _segment_rows(spec, offsets, rows, grad)
     if spec.reduce == "mean":
+        lengths = offsets[1:] - offsets[:-1]
         out = out / lengths.repeat_interleave(lengths, output_size=rows).unsqueeze(1).to(out.dtype)
     return {"grad_data": out}
+
+
+def segment_ties(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
+    """A max or min segment backward's ties per segment and column (f32 counts)."""
+    data, output, offsets = inputs["data"], inputs["output"], inputs["offsets"]
+    (result,) = _segment_rows(spec, offsets, data.shape[0], output)
+    tie = torch.isnan(data) | (data == result)
+    segment = torch.repeat_interleave(torch.arange(offsets.numel() - 1, device=data.device),
+                                      offsets[1:] - offsets[:-1], output_size=data.shape[0])
+    return {"ties": torch.zeros(output.shape, dtype=torch.float32, device=data.device).index_add_(0, segment,
+                                                                                                   tie.float())}
 
 
 def scatter(values: torch.Tensor, target: torch.Tensor, num_out: int, reduce: str, *, gather=None, weights=None,

@@ -5,7 +5,14 @@ row load). Empty segments give the reduction's identity, as PyTorch does without
 as each segment's result is stored: a segment is complete at its END event, unlike a scatter's rows.
 
 The backward of a sum or mean: every row of a segment receives the segment's gradient row (over the
-segment's length for mean), stored once per row, walked segment by segment like the forward."""
+segment's length for mean), stored once per row, walked segment by segment like the forward.
+
+The backward of a max or min, as PyTorch's kernel computes it, takes two programs. An element is a *tie*
+where it is NaN or equals its segment's result (a NaN result is equal to nothing); the first program
+counts the ties of each segment and column (``build_segment_ties``), and the second gives each tie the
+segment's gradient, divided by the count where there are two ties or more and the gradient is positive
+(PyTorch divides only positive gradients), and every other element 0. The device compares with ``gt``
+alone: x is NaN where neither x > -inf nor inf > x, and equal where neither is greater."""
 from __future__ import annotations
 
 from dae_emulator.program import Accumulator, AluOp, DType, Event, OpKind, ReduceKind
@@ -50,7 +57,62 @@ def build_segment_reduce(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgr
     return SlcProgram(spec.name, params, tuple(accs), loop)
 
 
+def _is_tie(value: str, result: str) -> list:
+    """Instructions leaving ``tie`` 1.0 where the row ``value`` is NaN or equals ``result``, else 0.0."""
+    def is_number(x: str) -> list:
+        return [op(OpKind.GT, f"{x}_above", x, float("-inf")), op(OpKind.GT, f"{x}_below", float("inf"), x),
+                op(OpKind.SELECT, f"{x}_below_f", f"{x}_below", 1.0, 0.0),
+                op(OpKind.SELECT, f"{x}_is_number", f"{x}_above", 1.0, f"{x}_below_f")]
+    return is_number(value) + is_number(result) + [
+        op(OpKind.GT, "greater", value, result), op(OpKind.GT, "less", result, value),
+        op(OpKind.SELECT, "less_f", "less", 1.0, 0.0),
+        op(OpKind.SELECT, "differs", "greater", 1.0, "less_f"),
+        op(OpKind.SELECT, "equal", "differs", 0.0, f"{result}_is_number"),
+        op(OpKind.SELECT, "tie", f"{value}_is_number", "equal", 1.0),
+    ]
+
+
+def build_segment_ties(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    """Per segment and column, how many of its elements tie with its max or min (``ties``, f32)."""
+    segments, width = dim("num_offsets", -1), dim("dim")
+    params = (param("data", dtypes["data"], dim("num_rows"), width),
+              param("output", dtypes["output"], segments, width),
+              param("offsets", dtypes["offsets"], dim("num_offsets")),
+              param("ties", DType.F32, segments, width, output=True))
+    row_body = _is_tie("value", "result") + [op(OpKind.UPDATE, None, "tie", target="count")]
+    end_body = [op(OpKind.READ, "n", target="count"), op(OpKind.STORE, None, "s", "n", target="ties"),
+                op(OpKind.RESET, None, target="count")]
+    rows = SlcLoop("j", LoopKind.RANGE, lo="lo", hi="hi", streams=(load_row("value", "data", "j"),),
+                   callbacks=(SlcCallback(Event.ITER, tuple(row_body)),))
+    loop = SlcLoop("s", LoopKind.DENSE, extent=segments, streams=tuple(_bounds() + [load_row("result", "output", "s")]),
+                   callbacks=(SlcCallback(Event.END, tuple(end_body)),), inner=rows)
+    return SlcProgram(spec.name, params, (Accumulator("count", ReduceKind.SUM, DType.F32, width),), loop)
+
+
+def _extreme_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    grad_t, width, segments = dtypes["grad"], dim("dim"), dim("num_offsets", -1)
+    params = (param("grad", grad_t, segments, width),
+              param("data", dtypes["data"], dim("num_rows"), width),
+              param("output", dtypes["output"], segments, width),
+              param("ties", DType.F32, segments, width),
+              param("offsets", dtypes["offsets"], dim("num_offsets")),
+              param("grad_data", grad_t, dim("num_rows"), width, output=True))
+    body = _is_tie("value", "result") + [
+        op(OpKind.GT, "shared", "n", 1.5), op(OpKind.GT, "positive", "g", 0.0), op(OpKind.DIV, "share", "g", "n"),
+        op(OpKind.SELECT, "divided", "positive", "share", "g"), op(OpKind.SELECT, "each", "shared", "divided", "g"),
+        op(OpKind.SELECT, "given", "tie", "each", 0.0), op(OpKind.STORE, None, "j", "given", target="grad_data"),
+    ]
+    segment_streams = _bounds() + [load_row("g", "grad", "s"), load_row("result", "output", "s"),
+                                   load_row("n", "ties", "s")]
+    rows = SlcLoop("j", LoopKind.RANGE, lo="lo", hi="hi", streams=(load_row("value", "data", "j"),),
+                   callbacks=(SlcCallback(Event.ITER, tuple(body)),))
+    loop = SlcLoop("s", LoopKind.DENSE, extent=segments, streams=tuple(segment_streams), inner=rows)
+    return SlcProgram(spec.name, params, (), loop)
+
+
 def build_segment_reduce_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    if spec.reduce in ("max", "min"):
+        return _extreme_backward(spec, dtypes)
     grad_t, width = dtypes["grad"], dim("dim")
     params = (param("grad", grad_t, dim("num_offsets", -1), width),
               param("offsets", dtypes["offsets"], dim("num_offsets")),
