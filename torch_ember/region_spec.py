@@ -7,6 +7,7 @@ custom-op call, so compiled code stays self-contained (a cached graph needs no p
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -38,7 +39,8 @@ class BagMode(enum.IntEnum):
 
 _BAG_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING_BAG_BACKWARD, RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD}
 _REDUCING_KINDS = {RegionKind.SCATTER_ROWS, RegionKind.GATHER_SCATTER, RegionKind.SCATTER_ELEMENTS,
-                   RegionKind.SEGMENT_REDUCE, RegionKind.SEGMENT_REDUCE_BACKWARD, RegionKind.FINISH_ROWS}
+                   RegionKind.SEGMENT_REDUCE, RegionKind.SEGMENT_REDUCE_BACKWARD, RegionKind.FINISH_ROWS,
+                   RegionKind.SEGMENT_TIES}
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class RegionSpec:
     shared: tuple[tuple[str, str], ...] = field(default=())
     same_length: tuple[tuple[str, str], ...] = field(default=())
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         if self.kind is RegionKind.BATCHED:
             return f"batched_{len(self.parts)}x_{self.parts[0].name}" if len(
@@ -107,4 +109,10 @@ class RegionSpec:
 
     @staticmethod
     def from_json(text: str) -> "RegionSpec":
-        return RegionSpec.from_dict(json.loads(text))
+        return _parsed(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> RegionSpec:
+    """Specs are immutable, and a compiled graph passes the same JSON at every launch: parse it once."""
+    return RegionSpec.from_dict(json.loads(text))

@@ -47,11 +47,17 @@ def program_for(spec_json: str, dtypes: tuple[tuple[str, DType], ...], device_js
     return compiled
 
 
+@functools.lru_cache(maxsize=256)
+def _settings(settings_json: str) -> dict:
+    """The launch settings, parsed once per distinct JSON text (shared between launches: read, never written)."""
+    return json.loads(settings_json)
+
+
 def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list[torch.Tensor]:
     """Run one region. Under ``torch.profiler`` it is the event ``ember::<region>``; the launch log keeps
     its modeled time and bound, which ``torch_ember.profiler`` adds to that event in the exported trace."""
     spec = RegionSpec.from_json(spec_json)
-    settings = json.loads(settings_json)
+    settings = _settings(settings_json)
     first = ties_region(spec, args)
     if first is not None:               # a max or min segment backward counts its ties first
         ties_spec, ties_args = first
