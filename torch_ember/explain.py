@@ -73,6 +73,7 @@ def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -
             with torch.no_grad():
                 compile_exported(model, options)(*inputs)
             return _finish(regions, host, verbose)
+        host.extend(_sparse_inputs(inputs))
         compiled = torch.compile(model, backend=lambda gm, ex: dynamo_backend.ember_backend(gm, ex, options))
         out = compiled(*inputs)
         outputs = [t for t in (out if isinstance(out, (tuple, list)) else [out])
@@ -84,6 +85,18 @@ def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -
     finally:
         dynamo_backend.LOWERING_OBSERVERS.remove(observe)
     return _finish(regions, host, verbose)
+
+
+def _sparse_inputs(inputs) -> list[HostLookup]:
+    """Dynamo cannot trace sparse tensors: what reads one runs eagerly, and the backend never sees it."""
+    flat = []
+    for x in inputs:
+        flat += list(x) if isinstance(x, (list, tuple)) else [x]
+    return [HostLookup("input", f"input {k} ({str(x.layout).removeprefix('torch.')})",
+                       "torch.compile cannot trace sparse tensors (Dynamo runs what reads them eagerly, "
+                       "pytorch#171865); torch_ember.compile_exported(torch.export.export(model, inputs)) lowers "
+                       "sparse @ dense products on them")
+            for k, x in enumerate(flat) if isinstance(x, torch.Tensor) and x.layout != torch.strided]
 
 
 def _finish(regions, host, verbose: bool) -> Explanation:

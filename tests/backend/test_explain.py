@@ -36,3 +36,13 @@ def test_explain_lists_regions_fusions_and_host_ops_without_touching_grads(capsy
     assert any("embedding" in op and "scale_grad_by_freq" in reason for op, reason in reasons)
     assert "fused: index -> index_add" in printed and "left on the host" in printed
     assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_explain_says_why_a_sparse_input_stays_on_the_host_under_torch_compile(layout):
+    a = torch.sparse_coo_tensor(torch.tensor([[0, 1, 2], [1, 0, 2]]), torch.rand(3), (3, 3)).coalesce()
+    a = a.to_sparse_csr() if layout == "csr" else a
+    explanation = torch_ember.explain(lambda a, x: torch.sparse.mm(a, x), a, torch.randn(3, 4), verbose=False)
+    assert explanation.regions == ()
+    (host,) = explanation.host_ops
+    assert host.op == f"input 0 (sparse_{layout})" and "compile_exported" in host.reason, host
