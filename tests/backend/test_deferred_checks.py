@@ -44,3 +44,17 @@ def test_checks_are_read_when_the_block_ends_not_before():
             require(torch.tensor(True), lambda: (_ for _ in ()).throw(ValueError("second")))
             seen.append("block ran to its end")
     assert seen == ["block ran to its end"]
+
+
+def test_a_region_with_several_checks_reads_back_once(monkeypatch):
+    """What a GPU pays for: every read of a value back to the host. A bag region has four checks (offsets
+    start at 0, do not decrease, stay within the indices; indices in range): deferred, one read for all."""
+    reads = []
+    for name in ("__bool__", "item", "tolist", "__int__"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *a, _o=original, _n=name: reads.append(_n) or _o(self, *a))
+    _bag_inputs([1, 2, 3], [0, 2], deferred=True)
+    assert reads == ["tolist"]
+    reads.clear()
+    _bag_inputs([1, 2, 3], [0, 2], deferred=False)
+    assert len(reads) == 4
