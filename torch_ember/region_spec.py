@@ -25,8 +25,9 @@ class RegionKind(enum.Enum):
     GATHER_ELEMENTS = "gather_elements"    # gather / take_along_dim along any dimension
     SCATTER_ELEMENTS = "scatter_elements"  # scatter_add / scatter_reduce along any dimension
     SEGMENT_REDUCE = "segment_reduce"      # segment_reduce over contiguous rows
-    SEGMENT_REDUCE_BACKWARD = "segment_reduce_backward"   # aten._segment_reduce_backward, sum / mean / max / min
+    SEGMENT_REDUCE_BACKWARD = "segment_reduce_backward"   # aten._segment_reduce_backward
     SEGMENT_TIES = "segment_ties"          # a segment max or min backward's ties, counted before it (no graph op)
+    SEGMENT_PRODUCTS = "segment_products"  # a segment prod backward's products and counts, made before it (no graph op)
     BATCHED = "batched"                    # several independent regions (``parts``) in one launch
     FINISH_ROWS = "finish_rows"            # a row scatter's combine and epilogue, run after it (no graph op)
 

@@ -125,6 +125,10 @@ def _cases(g, rows, dim, n, bags):
     yield RegionSpec(RegionKind.SEGMENT_TIES, "t", reduce="max", op="lengths"), [tied, tied_max, lengths]
     yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce="max", op="lengths"),
            [torch.randn(lengths.numel(), dim, generator=g), tied_max, tied, lengths])   # its ties counted first
+    tied_prod = torch.segment_reduce(tied, "prod", lengths=lengths)                     # zeros among them
+    yield RegionSpec(RegionKind.SEGMENT_PRODUCTS, "t", op="lengths"), [tied, tied_prod, lengths]
+    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce="prod", op="lengths"),
+           [torch.randn(lengths.numel(), dim, generator=g), tied_prod, tied, lengths])  # its products made first
     parts = (RegionSpec(RegionKind.EMBEDDING_BAG, "a", BagMode.SUM, has_weights=True),
              RegionSpec(RegionKind.EMBEDDING_BAG, "b", BagMode.MAX, 0))
     yield RegionSpec(RegionKind.BATCHED, "a,b", parts=parts), [w, i, o, psw, x, i, o]

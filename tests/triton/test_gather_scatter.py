@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from torch_ember.region_spec import RegionKind, RegionSpec
-from torch_ember.runtime.index_adapters import ties_region
+from torch_ember.runtime.index_adapters import prepass_region
 
 GEN = torch.Generator().manual_seed(0)
 X = torch.randn(12, 10, generator=GEN)
@@ -70,18 +70,18 @@ def test_segment_reduce_with_an_empty_segment(check_region, reduce):
                  [data, torch.tensor([2, 0, 4, 3])])
 
 
-@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min", "prod"])
 def test_segment_reduce_backward_with_an_empty_segment(check_region, reduce):
-    """max and min with ties, a NaN, and negative gradients; their ties counted by a region of their own."""
+    """Ties and zeros (data drawn from 0, 1, 2), a NaN, an infinity, and negative gradients; max, min and
+    prod first run a region of their own over the segments."""
     data, lengths = torch.randint(0, 3, (9, 3, 2), generator=GEN).float(), torch.tensor([2, 0, 4, 3])
-    data[3, 1, 0] = float("nan")
+    data[3, 1, 0], data[4, 2, 1] = float("nan"), float("inf")
     output = torch.segment_reduce(data, reduce, lengths=lengths)
     args = [torch.randn(output.shape, generator=GEN), output, data, lengths]
-    if reduce in ("max", "min"):
-        ties_spec, ties_args = ties_region(RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=reduce, op="lengths"),
-                                           args)
-        args.append(check_region(ties_spec, ties_args)[0])
-    check_region(RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=reduce, op="lengths"), args)
+    spec = RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=reduce, op="lengths")
+    if prepass_region(spec, args) is not None:
+        args += check_region(*prepass_region(spec, args))
+    check_region(spec, args)
 
 
 def test_a_bad_index_raises_what_eager_raises():

@@ -41,9 +41,10 @@ def decouple(slc: SlcProgram) -> DlcProgram:
             by_name = {s.name: s for s in streams}
             for n, cb in enumerate(loop.callbacks):
                 token = f"{loop.var.upper()}_{cb.event.value.upper()}" + (f"_{n}" if n else "")
-                read = []
-                for ins in cb.body:
-                    read += [a for a in ins.args if isinstance(a, str) and a in by_name and a not in read]
+                read = []               # the streams the callback reads, each once, in first-read order
+                for a in (a for ins in cb.body for a in ins.args):
+                    if isinstance(a, str) and a in by_name and a not in read:
+                        read.append(a)
                 pushes, pops = [], []
                 for name in read:
                     queue = f"q_{token.lower()}_{name}"

@@ -124,8 +124,6 @@ def _segment_check(kw):
 
 
 def _segment_backward_check(kw):
-    if kw["reduce"] not in ("sum", "mean", "max", "min"):
-        return f"segment_reduce's backward is lowered for sum, mean, max and min, not reduce={kw['reduce']!r}"
     return _segment_check({**kw, "indices": None}) or tensor_checks(meta(kw["grad"]))
 
 

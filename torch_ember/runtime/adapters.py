@@ -276,7 +276,8 @@ class EmbeddingBagWeightsBackwardAdapter:
 
 from .index_adapters import (  # noqa: E402  (they build on the helpers above)
     FinishRowsAdapter, GatherElementsAdapter, GatherRowsAdapter, GatherScatterAdapter, ScatterElementsAdapter,
-    ScatterRowsAdapter, SegmentReduceAdapter, SegmentReduceBackwardAdapter, SegmentTiesAdapter,
+    ScatterRowsAdapter, SegmentProductsAdapter, SegmentReduceAdapter, SegmentReduceBackwardAdapter,
+    SegmentTiesAdapter,
 )
 
 ADAPTERS = {
@@ -295,6 +296,7 @@ ADAPTERS = {
     RegionKind.SEGMENT_REDUCE_BACKWARD: SegmentReduceBackwardAdapter,
     RegionKind.FINISH_ROWS: FinishRowsAdapter,
     RegionKind.SEGMENT_TIES: SegmentTiesAdapter,
+    RegionKind.SEGMENT_PRODUCTS: SegmentProductsAdapter,
 }
 
 

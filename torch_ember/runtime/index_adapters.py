@@ -235,17 +235,34 @@ def _ties(data: torch.Tensor, output: torch.Tensor, offsets: torch.Tensor) -> to
     return torch.zeros(output.shape, dtype=torch.float32, device=data.device).index_add_(0, segment, tie.float())
 
 
-def ties_region(spec: RegionSpec, args: list[torch.Tensor]) -> tuple[RegionSpec, list[torch.Tensor]] | None:
-    """A max or min segment backward first counts its ties with a program of its own: that program's spec
-    and arguments (None for the other reductions), whose result the backward takes as a fifth argument."""
-    if spec.kind is not RegionKind.SEGMENT_REDUCE_BACKWARD or spec.reduce not in ("max", "min"):
+def segment_products(data: torch.Tensor, offsets: torch.Tensor, segments: int) -> list[torch.Tensor]:
+    """Per segment and column: the product of the elements that are neither NaN nor zero (in order, in the
+    accumulation dtype), and the counts of zeros, NaNs and infinities (f32)."""
+    segment = _segment_of_row(offsets, data.shape[0])
+    zero, nan = data == 0, torch.isnan(data)
+    acc = torch.float64 if data.dtype == torch.float64 else torch.float32
+    shape = (segments, data.shape[1])
+    products = torch.ones(shape, dtype=acc, device=data.device).scatter_reduce_(
+        0, segment.unsqueeze(1).expand(data.shape), torch.where(zero | nan, 1.0, data).to(acc), "prod")
+    counts = [torch.zeros(shape, dtype=torch.float32, device=data.device).index_add_(0, segment, c.float())
+              for c in (zero, nan, torch.isinf(data))]
+    return [products, *counts]
+
+
+def prepass_region(spec: RegionSpec, args: list[torch.Tensor]) -> tuple[RegionSpec, list[torch.Tensor]] | None:
+    """A max, min or prod segment backward first runs a program of its own over each segment (its ties;
+    its products and counts): that program's spec and arguments (None for sum and mean). Its outputs
+    follow the backward's four arguments."""
+    if spec.kind is not RegionKind.SEGMENT_REDUCE_BACKWARD or spec.reduce not in ("max", "min", "prod"):
         return None
     _, output, data, bounds = args[:4]
+    if spec.reduce == "prod":
+        return RegionSpec(RegionKind.SEGMENT_PRODUCTS, spec.table, op=spec.op), [data, output, bounds]
     return RegionSpec(RegionKind.SEGMENT_TIES, spec.table, reduce=spec.reduce, op=spec.op), [data, output, bounds]
 
 
 class SegmentTiesAdapter:
-    """The ties of a max or min segment backward (``ties_region``). Arguments: ``data, output, bounds``."""
+    """The ties of a max or min segment backward (``prepass_region``). Arguments: ``data, output, bounds``."""
 
     @staticmethod
     def program_inputs(spec, args):
@@ -266,19 +283,52 @@ class SegmentTiesAdapter:
     fake = reference
 
 
+class SegmentProductsAdapter:
+    """The products and counts of a prod segment backward (``prepass_region``). Arguments: ``data, output,
+    bounds`` (``output`` only gives the number of segments)."""
+
+    @staticmethod
+    def program_inputs(spec, args):
+        data, _, bounds = args
+        return {"data": _rows(data), "offsets": segment_offsets(spec, bounds, data.shape[0])}
+
+    @staticmethod
+    def finish(spec, args, outputs):
+        return [outputs[name] for name in ("products", "zeros", "nans", "infs")]
+
+    @staticmethod
+    def reference(spec, args):
+        data, output, bounds = args
+        offsets = segment_offsets(spec, bounds, data.shape[0])
+        return segment_products(_rows(data), offsets, offsets.numel() - 1)
+
+    fake = reference
+
+
+def _undecided(products: torch.Tensor, zeros: torch.Tensor, nans: torch.Tensor, infs: torch.Tensor) -> torch.Tensor:
+    """Whether some NaN or zero element's exclusive product cannot be told from the counts: the others hold
+    a zero and no NaN or infinity, and the product of the rest overflowed (whether it did so before the zero
+    decides between 0 and NaN)."""
+    other_zero_no_nan = ((nans == 1) & (zeros >= 1)) | ((nans == 0) & (zeros >= 2))
+    return (other_zero_no_nan & (infs == 0) & torch.isinf(products)).any()
+
+
 class SegmentReduceBackwardAdapter:
-    """``_segment_reduce_backward(grad, output, data, reduce, lengths= or offsets=)``, sum, mean, max, min.
-    Arguments: ``grad, output, data, bounds`` and, for max and min, the ties ``ties_region`` counted;
-    ``output`` is read by max and min, and by the reference."""
+    """``_segment_reduce_backward(grad, output, data, reduce, lengths= or offsets=)``. Arguments: ``grad,
+    output, data, bounds``, then for max and min the ties, for prod the products and counts, that
+    ``prepass_region``'s program made; ``output`` is read by max, min and prod, and by the reference."""
 
     @staticmethod
     def program_inputs(spec, args):
         grad, output, data, bounds = args[:4]
         offsets = segment_offsets(spec, bounds, data.shape[0])
         inputs = {"grad": _rows(grad), "offsets": offsets}
+        segments = offsets.numel() - 1
         if spec.reduce in ("max", "min"):
-            segments = offsets.numel() - 1
             inputs.update(data=_rows(data), output=_rows(output, segments), ties=args[4])
+        elif spec.reduce == "prod":
+            inputs.update(data=_rows(data), output=_rows(output, segments),
+                          **dict(zip(("products", "zeros", "nans", "infs"), args[4:8])))
         return inputs
 
     @staticmethod
@@ -287,6 +337,8 @@ class SegmentReduceBackwardAdapter:
 
     @staticmethod
     def finish(spec, args, outputs):
+        if spec.reduce == "prod" and bool(_undecided(*args[4:8])):   # rare: PyTorch's kernel decides it
+            return SegmentReduceBackwardAdapter.reference(spec, args)
         return [outputs["grad_data"].reshape(args[2].shape)]
 
     @staticmethod

@@ -20,7 +20,7 @@ from dae_emulator.verify import DaeVerifyError
 from ..pipeline import Compiled, Knobs, compile_region
 from ..region_spec import RegionKind, RegionSpec
 from .adapters import ADAPTERS, apply_epilogue, check_known_values
-from .index_adapters import ties_region
+from .index_adapters import prepass_region
 from .agent_programs import agent_program
 from .stats import LAUNCHES, STATS, Launch, count_execute_ops
 
@@ -58,10 +58,10 @@ def launch(spec_json: str, settings_json: str, args: list[torch.Tensor]) -> list
     its modeled time and bound, which ``torch_ember.profiler`` adds to that event in the exported trace."""
     spec = RegionSpec.from_json(spec_json)
     settings = _settings(settings_json)
-    first = ties_region(spec, args)
-    if first is not None:               # a max or min segment backward counts its ties first
-        ties_spec, ties_args = first
-        args = [*args, launch(ties_spec.to_json(), settings_json, ties_args)[0]]
+    first = prepass_region(spec, args)
+    if first is not None:               # a max, min or prod segment backward runs a program over its segments first
+        first_spec, first_args = first
+        args = [*args, *launch(first_spec.to_json(), settings_json, first_args)]
     if settings.get("regions") == "triton":   # options={"regions": "triton"}: GPU kernels instead of the emulator
         return _launch_triton(spec, settings, args)
     region = f"{spec.name}:{spec.table}"

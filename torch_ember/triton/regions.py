@@ -29,6 +29,7 @@ KERNELS = {
     RegionKind.SEGMENT_REDUCE: segment.segment_reduce,
     RegionKind.SEGMENT_REDUCE_BACKWARD: rows.segment_reduce_backward,
     RegionKind.SEGMENT_TIES: rows.segment_ties,
+    RegionKind.SEGMENT_PRODUCTS: rows.segment_products,
 }
 
 

@@ -16,6 +16,7 @@ import triton.language as tl
 
 from ..conversion.fx_to_slc.gather_scatter import needs_count
 from ..region_spec import RegionSpec
+from ..runtime import index_adapters
 from .common import acc_buffer, block_d, check_device, rows_per_step, tl_acc
 from .segment import scatter_sorted
 
@@ -95,11 +96,33 @@ def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict
         tie = torch.isnan(data) | (data == result)
         each = torch.where(n > 1.5, torch.where(g > 0, g / n, g), g)
         return {"grad_data": torch.where(tie, each, 0.0).to(grad.dtype)}
+    if spec.reduce == "prod":
+        return {"grad_data": _product_backward(spec, inputs, rows)}
     (out,) = _segment_rows(spec, offsets, rows, grad)
     if spec.reduce == "mean":
         lengths = offsets[1:] - offsets[:-1]
         out = out / lengths.repeat_interleave(lengths, output_size=rows).unsqueeze(1).to(out.dtype)
     return {"grad_data": out}
+
+
+def _product_backward(spec: RegionSpec, inputs: dict, rows: int) -> torch.Tensor:
+    """As the device program computes it (``conversion.fx_to_slc.segment``): a NaN or zero element gets the
+    gradient times the product of the others, told from the products and counts; the others the gradient
+    times the result over the element."""
+    data, grad = inputs["data"], inputs["grad"]
+    g, result, product, zeros, nans, infs = _segment_rows(spec, inputs["offsets"], rows, grad, inputs["output"],
+                                                          *(inputs[n] for n in ("products", "zeros", "nans", "infs")))
+    zero, nan = data == 0, torch.isnan(data)
+    rest = torch.where(zeros - zero.float() > 0.5, torch.where(infs > 0.5, float("nan"), 0.0), product)
+    exclusive = torch.where(nans - nan.float() > 0.5, float("nan"), rest)
+    return torch.where(zero | nan, g * exclusive, g * result / data).to(grad.dtype)
+
+
+def segment_products(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
+    """A prod segment backward's products and counts (torch operations on the GPU, no kernel of their own)."""
+    offsets = inputs["offsets"]
+    stats = index_adapters.segment_products(inputs["data"], offsets, offsets.numel() - 1)
+    return dict(zip(("products", "zeros", "nans", "infs"), stats))
 
 
 def segment_ties(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:

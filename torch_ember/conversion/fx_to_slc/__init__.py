@@ -12,7 +12,7 @@ from .embedding import build_embedding, build_embedding_backward
 from .embedding_bag import build_embedding_bag
 from .embedding_bag_backward import build_bag_backward, build_bag_max_backward, build_bag_weights_backward
 from .finish import build_finish_rows
-from .segment import build_segment_reduce, build_segment_reduce_backward, build_segment_ties
+from .segment import build_segment_products, build_segment_reduce, build_segment_reduce_backward, build_segment_ties
 from .gather_scatter import (
     build_gather_elements, build_gather_scatter, build_scatter_elements, build_scatter_rows,
 )
@@ -32,6 +32,7 @@ _BUILDERS = {
     RegionKind.SEGMENT_REDUCE: build_segment_reduce,
     RegionKind.SEGMENT_REDUCE_BACKWARD: build_segment_reduce_backward,
     RegionKind.SEGMENT_TIES: build_segment_ties,
+    RegionKind.SEGMENT_PRODUCTS: build_segment_products,
     RegionKind.FINISH_ROWS: build_finish_rows,
 }
 

@@ -57,13 +57,31 @@ def build_segment_reduce(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgr
     return SlcProgram(spec.name, params, tuple(accs), loop)
 
 
+def _is_number(x: str) -> list:
+    """``{x}_is_number``: 1.0 where ``x`` is not NaN (above -inf or below inf); ``{x}_above``, ``{x}_below``."""
+    return [op(OpKind.GT, f"{x}_above", x, float("-inf")), op(OpKind.GT, f"{x}_below", float("inf"), x),
+            op(OpKind.SELECT, f"{x}_below_f", f"{x}_below", 1.0, 0.0),
+            op(OpKind.SELECT, f"{x}_is_number", f"{x}_above", 1.0, f"{x}_below_f")]
+
+
+def _classify(x: str) -> list:
+    """1.0/0.0 rows: ``{x}_is_nan``, ``{x}_is_zero``, ``{x}_is_inf``, and ``{x}_special`` (NaN or zero, the
+    elements whose exclusive product PyTorch multiplies out)."""
+    return _is_number(x) + [
+        op(OpKind.SELECT, f"{x}_is_nan", f"{x}_is_number", 0.0, 1.0),
+        op(OpKind.SELECT, f"{x}_finite", f"{x}_above", f"{x}_below_f", 0.0),
+        op(OpKind.SUB, f"{x}_is_inf", f"{x}_is_number", f"{x}_finite"),
+        op(OpKind.GT, f"{x}_positive", x, 0.0), op(OpKind.GT, f"{x}_negative", 0.0, x),
+        op(OpKind.SELECT, f"{x}_negative_f", f"{x}_negative", 1.0, 0.0),
+        op(OpKind.SELECT, f"{x}_nonzero", f"{x}_positive", 1.0, f"{x}_negative_f"),
+        op(OpKind.SELECT, f"{x}_is_zero", f"{x}_nonzero", 0.0, f"{x}_is_number"),
+        op(OpKind.ADD, f"{x}_special", f"{x}_is_nan", f"{x}_is_zero"),
+    ]
+
+
 def _is_tie(value: str, result: str) -> list:
     """Instructions leaving ``tie`` 1.0 where the row ``value`` is NaN or equals ``result``, else 0.0."""
-    def is_number(x: str) -> list:
-        return [op(OpKind.GT, f"{x}_above", x, float("-inf")), op(OpKind.GT, f"{x}_below", float("inf"), x),
-                op(OpKind.SELECT, f"{x}_below_f", f"{x}_below", 1.0, 0.0),
-                op(OpKind.SELECT, f"{x}_is_number", f"{x}_above", 1.0, f"{x}_below_f")]
-    return is_number(value) + is_number(result) + [
+    return _is_number(value) + _is_number(result) + [
         op(OpKind.GT, "greater", value, result), op(OpKind.GT, "less", result, value),
         op(OpKind.SELECT, "less_f", "less", 1.0, 0.0),
         op(OpKind.SELECT, "differs", "greater", 1.0, "less_f"),
@@ -113,6 +131,8 @@ def _extreme_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
 def build_segment_reduce_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
     if spec.reduce in ("max", "min"):
         return _extreme_backward(spec, dtypes)
+    if spec.reduce == "prod":
+        return _product_backward(spec, dtypes)
     grad_t, width = dtypes["grad"], dim("dim")
     params = (param("grad", grad_t, dim("num_offsets", -1), width),
               param("offsets", dtypes["offsets"], dim("num_offsets")),
@@ -126,4 +146,69 @@ def build_segment_reduce_backward(spec: RegionSpec, dtypes: dict[str, DType]) ->
     body.append(op(OpKind.STORE, None, "j", value, target="grad_data"))
     rows = SlcLoop("j", LoopKind.RANGE, lo="lo", hi="hi", callbacks=(SlcCallback(Event.ITER, tuple(body)),))
     loop = SlcLoop("s", LoopKind.DENSE, extent=dim("num_offsets", -1), streams=tuple(segment_streams), inner=rows)
+    return SlcProgram(spec.name, params, (), loop)
+
+
+_PRODUCT_STATS = ("products", "zeros", "nans", "infs")
+
+
+def build_segment_products(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    """Per segment and column: the product of its elements that are neither NaN nor zero, in order
+    (``products``), and how many are zero, NaN and infinite (f32 counts)."""
+    value_t, segments, width = dtypes["data"], dim("num_offsets", -1), dim("dim")
+    product_t = accumulate_dtype(value_t)
+    params = (param("data", value_t, dim("num_rows"), width),
+              param("offsets", dtypes["offsets"], dim("num_offsets")),
+              param("products", product_t, segments, width, output=True),
+              *(param(name, DType.F32, segments, width, output=True) for name in _PRODUCT_STATS[1:]))
+    accs = (Accumulator("product", ReduceKind.PROD, product_t, width, 1.0),
+            *(Accumulator(f"{name}_acc", ReduceKind.SUM, DType.F32, width) for name in _PRODUCT_STATS[1:]))
+    row_body = _classify("value") + [
+        op(OpKind.SELECT, "kept", "value_special", 1.0, "value"), op(OpKind.UPDATE, None, "kept", target="product"),
+        op(OpKind.UPDATE, None, "value_is_zero", target="zeros_acc"),
+        op(OpKind.UPDATE, None, "value_is_nan", target="nans_acc"),
+        op(OpKind.UPDATE, None, "value_is_inf", target="infs_acc")]
+    end_body = []
+    for name, acc in zip(_PRODUCT_STATS, accs):
+        end_body += [op(OpKind.READ, f"{name}_s", target=acc.name), op(OpKind.STORE, None, "s", f"{name}_s", target=name),
+                     op(OpKind.RESET, None, target=acc.name)]
+    rows = SlcLoop("j", LoopKind.RANGE, lo="lo", hi="hi", streams=(load_row("value", "data", "j"),),
+                   callbacks=(SlcCallback(Event.ITER, tuple(row_body)),))
+    loop = SlcLoop("s", LoopKind.DENSE, extent=segments, streams=tuple(_bounds()),
+                   callbacks=(SlcCallback(Event.END, tuple(end_body)),), inner=rows)
+    return SlcProgram(spec.name, params, accs, loop)
+
+
+def _product_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
+    """A NaN or zero element gets the gradient times the product of the segment's other elements: the
+    product of the rest where they hold no NaN or zero, NaN where they hold a NaN, or hold a zero and an
+    infinity, else 0 (the one case this cannot tell, an overflowed product beside a zero, the launch
+    finishes on the host: ``SegmentReduceBackwardAdapter.finish``); every other element the gradient
+    times the result over the element, as PyTorch's kernel computes them."""
+    grad_t, width, segments = dtypes["grad"], dim("dim"), dim("num_offsets", -1)
+    params = (param("grad", grad_t, segments, width),
+              param("data", dtypes["data"], dim("num_rows"), width),
+              param("output", dtypes["output"], segments, width),
+              param("products", dtypes["products"], segments, width),
+              *(param(name, DType.F32, segments, width) for name in _PRODUCT_STATS[1:]),
+              param("offsets", dtypes["offsets"], dim("num_offsets")),
+              param("grad_data", grad_t, dim("num_rows"), width, output=True))
+    body = _classify("value") + [
+        op(OpKind.SUB, "other_nans", "n_nans", "value_is_nan"), op(OpKind.SUB, "other_zeros", "n_zeros", "value_is_zero"),
+        op(OpKind.GT, "with_nan", "other_nans", 0.5), op(OpKind.GT, "with_zero", "other_zeros", 0.5),
+        op(OpKind.GT, "with_inf", "n_infs", 0.5),
+        op(OpKind.SUB, "g_zero", "g", "g"), op(OpKind.DIV, "nan", "g_zero", "g_zero"),     # 0/0 (NaN/NaN): NaN
+        op(OpKind.SELECT, "zeroed", "with_inf", "nan", 0.0),
+        op(OpKind.SELECT, "rest", "with_zero", "zeroed", "n_products"),
+        op(OpKind.SELECT, "exclusive", "with_nan", "nan", "rest"),
+        op(OpKind.MUL, "through_special", "g", "exclusive"),
+        op(OpKind.MUL, "g_result", "g", "result"), op(OpKind.DIV, "through_value", "g_result", "value"),
+        op(OpKind.SELECT, "given", "value_special", "through_special", "through_value"),
+        op(OpKind.STORE, None, "j", "given", target="grad_data"),
+    ]
+    segment_streams = _bounds() + [load_row("g", "grad", "s"), load_row("result", "output", "s"),
+                                   *(load_row(f"n_{name}", name, "s") for name in _PRODUCT_STATS)]
+    rows = SlcLoop("j", LoopKind.RANGE, lo="lo", hi="hi", streams=(load_row("value", "data", "j"),),
+                   callbacks=(SlcCallback(Event.ITER, tuple(body)),))
+    loop = SlcLoop("s", LoopKind.DENSE, extent=segments, streams=tuple(segment_streams), inner=rows)
     return SlcProgram(spec.name, params, (), loop)
