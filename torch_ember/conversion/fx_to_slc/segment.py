@@ -12,7 +12,11 @@ where it is NaN or equals its segment's result (a NaN result is equal to nothing
 counts the ties of each segment and column (``build_segment_ties``), and the second gives each tie the
 segment's gradient, divided by the count where there are two ties or more and the gradient is positive
 (PyTorch divides only positive gradients), and every other element 0. The device compares with ``gt``
-alone: x is NaN where neither x > -inf nor inf > x, and equal where neither is greater."""
+alone: x is NaN where neither x > -inf nor inf > x, and equal where neither is greater.
+
+The backward of a prod takes two programs too: the first (``build_segment_products``) multiplies each
+segment's elements that are neither NaN nor zero and counts its zeros, NaNs and infinities, from which the
+second tells each NaN or zero element the product of the others (``_product_backward``)."""
 from __future__ import annotations
 
 from dae_emulator.program import Accumulator, AluOp, DType, Event, OpKind, ReduceKind
