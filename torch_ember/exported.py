@@ -6,18 +6,24 @@ lookups, sparse @ dense products included, and runs the rest of the graph eagerl
 inputs). A call without gradients runs the program's own module, lowered. A call that needs gradients (an
 input or a parameter requires grad, and grad mode is on) goes through AOTAutograd, as ``torch.compile``
 does, so the backward's lookups (``a.t() @ grad`` for a sparse product) are lowered too; it is compiled at
-the first such call. AOTAutograd's fake tensors refuse CSR and CSC inputs, so training takes COO ones.
+the first such call. AOTAutograd's fake tensors refuse compressed sparse inputs, so for training a CSR
+input is passed as its three dense parts (row pointers, column indices, values), and its products with
+dense matrices become bags over them before AOTAutograd traces the program; CSC and blocked layouts are
+refused, as are CSR inputs whose values need a gradient (pass those as COO).
 """
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch.export.graph_signature import InputKind, OutputKind
 from torch.utils import _pytree as pytree
 
 from .dynamo_backend import ember_backend, lower_graph
+from .fx_passes.sparse_mm import csr_bag, product_operands
 from .options import EmberOptions
 
-_COMPRESSED = (torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc)
+_REFUSED_FOR_TRAINING = (torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc)
 
 
 class ExportedRegions(torch.nn.Module):
@@ -30,14 +36,15 @@ class ExportedRegions(torch.nn.Module):
         gm = program.module()
         names = {node.name: str(node.target) for node in gm.graph.find_nodes(op="placeholder")}
         self.inference = lower_graph(gm, settings, names, "inference")
-        self._training = None
+        self._training, self._csr_inputs = None, ()
         self._placeholders = list(program.graph_module.graph.find_nodes(op="placeholder"))
 
     def forward(self, *args, **kwargs):
         inputs = self._graph_inputs(args, kwargs)
         if not (torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in inputs)):
             return self.inference(*args, **kwargs)
-        outputs = self._training_function(inputs)(*inputs)
+        training = self._training_function(inputs)
+        outputs = training(*_unpacked(inputs, self._csr_inputs))
         return pytree.tree_unflatten(list(outputs), self.program.call_spec.out_spec)
 
     def _graph_inputs(self, args, kwargs) -> list:
@@ -60,12 +67,19 @@ class ExportedRegions(torch.nn.Module):
     def _training_function(self, inputs: list):
         if self._training is None:
             self._check_trainable(inputs)
+            self._csr_inputs = tuple(k for k, t in enumerate(inputs)
+                                     if isinstance(t, torch.Tensor) and t.layout is torch.sparse_csr)
+            gm = _trainable_graph(self.program.graph_module, self._placeholders, self._csr_inputs)
             try:
-                self._training = ember_backend(self.program.graph_module, inputs, self.options)
+                self._training = ember_backend(gm, _unpacked(inputs, self._csr_inputs), self.options)
             except RuntimeError as error:   # e.g. a sparse layout made inside the graph (PyG's to_sparse_csr)
                 raise RuntimeError(f"AOTAutograd could not trace this exported program for training ({error}); "
                                    f"call it under torch.no_grad(), or train through torch.compile") from error
         self._check_shapes(inputs)
+        for k in self._csr_inputs:
+            if not (isinstance(inputs[k], torch.Tensor) and inputs[k].layout is torch.sparse_csr):
+                raise RuntimeError(f"input {self._placeholders[k].name} was a sparse_csr tensor when this program "
+                                   f"was compiled for training; it must stay one")
         return self._training
 
     def _check_trainable(self, inputs: list) -> None:
@@ -73,9 +87,12 @@ class ExportedRegions(torch.nn.Module):
             raise NotImplementedError("compile_exported trains programs without buffer or input mutations; this "
                                       "one mutates state (call it under torch.no_grad(), or use torch.compile)")
         for node, t in zip(self._placeholders, inputs):
-            if isinstance(t, torch.Tensor) and t.layout in _COMPRESSED:
-                raise RuntimeError(f"input {node.name} is a {t.layout} tensor, which AOTAutograd cannot trace for "
-                                   f"training: pass it as COO (t.to_sparse_coo()), or call under torch.no_grad()")
+            if not isinstance(t, torch.Tensor):
+                continue
+            if t.layout in _REFUSED_FOR_TRAINING or (t.layout is torch.sparse_csr and t.requires_grad):
+                what = f"a {t.layout} tensor" + (" whose values need a gradient" if t.requires_grad else "")
+                raise RuntimeError(f"input {node.name} is {what}, which AOTAutograd cannot trace for training: "
+                                   f"pass it as COO (t.to_sparse_coo()), or call under torch.no_grad()")
 
     def _check_shapes(self, inputs: list) -> None:
         """The training graph was compiled for the exported shapes (the program's own module checks its
@@ -85,6 +102,68 @@ class ExportedRegions(torch.nn.Module):
             if isinstance(t, torch.Tensor) and want is not None and tuple(t.shape) != tuple(want.shape):
                 raise RuntimeError(f"input {node.name} has shape {tuple(t.shape)}, but the program was exported "
                                    f"for shape {tuple(want.shape)}")
+
+
+def _unpacked(inputs: list, csr_inputs: tuple[int, ...]) -> list:
+    """The inputs with each CSR tensor at ``csr_inputs`` replaced by its row pointers, columns and values
+    (copies: the parts are views of the sparse tensor, which AOTAutograd would follow back to it)."""
+    flat = []
+    for k, t in enumerate(inputs):
+        flat += [t.crow_indices().clone(), t.col_indices().clone(), t.values().clone()] if k in csr_inputs else [t]
+    return flat
+
+
+def _products_of_converted_coo(gm: torch.fx.GraphModule) -> bool:
+    """A sum product with a CSR matrix the graph converts from a COO one (``to_sparse_csr``, as PyTorch
+    Geometric's ``spmm`` does) takes the COO one itself: the same sum, and a layout AOTAutograd can trace.
+    Returns whether any product changed."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        operands = product_operands(node)
+        if operands is None or operands[2] != "sum":
+            continue
+        sparse = operands[0]
+        if (sparse.op == "call_function" and sparse.target is torch.ops.aten.to_sparse_csr.default
+                and len(sparse.args) == 1 and getattr(sparse.args[0].meta.get("val"), "layout", None) is torch.sparse_coo):
+            node.replace_input_with(sparse, sparse.args[0])
+            changed = True
+    if changed:
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+    return changed
+
+
+def _trainable_graph(program_gm: torch.fx.GraphModule, placeholders: list, csr_inputs: tuple[int, ...]):
+    """A copy of the exported graph AOTAutograd can trace: products with CSR matrices made from COO ones take
+    the COO ones, and each CSR input comes as three dense placeholders, its products with dense matrices
+    rewritten as bags over them (``fx_passes.sparse_mm``); any other use of a CSR input is refused."""
+    gm = copy.deepcopy(program_gm)
+    if not _products_of_converted_coo(gm) and not csr_inputs:
+        return program_gm
+    nodes = list(gm.graph.find_nodes(op="placeholder"))
+    for k in csr_inputs:
+        node = nodes[k]
+        with gm.graph.inserting_after(node):
+            values = gm.graph.placeholder(f"{node.name}_values")
+        with gm.graph.inserting_after(node):
+            columns = gm.graph.placeholder(f"{node.name}_col_indices")
+        with gm.graph.inserting_after(node):
+            offsets = gm.graph.placeholder(f"{node.name}_crow_indices")
+        for user in list(node.users):
+            operands = product_operands(user)
+            if operands is None or operands[0] is not node:
+                raise RuntimeError(f"input {placeholders[k].name}, a sparse_csr tensor, is used by {user.target}; "
+                                   f"only its products with dense matrices are traced for training: pass it as COO "
+                                   f"(t.to_sparse_coo()), or call under torch.no_grad()")
+
+            def add(target, *args, anchor=user):
+                with gm.graph.inserting_before(anchor):
+                    return gm.graph.call_function(target, args)
+            user.replace_all_uses_with(csr_bag(add, offsets, columns, values, operands[1], operands[2]))
+            gm.graph.erase_node(user)
+        gm.graph.erase_node(node)
+    gm.recompile()
+    return gm
 
 
 def compile_exported(program: torch.export.ExportedProgram, options: dict | None = None) -> ExportedRegions:

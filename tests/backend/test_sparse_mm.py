@@ -110,14 +110,40 @@ def test_training_through_a_coo_product_lowers_its_backward_and_matches_eager_gr
         torch.testing.assert_close(program(a, x), want.detach())
 
 
-def test_training_refuses_csr_inputs_and_other_shapes_by_name():
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_training_through_a_csr_product_lowers_it_to_a_bag_and_matches_eager_gradients(reduce):
+    class CsrLayer(Layer):
+        def forward(self, a, x):
+            return torch.relu(torch.sparse.mm(a, x @ self.weight, reduce=reduce))
+
+    torch.manual_seed(0)
+    layer, x = CsrLayer(), torch.randn(COLS, WIDTH, requires_grad=True)
+    a = _coo([(0, 1), (0, 3), (3, 4), (5, 0), (2, 2)], [1.0, -2.0, 0.5, 3.0, 1.5], coalesce=True).to_sparse_csr()
+    program = compile_exported(torch.export.export(layer, (a, x)))
+    torch_ember.reset()
+    got, want = program(a, x), layer(a, x)
+    torch.testing.assert_close(got, want)
+    params = [x, layer.weight]
+    for g, e in zip(torch.autograd.grad(got.pow(2).sum(), params), torch.autograd.grad(want.pow(2).sum(), params)):
+        torch.testing.assert_close(g, e)
+    assert [r.kind for r in torch_ember.report().regions] == ["embedding_bag", "embedding_bag_backward"]
+    b = _coo([(1, 1), (4, 0)], [2.0, 1.0], coalesce=True)     # other entries, same shape: the same program
+    torch.testing.assert_close(program(b.to_sparse_csr(), x), layer(b.to_sparse_csr(), x))
+    with pytest.raises(RuntimeError, match="input a was a sparse_csr tensor when this program was compiled"):
+        program(b, x)
+
+
+def test_training_refuses_other_compressed_layouts_learnable_csr_values_and_other_shapes_by_name():
     x = torch.randn(COLS, WIDTH, requires_grad=True)
     a = _coo([(0, 1), (3, 4)], [1.0, 2.0], coalesce=True)
-    csr_program = compile_exported(torch.export.export(Layer(), (a.to_sparse_csr(), x)))
-    with pytest.raises(RuntimeError, match="sparse_csr tensor, which AOTAutograd cannot trace"):
-        csr_program(a.to_sparse_csr(), x)
+    csc_program = compile_exported(torch.export.export(Layer(), (a.to_sparse_csc(), x)))
+    with pytest.raises(RuntimeError, match="input a is a torch.sparse_csc tensor, which AOTAutograd cannot trace"):
+        csc_program(a.to_sparse_csc(), x)
     with torch.no_grad():
-        assert csr_program(a.to_sparse_csr(), x).shape == (ROWS, WIDTH)
+        assert csc_program(a.to_sparse_csc(), x).shape == (ROWS, WIDTH)
+    csr_program = compile_exported(torch.export.export(Layer(), (a.to_sparse_csr(), x)))
+    with pytest.raises(RuntimeError, match="sparse_csr tensor whose values need a gradient"):
+        csr_program(a.to_sparse_csr().requires_grad_(), x)
     program = compile_exported(torch.export.export(Layer(), (a, x)))
     program(a, x)
     with pytest.raises(RuntimeError, match=r"input x has shape \(4, 3\), but the program was exported for shape \(5, 3\)"):
@@ -140,14 +166,26 @@ def test_bad_arguments_are_refused():
         compile_exported(program, {"rest": "inductor"})
 
 
-def test_a_sparse_layout_made_inside_the_graph_is_refused_for_training_with_the_reason():
+def test_a_csr_matrix_made_inside_the_graph_from_a_coo_one_trains_through_the_coo_one():
     class ToCsr(torch.nn.Module):          # what PyTorch Geometric's GCNConv and GINConv do with a COO adjacency
         def forward(self, a, x):
             return torch.sparse.mm(a.to_sparse_csr(), x)
 
-    a, x = _coo([(0, 1), (3, 4)], [1.0, 2.0], coalesce=True), torch.randn(COLS, WIDTH, requires_grad=True)
+    class ToCsrMean(torch.nn.Module):      # a mean over a converted matrix counts coalesced entries: on the host
+        def forward(self, a, x):
+            return torch.sparse.mm(a.to_sparse_csr(), x, reduce="mean")
+
+    a = _coo([(0, 1), (3, 4), (0, 1), (5, 2)], [1.0, 2.0, -1.0, 0.5])     # a duplicate entry: summed either way
+    x = torch.randn(COLS, WIDTH, requires_grad=True)
     program = compile_exported(torch.export.export(ToCsr(), (a, x)))
-    with pytest.raises(RuntimeError, match="AOTAutograd could not trace this exported program for training"):
-        program(a, x)
-    with torch.no_grad():
-        torch.testing.assert_close(program(a, x), ToCsr()(a, x))
+    torch_ember.reset()
+    got, want = program(a, x), ToCsr()(a, x)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(torch.autograd.grad(got.pow(2).sum(), x), torch.autograd.grad(want.pow(2).sum(), x))
+    assert [r.kind for r in torch_ember.report().regions] == ["gather_scatter", "gather_scatter"]
+    mean = compile_exported(torch.export.export(ToCsrMean(), (a, x)))
+    torch_ember.reset()
+    got, want = mean(a, x), ToCsrMean()(a, x)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(torch.autograd.grad(got.pow(2).sum(), x), torch.autograd.grad(want.pow(2).sum(), x))
+    assert torch_ember.report().regions == ()

@@ -43,7 +43,7 @@ def _product_args(node: torch.fx.Node) -> tuple | None:
     return None
 
 
-def _operands(node: torch.fx.Node) -> tuple[torch.fx.Node, torch.fx.Node, str] | None:
+def product_operands(node: torch.fx.Node) -> tuple[torch.fx.Node, torch.fx.Node, str] | None:
     """(sparse, dense, reduce) of a sparse @ dense product this pass rewrites, or None."""
     found = _product_args(node)
     if found is None:
@@ -86,9 +86,14 @@ def _coo_product(add, sparse, dense, out) -> torch.fx.Node:
 
 
 def _csr_product(add, sparse, dense, reduce: str) -> torch.fx.Node:
-    offsets = add(aten.crow_indices.default, sparse)
-    bag = add(aten._embedding_bag.default, dense, add(aten.col_indices.default, sparse), offsets, False, 0, False,
-              add(aten.values.default, sparse), True, -1)
+    return csr_bag(add, add(aten.crow_indices.default, sparse), add(aten.col_indices.default, sparse),
+                   add(aten.values.default, sparse), dense, reduce)
+
+
+def csr_bag(add, offsets, columns, values, dense, reduce: str) -> torch.fx.Node:
+    """A CSR matrix's product with ``dense`` from its three parts, as a weighted-sum bag (the mean's
+    division by each row's entry count on the host); ``add(target, *args)`` makes a node."""
+    bag = add(aten._embedding_bag.default, dense, columns, offsets, False, 0, False, values, True, -1)
     sums = add(operator.getitem, bag, 0)
     if reduce == "sum":
         return sums
@@ -99,7 +104,7 @@ def _csr_product(add, sparse, dense, reduce: str) -> torch.fx.Node:
 def rewrite_sparse_mm(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     graph = gm.graph
     for node in list(graph.nodes):
-        operands = _operands(node)
+        operands = product_operands(node)
         if operands is None:
             continue
         sparse, dense, reduce = operands
