@@ -9,7 +9,8 @@ does, so the backward's lookups (``a.t() @ grad`` for a sparse product) are lowe
 the first such call. AOTAutograd's fake tensors refuse compressed sparse inputs, so for training a CSR
 input is passed as its three dense parts (row pointers, column indices, values), and its products with
 dense matrices become bags over them before AOTAutograd traces the program; CSC and blocked layouts are
-refused, as are CSR inputs whose values need a gradient (pass those as COO).
+refused, as are CSR inputs whose values need a gradient (pass those as COO). A CSR matrix the graph
+converts from a COO input (PyTorch Geometric's ``spmm``) is traced as the COO one.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class ExportedRegions(torch.nn.Module):
         gm = program.module()
         names = {node.name: str(node.target) for node in gm.graph.find_nodes(op="placeholder")}
         self.inference = lower_graph(gm, settings, names, "inference")
-        self._training, self._csr_inputs = None, ()
+        self._training, self._csr_inputs, self._coalesced_inputs = None, (), ()
         self._placeholders = list(program.graph_module.graph.find_nodes(op="placeholder"))
 
     def forward(self, *args, **kwargs):
@@ -44,6 +45,7 @@ class ExportedRegions(torch.nn.Module):
         if not (torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in inputs)):
             return self.inference(*args, **kwargs)
         training = self._training_function(inputs)
+        inputs = [t.coalesce() if k in self._coalesced_inputs else t for k, t in enumerate(inputs)]
         outputs = training(*_unpacked(inputs, self._csr_inputs))
         return pytree.tree_unflatten(list(outputs), self.program.call_spec.out_spec)
 
@@ -69,7 +71,8 @@ class ExportedRegions(torch.nn.Module):
             self._check_trainable(inputs)
             self._csr_inputs = tuple(k for k, t in enumerate(inputs)
                                      if isinstance(t, torch.Tensor) and t.layout is torch.sparse_csr)
-            gm = _trainable_graph(self.program.graph_module, self._placeholders, self._csr_inputs)
+            gm, coalesce = _trainable_graph(self.program.graph_module, self._placeholders, self._csr_inputs)
+            self._coalesced_inputs = tuple(k for k, node in enumerate(self._placeholders) if node.name in coalesce)
             try:
                 self._training = ember_backend(gm, _unpacked(inputs, self._csr_inputs), self.options)
             except RuntimeError as error:   # e.g. a sparse layout made inside the graph (PyG's to_sparse_csr)
@@ -113,24 +116,49 @@ def _unpacked(inputs: list, csr_inputs: tuple[int, ...]) -> list:
     return flat
 
 
-def _products_of_converted_coo(gm: torch.fx.GraphModule) -> bool:
-    """A sum product with a CSR matrix the graph converts from a COO one (``to_sparse_csr``, as PyTorch
-    Geometric's ``spmm`` does) takes the COO one itself: the same sum, and a layout AOTAutograd can trace.
-    Returns whether any product changed."""
-    changed = False
+def _products_of_converted_coo(gm: torch.fx.GraphModule) -> tuple[bool, set[str]]:
+    """A product with a CSR matrix the graph converts from a COO one (``to_sparse_csr``, as PyTorch
+    Geometric's ``spmm`` does) takes the COO one itself, a layout AOTAutograd can trace: a sum as it is, a
+    mean (SAGEConv's) as the sum over each row's entry count, when the COO matrix is an input the call
+    coalesces (the conversion counts coalesced entries). Returns whether any product changed, and the
+    inputs to coalesce."""
+    changed, coalesce = False, set()
     for node in list(gm.graph.nodes):
         operands = product_operands(node)
-        if operands is None or operands[2] != "sum":
+        if operands is None:
             continue
-        sparse = operands[0]
-        if (sparse.op == "call_function" and sparse.target is torch.ops.aten.to_sparse_csr.default
+        sparse, dense, reduce = operands
+        if not (sparse.op == "call_function" and sparse.target is torch.ops.aten.to_sparse_csr.default
                 and len(sparse.args) == 1 and getattr(sparse.args[0].meta.get("val"), "layout", None) is torch.sparse_coo):
-            node.replace_input_with(sparse, sparse.args[0])
-            changed = True
+            continue
+        coo = sparse.args[0]
+        if reduce == "sum":
+            node.replace_input_with(sparse, coo)
+        elif coo.op == "placeholder":
+            node.replace_all_uses_with(_mean_over_rows(gm.graph, node, coo, dense))
+            gm.graph.erase_node(node)
+            coalesce.add(coo.name)
+        else:
+            continue
+        changed = True
     if changed:
         gm.graph.eliminate_dead_code()
         gm.recompile()
-    return changed
+    return changed, coalesce
+
+
+def _mean_over_rows(graph: torch.fx.Graph, anchor: torch.fx.Node, coo: torch.fx.Node, dense: torch.fx.Node):
+    """``coo @ dense`` with each row divided by its entry count (at least 1), built before ``anchor``."""
+    aten, x = torch.ops.aten, dense.meta["val"]
+
+    def add(target, *args, **kwargs):
+        with graph.inserting_before(anchor):
+            return graph.call_function(target, args, kwargs)
+    rows = add(aten.select.int, add(aten._indices.default, coo), 0, 0)
+    counts = add(aten.index_add.default, add(aten.zeros.default, [coo.meta["val"].shape[0]], dtype=x.dtype,
+                                             device=x.device), 0, rows, add(aten.ones_like.default, rows, dtype=x.dtype))
+    return add(aten.div.Tensor, add(aten._sparse_mm.default, coo, dense),
+               add(aten.unsqueeze.default, add(aten.clamp_min.default, counts, 1), 1))
 
 
 def _trainable_graph(program_gm: torch.fx.GraphModule, placeholders: list, csr_inputs: tuple[int, ...]):
@@ -138,8 +166,9 @@ def _trainable_graph(program_gm: torch.fx.GraphModule, placeholders: list, csr_i
     the COO ones, and each CSR input comes as three dense placeholders, its products with dense matrices
     rewritten as bags over them (``fx_passes.sparse_mm``); any other use of a CSR input is refused."""
     gm = copy.deepcopy(program_gm)
-    if not _products_of_converted_coo(gm) and not csr_inputs:
-        return program_gm
+    changed, coalesce = _products_of_converted_coo(gm)
+    if not changed and not csr_inputs:
+        return program_gm, coalesce
     nodes = list(gm.graph.find_nodes(op="placeholder"))
     for k in csr_inputs:
         node = nodes[k]
@@ -163,7 +192,7 @@ def _trainable_graph(program_gm: torch.fx.GraphModule, placeholders: list, csr_i
             gm.graph.erase_node(user)
         gm.graph.erase_node(node)
     gm.recompile()
-    return gm
+    return gm, coalesce
 
 
 def compile_exported(program: torch.export.ExportedProgram, options: dict | None = None) -> ExportedRegions:
