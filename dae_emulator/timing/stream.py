@@ -21,8 +21,6 @@ class LineStream:
     """Every line request of a launch in device order; each event's requests are contiguous."""
 
     line: np.ndarray           # int64 line address
-    event: np.ndarray          # int64 issuing event
-    execute: np.ndarray        # bool: issued by the execute unit (else by the access unit)
     write: np.ndarray          # bool
     prefetch: np.ndarray       # bool: a prefetch (nothing waits for its data)
     access_lines: np.ndarray   # int64 per event: lines its access unit issues
@@ -56,32 +54,22 @@ def _ordered_lines(
     position: np.ndarray, event: np.ndarray, address: np.ndarray, record: np.ndarray, record_bytes: np.ndarray,
     record_execute: np.ndarray, record_write: np.ndarray, record_prefetch: np.ndarray, line_bytes: int,
 ):
-    """Access i becomes lines address[i] // line_bytes onwards, each tagged with its access's event, side
-    and direction, placed by a stable counting sort on (device position of its event, side).
+    """Access i becomes lines address[i] // line_bytes onwards, each tagged with its access's direction,
+    placed by a stable counting sort on (device position of its event, side).
 
-    Each access's first line and line count are worked out once; a power-of-two line size divides by a
-    shift (a 64-bit division costs tens of cycles, and there are two per access)."""
+    An access's first line and line count are worked out in each of the two passes rather than kept (three
+    arrays the size of the trace, whose fresh pages cost more than the arithmetic); a power-of-two line
+    size divides by a shift (a 64-bit division costs tens of cycles, and there are two per access)."""
     keys = 2 * position.size
     start = np.zeros(keys + 1, dtype=np.int64)
-    first = np.empty(event.size, dtype=np.int64)
-    count = np.empty(event.size, dtype=np.int64)
-    key = np.empty(event.size, dtype=np.int64)
     shift = -1
     if line_bytes & (line_bytes - 1) == 0:
         shift = 0
         while (1 << shift) < line_bytes:
             shift += 1
     for i in range(event.size):
-        r = record[i]
-        last = address[i] + record_bytes[r] - 1
-        if shift >= 0:
-            first[i] = address[i] >> shift
-            count[i] = (last >> shift) - first[i] + 1
-        else:
-            first[i] = address[i] // line_bytes
-            count[i] = last // line_bytes - first[i] + 1
-        key[i] = 2 * position[event[i]] + record_execute[r]
-        start[key[i] + 1] += count[i]
+        first, count = _lines_of(address[i], record_bytes[record[i]], line_bytes, shift)
+        start[2 * position[event[i]] + record_execute[record[i]] + 1] += count
     access_lines = np.empty(position.size, dtype=np.int64)
     execute_lines = np.empty(position.size, dtype=np.int64)
     line_start = np.empty(position.size, dtype=np.int64)
@@ -94,18 +82,28 @@ def _ordered_lines(
         line_start[e] = start[2 * position[e]]
     total = start[keys]
     lines = np.empty(total, dtype=np.int64)
-    events = np.empty(total, dtype=np.int64)
-    execute = np.empty(total, dtype=np.bool_)
     write = np.empty(total, dtype=np.bool_)
     prefetch = np.empty(total, dtype=np.bool_)
     for i in range(event.size):
         r = record[i]
-        k = start[key[i]]
-        for j in range(count[i]):
-            lines[k + j], events[k + j] = first[i] + j, event[i]
-            execute[k + j], write[k + j], prefetch[k + j] = record_execute[r], record_write[r], record_prefetch[r]
-        start[key[i]] = k + count[i]
-    return lines, events, execute, write, prefetch, access_lines, execute_lines, line_start
+        first, count = _lines_of(address[i], record_bytes[r], line_bytes, shift)
+        key = 2 * position[event[i]] + record_execute[r]
+        k = start[key]
+        for j in range(count):
+            lines[k + j], write[k + j], prefetch[k + j] = first + j, record_write[r], record_prefetch[r]
+        start[key] = k + count
+    return lines, write, prefetch, access_lines, execute_lines, line_start
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _lines_of(address: int, nbytes: int, line_bytes: int, shift: int) -> tuple[int, int]:
+    """(first line, line count) of ``nbytes`` at ``address``; ``shift``: log2 of a power-of-two line size, or -1."""
+    last = address + nbytes - 1
+    if shift >= 0:
+        first = address >> shift
+        return first, (last >> shift) - first + 1
+    first = address // line_bytes
+    return first, last // line_bytes - first + 1
 
 
 def line_stream(trace: LaunchTrace, line_bytes: int, events: np.ndarray) -> LineStream:
@@ -118,7 +116,7 @@ def line_stream(trace: LaunchTrace, line_bytes: int, events: np.ndarray) -> Line
     if not trace.accesses:
         empty = np.zeros(0, dtype=np.int64)
         none = np.zeros(events.size, dtype=np.int64)
-        return LineStream(empty, empty, empty.astype(bool), empty.astype(bool), empty.astype(bool), none, none, none)
+        return LineStream(empty, empty.astype(bool), empty.astype(bool), none, none, none)
     event = np.concatenate([record.event.numpy() for record in trace.accesses])
     address = np.concatenate([record.address.numpy() for record in trace.accesses])
     record = np.repeat(np.arange(len(trace.accesses)), [r.event.numel() for r in trace.accesses])
