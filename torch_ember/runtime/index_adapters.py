@@ -223,22 +223,30 @@ class SegmentReduceAdapter:
     fake = reference
 
 
-def _segment_of_row(offsets: torch.Tensor, rows: int) -> torch.Tensor:
+def segment_of_row(offsets: torch.Tensor, rows: int) -> torch.Tensor:
+    """Each of the ``rows`` data rows' segment number (``rows``, the lengths' sum, is passed so that the
+    lengths need not be read back from a GPU)."""
     lengths = offsets[1:] - offsets[:-1]
     return torch.repeat_interleave(torch.arange(lengths.numel(), device=offsets.device), lengths, output_size=rows)
 
 
-def _ties(data: torch.Tensor, output: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """Per segment and column, the elements that are NaN or equal the segment's result (f32 counts)."""
-    segment = _segment_of_row(offsets, data.shape[0])
-    tie = torch.isnan(data) | (data == output[segment])
-    return torch.zeros(output.shape, dtype=torch.float32, device=data.device).index_add_(0, segment, tie.float())
+def is_tie(data: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
+    """Where an element ties with its segment's max or min: it is NaN or equals the result (so a NaN result
+    ties with NaNs only), as PyTorch's segment backward decides."""
+    return torch.isnan(data) | (data == result)
+
+
+def segment_ties(data: torch.Tensor, output: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Per segment and column, how many elements tie with the segment's result (f32 counts)."""
+    segment = segment_of_row(offsets, data.shape[0])
+    return torch.zeros(output.shape, dtype=torch.float32, device=data.device).index_add_(
+        0, segment, is_tie(data, output[segment]).float())
 
 
 def segment_products(data: torch.Tensor, offsets: torch.Tensor, segments: int) -> list[torch.Tensor]:
     """Per segment and column: the product of the elements that are neither NaN nor zero (in order, in the
     accumulation dtype), and the counts of zeros, NaNs and infinities (f32)."""
-    segment = _segment_of_row(offsets, data.shape[0])
+    segment = segment_of_row(offsets, data.shape[0])
     zero, nan = data == 0, torch.isnan(data)
     acc = torch.float64 if data.dtype == torch.float64 else torch.float32
     shape = (segments, data.shape[1])
@@ -278,7 +286,7 @@ class SegmentTiesAdapter:
     def reference(spec, args):
         data, output, bounds = args
         offsets = segment_offsets(spec, bounds, data.shape[0])
-        return [_ties(_rows(data), _rows(output, offsets.numel() - 1), offsets)]
+        return [segment_ties(_rows(data), _rows(output, offsets.numel() - 1), offsets)]
 
     fake = reference
 

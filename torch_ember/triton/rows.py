@@ -80,10 +80,8 @@ def gather_rows(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.
 def _segment_rows(spec: RegionSpec, offsets: torch.Tensor, rows: int, *tables: torch.Tensor) -> list[torch.Tensor]:
     """Each table's segment row for every data row (the gather kernel), the rows' segment numbers made on
     the device from the offsets (``rows``, the lengths' sum, is known without reading them back)."""
-    lengths = offsets[1:] - offsets[:-1]
-    segment_of_row = torch.repeat_interleave(torch.arange(lengths.numel(), device=offsets.device), lengths,
-                                             output_size=rows)
-    return [gather_rows(spec, {"table": t, "indices": segment_of_row}, {})["out"] for t in tables]
+    segment = index_adapters.segment_of_row(offsets, rows)
+    return [gather_rows(spec, {"table": t, "indices": segment}, {})["out"] for t in tables]
 
 
 def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
@@ -93,9 +91,8 @@ def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict
     if spec.reduce in ("max", "min"):
         data = inputs["data"]
         g, result, n = _segment_rows(spec, offsets, rows, grad, inputs["output"], inputs["ties"])
-        tie = torch.isnan(data) | (data == result)
         each = torch.where(n > 1.5, torch.where(g > 0, g / n, g), g)
-        return {"grad_data": torch.where(tie, each, 0.0).to(grad.dtype)}
+        return {"grad_data": torch.where(index_adapters.is_tie(data, result), each, 0.0).to(grad.dtype)}
     if spec.reduce == "prod":
         return {"grad_data": _product_backward(spec, inputs, rows)}
     (out,) = _segment_rows(spec, offsets, rows, grad)
@@ -126,14 +123,8 @@ def segment_products(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, t
 
 
 def segment_ties(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
-    """A max or min segment backward's ties per segment and column (f32 counts)."""
-    data, output, offsets = inputs["data"], inputs["output"], inputs["offsets"]
-    (result,) = _segment_rows(spec, offsets, data.shape[0], output)
-    tie = torch.isnan(data) | (data == result)
-    segment = torch.repeat_interleave(torch.arange(offsets.numel() - 1, device=data.device),
-                                      offsets[1:] - offsets[:-1], output_size=data.shape[0])
-    return {"ties": torch.zeros(output.shape, dtype=torch.float32, device=data.device).index_add_(0, segment,
-                                                                                                   tie.float())}
+    """A max or min segment backward's ties per segment and column (torch operations, no kernel of their own)."""
+    return {"ties": index_adapters.segment_ties(inputs["data"], inputs["output"], inputs["offsets"])}
 
 
 def scatter(values: torch.Tensor, target: torch.Tensor, num_out: int, reduce: str, *, gather=None, weights=None,
