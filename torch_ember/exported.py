@@ -116,13 +116,20 @@ def _unpacked(inputs: list, csr_inputs: tuple[int, ...]) -> list:
     return flat
 
 
-def _products_of_converted_coo(gm: torch.fx.GraphModule) -> tuple[bool, set[str]]:
+def _adder(graph: torch.fx.Graph, anchor: torch.fx.Node):
+    """``add(target, *args, **kwargs)``: a new call node placed before ``anchor``."""
+    def add(target, *args, **kwargs):
+        with graph.inserting_before(anchor):
+            return graph.call_function(target, args, kwargs)
+    return add
+
+
+def _products_of_converted_coo(gm: torch.fx.GraphModule) -> set[str]:
     """A product with a CSR matrix the graph converts from a COO one (``to_sparse_csr``, as PyTorch
     Geometric's ``spmm`` does) takes the COO one itself, a layout AOTAutograd can trace: a sum as it is, a
     mean (SAGEConv's) as the sum over each row's entry count, when the COO matrix is an input the call
-    coalesces (the conversion counts coalesced entries). Returns whether any product changed, and the
-    inputs to coalesce."""
-    changed, coalesce = False, set()
+    coalesces (the conversion counts coalesced entries). Returns the inputs to coalesce."""
+    coalesce = set()
     for node in list(gm.graph.nodes):
         operands = product_operands(node)
         if operands is None:
@@ -135,25 +142,15 @@ def _products_of_converted_coo(gm: torch.fx.GraphModule) -> tuple[bool, set[str]
         if reduce == "sum":
             node.replace_input_with(sparse, coo)
         elif coo.op == "placeholder":
-            node.replace_all_uses_with(_mean_over_rows(gm.graph, node, coo, dense))
+            node.replace_all_uses_with(_mean_over_rows(_adder(gm.graph, node), coo, dense))
             gm.graph.erase_node(node)
             coalesce.add(coo.name)
-        else:
-            continue
-        changed = True
-    if changed:
-        gm.graph.eliminate_dead_code()
-        gm.recompile()
-    return changed, coalesce
+    return coalesce
 
 
-def _mean_over_rows(graph: torch.fx.Graph, anchor: torch.fx.Node, coo: torch.fx.Node, dense: torch.fx.Node):
-    """``coo @ dense`` with each row divided by its entry count (at least 1), built before ``anchor``."""
+def _mean_over_rows(add, coo: torch.fx.Node, dense: torch.fx.Node) -> torch.fx.Node:
+    """``coo @ dense`` with each row divided by its entry count (at least 1)."""
     aten, x = torch.ops.aten, dense.meta["val"]
-
-    def add(target, *args, **kwargs):
-        with graph.inserting_before(anchor):
-            return graph.call_function(target, args, kwargs)
     rows = add(aten.select.int, add(aten._indices.default, coo), 0, 0)
     counts = add(aten.index_add.default, add(aten.zeros.default, [coo.meta["val"].shape[0]], dtype=x.dtype,
                                              device=x.device), 0, rows, add(aten.ones_like.default, rows, dtype=x.dtype))
@@ -161,36 +158,30 @@ def _mean_over_rows(graph: torch.fx.Graph, anchor: torch.fx.Node, coo: torch.fx.
                add(aten.unsqueeze.default, add(aten.clamp_min.default, counts, 1), 1))
 
 
-def _trainable_graph(program_gm: torch.fx.GraphModule, placeholders: list, csr_inputs: tuple[int, ...]):
-    """A copy of the exported graph AOTAutograd can trace: products with CSR matrices made from COO ones take
-    the COO ones, and each CSR input comes as three dense placeholders, its products with dense matrices
-    rewritten as bags over them (``fx_passes.sparse_mm``); any other use of a CSR input is refused."""
+def _trainable_graph(program_gm: torch.fx.GraphModule, placeholders: list,
+                     csr_inputs: tuple[int, ...]) -> tuple[torch.fx.GraphModule, set[str]]:
+    """A copy of the exported graph AOTAutograd can trace, and the inputs a call coalesces: products with
+    CSR matrices made from COO ones take the COO ones, and each CSR input comes as three dense
+    placeholders, its products with dense matrices rewritten as bags over them (``fx_passes.sparse_mm``);
+    any other use of a CSR input is refused."""
     gm = copy.deepcopy(program_gm)
-    changed, coalesce = _products_of_converted_coo(gm)
-    if not changed and not csr_inputs:
-        return program_gm, coalesce
+    coalesce = _products_of_converted_coo(gm)
     nodes = list(gm.graph.find_nodes(op="placeholder"))
     for k in csr_inputs:
-        node = nodes[k]
-        with gm.graph.inserting_after(node):
-            values = gm.graph.placeholder(f"{node.name}_values")
-        with gm.graph.inserting_after(node):
-            columns = gm.graph.placeholder(f"{node.name}_col_indices")
-        with gm.graph.inserting_after(node):
-            offsets = gm.graph.placeholder(f"{node.name}_crow_indices")
+        node, parts = nodes[k], []
+        for part in ("crow_indices", "col_indices", "values"):     # in the order _unpacked passes them
+            with gm.graph.inserting_after(parts[-1] if parts else node):
+                parts.append(gm.graph.placeholder(f"{node.name}_{part}"))
         for user in list(node.users):
             operands = product_operands(user)
             if operands is None or operands[0] is not node:
                 raise RuntimeError(f"input {placeholders[k].name}, a sparse_csr tensor, is used by {user.target}; "
                                    f"only its products with dense matrices are traced for training: pass it as COO "
                                    f"(t.to_sparse_coo()), or call under torch.no_grad()")
-
-            def add(target, *args, anchor=user):
-                with gm.graph.inserting_before(anchor):
-                    return gm.graph.call_function(target, args)
-            user.replace_all_uses_with(csr_bag(add, offsets, columns, values, operands[1], operands[2]))
+            user.replace_all_uses_with(csr_bag(_adder(gm.graph, user), *parts, operands[1], operands[2]))
             gm.graph.erase_node(user)
         gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
     gm.recompile()
     return gm, coalesce
 
