@@ -134,22 +134,28 @@ def test_segment_reduce_matches_eager_with_empty_segments(reduce, lengths, cols,
 def test_segment_max_and_min_backward_share_among_ties_as_eager_does(reduce, lengths, cols, seed, nans):
     """Ties (values drawn from a few integers), NaNs (a NaN result ties with nothing but NaNs), empty
     segments and negative gradients (PyTorch divides only positive ones among ties), against eager."""
-    key = f"segment_{reduce}"
-    if key not in _COMPILED:
-        _COMPILED[key] = torch.compile(SEGMENT[reduce], backend="ember", options={"rest": "eager"}, dynamic=True)
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.tensor(lengths)
     data = torch.randint(0, 3, (int(lengths.sum()), cols), generator=generator).float()
     data.view(-1)[torch.randperm(data.numel(), generator=generator)[:nans]] = float("nan")
+    _check_segment_backward(reduce, data, lengths, generator, first_program="segment_ties")
+
+
+def _check_segment_backward(reduce, data, lengths, generator, first_program):
+    """The compiled reduction and its backward (a random gradient) equal eager, NaNs included, and the
+    backward ran ``first_program`` on the device before its own program."""
+    key = f"segment_{reduce}"
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(SEGMENT[reduce], backend="ember", options={"rest": "eager"}, dynamic=True)
     data.requires_grad_()
-    grad = torch.randn(lengths.numel(), cols, generator=generator)
+    grad = torch.randn(lengths.numel(), data.shape[1], generator=generator)
     torch_ember.reset()
     got, want = _COMPILED[key](data, lengths), torch.segment_reduce(data, reduce, lengths=lengths)
     torch.testing.assert_close(got, want, equal_nan=True)
     (g,) = torch.autograd.grad(got, [data], grad)
     (e,) = torch.autograd.grad(want, [data], grad)
     torch.testing.assert_close(g, e, equal_nan=True)
-    assert [r.kind for r in torch_ember.report().regions] == ["segment_reduce", "segment_ties",
+    assert [r.kind for r in torch_ember.report().regions] == ["segment_reduce", first_program,
                                                              "segment_reduce_backward"]
 
 
@@ -161,24 +167,12 @@ _SPECIAL = [0.0, 0.0, float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 0.
        specials=st.integers(0, 6))
 def test_segment_prod_backward_matches_eager_with_zeros_nans_and_infinities(lengths, cols, seed, specials):
     """Zeros (one or several per segment), NaNs, infinities and products that overflow, against eager."""
-    key = "segment_prod"
-    if key not in _COMPILED:
-        _COMPILED[key] = torch.compile(SEGMENT["prod"], backend="ember", options={"rest": "eager"}, dynamic=True)
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.tensor(lengths)
     data = torch.randint(-3, 4, (int(lengths.sum()), cols), generator=generator).float()
     picks = torch.randperm(data.numel(), generator=generator)[:specials]
     data.view(-1)[picks] = torch.tensor(_SPECIAL)[torch.randint(0, len(_SPECIAL), (picks.numel(),), generator=generator)]
-    data.requires_grad_()
-    grad = torch.randn(lengths.numel(), cols, generator=generator)
-    torch_ember.reset()
-    got, want = _COMPILED[key](data, lengths), torch.segment_reduce(data, "prod", lengths=lengths)
-    torch.testing.assert_close(got, want, equal_nan=True)
-    (g,) = torch.autograd.grad(got, [data], grad)
-    (e,) = torch.autograd.grad(want, [data], grad)
-    torch.testing.assert_close(g, e, equal_nan=True)
-    assert [r.kind for r in torch_ember.report().regions] == ["segment_reduce", "segment_products",
-                                                             "segment_reduce_backward"]
+    _check_segment_backward("prod", data, lengths, generator, first_program="segment_products")
 
 
 @pytest.mark.parametrize("column", [[1e30, 1e30, 0.0, 0.0, 2.0], [0.0, 0.0, 1e30, 1e30, 2.0]])

@@ -46,15 +46,20 @@ def test_pyg_convolutions_lower_and_train_like_eager(name):
 SPARSE_CONVS = {**CONVS, "gcn": lambda: pyg_nn.GCNConv(8, 4, normalize=False)}
 
 
-@pytest.mark.parametrize("layout", ["coo", "csr"])
-@pytest.mark.parametrize("name", list(SPARSE_CONVS))
-def test_pyg_convolutions_on_a_sparse_adjacency_lower_when_exported(name, layout):
+def _sparse_case(name, layout, requires_grad=False):
+    """A convolution, 40 nodes of 8 features, and a 200-edge adjacency in ``layout``, from one seed."""
     warnings.filterwarnings("ignore")
     torch.manual_seed(0)
     conv = SPARSE_CONVS[name]()
-    x, edges = torch.randn(40, 8), torch.randint(0, 40, (2, 200))
+    x, edges = torch.randn(40, 8, requires_grad=requires_grad), torch.randint(0, 40, (2, 200))
     adj = torch.sparse_coo_tensor(edges.flip(0), torch.rand(200), (40, 40))
-    adj = adj.coalesce() if layout == "coo" else adj.to_sparse_csr()
+    return conv, x, adj.coalesce() if layout == "coo" else adj.to_sparse_csr()
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+@pytest.mark.parametrize("name", list(SPARSE_CONVS))
+def test_pyg_convolutions_on_a_sparse_adjacency_lower_when_exported(name, layout):
+    conv, x, adj = _sparse_case(name, layout)
     program = torch.export.export(conv, (x, adj))
     explanation = torch_ember.explain(program, x, adj, verbose=False)
     assert [r.kind for r in explanation.regions] == ["embedding_bag"] and not explanation.host_ops
@@ -70,12 +75,7 @@ TRAINED_REGIONS = {"coo": ["gather_scatter", "gather_scatter"], "csr": ["embeddi
 @pytest.mark.parametrize("layout", ["coo", "csr"])
 @pytest.mark.parametrize("name", list(SPARSE_CONVS))
 def test_pyg_convolutions_on_a_sparse_adjacency_train_like_eager_when_exported(name, layout):
-    warnings.filterwarnings("ignore")
-    torch.manual_seed(0)
-    conv = SPARSE_CONVS[name]()
-    x, edges = torch.randn(40, 8, requires_grad=True), torch.randint(0, 40, (2, 200))
-    adj = torch.sparse_coo_tensor(edges.flip(0), torch.rand(200), (40, 40))
-    adj = adj.coalesce() if layout == "coo" else adj.to_sparse_csr()
+    conv, x, adj = _sparse_case(name, layout, requires_grad=True)
     program = torch_ember.compile_exported(torch.export.export(conv, (x, adj)))
     torch_ember.reset()
     got, want = program(x, adj), conv(x, adj)
