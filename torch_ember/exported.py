@@ -21,7 +21,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 from torch.utils import _pytree as pytree
 
 from .dynamo_backend import ember_backend, lower_graph
-from .fx_passes.sparse_mm import csr_bag, product_operands
+from .fx_passes.sparse_mm import csr_bag, per_row_mean, product_operands
 from .options import EmberOptions
 
 _REFUSED_FOR_TRAINING = (torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc)
@@ -154,8 +154,7 @@ def _mean_over_rows(add, coo: torch.fx.Node, dense: torch.fx.Node) -> torch.fx.N
     rows = add(aten.select.int, add(aten._indices.default, coo), 0, 0)
     counts = add(aten.index_add.default, add(aten.zeros.default, [coo.meta["val"].shape[0]], dtype=x.dtype,
                                              device=x.device), 0, rows, add(aten.ones_like.default, rows, dtype=x.dtype))
-    return add(aten.div.Tensor, add(aten._sparse_mm.default, coo, dense),
-               add(aten.unsqueeze.default, add(aten.clamp_min.default, counts, 1), 1))
+    return per_row_mean(add, add(aten._sparse_mm.default, coo, dense), counts)
 
 
 def _trainable_graph(program_gm: torch.fx.GraphModule, placeholders: list,

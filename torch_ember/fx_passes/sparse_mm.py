@@ -98,6 +98,12 @@ def csr_bag(add, offsets, columns, values, dense, reduce: str) -> torch.fx.Node:
     if reduce == "sum":
         return sums
     counts = add(aten.sub.Tensor, add(aten.slice.Tensor, offsets, 0, 1), add(aten.slice.Tensor, offsets, 0, 0, -1))
+    return per_row_mean(add, sums, counts)
+
+
+def per_row_mean(add, sums, counts) -> torch.fx.Node:
+    """Each row of ``sums`` over its entry count, an empty row's count taken as 1 (its mean is 0, as
+    PyTorch's CSR mean gives)."""
     return add(aten.div.Tensor, sums, add(aten.unsqueeze.default, add(aten.clamp_min.default, counts, 1), 1))
 
 
