@@ -22,22 +22,21 @@ def _check_index_dtype(t: torch.Tensor, what: str) -> None:
         raise RuntimeError(f"{what} must be an int32 or int64 tensor, but got {t.dtype}")
 
 
-def first_out_of_range(index: torch.Tensor, size: int) -> tuple[int, int] | None:
-    """(position, value) of the first index outside ``[0, size)``, or None."""
+def _outside(index: torch.Tensor, size: int) -> torch.Tensor:
     flat = index.reshape(-1)
-    if flat.numel() == 0:
-        return None
-    bad = (flat < 0) | (flat >= size)
-    if not bool(bad.any()):
-        return None
-    position = int(torch.nonzero(bad)[0])
-    return position, int(flat[position])
+    return (flat < 0) | (flat >= size)
 
 
 def out_of_range(index: torch.Tensor, size: int) -> torch.Tensor:
     """Whether any index lies outside ``[0, size)``: a bool tensor on the index's device."""
-    flat = index.reshape(-1)
-    return ((flat < 0) | (flat >= size)).any()
+    return _outside(index, size).any()
+
+
+def first_out_of_range(index: torch.Tensor, size: int) -> tuple[int, int]:
+    """(position, value) of the first index outside ``[0, size)``, for the error once ``out_of_range``
+    has found one."""
+    position = int(torch.nonzero(_outside(index, size))[0])
+    return position, int(index.reshape(-1)[position])
 
 
 def check_indices(spec: RegionSpec, indices: torch.Tensor, rows: int, dim: int, error=RuntimeError) -> None:
