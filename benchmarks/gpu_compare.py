@@ -55,8 +55,9 @@ TOLERANCE = 1e-3   # relative, to the largest magnitude: atomics on the GPU sum 
 
 def relative_difference(got: torch.Tensor, want: torch.Tensor) -> float:
     """Largest |got - want| over the largest |want|: one number per tensor, 0 when they are equal."""
-    scale = want.abs().max().item() if want.numel() else 0.0
-    return (got - want).abs().max().item() / max(scale, 1e-30) if want.numel() else 0.0
+    if not want.numel():
+        return 0.0
+    return (got - want).abs().max().item() / max(want.abs().max().item(), 1e-30)
 
 
 def checked(what: str, difference: float) -> float:
@@ -320,7 +321,7 @@ def main(argv=None) -> int:
     results = {"dae_setting": dae_setting(args), "workloads": dae_side(args, cases)}
     save = (lambda: args.json.write_text(json.dumps(results, indent=2))) if args.json else (lambda: None)
     save()
-    failures = {}
+    failures = results["failures"] = {}
     if not args.dae_only:
         env, meter = gpu_environment()
         results["environment"] = env
@@ -331,7 +332,6 @@ def main(argv=None) -> int:
             with part_of(failures, name):
                 results["workloads"][name].update(gpu_workload(name, cases[name], args, meter))
                 print(f"  {name}: {results['workloads'][name]}", flush=True)
-            results["failures"] = failures
             save()
     print_results(results, args.dae_device)
     for part, error in failures.items():
