@@ -68,6 +68,13 @@ def _is_number(x: str) -> list:
             op(OpKind.SELECT, f"{x}_is_number", f"{x}_above", 1.0, f"{x}_below_f")]
 
 
+def _differs(a: str | float, b: str | float, name: str) -> list:
+    """``name``: 1.0 where ``a > b`` or ``b > a`` (so never where either is NaN), else 0.0."""
+    return [op(OpKind.GT, f"{name}_above", a, b), op(OpKind.GT, f"{name}_below", b, a),
+            op(OpKind.SELECT, f"{name}_below_f", f"{name}_below", 1.0, 0.0),
+            op(OpKind.SELECT, name, f"{name}_above", 1.0, f"{name}_below_f")]
+
+
 def _classify(x: str) -> list:
     """1.0/0.0 rows: ``{x}_is_nan``, ``{x}_is_zero``, ``{x}_is_inf``, and ``{x}_special`` (NaN or zero, the
     elements whose exclusive product PyTorch multiplies out)."""
@@ -75,9 +82,7 @@ def _classify(x: str) -> list:
         op(OpKind.SELECT, f"{x}_is_nan", f"{x}_is_number", 0.0, 1.0),
         op(OpKind.SELECT, f"{x}_finite", f"{x}_above", f"{x}_below_f", 0.0),
         op(OpKind.SUB, f"{x}_is_inf", f"{x}_is_number", f"{x}_finite"),
-        op(OpKind.GT, f"{x}_positive", x, 0.0), op(OpKind.GT, f"{x}_negative", 0.0, x),
-        op(OpKind.SELECT, f"{x}_negative_f", f"{x}_negative", 1.0, 0.0),
-        op(OpKind.SELECT, f"{x}_nonzero", f"{x}_positive", 1.0, f"{x}_negative_f"),
+        *_differs(x, 0.0, f"{x}_nonzero"),
         op(OpKind.SELECT, f"{x}_is_zero", f"{x}_nonzero", 0.0, f"{x}_is_number"),
         op(OpKind.ADD, f"{x}_special", f"{x}_is_nan", f"{x}_is_zero"),
     ]
@@ -85,10 +90,7 @@ def _classify(x: str) -> list:
 
 def _is_tie(value: str, result: str) -> list:
     """Instructions leaving ``tie`` 1.0 where the row ``value`` is NaN or equals ``result``, else 0.0."""
-    return _is_number(value) + _is_number(result) + [
-        op(OpKind.GT, "greater", value, result), op(OpKind.GT, "less", result, value),
-        op(OpKind.SELECT, "less_f", "less", 1.0, 0.0),
-        op(OpKind.SELECT, "differs", "greater", 1.0, "less_f"),
+    return _is_number(value) + _is_number(result) + _differs(value, result, "differs") + [
         op(OpKind.SELECT, "equal", "differs", 0.0, f"{result}_is_number"),
         op(OpKind.SELECT, "tie", f"{value}_is_number", "equal", 1.0),
     ]
