@@ -40,28 +40,46 @@ class Dram:
         """Cycles from issue to data of a line that misses the cache, on an idle bus."""
         return self.cache_latency_cycles + self.transfer_cycles + self.latency_cycles
 
-    def calendar(self, horizon: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, skip links, width).
+    def calendar(self, horizon: float, max_buckets: int = _MAX_BUCKETS) -> tuple[np.ndarray, np.ndarray, float]:
+        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, full buckets, width).
 
         A bucket holds a whole number of transfers: one (exact slots) unless the horizon needs coarser ones.
-        A full bucket's skip link is a later bucket to look at, stored plus one: 0 means the bucket itself,
-        so a new calendar is all zeros and costs nothing until the bus reaches a bucket (the horizon is a
-        loose bound, and most buckets are never touched).
+        Full buckets are bits of a bitmap (bit ``b % 64`` of word ``b // 64``), so finding room scans a few
+        words of a small array; a new calendar is all zeros and costs nothing until the bus reaches a bucket
+        (the horizon is a loose bound, and most buckets are never touched). The last bucket never fills.
         """
-        width = self.transfer_cycles * math.ceil(max(1.0, horizon / _MAX_BUCKETS / self.transfer_cycles))
+        width = self.transfer_cycles * math.ceil(max(1.0, horizon / max_buckets / self.transfer_cycles))
         buckets = int(horizon / width) + 2
-        return np.zeros(buckets, dtype=np.int32), np.zeros(buckets, dtype=np.int64), width
+        return np.zeros(buckets, dtype=np.int32), np.zeros(-(-buckets // 64), dtype=np.uint64), width
+
+
+def _lowest_bit_table() -> np.ndarray:
+    """Index of a 64-bit word's lowest set bit from its de Bruijn product (``_lowest_set_bit``)."""
+    table = np.zeros(64, dtype=np.int64)
+    for i in range(64):
+        table[((1 << i) * int(_DE_BRUIJN) % (1 << 64)) >> 58] = i
+    return table
+
+
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_LOWEST_BIT = _lowest_bit_table()
+_ONE, _ALL = np.uint64(1), np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def _room_from(skip: np.ndarray, bucket: int) -> int:
-    """First bucket at or after ``bucket`` with room (skip links, compressed on the way)."""
-    root = bucket
-    while skip[root]:
-        root = skip[root] - 1
-    while skip[bucket] and skip[bucket] - 1 != root:
-        skip[bucket], bucket = root + 1, skip[bucket] - 1
-    return root
+def _lowest_set_bit(bits: np.uint64) -> int:
+    return _LOWEST_BIT[((bits & (~bits + _ONE)) * _DE_BRUIJN) >> np.uint64(58)]
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _room_from(full: np.ndarray, bucket: int) -> int:
+    """First bucket at or after ``bucket`` with room: the first clear bit of ``full`` from there on."""
+    word = bucket >> 6
+    free = ~full[word] & (_ALL << np.uint64(bucket & 63))
+    while free == 0:
+        word += 1
+        free = ~full[word]
+    return (word << 6) + _lowest_set_bit(free)
 
 
 def bucket_capacity(width: float, transfer: float) -> int:
@@ -71,13 +89,13 @@ def bucket_capacity(width: float, transfer: float) -> int:
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
 def bus_transfer(
-    fill: np.ndarray, skip: np.ndarray, width: float, transfer: float, capacity: int, arrival: float,
+    fill: np.ndarray, full: np.ndarray, width: float, transfer: float, capacity: int, arrival: float,
 ) -> float:
     """Book one line's transfer for a request arriving at ``arrival``; returns when its transfer ends.
     ``capacity``: ``bucket_capacity(width, transfer)``."""
-    bucket = _room_from(skip, min(int(arrival / width), fill.size - 1))
+    bucket = _room_from(full, min(int(arrival / width), fill.size - 1))
     start = max(arrival, bucket * width + fill[bucket] * transfer)
     fill[bucket] += 1
     if fill[bucket] >= capacity and bucket + 1 < fill.size:
-        skip[bucket] = bucket + 2     # the next bucket, plus one
+        full[bucket >> 6] |= _ONE << np.uint64(bucket & 63)
     return start + transfer

@@ -75,12 +75,12 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
 
     access_lines, execute_lines, line_start = stream.access_lines, stream.execute_lines, stream.line_start
     horizon = _horizon(access_lines + execute_lines, token_cycles + entries, core_of_event, dram)
-    fill, skip, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
+    fill, full, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
     tally, last_transfer = replay(
         events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, stream.line,
         hits, stream.write, stream.prefetch, cached.dram_write, cached.dirty_at_end, config.cores,
         config.max_outstanding, capacity, dram.cache_latency_cycles, dram.latency_cycles, dram.transfer_cycles,
-        fill, skip, width, bucket_capacity(width, dram.transfer_cycles),
+        fill, full, width, bucket_capacity(width, dram.transfer_cycles),
     )
 
     finish = tally[:, Tally.FINISH]

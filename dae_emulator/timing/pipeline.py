@@ -57,7 +57,7 @@ def replay(
     execute_lines: np.ndarray, tokens: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray,
     address: np.ndarray, hit: np.ndarray, write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray,
     flush_lines: int, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
-    dram_latency: float, transfer: float, fill: np.ndarray, skip: np.ndarray, width: float, capacity: int,
+    dram_latency: float, transfer: float, fill: np.ndarray, full: np.ndarray, width: float, capacity: int,
 ) -> tuple[np.ndarray, float]:
     """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended.
     ``dram_write``: the line's access sends a line to DRAM (a write that missed the cache, or the dirty
@@ -88,14 +88,14 @@ def replay(
         first = line_start[event]
         for line in range(first, first + access_lines[event]):
             if dram_write[line]:
-                last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, cycle + cache_latency))
+                last_data = max(last_data, bus_transfer(fill, full, width, transfer, capacity, cycle + cache_latency))
             if not write[line]:
                 wanted = cycle
                 cycle = slot_free_at(ring, ring_head, ring_count, core, cycle)
                 tally[core, Tally.SLOTS_FULL] += cycle - wanted
                 data = cycle + cache_latency
                 if not hit[line]:
-                    data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
+                    data = bus_transfer(fill, full, width, transfer, capacity, data) + dram_latency
                 data = _after_fill(filling, filled_at, address[line], data, hit[line])
                 hold_slot(ring, ring_head, ring_count, core, data, HIT if hit[line] else MISS)
                 if not prefetch[line]:
@@ -118,10 +118,10 @@ def replay(
         for line in range(first, first + execute_lines[event]):
             data = free + cache_latency
             if dram_write[line]:
-                last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, data))
+                last_data = max(last_data, bus_transfer(fill, full, width, transfer, capacity, data))
             if not write[line]:
                 if not hit[line]:
-                    data = bus_transfer(fill, skip, width, transfer, capacity, data) + dram_latency
+                    data = bus_transfer(fill, full, width, transfer, capacity, data) + dram_latency
                 data = _after_fill(filling, filled_at, address[line], data, hit[line])
                 own_data = max(own_data, data)
                 last_data = max(last_data, data)
@@ -133,5 +133,5 @@ def replay(
         tally[core, Tally.FINISH] = max(access_free[core], execute_free[core])
     flush = tally[:, Tally.FINISH].max() + cache_latency
     for _ in range(flush_lines):
-        last_data = max(last_data, bus_transfer(fill, skip, width, transfer, capacity, flush))
+        last_data = max(last_data, bus_transfer(fill, full, width, transfer, capacity, flush))
     return tally, last_data
