@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from dae_emulator.config import DeviceConfig
+from dae_emulator.timing.arena import zeroed
 
 _MAX_BUCKETS = 1 << 20
 
@@ -45,12 +46,12 @@ class Dram:
 
         A bucket holds a whole number of transfers: one (exact slots) unless the horizon needs coarser ones.
         Full buckets are bits of a bitmap (bit ``b % 64`` of word ``b // 64``), so finding room scans a few
-        words of a small array; a new calendar is all zeros and costs nothing until the bus reaches a bucket
-        (the horizon is a loose bound, and most buckets are never touched). The last bucket never fills.
+        words of a small array. The last bucket never fills. Both arrays are the thread's scratch (``arena``),
+        valid until its next calendar.
         """
         width = self.transfer_cycles * math.ceil(max(1.0, horizon / max_buckets / self.transfer_cycles))
         buckets = int(horizon / width) + 2
-        return np.zeros(buckets, dtype=np.int32), np.zeros(-(-buckets // 64), dtype=np.uint64), width
+        return zeroed("bus fill", buckets, np.int32), zeroed("bus full", -(-buckets // 64), np.uint64), width
 
 
 def _lowest_bit_table() -> np.ndarray:

@@ -10,41 +10,74 @@ the two agree.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from dae_emulator.config import DeviceConfig
 from dae_emulator.cost import CostRecord, Stalls, bound_from_utilization
 from dae_emulator.energy import EventCounts, energy_of
 from dae_emulator.scratchpad import token_capacity
+from dae_emulator.timing.arena import zeroed
 from dae_emulator.timing.cache import SetAssociativeCache
 from dae_emulator.timing.dram import Dram, bucket_capacity
 from dae_emulator.timing.execute_unit import callback_cycles
-from dae_emulator.timing.pipeline import Tally, replay
+from dae_emulator.timing.pipeline import Tally, fill_table, replay
 from dae_emulator.timing.stream import device_order, event_cores, line_stream
 from dae_emulator.trace import LaunchTrace
 
 
 def _tokens(trace: LaunchTrace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per event: tokens pushed, queue entries pushed (tokens and their operands' pieces), and execute-unit
-    cycles of their callbacks."""
-    count, entries = np.zeros(trace.num_events, dtype=np.int64), np.zeros(trace.num_events, dtype=np.int64)
-    cycles = np.zeros(trace.num_events)
+    cycles of their callbacks (arena scratch)."""
+    count, entries = zeroed("tokens", trace.num_events, np.int64), zeroed("entries", trace.num_events, np.int64)
+    cycles = zeroed("token cycles", trace.num_events, np.float64)
     for record in trace.tokens:
-        pushed = np.bincount(record.event.numpy(), minlength=trace.num_events)
-        count += pushed
-        entries += pushed * record.queue_entries
-        cycles += pushed * callback_cycles(record.vector_ops, record.scalar_ops)
+        _add_pushes(record.event.numpy(), record.queue_entries,
+                    callback_cycles(record.vector_ops, record.scalar_ops), count, entries, cycles)
     return count, entries, cycles
 
 
-def _horizon(lines: np.ndarray, token_cycles: np.ndarray, core_of_event: np.ndarray, dram: Dram) -> float:
-    """A cycle no launch runs past: each core's events alone and unoverlapped, plus all bus time.
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _add_pushes(event: np.ndarray, queue_entries: int, cycles_each: float, count: np.ndarray, entries: np.ndarray,
+                cycles: np.ndarray) -> None:
+    for e in event:
+        count[e] += 1
+        entries[e] += queue_entries
+        cycles[e] += cycles_each
 
-    ``lines``: line requests of each event.
-    """
+
+def _horizon(access_lines: np.ndarray, execute_lines: np.ndarray, token_cycles: np.ndarray, entries: np.ndarray,
+             core_of_event: np.ndarray, dram: Dram) -> float:
+    """A cycle no launch runs past: each core's events alone and unoverlapped (their lines each on the miss
+    path, their callbacks and queue pushes), plus all bus time."""
     miss_path = 1.0 + dram.miss_latency
-    serial = np.bincount(core_of_event, weights=lines * miss_path + token_cycles + 1.0)
-    return float(serial.max(initial=0.0)) + lines.sum() * dram.transfer_cycles + miss_path
+    longest, lines = _longest_core(access_lines, execute_lines, token_cycles, entries, core_of_event, miss_path)
+    return longest + lines * dram.transfer_cycles + miss_path
+
+
+@numba.njit(cache=True, nogil=True)
+def _longest_core(access_lines: np.ndarray, execute_lines: np.ndarray, token_cycles: np.ndarray,
+                  entries: np.ndarray, core_of_event: np.ndarray, miss_path: float) -> tuple[float, int]:
+    """(the longest core's serial cycles, all lines)."""
+    serial = np.zeros(core_of_event.max() + 1 if core_of_event.size else 1)
+    lines = 0
+    for e in range(core_of_event.size):
+        serial[core_of_event[e]] += (access_lines[e] + execute_lines[e]) * miss_path + (token_cycles[e] + entries[e]) + 1.0
+        lines += access_lines[e] + execute_lines[e]
+    return serial.max(), lines
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _read_outcomes(write: np.ndarray, hit: np.ndarray) -> tuple[int, int]:
+    """(reads that hit, reads that missed)."""
+    hits = misses = 0
+    for i in range(write.size):
+        if not write[i]:
+            if hit[i]:
+                hits += 1
+            else:
+                misses += 1
+    return hits, misses
 
 
 def _event_counts(trace: LaunchTrace, config: DeviceConfig, lines: int, dram_bytes: int) -> EventCounts:
@@ -74,19 +107,18 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     hits = cached.hits
 
     access_lines, execute_lines, line_start = stream.access_lines, stream.execute_lines, stream.line_start
-    horizon = _horizon(access_lines + execute_lines, token_cycles + entries, core_of_event, dram)
+    horizon = _horizon(access_lines, execute_lines, token_cycles, entries, core_of_event, dram)
     fill, full, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
     tally, last_transfer = replay(
         events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, stream.line,
         hits, stream.write, stream.prefetch, cached.dram_write, cached.dirty_at_end, config.cores,
         config.max_outstanding, capacity, dram.cache_latency_cycles, dram.latency_cycles, dram.transfer_cycles,
-        fill, full, width, bucket_capacity(width, dram.transfer_cycles),
+        fill, full, width, bucket_capacity(width, dram.transfer_cycles), *fill_table(),
     )
 
     finish = tally[:, Tally.FINISH]
     cycles = max(float(finish.max(initial=0.0)), last_transfer)
-    reads = ~stream.write
-    read_misses = int(np.count_nonzero(reads & ~hits))
+    read_hits, read_misses = _read_outcomes(stream.write, hits)
     written_lines = int(np.count_nonzero(cached.dram_write)) + cached.dirty_at_end
     critical = int(np.argmax(finish))
     span = max(cycles, 1.0)
@@ -99,7 +131,7 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
         dram_bytes_read=dram_bytes_read,
         dram_bytes_written=dram_bytes_written,
         cache_bytes=stream.line.size * config.line_bytes,
-        cache_hits=int(np.count_nonzero(reads & hits)),
+        cache_hits=read_hits,
         cache_misses=read_misses,
         stalls=Stalls(
             access_queue_full=float(tally[:, Tally.QUEUE_FULL].sum()),

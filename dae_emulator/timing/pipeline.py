@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from dae_emulator.timing.access_unit import HIT, MISS, entries_free_at, hold_slot, slot_free_at
+from dae_emulator.timing.arena import scratch, zeroed
 from dae_emulator.timing.dram import bus_transfer
 from dae_emulator.timing.execute_unit import run_callbacks
 
@@ -36,6 +37,14 @@ class Tally(enum.IntEnum):
 
 _COLUMNS = len(Tally)
 _FILLS = 1 << 16        # in-flight fills remembered (far more than all cores' request slots together)
+
+
+def fill_table() -> tuple[np.ndarray, np.ndarray]:
+    """An empty table of in-flight fills for ``replay``: the line each entry last filled (-1: none), and when
+    its data arrives (arena scratch)."""
+    filling = scratch("fill table lines", _FILLS, np.int64)
+    filling.fill(-1)
+    return filling, zeroed("fill table cycles", _FILLS, np.float64)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -58,6 +67,7 @@ def replay(
     address: np.ndarray, hit: np.ndarray, write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray,
     flush_lines: int, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
     dram_latency: float, transfer: float, fill: np.ndarray, full: np.ndarray, width: float, capacity: int,
+    filling: np.ndarray, filled_at: np.ndarray,
 ) -> tuple[np.ndarray, float]:
     """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended.
     ``dram_write``: the line's access sends a line to DRAM (a write that missed the cache, or the dirty
@@ -65,7 +75,7 @@ def replay(
     nothing. A ``prefetch`` line takes a request slot until its data is back, but nothing waits for it.
     ``flush_lines`` dirty lines are written back once every core has finished. A read that hits a line
     whose fill is still on its way (``address``: the line of each request) gets its data when the fill
-    does, not sooner (``_after_fill``; a table of ``_FILLS`` entries indexed by line, where a collision
+    does, not sooner (``_after_fill``; a table indexed by line, ``fill_table()``, where a collision
     forgets the older fill, which then counts as arrived)."""
     tally = np.zeros((cores, _COLUMNS))
     ring = np.zeros((cores, 2, max_outstanding))         # request slots: ``access_unit``'s two rings
@@ -76,8 +86,6 @@ def replay(
     access_free = np.zeros(cores)
     execute_free = np.zeros(cores)
     last_data = 0.0
-    filling = np.full(_FILLS, -1, dtype=np.int64)        # line of the latest fill per table entry
-    filled_at = np.zeros(_FILLS)                          # and the cycle its data arrives
     for event in events:
         core = event_core[event]
         n_tokens = tokens[event]

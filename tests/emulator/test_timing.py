@@ -149,3 +149,17 @@ def test_a_prefetch_helps_only_as_far_as_the_access_unit_runs_ahead(model):
 
     assert saving(1) < 1.1
     assert saving(16) > 1.1
+
+
+def test_scratch_reuse_leaves_no_trace_between_launches_or_threads():
+    """The timing model reuses its intermediate arrays (``timing.arena``): a launch gives the same record
+    after a bigger or a different launch, and launches on two threads at once do not share them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    small = bag(SERVER, 64, 4, 64, locality=Locality.ZIPF)
+    big = scatter_trace(4096, 8, 64, 1 << 14, Locality.UNIFORM)
+    alone = [estimate(small, SERVER), estimate(big, SERVER)]
+    assert estimate(small, SERVER) == alone[0]          # after the bigger launch
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda t: estimate(t, SERVER), [small, big] * 4))
+    assert together == alone * 4
