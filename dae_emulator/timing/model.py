@@ -62,8 +62,9 @@ def _longest_core(access_lines: np.ndarray, execute_lines: np.ndarray, token_cyc
     serial = np.zeros(core_of_event.max() + 1 if core_of_event.size else 1)
     lines = 0
     for e in range(core_of_event.size):
-        serial[core_of_event[e]] += (access_lines[e] + execute_lines[e]) * miss_path + (token_cycles[e] + entries[e]) + 1.0
-        lines += access_lines[e] + execute_lines[e]
+        event_lines = access_lines[e] + execute_lines[e]
+        serial[core_of_event[e]] += event_lines * miss_path + (token_cycles[e] + entries[e]) + 1.0
+        lines += event_lines
     return serial.max(), lines
 
 

@@ -37,7 +37,7 @@ def event_cores(trace: LaunchTrace, cores: int) -> np.ndarray:
 
 
 def device_order(core_of_event: np.ndarray, cores: int) -> np.ndarray:
-    """The events in device order."""
+    """The events in device order (for equal blocks in core order, the thread's scratch: ``arena``)."""
     num_events = core_of_event.size
     if cores == 1:
         return np.arange(num_events)
@@ -82,7 +82,7 @@ def _count_lines(
     shift = _shift_of(line_bytes)
     for r in range(bounds.size - 1):
         for i in range(bounds[r], bounds[r + 1]):
-            first, count = _lines_of(address[i], record_bytes[r], line_bytes, shift)
+            _, count = _lines_of(address[i], record_bytes[r], line_bytes, shift)
             start[2 * position[event[i]] + record_execute[r] + 1] += count
     for e in range(position.size):
         k = 2 * position[e]
