@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
+import numpy as np
 import torch
 
 from ..errors import DaeAddressError, DaeRangeError
@@ -175,32 +177,29 @@ class AccessRun:
     def _number_events(self) -> None:
         """Give every iteration an ITER and an END event id in the order one core would issue them: chains
         one after another, each iteration's inner iterations between its ITER and END events. Outer
-        iterations of all chains are numbered together as the work items cores split."""
-        sizes = [torch.full((layer.size,), 2, dtype=torch.int64) for layer in self.layers]
+        iterations of all chains are numbered together as the work items cores split.
+
+        Compiled loops over numpy views of the layers: the tensor expressions this replaced made a dozen
+        temporaries per layer, each fresh pages to fault in."""
+        parents = [None if layer.parent is None else layer.parent.numpy() for layer in self.layers]
+        sizes = [np.full(layer.size, 2, dtype=np.int64) for layer in self.layers]   # an ITER and an END each
         for d in range(len(self.layers) - 1, -1, -1):
-            outer = self.parent_layer[d]
-            if outer is not None:
-                sizes[outer].index_add_(0, self.layers[d].parent, sizes[d])
+            if self.parent_layer[d] is not None:
+                _add_at(sizes[self.parent_layer[d]], parents[d], sizes[d])
         next_event, item_sizes = 0, []
         for d, layer in enumerate(self.layers):
             outer = self.parent_layer[d]
+            start = np.empty(layer.size, dtype=np.int64)
             if outer is None:
-                start = next_event + torch.cumsum(sizes[d], 0) - sizes[d]
-                next_event += int(sizes[d].sum())
+                next_event = _number_items(sizes[d], next_event, start)
                 item_sizes.append(sizes[d])
             else:
-                parent = layer.parent
-                within = torch.cumsum(sizes[d], 0) - sizes[d]
-                counts = torch.bincount(parent, minlength=self.layers[outer].size)
-                first_child = torch.cumsum(counts, 0) - counts
-                seg_offset = within - within[first_child[parent]] if parent.numel() else within
-                start = self.layers[outer].iter_event[parent] + 1 + seg_offset
-            layer.iter_event = start
-            layer.end_event = start + sizes[d] - 1
-        item_sizes = torch.cat(item_sizes)
+                _number_inner(parents[d], sizes[d], self.layers[outer].iter_event.numpy(), start)
+            layer.iter_event, layer.end_event = torch.from_numpy(start), torch.from_numpy(start + sizes[d] - 1)
         self.num_events = next_event
-        self.num_items = item_sizes.numel()
-        self.event_item = torch.repeat_interleave(torch.arange(self.num_items), item_sizes)
+        item_sizes = np.concatenate(item_sizes)
+        self.num_items = item_sizes.size
+        self.event_item = torch.from_numpy(np.repeat(np.arange(self.num_items), item_sizes))
         self.records = [self._with_events(r) for r in self.records]
 
     def _with_events(self, record: AccessRecord) -> AccessRecord:
@@ -222,3 +221,30 @@ def check_addresses(what: str, tensor: str, index: torch.Tensor, size: int) -> N
         bad = (index < 0) | (index >= size)
         position = int(torch.nonzero(bad)[0])
         raise DaeAddressError(what, tensor, int(index[position]), size, position)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _add_at(total: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    for i in range(index.size):
+        total[index[i]] += values[i]
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _number_items(sizes: np.ndarray, first: int, start: np.ndarray) -> int:
+    """Outer iterations one after another from event ``first``; returns the event after the last."""
+    for i in range(sizes.size):
+        start[i] = first
+        first += sizes[i]
+    return first
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _number_inner(parent: np.ndarray, sizes: np.ndarray, parent_iter: np.ndarray, start: np.ndarray) -> None:
+    """Inner iterations (grouped by their parent, in order) one after another, from the event after their
+    parent's ITER event."""
+    previous, offset = -1, 0
+    for i in range(parent.size):
+        if parent[i] != previous:
+            previous, offset = parent[i], 0
+        start[i] = parent_iter[parent[i]] + 1 + offset
+        offset += sizes[i]
