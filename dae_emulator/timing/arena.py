@@ -33,12 +33,10 @@ def scratch(purpose: str, size: int, dtype: type | np.dtype) -> np.ndarray:
         return buffer[:size]
     room = RETAINED_BYTES - retained_bytes()
     grown = max(size, 2 * buffer.size if buffer is not None and buffer.dtype == dtype else 0)
-    if grown * dtype.itemsize <= room:
-        buffers[purpose] = np.empty(grown, dtype)
-        return buffers[purpose][:size]
-    if size * dtype.itemsize <= room:
-        buffers[purpose] = np.empty(size, dtype)
-        return buffers[purpose]
+    for kept in (grown, size):      # room to grow geometrically, else to keep just this size
+        if kept * dtype.itemsize <= room:
+            buffers[purpose] = np.empty(kept, dtype)
+            return buffers[purpose][:size]
     return np.empty(size, dtype)
 
 

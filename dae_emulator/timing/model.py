@@ -22,7 +22,7 @@ from dae_emulator.timing.cache import SetAssociativeCache
 from dae_emulator.timing.dram import Dram, bucket_capacity
 from dae_emulator.timing.execute_unit import callback_cycles
 from dae_emulator.timing.pipeline import Tally, fill_table, replay
-from dae_emulator.timing.stream import device_order, event_cores, line_stream
+from dae_emulator.timing.stream import LineStream, device_order, event_cores, line_stream
 from dae_emulator.trace import LaunchTrace
 
 
@@ -46,26 +46,25 @@ def _add_pushes(event: np.ndarray, queue_entries: int, cycles_each: float, count
         cycles[e] += cycles_each
 
 
-def _horizon(access_lines: np.ndarray, execute_lines: np.ndarray, token_cycles: np.ndarray, entries: np.ndarray,
-             core_of_event: np.ndarray, dram: Dram) -> float:
+def _horizon(stream: LineStream, token_cycles: np.ndarray, entries: np.ndarray, core_of_event: np.ndarray,
+             dram: Dram) -> float:
     """A cycle no launch runs past: each core's events alone and unoverlapped (their lines each on the miss
     path, their callbacks and queue pushes), plus all bus time."""
     miss_path = 1.0 + dram.miss_latency
-    longest, lines = _longest_core(access_lines, execute_lines, token_cycles, entries, core_of_event, miss_path)
-    return longest + lines * dram.transfer_cycles + miss_path
+    longest = _longest_core(stream.access_lines, stream.execute_lines, token_cycles, entries, core_of_event,
+                            miss_path)
+    return longest + stream.line.size * dram.transfer_cycles + miss_path
 
 
 @numba.njit(cache=True, nogil=True)
 def _longest_core(access_lines: np.ndarray, execute_lines: np.ndarray, token_cycles: np.ndarray,
-                  entries: np.ndarray, core_of_event: np.ndarray, miss_path: float) -> tuple[float, int]:
-    """(the longest core's serial cycles, all lines)."""
+                  entries: np.ndarray, core_of_event: np.ndarray, miss_path: float) -> float:
+    """The longest core's serial cycles."""
     serial = np.zeros(core_of_event.max() + 1 if core_of_event.size else 1)
-    lines = 0
     for e in range(core_of_event.size):
-        event_lines = access_lines[e] + execute_lines[e]
-        serial[core_of_event[e]] += event_lines * miss_path + (token_cycles[e] + entries[e]) + 1.0
-        lines += event_lines
-    return serial.max(), lines
+        lines = access_lines[e] + execute_lines[e]
+        serial[core_of_event[e]] += lines * miss_path + (token_cycles[e] + entries[e]) + 1.0
+    return serial.max()
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -108,7 +107,7 @@ def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
     hits = cached.hits
 
     access_lines, execute_lines, line_start = stream.access_lines, stream.execute_lines, stream.line_start
-    horizon = _horizon(access_lines, execute_lines, token_cycles, entries, core_of_event, dram)
+    horizon = _horizon(stream, token_cycles, entries, core_of_event, dram)
     fill, full, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
     tally, last_transfer = replay(
         events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, stream.line,

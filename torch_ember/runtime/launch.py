@@ -20,8 +20,8 @@ from dae_emulator.verify import DaeVerifyError
 from ..pipeline import Compiled, Knobs, compile_region
 from ..region_spec import RegionKind, RegionSpec
 from .adapters import ADAPTERS, apply_epilogue, check_known_values
-from .index_adapters import prepass_region
 from .agent_programs import agent_program
+from .index_adapters import prepass_region
 from .stats import LAUNCHES, STATS, Launch, count_execute_ops
 
 _DTYPES = {torch.float32: DType.F32, torch.float16: DType.F16, torch.bfloat16: DType.BF16,
