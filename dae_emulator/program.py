@@ -6,7 +6,8 @@ Access configuration: traversal units arranged in a chain of layers (a dense loo
 loop ``[lo, hi)`` whose bounds are streams of the layer above), streams (the induction variable of a
 traversal unit, element or row loads indexed by another stream, integer ALU ops), and push rules: on an
 event of a traversal unit (an iteration, or the end of one), optionally guarded by a predicate stream, push
-stream heads into queues and then a control token naming a callback.
+stream heads into queues and then a control token naming a callback. The cores of a device split the
+outer items (iterations of the outermost traversal units) in one block each, or in tiles dealt in turn.
 
 Execute loop: pop a token, run its callback. A callback pops its operands (one pop per queue it consumes),
 computes, updates or reads accumulators, stores. Accumulators carry state across tokens: an accumulator is
@@ -226,6 +227,9 @@ class Program:
     accumulators: tuple[Accumulator, ...]
     callbacks: tuple[Callback, ...]
     notes: tuple[str, ...] = field(default=())
+    # how the device's cores split the outer items (iterations of the outermost traversal units, numbered
+    # over all chains): None, one contiguous block per core; k, tiles of k items dealt to the cores in turn
+    tile: int | None = None
 
     def param(self, name: str) -> Param:
         return _by_name(self.params, name, "parameter")

@@ -105,5 +105,5 @@ def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceC
     execute = ExecuteRun(program, collect_firings(program, access), outputs, addresses, sizes, config.vector_bytes)
     execute.run()
     trace = LaunchTrace(program.name, access.num_events, access.event_item, access.num_items,
-                        tuple(access.records + execute.records), tuple(execute.tokens), depth)
+                        tuple(access.records + execute.records), tuple(execute.tokens), depth, program.tile)
     return RunResult(outputs, trace, estimate(trace, config) if timing else None)

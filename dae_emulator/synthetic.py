@@ -59,18 +59,26 @@ def embedding_bag_trace(
     row_entry: int = 0,
     seed: int = 0,
     queue_depth: int | None = None,
+    uneven: bool = False,
+    tile: int | None = None,
 ) -> LaunchTrace:
-    """The trace of a sum bag over ``num_bags`` bags of ``pooling`` fp32 rows of width ``dim``; each row
-    is pushed as one buffered queue entry (``row_entry`` 0) or in pieces of ``row_entry`` elements.
-    ``queue_depth``: the operand queues' usable depth in the scratchpad (``bag_queue_depth``); None: full."""
+    """The trace of a sum bag over ``num_bags`` bags of ``pooling`` fp32 rows of width ``dim`` (with
+    ``uneven``, bag lengths drawn uniformly from ``[0, 2 * pooling]``); each row is pushed as one buffered
+    queue entry (``row_entry`` 0) or in pieces of ``row_entry`` elements. ``queue_depth``: the operand
+    queues' usable depth in the scratchpad (``bag_queue_depth``); None: full. ``tile``: how the cores split
+    the bags (``LaunchTrace.tile``)."""
     generator = torch.Generator().manual_seed(seed)
     row_bytes = 4 * dim
-    per_bag = pooling + 2
     bags = torch.arange(num_bags)
-    begin = bags * per_bag
-    iteration = (begin[:, None] + 1 + torch.arange(pooling)).reshape(-1)
-    end = begin + pooling + 1
-    indices = lookup_indices(num_bags * pooling, num_rows, locality, generator)
+    lengths = (torch.randint(2 * pooling + 1, (num_bags,), generator=generator) if uneven
+               else torch.full((num_bags,), pooling))
+    per_bag = lengths + 2
+    begin = torch.cumsum(per_bag, 0) - per_bag
+    lookups = int(lengths.sum())
+    first_lookup = torch.cumsum(lengths, 0) - lengths
+    iteration = (begin + 1 - first_lookup).repeat_interleave(lengths) + torch.arange(lookups)
+    end = begin + lengths + 1
+    indices = lookup_indices(lookups, num_rows, locality, generator)
     row_vector_ops = math.ceil(row_bytes / vector_bytes)
 
     accesses = (
@@ -81,7 +89,7 @@ def embedding_bag_trace(
         ),
         AccessRecord(
             "indices", "indices", Side.ACCESS, is_write=False, is_row=False, nbytes=_INDEX_BYTES,
-            event=iteration, address=INDICES_BASE + _INDEX_BYTES * torch.arange(num_bags * pooling),
+            event=iteration, address=INDICES_BASE + _INDEX_BYTES * torch.arange(lookups),
         ),
         AccessRecord(
             "rows", "table", Side.ACCESS, is_write=False, is_row=True, nbytes=row_bytes,
@@ -99,12 +107,13 @@ def embedding_bag_trace(
     )
     return LaunchTrace(
         program=f"bag(p={pooling},d={dim},rows={num_rows},{locality.value})",
-        num_events=num_bags * per_bag,
-        event_item=torch.arange(num_bags).repeat_interleave(per_bag),
+        num_events=int(per_bag.sum()),
+        event_item=bags.repeat_interleave(per_bag),
         num_items=num_bags,
         accesses=accesses,
         tokens=tokens,
         queue_depth=queue_depth,
+        tile=tile,
     )
 
 
@@ -119,6 +128,7 @@ def scatter_trace(
     seed: int = 0,
     queue_depth: int | None = None,
     prefetch: bool = False,
+    tile: int | None = None,
 ) -> LaunchTrace:
     """The trace of ``out[dst[e]] += x[src[e]]`` over fp32 rows of width ``dim``: ``num_destinations *
     messages_per_destination`` edges in random order, sources drawn from ``num_rows`` with ``locality``;
@@ -150,7 +160,7 @@ def scatter_trace(
     return LaunchTrace(
         program=f"scatter(m={messages_per_destination},d={dim},rows={num_rows},{locality.value})",
         num_events=edges, event_item=events, num_items=edges, accesses=accesses, tokens=tokens,
-        queue_depth=queue_depth,
+        queue_depth=queue_depth, tile=tile,
     )
 
 

@@ -87,6 +87,8 @@ def format_program(p: Program) -> str:
             bounds = f"range [{t.lo}, {t.hi})"
         lines.append(f"  traversal {t.name} = {bounds}" + (f" in {t.parent}" if t.parent else ""))
         lines += [_stream_text(s) for s in streams_by_layer[t.name]]
+    if p.tile is not None:
+        lines.append(f"  cores take outer items in tiles of {p.tile}")
     for r in p.rules:
         when = f" when {r.when}" if r.when else ""
         pushes = "push " + ", ".join(f"{q} <- {s}" for q, s in r.pushes) + "; " if r.pushes else ""
@@ -115,6 +117,7 @@ _RE = {
     "param": re.compile(rf"(param|output) ({_NAME}): (\w+)\[(.*)\](?: init (\S+))?$"),
     "dense": re.compile(rf"traversal ({_NAME}) = dense \[0, ([^)]+)\)(?: in ({_NAME}))?$"),
     "range": re.compile(rf"traversal ({_NAME}) = range \[({_NAME}), ({_NAME})\)(?: in ({_NAME}))?$"),
+    "tile": re.compile(r"cores take outer items in tiles of (\d+)$"),
     "induction": re.compile(rf"stream ({_NAME}) = induction ({_NAME})$"),
     "load": re.compile(rf"stream ({_NAME}) = (load|load_row|prefetch_row) ({_NAME})\[({_NAME})\] @({_NAME})$"),
     "alu": re.compile(rf"stream ({_NAME}) = alu (\w+)\((.*)\) @({_NAME})$"),
@@ -183,6 +186,7 @@ def _instr(line: str) -> Instr:
 def parse_program(text: str) -> Program:
     """Parse program text; raises ``DaeSyntaxError`` naming the first line it cannot read."""
     name, params, travs, streams, rules, queues, accs, callbacks, notes = None, [], [], [], [], [], [], [], []
+    tile = None
     section, body = None, None
     for no, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -206,6 +210,8 @@ def parse_program(text: str) -> Program:
                 shape = tuple(_dim(d) for d in _split(m.group(4)))
                 init = float(_value(m.group(5))) if m.group(5) else 0.0
                 params.append(Param(m.group(2), DType(m.group(3)), shape, m.group(1) == "output", init))
+            elif section == "access" and (m := _RE["tile"].match(line)):
+                tile = int(m.group(1))
             elif section == "access":
                 travs, streams, rules = _access_line(line, travs, streams, rules)
             elif section == "queues":
@@ -230,7 +236,8 @@ def parse_program(text: str) -> Program:
     if name is None:
         raise DaeSyntaxError(0, "", "a program")
     return Program(name, tuple(params), tuple(travs), tuple(streams), tuple(rules), tuple(queues), tuple(accs),
-                   tuple(Callback(t, tuple(b), lanes, unroll) for t, b, lanes, unroll in callbacks), tuple(notes))
+                   tuple(Callback(t, tuple(b), lanes, unroll) for t, b, lanes, unroll in callbacks), tuple(notes),
+                   tile)
 
 
 def _access_line(line, travs, streams, rules):

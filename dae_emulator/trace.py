@@ -5,13 +5,15 @@ iteration, begin or end of a traversal unit). Events are numbered 0..E-1 in the 
 them, and every memory access and every control token is tied to the event that issued it, so the timing
 model sees the real interleaving and the real addresses (locality and reuse included).
 Work is split across cores by the outermost traversal unit: ``event_item`` says which outer iteration each
-event belongs to, and a core takes a contiguous block of outer iterations.
+event belongs to, and a core takes a contiguous block of outer iterations or, when the program says so
+(``Program.tile``), tiles of ``tile`` of them dealt to the cores in turn (``item_cores``).
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -58,6 +60,7 @@ class LaunchTrace:
     accesses: tuple[AccessRecord, ...]
     tokens: tuple[TokenRecord, ...]
     queue_depth: int | None = None       # usable depth of the operand queues in the scratchpad; None: full
+    tile: int | None = None              # outer items per tile dealt to the cores in turn; None: a block each
 
     @property
     def bytes_read(self) -> int:
@@ -71,3 +74,11 @@ class LaunchTrace:
     def lookups(self) -> int:
         """Row-sized loads (the embedding lookups) the access unit issued."""
         return sum(a.address.numel() for a in self.accesses if a.is_row and a.side is Side.ACCESS and not a.prefetch)
+
+
+def item_cores(items: np.ndarray, num_items: int, cores: int, tile: int | None) -> np.ndarray:
+    """The core that runs each of ``items`` (outer iterations): core ``c`` takes items
+    ``[c * n // cores, (c + 1) * n // cores)``, or with ``tile``, tiles ``c``, ``c + cores``, ``c + 2 * cores``..."""
+    if tile is not None:
+        return (items // tile) % cores
+    return ((items + 1) * cores + num_items - 1) // num_items - 1

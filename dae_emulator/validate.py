@@ -3,10 +3,11 @@ message-passing programs.
 
 Run ``python -m dae_emulator.validate``: one line per program (reference cycles, fast cycles, error), then
 the worst error; the exit status is non-zero when the worst error is above the tolerance. The programs
-span pooling factors, row widths, index locality, queue capacities, request slots, bandwidth, cache size
-and core counts, and wide buffered rows where the scratchpad holding the operand queues limits their
-depth, so that every bound (latency, bandwidth, issue, compute) is exercised; the message-passing
-programs' read-modify-writes exercise the write-back cache, with destinations that fit it and that do not.
+span pooling factors (even and uneven bags), row widths, index locality, queue capacities, request slots,
+bandwidth, cache size and core counts (each core taking a block of the work, or tiles of it in turn), and
+wide buffered rows where the scratchpad holding the operand queues limits their depth, so that every bound
+(latency, bandwidth, issue, compute) is exercised; the message-passing programs' read-modify-writes
+exercise the write-back cache, with destinations that fit it and that do not.
 """
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ class Program:
     row_entry: int = 0          # 0: rows pushed buffered; else elements per queue entry
     scatter: bool = False
     prefetch: bool = False      # message passing: the access unit prefetches the destination rows
+    uneven: bool = False        # bag lengths drawn from [0, 2 * pooling] instead of all ``pooling``
+    tile: int | None = None     # cores take the bags (edges) in tiles of this many, in turn
 
     def trace(self) -> LaunchTrace:
         if self.scatter:
@@ -47,13 +50,14 @@ class Program:
                 self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
                 vector_bytes=self.config.vector_bytes, seed=zlib.crc32(self.name.encode()),
                 queue_depth=bag_queue_depth(self.dim, 0, self.config.queue_capacity, self.config.scratchpad_bytes),
-                prefetch=self.prefetch,
+                prefetch=self.prefetch, tile=self.tile,
             )
         return embedding_bag_trace(
             self.num_bags, self.pooling, self.dim, self.num_rows, self.locality,
             vector_bytes=self.config.vector_bytes, row_entry=self.row_entry, seed=zlib.crc32(self.name.encode()),
             queue_depth=bag_queue_depth(self.dim, self.row_entry, self.config.queue_capacity,
                                         self.config.scratchpad_bytes),
+            uneven=self.uneven, tile=self.tile,
         )
 
 
@@ -102,6 +106,12 @@ PROGRAMS: tuple[Program, ...] = (
     Program("server 4c scatter prefetched m4 d64", _on("server", cores=4), 128, 4, 64, _BIG, scatter=True,
             prefetch=True),
     Program("edge scatter prefetched m8 d64", _EDGE, 64, 8, 64, _BIG, scatter=True, prefetch=True),
+    # uneven bags, the cores taking one block each or tiles in turn; sorted indices and scatters in tiles
+    Program("server 4c uneven p8 d64", _on("server", cores=4), 96, 8, 64, _BIG, uneven=True),
+    Program("server 4c uneven tiles of 2 p8 d64", _on("server", cores=4), 96, 8, 64, _BIG, uneven=True, tile=2),
+    Program("server 8c sorted tiles of 4 p8 d64", _on("server", cores=8), 128, 8, 64, _BIG, Locality.SORTED,
+            tile=4),
+    Program("server 4c scatter tiles of 1 m4 d64", _on("server", cores=4), 128, 4, 64, _BIG, scatter=True, tile=1),
 )
 
 

@@ -62,6 +62,8 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
     _unique("queue", (x.name for x in p.queues))
     _unique("accumulator", (x.name for x in p.accumulators))
     _unique("callback", (x.token for x in p.callbacks))
+    if p.tile is not None and (not isinstance(p.tile, int) or isinstance(p.tile, bool) or p.tile < 1):
+        raise DaeVerifyError(f"tile must be a positive number of outer items, got {p.tile!r}")
     parents = layer_parents(p)
     if not parents:
         raise DaeVerifyError("a program needs at least one traversal unit")

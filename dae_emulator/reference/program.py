@@ -30,7 +30,8 @@ class Event:
 
 
 def core_programs(trace: LaunchTrace, config: DeviceConfig) -> list[list[Event]]:
-    """Per core, its events in issue order; core ``c`` takes items ``[c*n//cores, (c+1)*n//cores)``."""
+    """Per core, its events in issue order; core ``c`` takes items ``[c*n//cores, (c+1)*n//cores)``, or with
+    ``trace.tile``, the tiles of that many items numbered ``c``, ``c + cores``, ``c + 2 * cores``..."""
     bounds = [c * trace.num_items // config.cores for c in range(config.cores + 1)]
     events = [Event() for _ in range(trace.num_events)]
     for record in trace.accesses:
@@ -49,6 +50,9 @@ def core_programs(trace: LaunchTrace, config: DeviceConfig) -> list[list[Event]]
             events[event].tokens.append(spec)
     programs: list[list[Event]] = [[] for _ in range(config.cores)]
     for event, item in zip(events, trace.event_item.tolist()):
-        core = next(c for c in range(config.cores) if bounds[c] <= item < bounds[c + 1])
+        if trace.tile is None:
+            core = next(c for c in range(config.cores) if bounds[c] <= item < bounds[c + 1])
+        else:
+            core = item // trace.tile % config.cores
         programs[core].append(event)
     return programs

@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from dae_emulator.timing.arena import scratch
-from dae_emulator.trace import LaunchTrace, Side
+from dae_emulator.trace import LaunchTrace, Side, item_cores
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,8 @@ class LineStream:
 
 
 def event_cores(trace: LaunchTrace, cores: int) -> np.ndarray:
-    """Core of each event: core ``c`` takes outer items ``[c * n // cores, (c + 1) * n // cores)``."""
-    items = trace.event_item.numpy()
-    return ((items + 1) * cores + trace.num_items - 1) // trace.num_items - 1
+    """Core of each event: the core of its outer item (``item_cores``)."""
+    return item_cores(trace.event_item.numpy(), trace.num_items, cores, trace.tile)
 
 
 def device_order(core_of_event: np.ndarray, cores: int) -> np.ndarray:

@@ -1,4 +1,5 @@
 """The DAE program's text form: round trip for every program the compiler makes, readable syntax errors."""
+import dataclasses
 import itertools
 
 import dae_emulator
@@ -41,3 +42,13 @@ def test_syntax_error_names_the_line():
 def test_unknown_dtype_is_a_syntax_error():
     with pytest.raises(dae_emulator.DaeSyntaxError, match="line 2"):
         dae_emulator.parse_program("program p\nparam t: f8[n]\n")
+
+
+def test_a_tiled_program_round_trips_and_a_bad_tile_is_refused():
+    spec = RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM)
+    program = dataclasses.replace(compile_region(spec, {**FLOAT, **INDEX}, dae_emulator.preset("server")).dae, tile=4)
+    text = dae_emulator.format_program(program)
+    assert "  cores take outer items in tiles of 4\n" in text
+    assert dae_emulator.parse_program(text) == program
+    with pytest.raises(dae_emulator.DaeVerifyError, match="tile must be a positive number of outer items, got 0"):
+        dae_emulator.verify(dataclasses.replace(program, tile=0))

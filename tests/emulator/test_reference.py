@@ -2,6 +2,7 @@
 import dataclasses
 from collections import OrderedDict
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -79,3 +80,12 @@ def test_reference_and_fast_model_agree_on_a_tiny_multicore_trace():
     reference, fast = simulate(trace, config), estimate(trace, config)
     assert abs(fast.cycles - reference.cycles) <= 0.1 * reference.cycles
     assert fast.dram_bytes_written == reference.dram_bytes_written
+
+
+@pytest.mark.parametrize("tile", [1, 3, 7])
+def test_reference_and_fast_model_agree_when_cores_take_tiles_in_turn(tile):
+    config = dataclasses.replace(preset("server"), cores=3)
+    trace = embedding_bag_trace(30, 4, 32, 1 << 16, Locality.ZIPF, seed=3, uneven=True, tile=tile)
+    reference, fast = simulate(trace, config), estimate(trace, config)
+    assert abs(fast.cycles - reference.cycles) <= 0.1 * reference.cycles
+    assert fast.dram_bytes_read == reference.dram_bytes_read

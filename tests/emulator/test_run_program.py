@@ -1,4 +1,6 @@
 """``dae_emulator.run`` on hand-written program text and named tensors, against eager PyTorch."""
+import dataclasses
+
 import dae_emulator
 import pytest
 import torch
@@ -239,3 +241,18 @@ def test_a_chain_cannot_read_another_chains_streams():
     text = TWO_TABLES.replace("stream r1 = load i1[j1] @c1", "stream r1 = load i1[j0] @c1")
     with pytest.raises(dae_emulator.DaeVerifyError, match="another chain"):
         dae_emulator.verify(dae_emulator.parse_program(text))
+
+
+def test_tiles_dealt_in_turn_balance_uneven_bags_and_change_no_result():
+    """All lookups in the first quarter of the bags: one block per core leaves three of four cores idle."""
+    g = torch.Generator().manual_seed(0)
+    table = torch.randn(5000, 16, generator=g)
+    lengths = torch.tensor([32] * 16 + [0] * 48)
+    indices = torch.randint(0, 5000, (int(lengths.sum()),), generator=g)
+    inputs = dict(table=table, indices=indices, offsets=torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]),
+                  weights=torch.rand(indices.numel(), generator=g))
+    device = dataclasses.replace(dae_emulator.preset("server"), cores=4)
+    tiled_text = WEIGHTED_BAG.replace("  on tu1.iter", "  cores take outer items in tiles of 2\n  on tu1.iter")
+    block, tiled = dae_emulator.run(WEIGHTED_BAG, inputs, device), dae_emulator.run(tiled_text, inputs, device)
+    assert torch.equal(block.outputs["out"], tiled.outputs["out"])
+    assert tiled.cost.cycles < 0.5 * block.cost.cycles

@@ -3,7 +3,8 @@ import pytest
 
 from dae_emulator import validate
 
-SUBSET = ("edge q4 p8 d64", "edge hot table p8 d64", "server 4c q8 mo8 zipf p16 d64", "server 8c 32GB/s p8 d64")
+SUBSET = ("edge q4 p8 d64", "edge hot table p8 d64", "server 4c q8 mo8 zipf p16 d64", "server 8c 32GB/s p8 d64",
+          "server 4c uneven tiles of 2 p8 d64")
 
 
 def test_there_are_enough_distinct_programs():
