@@ -14,8 +14,9 @@ seconds of every region from ``torch_ember.report()``. Each evaluation resets th
 caches (otherwise the recompiles for new options pile up); keep the example inputs small, since the emulator
 runs them for real. The emulator is deterministic, so each configuration is measured once.
 
-Knobs tuned are the ones the compiler exposes today: ``opt_level``, ``vector_width``, ``unroll`` and
-``buffer_bytes`` (a known constraint keeps its pieces whole fp32 vectors).
+Knobs tuned are the ones the compiler exposes today: ``opt_level``, ``vector_width``, ``unroll``,
+``buffer_bytes`` (a known constraint keeps its pieces whole fp32 vectors) and, on a device with more than one
+core, ``tile`` (how the cores split the outer items).
 """
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ KNOBS = (
     # bytes per buffered row piece at opt_level >= 2: bigger pieces, fewer queue pushes, but fewer entries fit
     # the scratchpad that holds the operand queues (dae_emulator.scratchpad)
     tune.Ordinal("buffer_bytes", tuple(64 * 4**k for k in range(5))),    # 64 B .. 16 KiB
+    # outer items per tile the cores take in turn; None (one block per core) is the largest tile of all.
+    # Searched only on a device with more than one core, where it can matter.
+    tune.Ordinal("tile", (*_POW2, None)),
 )
 KNOB_CONSTRAINTS = ("buffer_bytes % (4 * vector_width) == 0",)     # whole vectors of fp32 per piece
 DEVICE_PARAMS = (
@@ -142,7 +146,8 @@ class Objective:
         self.start = dict(options or {})
         self.device = EmberOptions.from_dict(self.start).device_config     # also checks the options
         if hardware is None:
-            self.space = tune.Space(KNOBS, list(KNOB_CONSTRAINTS))
+            knobs = [k for k in KNOBS if k.name != "tile" or self.device.cores > 1]
+            self.space = tune.Space(knobs, list(KNOB_CONSTRAINTS))
         else:
             area = hardware.area_model.expression(self.device)
             limits = [] if hardware.area_mm2 is None else [f"{area} <= {hardware.area_mm2!r}"]

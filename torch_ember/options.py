@@ -17,6 +17,8 @@ class EmberOptions:
     vector_width: int | None = None   # compiler knob: elements per vector (default: the device's width)
     unroll: int = 8              # compiler knob: execute-loop unroll factor at opt_level 3
     buffer_bytes: int | None = None   # compiler knob: bytes per buffered row piece at opt_level >= 2 (None: whole rows)
+    tile: int | None = None      # compiler knob: at opt_level >= 1, cores take outer items in tiles of this many, in
+                                 # turn (None: one contiguous block per core)
     verify: bool = False         # re-run each region eagerly and compare
     strict: bool = False         # raise instead of leaving a lookup op on the host
     agent_library: str | None = None   # a dae_agent library: its verified programs run where they model faster
@@ -38,6 +40,8 @@ class EmberOptions:
             raise ValueError(f"option 'unroll' must be a positive int, got {self.unroll!r}")
         if self.buffer_bytes is not None and (not isinstance(self.buffer_bytes, int) or self.buffer_bytes < 1):
             raise ValueError(f"option 'buffer_bytes' must be a positive int or None, got {self.buffer_bytes!r}")
+        if self.tile is not None and (not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 1):
+            raise ValueError(f"option 'tile' must be a positive int or None, got {self.tile!r}")
         if self.regions not in ("dae", "triton"):
             raise ValueError(f"option 'regions' must be 'dae' or 'triton', got {self.regions!r}")
         if self.regions == "triton" and importlib.util.find_spec("triton") is None:
@@ -59,6 +63,7 @@ class EmberOptions:
     def runtime_json(self) -> str:
         """What every region call carries: the device and level it was compiled for, and where it runs."""
         device = self.device if isinstance(self.device, str) else asdict(self.device)
-        knobs = {"vector_width": self.vector_width, "unroll": self.unroll, "buffer_bytes": self.buffer_bytes}
+        knobs = {"vector_width": self.vector_width, "unroll": self.unroll, "buffer_bytes": self.buffer_bytes,
+                 "tile": self.tile}
         return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify, "knobs": knobs,
                            "regions": self.regions, "agent_library": self.agent_library}, sort_keys=True)

@@ -7,7 +7,8 @@ rewrites the access streams with what the graph knows about index values (fixed 
 loads); level 3 also fuses the loops of a batched region that share an iteration space.
 
 The DLC level has two passes at level 3: store placement (a read-modify-write row store's read moves to
-the access unit as a prefetch of the destination row) and unrolling. Prefetch depth has no pass: how far
+the access unit as a prefetch of the destination row) and unrolling; and from level 1, when the ``tile``
+knob is set, work tiling (the cores take the outer items in tiles, in turn, instead of a block each). Prefetch depth has no pass: how far
 the access unit runs ahead is the queues' depth and the request slots, which the device and the
 scratchpad set, not a program field.
 """
@@ -28,7 +29,7 @@ from .ir.dae import format_dae
 from .ir.dlc import DlcProgram, format_dlc
 from .ir.slc import SlcProgram, format_slc
 from .region_spec import RegionSpec
-from .transforms.dlc import prefetch_stores, unroll
+from .transforms.dlc import prefetch_stores, tile_items, unroll
 from .transforms.slc import align_queues, bufferize, fixed_trip_count, fuse_loops, sequential_loads, vectorize
 
 log = logging.getLogger("torch_ember")
@@ -41,6 +42,7 @@ class Knobs:
     vector_width: int | None = None    # elements per vector; default: the device's vector bytes / 4
     unroll: int = 8                    # the hand-written programs' factor (benchmarks/handwritten)
     buffer_bytes: int | None = None    # bufferized rows travel in pieces of this many bytes; None: whole rows
+    tile: int | None = None            # the cores take outer items in tiles of this many; None: a block each
 
     def width(self, device: DeviceConfig) -> int:
         return self.vector_width or max(device.vector_bytes // 4, 1)
@@ -61,10 +63,13 @@ def slc_passes(level: int, knobs: Knobs, device: DeviceConfig) -> list[Callable[
 
 
 def dlc_passes(level: int, knobs: Knobs) -> list[Callable[[DlcProgram], DlcProgram]]:
+    passes = []
     if level >= 3:
-        return [prefetch_stores,                                       # destination rows read ahead
-                partial(unroll, factor=knobs.unroll)]                  # one dispatch per `unroll` tokens
-    return []
+        passes.append(prefetch_stores)                                 # destination rows read ahead
+        passes.append(partial(unroll, factor=knobs.unroll))            # one dispatch per `unroll` tokens
+    if level >= 1 and knobs.tile is not None:
+        passes.append(partial(tile_items, items=knobs.tile))           # cores take outer items in tiles
+    return passes
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,38 @@ def test_the_area_constraint_is_the_area_model():
         for limit, holds in ((mm2 * 1.001, True), (mm2 * 0.999, False)):
             assert tune.Space(objective.space.params, [f"{text} <= {limit!r}"]).constraints[0].holds(config) is holds
     assert area.mm2(dataclasses.replace(base, cores=2 * base.cores)) > area.mm2(base)
+
+
+class UnevenTables(nn.Module):
+    """Two bag tables, one pooling 24 rows a bag and one pooling 1: batched, one block per core puts the long
+    bags on the first cores."""
+
+    def __init__(self):
+        super().__init__()
+        self.long, self.short = nn.EmbeddingBag(500, 16, mode="sum"), nn.EmbeddingBag(500, 16, mode="sum")
+
+    def forward(self, i_long, o_long, i_short, o_short):
+        return self.long(i_long, o_long) + self.short(i_short, o_short)
+
+
+def uneven_inputs(batch=32):
+    g = torch.Generator().manual_seed(1)
+    return (torch.randint(0, 500, (24 * batch,), generator=g), torch.arange(batch) * 24,
+            torch.randint(0, 500, (batch,), generator=g), torch.arange(batch))
+
+
+def test_the_tile_knob_is_searched_where_cores_split_work_and_changes_only_the_time():
+    torch.manual_seed(0)
+    model, inputs = UnevenTables().requires_grad_(False), uneven_inputs()      # forward only: the batched bags
+    assert "tile" not in Objective(model, inputs, {"device": "edge"}).space.names          # one core
+    assert "tile" in Objective(model, inputs, {"device": "server"}).space.names
+    device = dataclasses.replace(dae_emulator.preset("server"), name="server4", cores=4)
+    want = model(*inputs)
+    seconds = {}
+    for tile in (None, 1, 64):
+        torch._dynamo.reset()
+        compiled = torch.compile(model, backend="ember", options={"device": device, "tile": tile, "rest": "eager"})
+        torch.testing.assert_close(compiled(*inputs), want)
+        seconds[tile] = measure(model, inputs, {"device": device, "tile": tile}).modeled_seconds
+    assert seconds[1] < 0.7 * seconds[None]     # the long bags spread over the four cores
+    assert seconds[64] > seconds[1]             # 64 bags a tile: one core holds all the long ones

@@ -34,6 +34,7 @@ def test_unknown_option_lists_the_known_ones():
     ({"rest": "tvm"}, "'rest' must be 'inductor' or 'eager'"),
     ({"device": "laptop"}, "unknown DAE device preset 'laptop'; known presets: server"),
     ({"opt_level": 7}, "'opt_level' must be 0, 1, 2 or 3"),
+    ({"tile": 0}, "'tile' must be a positive int or None, got 0"),
 ])
 def test_bad_option_values_raise_value_error(options, message):
     with pytest.raises(ValueError, match=message):

@@ -3,6 +3,7 @@ every level computes exactly what level 0 computes, for every region kind."""
 import json
 
 import dae_emulator
+import pytest
 import torch
 from dae_emulator.program import DType
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from torch_ember.ir.slc import format_slc
 from torch_ember.pipeline import compile_region
 from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
 from torch_ember.runtime.launch import launch
-from torch_ember.transforms.dlc import unroll
+from torch_ember.transforms.dlc import tile_items, unroll
 from torch_ember.transforms.slc import align_queues, bufferize, vectorize
 
 BAG = RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM, has_weights=True)
@@ -62,6 +63,14 @@ def test_unroll_marks_the_innermost_callbacks():
     text = format_dlc(dlc)
     assert lines_with(text, "callback J_ITER") == ["callback J_ITER unroll 4:"]
     assert lines_with(text, "callback B_END") == ["callback B_END:"]
+
+
+def test_tile_items_deals_the_outer_items_to_the_cores_in_tiles():
+    dlc = decouple(region_to_slc(BAG, BAG_TYPES))
+    assert not lines_with(format_dlc(dlc), "tiles of")
+    assert lines_with(format_dlc(tile_items(dlc, items=4)), "tiles of") == ["cores take outer items in tiles of 4"]
+    with pytest.raises(ValueError, match="a tile must hold at least one item, got 0"):
+        tile_items(dlc, items=0)
 
 
 def test_levels_cut_modeled_time_on_a_compute_heavy_bag():
@@ -158,20 +167,21 @@ def seed_of(g: torch.Generator) -> int:
     return int(torch.randint(0, 2**16, (1,), generator=g))
 
 
-def _settings(level, buffer_bytes=None):
-    knobs = {"vector_width": None, "unroll": 8, "buffer_bytes": buffer_bytes}
+def _settings(level, buffer_bytes=None, tile=None):
+    knobs = {"vector_width": None, "unroll": 8, "buffer_bytes": buffer_bytes, "tile": tile}
     return json.dumps({"device": "server", "opt_level": level, "verify": False, "knobs": knobs}, sort_keys=True)
 
 
 @settings(max_examples=10, deadline=None)
 @given(rows=st.integers(1, 20), dim=st.integers(1, 40), n=st.integers(0, 30), bags=st.integers(1, 8),
-       seed=st.integers(0, 2**16), buffer_bytes=st.sampled_from([None, 4, 8, 64, 100]))
-def test_every_level_computes_what_level_zero_computes(rows, dim, n, bags, seed, buffer_bytes):
+       seed=st.integers(0, 2**16), buffer_bytes=st.sampled_from([None, 4, 8, 64, 100]),
+       tile=st.sampled_from([None, 1, 3, 64]))
+def test_every_level_computes_what_level_zero_computes(rows, dim, n, bags, seed, buffer_bytes, tile):
     cases = list(_cases(torch.Generator().manual_seed(seed), rows, dim, n, bags))
     assert len({spec.kind for spec, _ in cases}) == len(RegionKind)
     for spec, args in cases:
         reference = launch(spec.to_json(), _settings(0), args)
         for level in (1, 2, 3):
-            got = launch(spec.to_json(), _settings(level, buffer_bytes), args)   # rows in buffered pieces
+            got = launch(spec.to_json(), _settings(level, buffer_bytes, tile), args)   # rows in buffered pieces
             for a, b in zip(got, reference):
                 assert torch.equal(a, b) or torch.allclose(a, b, equal_nan=True, rtol=0, atol=0), (spec.name, level)

@@ -24,5 +24,6 @@ def bind_resources(dlc: DlcProgram, device: DeviceConfig) -> Program:
     notes = tuple(f"{logical} -> {bound}" for logical, bound in {**units, **queues}.items())
     program = Program(dlc.name, dlc.params, traversals, streams, rules,
                       tuple(replace(q, name=queues[q.name]) for q in dlc.execute.queues),
-                      dlc.execute.accumulators, callbacks, (f"bound for device {device.name}:",) + notes)
+                      dlc.execute.accumulators, callbacks, (f"bound for device {device.name}:",) + notes,
+                      dlc.access.tile)
     return verify(program, device)

@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default=next(iter(dae_emulator.PRESETS)))
     parser.add_argument("--vector-width", type=int, default=None)
     parser.add_argument("--unroll", type=int, default=Knobs().unroll)
+    parser.add_argument("--tile", type=int, default=None, help="cores take outer items in tiles of this many")
     args = parser.parse_args(argv)
     spec, dtypes, _ = WORKLOADS[args.workload]
     logger = logging.getLogger("torch_ember")
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
     logger.setLevel(logging.DEBUG)
     try:
         compile_region(spec, dtypes, dae_emulator.preset(args.device), args.level,
-                       Knobs(vector_width=args.vector_width, unroll=args.unroll))
+                       Knobs(vector_width=args.vector_width, unroll=args.unroll, tile=args.tile))
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)

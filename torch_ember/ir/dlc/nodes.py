@@ -11,6 +11,7 @@ class AccessConfig:
     traversals: tuple[Traversal, ...]
     streams: tuple[Stream, ...]
     rules: tuple[PushRule, ...]
+    tile: int | None = None      # outer items per tile the cores take in turn (None: one block per core)
 
 
 @dataclass(frozen=True)
@@ -31,4 +32,4 @@ class DlcProgram:
         """The program with its logical names, as the device's program type."""
         a, e = self.access, self.execute
         return Program(self.name, self.params, a.traversals, a.streams, a.rules, e.queues, e.accumulators,
-                       e.callbacks, notes)
+                       e.callbacks, notes, a.tile)
