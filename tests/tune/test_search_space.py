@@ -101,6 +101,18 @@ def test_encoding_puts_numeric_parameters_in_the_unit_interval():
     assert (x[:, numeric] >= 0).all() and (x[:, numeric] <= 1).all()
 
 
+def test_an_ordinal_may_end_in_none_for_unbounded_and_is_ordered_by_position():
+    """Ember's ``tile`` knob: powers of two, then None (one block per core, the largest tile of all)."""
+    tile = tune.Ordinal("tile", (1, 2, 4, None))
+    space = tune.Space([tile])
+    configs = space.sample(np.random.default_rng(0), 40)
+    assert {c["tile"] for c in configs} == {1, 2, 4, None}
+    assert [tile.encode(v) for v in (1, 4, None)] == [[0.0], [2 / 3], [1.0]]
+    assert tile.neighbours(None, np.random.default_rng(0)) == [4]
+    result = tune.minimize(lambda c: 8.0 if c["tile"] is None else float(c["tile"]), space, 4, seed=0)
+    assert result.best_config == {"tile": 1}
+
+
 
 def _moves(order: tuple[int, ...]) -> dict[str, set[tuple[int, ...]]]:
     """Every swap, insertion and segment reversal of ``order``, built independently of the library."""
