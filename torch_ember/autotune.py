@@ -33,6 +33,7 @@ from dae_emulator.config import DeviceConfig
 from dae_emulator.verify import DaeVerifyError
 
 from .options import EmberOptions
+from .pipeline import knobs_used
 from .runtime.stats import STATS, RegionRecord
 
 _POW2 = tuple(2**k for k in range(8))   # 1 .. 128
@@ -163,12 +164,20 @@ class Objective:
         return {**self.start, "device": device}
 
     def __call__(self, config: dict[str, Any]) -> float:
-        key = self.space.key(config)
+        key = self._key(config)
         if key not in self.cache:
             self.cache[key] = self._evaluate(self.options(config))
         if self.cache[key] is None:
             raise tune.Infeasible("the device cannot run the program, or spends more energy than the budget")
         return self.cache[key]
+
+    def _key(self, config: dict[str, Any]) -> tuple:
+        """Configurations that differ only in knobs their opt_level ignores compile to the same programs, so
+        they share one measurement."""
+        if self.hardware is not None:
+            return self.space.key(config)
+        used = knobs_used(config["opt_level"]) | {"opt_level"}
+        return tuple(config[n] if n in used else None for n in self.space.names)
 
     def _evaluate(self, options: dict[str, Any]) -> float | None:
         try:

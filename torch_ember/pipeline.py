@@ -72,6 +72,12 @@ def dlc_passes(level: int, knobs: Knobs) -> list[Callable[[DlcProgram], DlcProgr
     return passes
 
 
+def knobs_used(level: int) -> frozenset[str]:
+    """The knobs the passes of ``level`` read (the others leave its programs unchanged)."""
+    return frozenset(name for name, lowest in (("vector_width", 1), ("tile", 1), ("buffer_bytes", 2), ("unroll", 3))
+                     if level >= lowest)
+
+
 @dataclass(frozen=True)
 class Compiled:
     """Every stage of one region's lowering, kept so each can be printed."""

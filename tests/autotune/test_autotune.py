@@ -107,3 +107,12 @@ def test_the_tile_knob_is_searched_where_cores_split_work_and_changes_only_the_t
         seconds[tile] = measure(model, inputs, {"device": device, "tile": tile}).modeled_seconds
     assert seconds[1] < 0.7 * seconds[None]     # the long bags spread over the four cores
     assert seconds[64] > seconds[1]             # 64 bags a tile: one core holds all the long ones
+
+
+def test_configurations_differing_only_in_knobs_their_level_ignores_are_measured_once():
+    objective = Objective(*bag_and_inputs(), {"device": "edge"})
+    level1 = {"opt_level": 1, "vector_width": 4, "unroll": 2, "buffer_bytes": 64}
+    first = objective(level1)
+    assert objective({**level1, "unroll": 16, "buffer_bytes": 1024}) == first and len(objective.cache) == 1
+    objective({**level1, "vector_width": 8})
+    assert len(objective.cache) == 2

@@ -12,9 +12,10 @@ from torch_ember.conversion.fx_to_slc import region_to_slc
 from torch_ember.conversion.slc_to_dlc import decouple
 from torch_ember.ir.dlc import format_dlc
 from torch_ember.ir.slc import format_slc
-from torch_ember.pipeline import compile_region
+from torch_ember.pipeline import compile_region, knobs_used
 from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
 from torch_ember.runtime.launch import launch
+from torch_ember.runtime.stats import STATS
 from torch_ember.transforms.dlc import tile_items, unroll
 from torch_ember.transforms.slc import align_queues, bufferize, vectorize
 
@@ -167,8 +168,8 @@ def seed_of(g: torch.Generator) -> int:
     return int(torch.randint(0, 2**16, (1,), generator=g))
 
 
-def _settings(level, buffer_bytes=None, tile=None):
-    knobs = {"vector_width": None, "unroll": 8, "buffer_bytes": buffer_bytes, "tile": tile}
+def _settings(level, buffer_bytes=None, tile=None, vector_width=None, unroll=8):
+    knobs = {"vector_width": vector_width, "unroll": unroll, "buffer_bytes": buffer_bytes, "tile": tile}
     return json.dumps({"device": "server", "opt_level": level, "verify": False, "knobs": knobs}, sort_keys=True)
 
 
@@ -185,3 +186,25 @@ def test_every_level_computes_what_level_zero_computes(rows, dim, n, bags, seed,
             got = launch(spec.to_json(), _settings(level, buffer_bytes, tile), args)   # rows in buffered pieces
             for a, b in zip(got, reference):
                 assert torch.equal(a, b) or torch.allclose(a, b, equal_nan=True, rtol=0, atol=0), (spec.name, level)
+
+
+_KNOB_VALUES = dict(vector_width=(None, 2, 8), tile=(None, 1, 5), buffer_bytes=(None, 8, 64), unroll=(1, 8))
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**16), level=st.integers(0, 3), data=st.data())
+def test_knobs_a_level_does_not_use_leave_its_programs_unchanged(seed, level, data):
+    """What ``torch_ember.autotune`` relies on to measure such configurations once (``knobs_used``)."""
+    used = knobs_used(level)
+    assert used <= set(_KNOB_VALUES) and set(_KNOB_VALUES) - used >= ({"unroll"} if level < 3 else set())
+    first = {k: data.draw(st.sampled_from(v)) for k, v in _KNOB_VALUES.items()}
+    second = {k: first[k] if k in used else data.draw(st.sampled_from(v)) for k, v in _KNOB_VALUES.items()}
+    for spec, args in _cases(torch.Generator().manual_seed(seed), 6, 8, 12, 3):
+        runs = []
+        for knobs in (first, second):
+            STATS.reset()
+            outputs = launch(spec.to_json(), _settings(level, **knobs), args)
+            total = STATS.report().total()
+            runs.append((outputs, (total.modeled_seconds, total.dram_bytes, total.cache_hits, total.energy_joules)))
+        assert runs[0][1] == runs[1][1], (spec.name, level, first, second)        # the same modeled cost
+        assert all(torch.equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
