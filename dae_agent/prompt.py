@@ -39,8 +39,6 @@ runs the callback named by it. A program has four parts, in this order.
    on tu1.iter: push q_row <- row; token ROW     each tu1 iteration: push, then send token ROW
    on tu0.end: push q_i <- i; token DONE         after tu0's iteration (and its inner loop) ended
    on tu0.iter when keep: push q_v <- v; token V only where stream keep is nonzero
-   cores take outer items in tiles of 4          optional: the cores take tu0's iterations 4 at a time, in
-                                                 turn (balances uneven items; default: one block per core)
    A stream may use streams of its own loop or of enclosing loops. Loops form one chain (tu1 in tu0,
    tu2 in tu1, ...).
 
