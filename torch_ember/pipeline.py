@@ -8,9 +8,9 @@ loads); level 3 also fuses the loops of a batched region that share an iteration
 
 The DLC level has two passes at level 3: store placement (a read-modify-write row store's read moves to
 the access unit as a prefetch of the destination row) and unrolling; and from level 1, when the ``tile``
-knob is set, work tiling (the cores take the outer items in tiles, in turn, instead of a block each). Prefetch depth has no pass: how far
-the access unit runs ahead is the queues' depth and the request slots, which the device and the
-scratchpad set, not a program field.
+knob is set, work tiling (the cores take the outer items in tiles, in turn, instead of a block each).
+Prefetch depth has no pass: how far the access unit runs ahead is the queues' depth and the request slots,
+which the device and the scratchpad set, not a program field.
 """
 from __future__ import annotations
 
