@@ -1,6 +1,6 @@
 """tune against random search and Optuna's TPE, with the same budget, on five objectives.
 
-    python benchmarks/tune_compare.py          # budget 60, seeds 0-9; about 25 minutes on a 2-core machine
+    python benchmarks/tune_compare.py          # budget 60, seeds 0-9; about 14 minutes on a 2-core machine
     python benchmarks/tune_compare.py --seeds 3 --budget 30 --jobs 1
 
 Ten seeds, not five: evaluations-to-95% is a heavy-tailed count, and its median over five seeds is decided by
