@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 
 import torch
 import torch.fx
 from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
+from torch.multiprocessing.reductions import StorageWeakRef
 
 from .fx_passes.canonicalize import canonicalize
 from .fx_passes.fuse import batch_embedding_bags, batch_gathers, fuse_epilogues, fuse_message_passing
+from .fx_passes.host_decompose import decompose_host_ops
 from .fx_passes.known_values import find_known_values
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
@@ -40,13 +43,22 @@ def _primal_names(gm: torch.fx.GraphModule) -> list[str]:
     return names
 
 
-def _decompositions(settings: EmberOptions) -> dict:
-    if settings.rest == "eager":
-        return {}
+def _kept_whole() -> frozenset:
+    """The ops of Inductor's decomposition table that AOTAutograd must leave whole, for the matcher."""
     from torch._inductor.decomposition import select_decomp_table
-    keep_whole = set(REGISTRY) | LOOKUP_LIKE
-    return {op: fn for op, fn in select_decomp_table().items()
-            if op not in keep_whole and "embedding" not in str(op)}
+    return frozenset(op for op in select_decomp_table()
+                     if op in REGISTRY or op in LOOKUP_LIKE or "embedding" in str(op))
+
+
+def _inductor_decompositions() -> dict:
+    """Inductor's decomposition table without the ops kept whole (module level: Inductor's cache pickles it)."""
+    from torch._inductor.decomposition import select_decomp_table
+    kept = _kept_whole()
+    return {op: fn for op, fn in select_decomp_table().items() if op not in kept}
+
+
+def _decompositions(settings: EmberOptions) -> dict:
+    return {} if settings.rest == "eager" else _inductor_decompositions()
 
 
 # Called with (graph kind, region matches, host decisions) for every lowered graph; explain() listens here.
@@ -73,20 +85,64 @@ def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: d
     return partition(gm, matches, settings.runtime_json())
 
 
+def _storage(value) -> StorageWeakRef | None:
+    if not isinstance(value, torch.Tensor) or value.is_sparse or value.layout is not torch.strided:
+        return None
+    return StorageWeakRef(value.untyped_storage())
+
+
+def _donate_only_unshared(gm: torch.fx.GraphModule) -> None:
+    """AOTAutograd lets Inductor reuse ("donate") the memory of saved tensors in the backward once they
+    are dead, but checks only that they do not alias the forward's inputs and outputs, not each other. A
+    region's output saved twice (``relu`` and its ``alias`` when a ReLU epilogue is fused) is then two
+    donated inputs on one storage, and Inductor overwrites one while the other is still to be read. Keep
+    the donation only for saved tensors whose storage no other input shares."""
+    context = torch._guards.TracingContext.try_get()
+    metadata = getattr(context, "fw_metadata", None)
+    donated = getattr(metadata, "bw_donated_idxs", None)
+    if not donated:
+        return
+    storages = [_storage(node.meta.get("val")) for node in gm.graph.find_nodes(op="placeholder")]
+    owners = Counter(s for s in storages if s is not None)
+    metadata.bw_donated_idxs = [i for i in donated if owners[storages[i]] == 1]
+
+
+def _inductor_takes_decompositions() -> bool:
+    """Whether this torch's ``compile_fx_inner`` takes the decomposition table (``get_decomp_fn``)."""
+    from torch._inductor.compile_fx import _CompileFxKwargs
+    return "get_decomp_fn" in getattr(_CompileFxKwargs, "__annotations__", {})
+
+
+def _for_inductor(gm: torch.fx.GraphModule, settings: EmberOptions) -> tuple[torch.fx.GraphModule, dict]:
+    """The lowered graph and the ``compile_fx_inner`` arguments that make what ember left on the host
+    compile as eager runs it: where Inductor takes the table AOTAutograd was given, the lookup ops kept
+    whole run as their ATen kernels (eager's values, eager's errors); an older Inductor is given their
+    decompositions instead."""
+    if _inductor_takes_decompositions():
+        return gm, {"get_decomp_fn": _inductor_decompositions}
+    return decompose_host_ops(gm, _kept_whole()), {}
+
+
 def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backward: bool, is_inference: bool):
     def compile_graph(gm: torch.fx.GraphModule, example_inputs):
         kind = "backward" if is_backward else "inference" if is_inference else "forward"
         gm = lower_graph(gm, settings, table_names, kind)
         if settings.rest == "eager":
             return make_boxed_func(gm.forward)
+        import torch._inductor.config
         from torch._inductor.compile_fx import compile_fx_inner
-        return compile_fx_inner(gm, example_inputs, is_backward=is_backward, is_inference=is_inference)
+        gm, inductor_kwargs = _for_inductor(gm, settings)
+        if is_backward:
+            _donate_only_unshared(gm)
+        with torch._inductor.config.patch(settings.inductor_config):
+            return compile_fx_inner(gm, example_inputs, is_backward=is_backward, is_inference=is_inference,
+                                    **inductor_kwargs)
     return compile_graph
 
 
-def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None):
-    """``torch.compile(model, backend="ember", options={...})``; see ``EmberOptions`` for the options."""
-    settings = EmberOptions.from_dict(options)
+def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None, mode: str | None = None):
+    """``torch.compile(model, backend="ember", options={...})`` or ``mode=...``; see ``EmberOptions``."""
+    settings = EmberOptions.from_dict(options, mode)
     primal_names = _primal_names(gm)
     table_names = {f"primals_{i + 1}": name for i, name in enumerate(primal_names)}
     table_names.update({f"arg{i}_1": name for i, name in enumerate(primal_names)})

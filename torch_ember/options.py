@@ -9,6 +9,11 @@ import dae_emulator
 from dae_emulator.config import DeviceConfig
 
 
+def inductor_modes() -> dict[str, dict]:
+    import torch._inductor
+    return torch._inductor.list_mode_options()
+
+
 @dataclass(frozen=True)
 class EmberOptions:
     device: str | DeviceConfig = next(iter(dae_emulator.PRESETS))   # preset name or a DeviceConfig
@@ -23,6 +28,7 @@ class EmberOptions:
     strict: bool = False         # raise instead of leaving a lookup op on the host
     agent_library: str | None = None   # a dae_agent library: its verified programs run where they model faster
     regions: str = "dae"         # where regions run: "dae" (the emulated device) or "triton" (GPU kernels)
+    mode: str = "default"        # torch.compile's mode, for what Inductor compiles (rest="inductor")
 
     def __post_init__(self) -> None:
         if isinstance(self.device, str):
@@ -44,17 +50,29 @@ class EmberOptions:
             raise ValueError(f"option 'tile' must be a positive int or None, got {self.tile!r}")
         if self.regions not in ("dae", "triton"):
             raise ValueError(f"option 'regions' must be 'dae' or 'triton', got {self.regions!r}")
+        if not isinstance(self.mode, str) or self.mode not in inductor_modes():
+            raise RuntimeError(f"Unrecognized mode={self.mode!r}, should be one of: {', '.join(inductor_modes())}")
         if self.regions == "triton" and importlib.util.find_spec("triton") is None:
             raise ValueError("option regions='triton' needs the triton package (pip install triton)")
 
     @staticmethod
-    def from_dict(options: dict | None) -> "EmberOptions":
+    def from_dict(options: dict | None, mode: str | None = None) -> "EmberOptions":
+        """``options`` as ``torch.compile(options=...)`` passes them; ``mode`` as ``torch.compile(mode=...)``
+        does (torch.compile takes one or the other; ``options={"mode": ...}`` gives both)."""
         options = dict(options or {})
+        if mode is not None:
+            options["mode"] = mode
         known = [f.name for f in fields(EmberOptions)]
         unknown = sorted(set(options) - set(known))
         if unknown:
             raise ValueError(f"unknown ember option(s) {unknown}; known options: {known}")
         return EmberOptions(**options)
+
+    @property
+    def inductor_config(self) -> dict:
+        """The Inductor settings ``mode`` stands for, as ``torch.compile(backend="inductor", mode=...)``
+        applies them."""
+        return inductor_modes()[self.mode]
 
     @property
     def device_config(self) -> DeviceConfig:

@@ -9,6 +9,7 @@ loads of a table (``RowGather``), the segments are reduced from the table and th
 """
 from __future__ import annotations
 
+import math
 
 import torch
 
@@ -181,8 +182,10 @@ class ExecuteRun:
         segments = fire.count
         value = torch.full((segments + 1, width), acc.init, dtype=dtype)
         arg = torch.full((segments + 1, width), acc.arg_init, dtype=torch.int64)
-        for keys, update, *update_arg in self.updates[acc.name]:
-            if keys.numel() == 0:       # no token fired this update: nothing to reduce (and no arg to gather)
+        if acc.tracks_arg:
+            return _compare_select(acc, self.updates[acc.name], fire, value, arg)
+        for keys, update in self.updates[acc.name]:
+            if keys.numel() == 0:       # no token fired this update: nothing to reduce
                 continue
             seg = torch.searchsorted(fire.keys, keys)
             if (acc.reduce is ReduceKind.SUM and isinstance(update, RowGather) and update.dtype == dtype
@@ -190,20 +193,11 @@ class ExecuteRun:
                 value += _segment_sums(update, seg, segments + 1)
                 continue
             update = rows(update).to(dtype).expand(keys.numel(), width)
-            update_arg = [rows(a) for a in update_arg]
-            index = seg.unsqueeze(1).expand(-1, width)
             if acc.reduce is ReduceKind.SUM:
                 value.index_add_(0, seg, update)
             else:
+                index = seg.unsqueeze(1).expand(-1, width)
                 value.scatter_reduce_(0, index, update, _SCATTER_REDUCE[acc.reduce], include_self=True)
-                if acc.tracks_arg:
-                    winner = update == value.gather(0, index)
-                    position = torch.where(winner, torch.arange(keys.numel()).unsqueeze(1), keys.numel())
-                    first = torch.full((segments + 1, width), keys.numel(), dtype=torch.int64)
-                    first.scatter_reduce_(0, index, position, "amin", include_self=True)
-                    found = first < keys.numel()
-                    candidates = update_arg[0].long().expand(keys.numel(), width)
-                    arg = torch.where(found, candidates.gather(0, first.clamp(max=max(keys.numel() - 1, 0))), arg)
         return value[:segments], arg[:segments]
 
     def _apply_store(self, token: str, ins, fire: Firings, args) -> None:
@@ -220,7 +214,7 @@ class ExecuteRun:
             target_view = target
         width = target.shape[1] if row_store else 1
         value = torch.as_tensor(value).to(target.dtype)
-        value = torch.broadcast_to(value.reshape(-1, value.shape[-1]) if value.dim() else value, (fire.count, width))
+        value = torch.broadcast_to(_as_rows(value) if value.dim() else value, (fire.count, width))
         value = value if row_store else value.reshape(-1)
         position = index[0]
         if ins.op is OpKind.STORE_ADD:       # index_add_ sums duplicates in index order, as eager does
@@ -236,6 +230,44 @@ class ExecuteRun:
         for is_write in kinds:
             self.records.append(AccessRecord(f"{token}.{ins.target}", ins.target, Side.EXECUTE, is_write,
                                              row_store, row_bytes, fire.events, address))
+
+
+def _as_rows(value: torch.Tensor) -> torch.Tensor:
+    """``value`` as rows of its last dimension (which may be zero wide, where ``reshape(-1, 0)`` fails)."""
+    return value.reshape(math.prod(value.shape[:-1]), value.shape[-1])
+
+
+def _compare_select(acc: Accumulator, updates: list, fire: Firings, value: torch.Tensor, arg: torch.Tensor):
+    """A MAX (MIN) accumulator that tracks an argument runs as a compare-and-select unit: the first update
+    of a segment is taken as it is, a later one only when it is strictly greater (smaller). So the first of
+    equal values keeps its argument, a NaN that comes first stays, and a NaN that comes later is never
+    taken: what PyTorch's CPU embedding bag in max mode computes, value and row alike."""
+    fired = [(keys, update, update_arg) for keys, update, update_arg in updates if keys.numel()]
+    segments, width = value.shape[0] - 1, value.shape[1]
+    if not fired:
+        return value[:segments], arg[:segments]
+    keys = torch.cat([k for k, _, _ in fired])
+    order = torch.argsort(keys, stable=True)
+    n = keys.numel()
+    update = torch.cat([rows(u).to(value.dtype).expand(k.numel(), width) for k, u, _ in fired])[order]
+    update_arg = torch.cat([rows(a).long().expand(k.numel(), width) for k, _, a in fired])[order]
+    seg = torch.searchsorted(fire.keys, keys[order])
+    index = seg.unsqueeze(1).expand(-1, width)
+    position = torch.arange(n).unsqueeze(1).expand(-1, width)
+    first = torch.full_like(value, n, dtype=torch.int64).scatter_reduce_(0, index, position, "amin")
+    nan = update.isnan()
+    worst = float("-inf") if acc.reduce is ReduceKind.MAX else float("inf")
+    ordered = torch.where(nan, worst, update)
+    best = torch.full_like(value, worst).scatter_reduce_(0, index, ordered, _SCATTER_REDUCE[acc.reduce])
+    # the first update equal to the best non-NaN one, or the first update itself when it is NaN
+    first_nan = nan.gather(0, first.clamp(max=n - 1))
+    winner = (~nan & (ordered == best.gather(0, index))) | first_nan.gather(0, index) & (position == first.gather(0, index))
+    chosen = torch.full_like(first, n).scatter_reduce_(0, index, torch.where(winner, position, n), "amin")
+    found = chosen < n
+    pick = chosen.clamp(max=n - 1)
+    value = torch.where(found, update.gather(0, pick), value)
+    arg = torch.where(found, update_arg.gather(0, pick), arg)
+    return value[:segments], arg[:segments]
 
 
 def _segment_sums(update: RowGather, seg: torch.Tensor, segments: int) -> torch.Tensor:

@@ -12,6 +12,11 @@ aten = torch.ops.aten
 _REDUCES = ("sum", "prod", "mean", "amax", "amin")
 
 
+def _scalar_data(kw: dict) -> str | None:
+    data = meta(kw["self"])
+    return "0-d data has no rows to look up; left to PyTorch" if data is not None and data.dim() == 0 else None
+
+
 def _axis(kw: dict, key: str = "dim") -> int:
     data = meta(kw["self"])
     return kw[key] % max(data.dim(), 1)
@@ -28,12 +33,19 @@ def _index_checks(kw: dict, index_key: str = "index", *, integers: bool = False)
 
 # ---- index_select / x[index]: row gathers ---------------------------------------------------------------
 def _index_select_check(kw):
+    if _scalar_data(kw):
+        return _scalar_data(kw)
+    index = meta(kw["index"])
+    if index is not None and index.dim() > 1:
+        return "index_select needs an index of at most one dimension (PyTorch raises IndexError)"
     if _axis(kw) != 0:
         return "index_select along a dimension other than 0 is not lowered"
     return _index_checks(kw, integers=True)
 
 
 def _index_tensor_check(kw):
+    if _scalar_data(kw):
+        return _scalar_data(kw)
     indices = kw["indices"]
     if len(indices) != 1 or indices[0] is None:
         return "indexing with more than one index tensor is not lowered"
@@ -49,6 +61,8 @@ def _gather_rows(op):
 
 # ---- row scatters ----------------------------------------------------------------------------------------
 def _row_scatter_check(kw, index_key="index", src_key="source"):
+    if _scalar_data(kw):
+        return _scalar_data(kw)
     if _axis(kw) != 0:
         return "scatters along a dimension other than 0 are not lowered"
     src = meta(kw[src_key])
@@ -70,6 +84,8 @@ def _index_put_check(kw):
 
 
 def _scatter_check(kw):
+    if _scalar_data(kw):
+        return _scalar_data(kw)
     if kw.get("reduce", "sum") not in _REDUCES:
         return f"reduce={kw['reduce']!r} is not lowered"
     src, index, data = meta(kw["src"]), meta(kw["index"]), meta(kw["self"])
@@ -92,6 +108,8 @@ def _scatter_args(kw):
 
 
 def _gather_check(kw):
+    if _scalar_data(kw):
+        return _scalar_data(kw)
     index, data = meta(kw["index"]), meta(kw["self"])
     if index is None or data is None or index.dim() != data.dim():
         return "gather with an index of another rank is not lowered"

@@ -52,6 +52,7 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
             main = first if not isinstance(original, (tuple, list)) else next(
                 u for u in region.users if u.args[1] == 0)
             m.absorbs[-1].replace_all_uses_with(main)
+            replaced[m.absorbs[-1]] = main   # a later region that read the epilogue's result reads the region
         graph.erase_node(node)
     graph.eliminate_dead_code()  # what fusion folded into a region (gathered rows, their scaling)
     graph.lint()

@@ -157,6 +157,18 @@ def _cuda_bag_aux(spec: RegionSpec, args, outputs) -> list[torch.Tensor]:
     return [offset2bag, bag_size, torch.where(empty, -1, outputs["max_indices"].to(index_t))]
 
 
+def _checked_weights(spec: RegionSpec, weight: torch.Tensor, indices: torch.Tensor,
+                     per_sample_weights: torch.Tensor) -> torch.Tensor:
+    """``per_sample_weights`` as eager checks them: the table's dtype, one weight per index."""
+    if per_sample_weights.dtype != weight.dtype:
+        raise RuntimeError(f"per_sample_weights for table {spec.table} are {per_sample_weights.dtype} but the "
+                           f"table is {weight.dtype}: PyTorch needs them to have the same type")
+    if per_sample_weights.shape != indices.shape:
+        raise ValueError(f"per_sample_weights for table {spec.table} have shape {tuple(per_sample_weights.shape)}, "
+                         f"the indices {tuple(indices.shape)}: there must be one weight per index")
+    return per_sample_weights
+
+
 def _bag_aten_args(spec: RegionSpec, args):
     weight, indices, offsets = args[:3]
     psw = args[3] if spec.has_weights else None
@@ -172,7 +184,7 @@ class EmbeddingBagAdapter:
         inputs = {"table": weight, "indices": indices, "offsets": with_last_offset(offsets, indices.numel(),
                                                                                  spec.include_last_offset)}
         if spec.has_weights:
-            inputs["weights"] = args[3]
+            inputs["weights"] = _checked_weights(spec, weight, indices, args[3])
         return inputs
 
     @staticmethod
@@ -211,7 +223,7 @@ class EmbeddingBackwardAdapter:
     @staticmethod
     def program_inputs(spec, args):
         grad, indices = args
-        return {"grad": grad.reshape(-1, grad.shape[-1]), "indices": indices.reshape(-1)}
+        return {"grad": grad.reshape(indices.numel(), grad.shape[-1]), "indices": indices.reshape(-1)}
 
     @staticmethod
     def finish(spec, args, outputs):

@@ -12,7 +12,9 @@ from .adapters import ADAPTERS
 from .launch import launch
 
 _LIB = torch.library.Library("ember", "DEF")
-_LIB.define("region(str spec, str settings, Tensor[] args) -> Tensor[]")
+# a launch reads its checks back to the host and runs on the emulator: never inside a captured CUDA graph
+_LIB.define("region(str spec, str settings, Tensor[] args) -> Tensor[]",
+            tags=(torch.Tag.cudagraph_unsafe,) if hasattr(torch.Tag, "cudagraph_unsafe") else ())
 
 
 @torch.library.impl(_LIB, "region", "CompositeExplicitAutograd")

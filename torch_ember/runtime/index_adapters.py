@@ -36,6 +36,21 @@ def _check_range(spec: RegionSpec, index: torch.Tensor, size: int, axis: int, er
     return wrapped
 
 
+def scatter_index_error(op: str, destination: torch.Tensor) -> type[Exception]:
+    """The exception eager PyTorch raises for a row scatter's index out of range: ``index_put`` and
+    ``index_reduce`` an IndexError, ``index_add`` an IndexError into a 1-D destination and a RuntimeError
+    otherwise, the broadcast ``scatter_*`` a RuntimeError."""
+    if op in ("index_put", "index_reduce") or op == "index_add" and destination.dim() == 1:
+        return IndexError
+    return RuntimeError
+
+
+def _check_same_dtype(spec: RegionSpec, destination: torch.Tensor, source: torch.Tensor) -> None:
+    if source.dtype != destination.dtype:
+        raise RuntimeError(f"{spec.op}(): self ({destination.dtype}) and source ({source.dtype}) must have the "
+                           f"same scalar type (destination {spec.table})")
+
+
 def _rows(t: torch.Tensor, count: int | None = None) -> torch.Tensor:
     """``t`` as a 2-D table of ``count`` rows (default: its first dimension), each the rest flattened."""
     rows = t.shape[0] if count is None else count
@@ -73,7 +88,8 @@ class GatherRowsAdapter:
     @staticmethod
     def finish(spec, args, outputs):
         x, index = args
-        return [outputs["out"].reshape(*index.shape, *x.shape[1:])]
+        rows = (index.numel(),) if spec.op == "index_select" else index.shape   # index_select: a 0-d index is one
+        return [outputs["out"].reshape(*rows, *x.shape[1:])]
 
     @staticmethod
     def reference(spec, args):
@@ -90,8 +106,9 @@ class ScatterRowsAdapter:
     @staticmethod
     def program_inputs(spec, args):
         self, index, src = args[:3]
-        error = IndexError if spec.op in ("index_put", "index_reduce") else RuntimeError
-        index = _check_range(spec, index, self.shape[0], 0, error, wraps=spec.op in WRAPPING_OPS)
+        _check_same_dtype(spec, self, src)
+        index = _check_range(spec, index, self.shape[0], 0, scatter_index_error(spec.op, self),
+                             wraps=spec.op in WRAPPING_OPS)
         inputs = {"src": _rows(src, index.numel()) if index.numel() else src.reshape(0, math.prod(self.shape[1:])),
                   "indices": index.reshape(-1)}
         if len(args) > 3:
@@ -131,7 +148,8 @@ class GatherScatterAdapter:
         x, src, dst, self = args[:4]
         gathered_by = spec.fused[0] if spec.fused else ""     # the op whose gather was fused in
         src = _check_range(spec, src, x.shape[0], 0, IndexError, wraps=gathered_by in WRAPPING_OPS)
-        dst = _check_range(spec, dst, self.shape[0], 0, RuntimeError, wraps=spec.op in WRAPPING_OPS)
+        dst = _check_range(spec, dst, self.shape[0], 0, scatter_index_error(spec.op, self),
+                           wraps=spec.op in WRAPPING_OPS)
         inputs = {"table": _rows(x), "src": src.reshape(-1), "dst": dst.reshape(-1)}
         if len(args) > 4:
             inputs["weights"] = args[4].reshape(-1)
