@@ -13,13 +13,13 @@ from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
 from torch.multiprocessing.reductions import StorageWeakRef
 
+from .decompositions import aot_decompositions, inductor_decompositions, kept_whole
 from .fx_passes.canonicalize import canonicalize
 from .fx_passes.fuse import batch_embedding_bags, batch_gathers, fuse_epilogues, fuse_message_passing
 from .fx_passes.host_decompose import decompose_host_ops
 from .fx_passes.known_values import find_known_values
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
-from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
 from .fx_passes.sparse_mm import rewrite_sparse_mm
 from .options import EmberOptions
 from .runtime.stats import STATS
@@ -41,24 +41,6 @@ def _primal_names(gm: torch.fx.GraphModule) -> list[str]:
         arg = node.meta.get("grapharg")
         names.append(_user_name(arg.source.name) if arg is not None and arg.source is not None else node.name)
     return names
-
-
-def _kept_whole() -> frozenset:
-    """The ops of Inductor's decomposition table that AOTAutograd must leave whole, for the matcher."""
-    from torch._inductor.decomposition import select_decomp_table
-    return frozenset(op for op in select_decomp_table()
-                     if op in REGISTRY or op in LOOKUP_LIKE or "embedding" in str(op))
-
-
-def _inductor_decompositions() -> dict:
-    """Inductor's decomposition table without the ops kept whole (module level: Inductor's cache pickles it)."""
-    from torch._inductor.decomposition import select_decomp_table
-    kept = _kept_whole()
-    return {op: fn for op, fn in select_decomp_table().items() if op not in kept}
-
-
-def _decompositions(settings: EmberOptions) -> dict:
-    return {} if settings.rest == "eager" else _inductor_decompositions()
 
 
 # Called with (graph kind, region matches, host decisions) for every lowered graph; explain() listens here.
@@ -119,8 +101,8 @@ def _for_inductor(gm: torch.fx.GraphModule, settings: EmberOptions) -> tuple[tor
     whole run as their ATen kernels (eager's values, eager's errors); an older Inductor is given their
     decompositions instead."""
     if _inductor_takes_decompositions():
-        return gm, {"get_decomp_fn": _inductor_decompositions}
-    return decompose_host_ops(gm, _kept_whole()), {}
+        return gm, {"get_decomp_fn": inductor_decompositions}
+    return decompose_host_ops(gm, kept_whole()), {}
 
 
 def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backward: bool, is_inference: bool):
@@ -151,6 +133,6 @@ def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None
         fw_compiler=_compiler(settings, table_names, is_backward=False, is_inference=False),
         bw_compiler=_compiler(settings, {}, is_backward=True, is_inference=False),
         inference_compiler=_compiler(settings, table_names, is_backward=False, is_inference=True),
-        decompositions=_decompositions(settings),
+        decompositions=aot_decompositions(settings.rest == "inductor"),
         keep_inference_input_mutations=True,
     )

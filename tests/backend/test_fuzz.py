@@ -177,11 +177,18 @@ def _run(fn, inputs, grads):
     return [o.detach() for o in outputs] + [xs[k].grad for k in grads]
 
 
+# What PyTorch's TORCH_CHECK says when it has no message for the user: an internal invariant, not a check on
+# the user's input (eager's per_sample_weights backward trips one on rows of width zero).
+INTERNAL_ASSERT = "Could this error message be improved?"
+
+
 def check(p: Program, rest: str) -> None:
     fn, inputs, grads = build(p)
     want = _run(fn, inputs, grads)
     torch._dynamo.reset()
     got = _run(torch.compile(fn, backend="ember", options={"rest": rest}), inputs, grads)
+    if isinstance(want, Exception) and not isinstance(got, Exception) and INTERNAL_ASSERT in str(want):
+        return      # eager's kernel trips its own internal check (a PyTorch bug): it has no answer to match
     if isinstance(want, Exception) or isinstance(got, Exception):
         assert type(got) is type(want), f"{p}: eager raised {want!r}, ember {got!r}"
         return

@@ -80,6 +80,8 @@ def _outputs_used_after(members: list[RegionMatch], order: dict) -> torch.fx.Nod
             for item in (user.users if user.target is operator.getitem else (user,))]
     if uses and min(order[u] for u in uses) <= order[anchor]:
         return None
+    if any(u is m.node for u in uses for m in members):   # one member reads another's output: not independent
+        return None
     return anchor
 
 
