@@ -58,6 +58,8 @@ class RegionSpec:
     include_self: bool = True        # scatters: whether the destination's old value takes part
     axis: int = 0                    # element gathers and scatters: the indexed dimension
     alpha: float = 1.0               # index_add's scale of the source
+    initial: float | None = None     # segment_reduce's ``initial``: every segment's reduction starts from it
+    unsafe: bool = False             # segment_reduce's ``unsafe``: the segments need not cover every row
     op: str = ""                     # the ATen op the region replaces (its reference and error style)
     fused: tuple[str, ...] = field(default=())   # elementwise neighbours fused into the region
     parts: tuple["RegionSpec", ...] = field(default=())   # BATCHED: the regions it runs, in order

@@ -6,6 +6,10 @@ autograd writes their backward gathers) becomes the row operation it is: ``scatt
 ``scatter_reduce`` -> ``index_reduce`` (``sum`` without the destination has no ``index_reduce`` form, so
 that one stays as written), ``gather`` -> ``index_select`` (when the index covers every column).
 
+``take(x, index)`` reads ``x`` as one flat row of elements: it becomes ``x.reshape(-1)[index]``, a gather of
+a one-element-wide table (negative indices count from the end, as ``x[index]``'s do). ``put(x, index,
+source, accumulate=True)``, its gradient's form, becomes the flat ``index_put(accumulate=True)``.
+
 ``x.new_zeros(size)`` / ``new_ones`` / ``new_empty`` become ``zeros(size)`` / ``ones`` / ``empty`` with
 ``x``'s dtype and device: they read only ``x``'s metadata, and as users of ``x`` they would keep a gathered
 tensor alive that fusion could otherwise fold away (PyTorch Geometric allocates its scatter destination
@@ -67,9 +71,40 @@ def _fill_from_metadata(node: torch.fx.Node):
     return _FROM_METADATA[node.target], (kw["size"],), {"dtype": like.dtype, "device": like.device}
 
 
+def _traced(graph: torch.fx.Graph, target, args: tuple) -> torch.fx.Node:
+    """A new node calling ``target``, its fake value computed from its arguments' (for the matcher)."""
+    node = graph.call_function(target, args)
+    node.meta["val"] = target(*torch.fx.node.map_arg(args, meta))
+    return node
+
+
+def _flat_access(graph: torch.fx.Graph, node: torch.fx.Node) -> torch.fx.Node | None:
+    """``take`` as a gather, ``put(accumulate=True)`` as a scatter, over the data's flat elements."""
+    kw = node_kwargs(node)
+    if any(meta(kw[k]) is None for k in ("self", "index")):
+        return None
+    flat = _traced(graph, aten.reshape.default, (kw["self"], [-1]))
+    index = _traced(graph, aten.reshape.default, (kw["index"], [-1]))
+    if node.target is aten.take.default:
+        gathered = _traced(graph, aten.index.Tensor, (flat, [index]))
+        return _traced(graph, aten.reshape.default, (gathered, list(meta(kw["index"]).shape)))
+    if not kw["accumulate"] or meta(kw["source"]) is None:
+        return None
+    source = _traced(graph, aten.reshape.default, (kw["source"], [-1]))
+    scattered = _traced(graph, aten.index_put.default, (flat, [index], source, True))
+    return _traced(graph, aten.reshape.default, (scattered, list(meta(kw["self"]).shape)))
+
+
 def canonicalize(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     graph = gm.graph
     for node in list(graph.nodes):
+        if node.op == "call_function" and node.target in (aten.take.default, aten.put.default):
+            with graph.inserting_before(node):
+                new = _flat_access(graph, node)
+            if new is not None:
+                node.replace_all_uses_with(new)
+                graph.erase_node(node)
+            continue
         if node.op == "call_function" and node.target in _FROM_METADATA:
             rewrite = _fill_from_metadata(node)
             if rewrite is not None:

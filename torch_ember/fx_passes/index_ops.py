@@ -125,14 +125,18 @@ def _segment_bounds(kw):
 
 def _segment_spec(kind: RegionKind):
     return lambda kw, table: RegionSpec(kind, table, reduce=kw["reduce"],
-                                        op="lengths" if kw["lengths"] is not None else "offsets")
+                                        op="lengths" if kw["lengths"] is not None else "offsets",
+                                        initial=None if kw["initial"] is None else float(kw["initial"]),
+                                        unsafe=bool(kw.get("unsafe", False)))
 
 
 def _segment_check(kw):
     if kw["reduce"] not in ("sum", "mean", "max", "min", "prod"):
         return f"segment_reduce with reduce={kw['reduce']!r} is not lowered"
-    if kw["axis"] != 0 or kw["initial"] is not None or kw["indices"] is not None:
-        return "segment_reduce is lowered along axis 0 without initial or indices"
+    if kw["axis"] != 0 or kw["indices"] is not None:
+        return "segment_reduce is lowered along axis 0 without indices"
+    if kw["initial"] is not None and not isinstance(kw["initial"], (int, float)):
+        return "segment_reduce's initial is symbolic (it changes between calls); a region needs it fixed"
     if (kw["lengths"] is None) == (kw["offsets"] is None):
         return "segment_reduce needs exactly one of lengths and offsets to be lowered"
     bounds = meta(_segment_bounds(kw))

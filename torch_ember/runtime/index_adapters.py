@@ -214,14 +214,17 @@ def segment_offsets(spec: RegionSpec, bounds: torch.Tensor, rows: int) -> torch.
 
     def negative():
         raise RuntimeError("segment lengths must be non-negative and offsets non-decreasing")
+    # PyTorch checks that the segments cover every row unless ``unsafe``; past the last row they never may
+    # reach (eager would read out of bounds; its backward checks nothing)
+    every_row = spec.kind is RegionKind.SEGMENT_REDUCE and not spec.unsafe
     if offsets.numel():
-        require(offsets[-1] != rows, wrong_total)
+        require(offsets[-1] != rows if every_row else offsets[-1] > rows, wrong_total)
     require((offsets[1:] < offsets[:-1]).any(), negative)
     return offsets
 
 
 class SegmentReduceAdapter:
-    """``segment_reduce(data, reduce, lengths= or offsets=)`` along dimension 0, without ``initial``."""
+    """``segment_reduce(data, reduce, lengths= or offsets= [, initial=])`` along dimension 0."""
 
     @staticmethod
     def program_inputs(spec, args):
@@ -236,7 +239,8 @@ class SegmentReduceAdapter:
     @staticmethod
     def reference(spec, args):
         data, bounds = args
-        return [aten.segment_reduce(data, spec.reduce, **{spec.op: bounds})]     # op: "lengths" or "offsets"
+        return [aten.segment_reduce(data, spec.reduce, **{spec.op: bounds},     # op: "lengths" or "offsets"
+                                    initial=spec.initial)]
 
     fake = reference
 
@@ -370,7 +374,8 @@ class SegmentReduceBackwardAdapter:
     @staticmethod
     def reference(spec, args):
         grad, output, data, bounds = args[:4]
-        return [aten._segment_reduce_backward(grad, output, data, spec.reduce, **{spec.op: bounds})]
+        return [aten._segment_reduce_backward(grad, output, data, spec.reduce, **{spec.op: bounds},
+                                              initial=spec.initial)]
 
     fake = reference
 

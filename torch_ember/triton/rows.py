@@ -111,6 +111,8 @@ def _product_backward(spec: RegionSpec, inputs: dict, rows: int) -> torch.Tensor
                                                           *(inputs[n] for n in ("products", "zeros", "nans", "infs")))
     zero, nan = data == 0, torch.isnan(data)
     rest = torch.where(zeros - zero.float() > 0.5, torch.where(infs > 0.5, float("nan"), 0.0), product)
+    if spec.initial is not None:
+        rest = rest * spec.initial
     exclusive = torch.where(nans - nan.float() > 0.5, float("nan"), rest)
     return torch.where(zero | nan, g * exclusive, g * result / data).to(grad.dtype)
 

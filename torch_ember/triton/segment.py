@@ -76,7 +76,20 @@ def segment_reduce(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, tor
     check_device(data, offsets)
     out = data.new_empty(max(offsets.numel() - 1, 0), data.shape[1])
     _reduce_segments(data, offsets, spec.reduce, out)
-    return {"out": out}
+    return {"out": out if spec.initial is None else _with_initial(spec, out, offsets)}
+
+
+def _with_initial(spec: RegionSpec, out: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """The segments' reductions started from ``initial`` (the kernel starts from the identity)."""
+    if spec.reduce == "sum":
+        return out + spec.initial
+    if spec.reduce == "prod":
+        return out * spec.initial
+    if spec.reduce in ("max", "min"):
+        merge = torch.maximum if spec.reduce == "max" else torch.minimum
+        return merge(out, torch.tensor(spec.initial, dtype=out.dtype, device=out.device))
+    lengths = (offsets[1:] - offsets[:-1]).unsqueeze(1).to(out.dtype)      # mean: (initial + sum) / length
+    return torch.where(lengths > 0, (out * lengths + spec.initial) / lengths.clamp(min=1), spec.initial)
 
 
 def scatter_sorted(values: torch.Tensor, target: torch.Tensor, num_out: int, reduce: str, *, gather=None,

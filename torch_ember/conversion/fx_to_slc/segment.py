@@ -1,7 +1,9 @@
 """``aten.segment_reduce`` along dimension 0 as SLC: a dense loop over segments, a range loop over each
 segment's rows, which are read in order by the induction variable itself (no index stream: a sequential
 row load). Empty segments give the reduction's identity, as PyTorch does without ``initial``: 0 for sum,
-1 for prod, -inf for max, +inf for min, and 0/0 = nan for mean. A fused epilogue (ReLU, scaling) applies
+1 for prod, -inf for max, +inf for min, and 0/0 = nan for mean. With ``initial``, every segment's
+reduction starts from it (a mean divides initial plus sum by the length, and an empty one is the initial),
+and a prod's gradient multiplies it into the product of the other elements. A fused epilogue (ReLU, scaling) applies
 as each segment's result is stored: a segment is complete at its END event, unlike a scatter's rows.
 
 The backward of a sum or mean: every row of a segment receives the segment's gradient row (over the
@@ -41,14 +43,19 @@ def build_segment_reduce(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgr
     params = (param("data", value_t, dim("num_rows"), width),
               param("offsets", dtypes["offsets"], dim("num_offsets")),
               param("out", value_t, segments, width, output=True))
-    accs = [Accumulator("acc", _REDUCE[spec.reduce], accumulate_dtype(value_t), width, _IDENTITY[spec.reduce])]
+    start = _IDENTITY[spec.reduce] if spec.initial is None else spec.initial
+    accs = [Accumulator("acc", _REDUCE[spec.reduce], accumulate_dtype(value_t), width, start)]
     row_body = [op(OpKind.UPDATE, None, "row", target="acc")]
     end_body = [op(OpKind.READ, "total", target="acc")]
     result = "total"
     if spec.reduce == "mean":
         accs.append(Accumulator("count", ReduceKind.SUM, DType.F32))
         row_body.append(op(OpKind.UPDATE, None, 1.0, target="count"))
-        end_body += [op(OpKind.READ, "n", target="count"), op(OpKind.DIV, "mean", "total", "n")]
+        end_body.append(op(OpKind.READ, "n", target="count"))
+        if spec.initial is not None:    # (initial + sum) / n, and an empty segment's mean is the initial
+            end_body += [op(OpKind.MAX, "divisor", "n", 1.0), op(OpKind.DIV, "mean", "total", "divisor")]
+        else:
+            end_body.append(op(OpKind.DIV, "mean", "total", "n"))
         result = "mean"
     fused, result = epilogue(spec, result)
     end_body += fused
@@ -206,7 +213,8 @@ def _product_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
         op(OpKind.SUB, "g_zero", "g", "g"), op(OpKind.DIV, "nan", "g_zero", "g_zero"),     # 0/0 (NaN/NaN): NaN
         op(OpKind.SELECT, "zeroed", "with_inf", "nan", 0.0),
         op(OpKind.SELECT, "rest", "with_zero", "zeroed", "n_products"),
-        op(OpKind.SELECT, "exclusive", "with_nan", "nan", "rest"),
+        *([op(OpKind.MUL, "rest_initial", "rest", spec.initial)] if spec.initial is not None else []),
+        op(OpKind.SELECT, "exclusive", "with_nan", "nan", "rest" if spec.initial is None else "rest_initial"),
         op(OpKind.MUL, "through_special", "g", "exclusive"),
         op(OpKind.MUL, "g_result", "g", "result"), op(OpKind.DIV, "through_value", "g_result", "value"),
         op(OpKind.SELECT, "given", "value_special", "through_special", "through_value"),
