@@ -13,6 +13,7 @@ setup(
     python_requires=">=3.11",
     install_requires=["torch>=2.11", "numpy", "numba", "gpytorch", "scikit-learn", "tqdm", "matplotlib"],
     extras_require={"test": ["pytest", "hypothesis", "torch_geometric", "triton==3.9.0", "transformers", "gguf",
-                             "accelerate", "tensordict", "torchmetrics==1.0.3", "pyre-extensions"], "bench": ["optuna"]},
+                             "accelerate", "tensordict", "torchmetrics==1.0.3", "pyre-extensions",
+                             "expecttest"], "bench": ["optuna"]},
     entry_points={"torch_dynamo_backends": ["ember = torch_ember.dynamo_backend:ember_backend"]},
 )

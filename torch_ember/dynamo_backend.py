@@ -3,6 +3,7 @@ backward ATen graphs (lookup ops kept whole), the fx passes move the lookups int
 goes to Inductor or runs eagerly."""
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections import Counter
@@ -16,7 +17,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from .decompositions import aot_decompositions, inductor_decompositions, kept_whole
 from .fx_passes.canonicalize import canonicalize
 from .fx_passes.fuse import batch_embedding_bags, batch_gathers, fuse_epilogues, fuse_message_passing
-from .fx_passes.host_decompose import decompose_host_ops
+from .fx_passes.host_decompose import decompose_host_ops, inductor_needs_decomposed
 from .fx_passes.known_values import find_known_values
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
@@ -102,7 +103,7 @@ def _for_inductor(gm: torch.fx.GraphModule, settings: EmberOptions) -> tuple[tor
     decompositions instead."""
     if _inductor_takes_decompositions():
         return gm, {"get_decomp_fn": inductor_decompositions}
-    return decompose_host_ops(gm, kept_whole()), {}
+    return decompose_host_ops(gm, inductor_needs_decomposed(kept_whole())), {}
 
 
 def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backward: bool, is_inference: bool):
@@ -116,9 +117,17 @@ def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backwar
         gm, inductor_kwargs = _for_inductor(gm, settings)
         if is_backward:
             _donate_only_unshared(gm)
-        with torch._inductor.config.patch(settings.inductor_config):
-            return compile_fx_inner(gm, example_inputs, is_backward=is_backward, is_inference=is_inference,
-                                    **inductor_kwargs)
+        untouched = copy.deepcopy(gm)       # Inductor's passes rewrite the graph they are given
+        try:
+            with torch._inductor.config.patch(settings.inductor_config):
+                return compile_fx_inner(gm, example_inputs, is_backward=is_backward, is_inference=is_inference,
+                                        **inductor_kwargs)
+        except Exception as error:      # noqa: BLE001  (whatever Inductor refuses runs as eager runs it)
+            # e.g. an op left on the host that eager would reject at run time (index_select with a 2-D
+            # index): eager then raises its own error, with its own type, when the graph runs
+            log.warning("Inductor could not compile the %s graph, which runs eagerly instead: %s", kind,
+                        str(error).splitlines()[0] if str(error) else type(error).__name__)
+            return make_boxed_func(untouched.forward)
     return compile_graph
 
 

@@ -10,7 +10,6 @@ node's own fake values, so the rest of the graph compiles as it would without em
 from __future__ import annotations
 
 import contextlib
-import functools
 
 import torch
 import torch.fx
@@ -18,9 +17,9 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils import _pytree as pytree
 
 
-@functools.cache
 def inductor_needs_decomposed(ops: frozenset) -> frozenset:
-    """Of ``ops`` (those kept whole), the ones Inductor has no lowering for."""
+    """Of ``ops`` (those kept whole), the ones Inductor has no lowering for (yet: a fallback Inductor made
+    for one of them earlier in the process is a lowering from then on)."""
     from torch._inductor.lowering import lowerings
     return frozenset(op for op in ops if op not in lowerings)
 
@@ -65,13 +64,12 @@ def _inline(gm: torch.fx.GraphModule, node: torch.fx.Node, traced: torch.fx.Grap
     graph.erase_node(node)
 
 
-def decompose_host_ops(gm: torch.fx.GraphModule, kept_whole: frozenset) -> torch.fx.GraphModule:
-    """``kept_whole``: the ops left out of the decomposition table AOTAutograd was given. Each is traced
-    through Inductor's whole table, as AOTAutograd would have (a decomposition may call another op that
-    needs one: ``index_fill`` becomes ``index_copy``)."""
+def decompose_host_ops(gm: torch.fx.GraphModule, ops: frozenset) -> torch.fx.GraphModule:
+    """Every node of ``ops`` (see ``inductor_needs_decomposed``) is traced through Inductor's whole table,
+    as AOTAutograd would have traced it (a decomposition may call another op that needs one: ``index_fill``
+    becomes ``index_copy``)."""
     from torch._inductor.decomposition import select_decomp_table
-    needed = inductor_needs_decomposed(kept_whole)
-    left = [n for n in gm.graph.nodes if n.op == "call_function" and n.target in needed
+    left = [n for n in gm.graph.nodes if n.op == "call_function" and n.target in ops
             and isinstance(n.meta.get("val"), torch.Tensor)]
     for node in left:
         traced, inputs = _traced(node, select_decomp_table())
