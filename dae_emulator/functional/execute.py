@@ -247,11 +247,13 @@ def _compare_select(acc: Accumulator, updates: list, fire: Firings, value: torch
     if not fired:
         return value[:segments], arg[:segments]
     keys = torch.cat([k for k, _, _ in fired])
-    order = torch.argsort(keys, stable=True)
+    update = torch.cat([rows(u).to(value.dtype).expand(k.numel(), width) for k, u, _ in fired])
+    update_arg = torch.cat([rows(a).long().expand(k.numel(), width) for k, _, a in fired])
+    if len(fired) > 1:          # updates from several instructions: into the order their tokens came in
+        order = torch.argsort(keys, stable=True)
+        keys, update, update_arg = keys[order], update[order], update_arg[order]
     n = keys.numel()
-    update = torch.cat([rows(u).to(value.dtype).expand(k.numel(), width) for k, u, _ in fired])[order]
-    update_arg = torch.cat([rows(a).long().expand(k.numel(), width) for k, _, a in fired])[order]
-    seg = torch.searchsorted(fire.keys, keys[order])
+    seg = torch.searchsorted(fire.keys, keys)
     index = seg.unsqueeze(1).expand(-1, width)
     position = torch.arange(n).unsqueeze(1).expand(-1, width)
     first = torch.full_like(value, n, dtype=torch.int64).scatter_reduce_(0, index, position, "amin")
