@@ -8,14 +8,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-WEIGHTED_BAG = """\
-program bag_sum_weighted
-param table: f32[num_rows, dim]
-param indices: i64[num_indices]
-param offsets: i64[num_offsets]
-param weights: f32[num_indices]
-output out: f32[num_offsets - 1, dim]
-access:
+# the access side every bag program here starts with: a loop over bags, a loop over each bag's indices
+BAG_LOOPS = """access:
   traversal tu0 = dense [0, num_offsets - 1)
   stream b = induction tu0
   stream lo = load offsets[b] @tu0
@@ -24,7 +18,16 @@ access:
   traversal tu1 = range [lo, hi) in tu0
   stream j = induction tu1
   stream r = load indices[j] @tu1
-  stream w = load weights[j] @tu1
+"""
+
+WEIGHTED_BAG = f"""\
+program bag_sum_weighted
+param table: f32[num_rows, dim]
+param indices: i64[num_indices]
+param offsets: i64[num_offsets]
+param weights: f32[num_indices]
+output out: f32[num_offsets - 1, dim]
+{BAG_LOOPS}  stream w = load weights[j] @tu1
   stream row = load_row table[r] @tu1
   on tu1.iter: push q_row <- row, q_w <- w; token ROW
   on tu0.end: push q_bag <- b; token BAG
@@ -256,3 +259,53 @@ def test_tiles_dealt_in_turn_balance_uneven_bags_and_change_no_result():
     block, tiled = dae_emulator.run(WEIGHTED_BAG, inputs, device), dae_emulator.run(tiled_text, inputs, device)
     assert torch.equal(block.outputs["out"], tiled.outputs["out"])
     assert tiled.cost.cycles < 0.5 * block.cost.cycles
+
+
+MAX_BAG_WITH_ROWS = f"""\
+program bag_max
+param table: f32[num_rows, dim]
+param indices: i64[num_indices]
+param offsets: i64[num_offsets]
+output out: f32[num_offsets - 1, dim]
+output max_indices: i64[num_offsets - 1, dim]
+{BAG_LOOPS}  stream row = load_row table[r] @tu1
+  on tu1.iter: push q_row <- row, q_r <- r; token ROW
+  on tu0.end: push q_bag <- b; token BAG
+queues:
+  queue q_row: row f32
+  queue q_r: scalar i64
+  queue q_bag: scalar i64
+execute:
+  acc acc: max f32[dim] init -inf arg 0
+  callback ROW:
+    %x = pop q_row
+    %r = pop q_r
+    update acc, %x, %r
+  callback BAG:
+    %b = pop q_bag
+    %m = read acc
+    %a = read_arg acc
+    store out[%b] = %m
+    store max_indices[%b] = %a
+    reset acc
+"""
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 8), dim=st.integers(1, 4), lengths=st.lists(st.integers(1, 5), min_size=1, max_size=5),
+       special=st.lists(st.sampled_from([float("nan"), float("inf"), float("-inf"), 0.0]), max_size=4),
+       seed=st.integers(0, 2**16))
+def test_max_accumulator_with_rows_is_compare_and_select(rows, dim, lengths, special, seed):
+    """A MAX accumulator that tracks rows keeps a segment's first update and takes a later one only when it
+    is strictly greater: value and row as PyTorch's CPU max bag gives them, with NaN (kept when first,
+    never taken later), infinities and ties (small integers, so rows often tie)."""
+    g = torch.Generator().manual_seed(seed)
+    table = torch.randint(-2, 3, (rows, dim), generator=g).float()
+    for k, value in enumerate(special):
+        table.view(-1)[int(torch.randint(0, table.numel(), (1,), generator=g))] = value
+    indices = torch.randint(0, rows, (sum(lengths),), generator=g)
+    offsets = torch.tensor([0] + lengths).cumsum(0)
+    result = dae_emulator.run(MAX_BAG_WITH_ROWS, dict(table=table, indices=indices, offsets=offsets))
+    want, _, _, want_rows = torch.ops.aten._embedding_bag(table, indices, offsets[:-1], False, 2)
+    torch.testing.assert_close(result.outputs["out"], want, equal_nan=True)
+    assert torch.equal(result.outputs["max_indices"], want_rows)
