@@ -122,3 +122,11 @@ def test_opinfo_samples_equal_eager(name, variant, dtype, capsys):
         print(f"\n{name}{'.' + variant if variant else ''} {str(dtype).removeprefix('torch.')}: "
               f"{on_device} of {total} samples ran on the DAE device")
     assert total > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,variant", OPS, ids=lambda v: v or "-")
+def test_opinfo_samples_under_default_options(name, variant):
+    """The same samples in float32 under the default options: what ember leaves on the host compiles with
+    Inductor and gives eager's results."""
+    check_samples(name, variant, torch.float32, "inductor", backward=True)
