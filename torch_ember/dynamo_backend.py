@@ -117,7 +117,8 @@ def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backwar
         gm, inductor_kwargs = _for_inductor(gm, settings)
         if is_backward:
             _donate_only_unshared(gm)
-        untouched = copy.deepcopy(gm)       # Inductor's passes rewrite the graph they are given
+        # Inductor's passes rewrite the graph they are given: keep a copy of it (its constants shared)
+        untouched = torch.fx.GraphModule(gm, copy.deepcopy(gm.graph))
         try:
             with torch._inductor.config.patch(settings.inductor_config):
                 return compile_fx_inner(gm, example_inputs, is_backward=is_backward, is_inference=is_inference,

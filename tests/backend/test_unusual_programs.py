@@ -207,6 +207,40 @@ def test_degenerate_shapes(case, rest):
     assert_like_eager(*DEGENERATE[case], rest)
 
 
+# 6b. layouts: transposed destinations and indices, in place and not; constants made inside the function ----
+
+def _in_place_on_transpose(op):
+    def fn(x, s, i):
+        y = x.clone()
+        getattr(y.t(), op)(0, i, s)
+        return y
+    return fn
+
+
+LAYOUTS_AND_CONSTANTS = {
+    "index_add on x.t()": (lambda x, s, i: x.t().index_add(0, i, s), (torch.randn(4, 5), torch.randn(3, 4), L([4, 0, 4]))),
+    "index_add_ into y.t()": (_in_place_on_transpose("index_add_"), (torch.randn(4, 5), torch.randn(3, 4), L([4, 0, 4]))),
+    "scatter_add_ into y.t()": (_in_place_on_transpose("scatter_add_"),
+                                (torch.randn(4, 5), torch.randn(3, 4), L([[0, 1, 2, 3], [4, 4, 4, 4], [1, 1, 0, 0]]))),
+    "index_reduce on x.t()": (lambda x, s, i: x.t().index_reduce(0, i, s, "mean"),
+                              (torch.randn(4, 5), torch.randn(3, 4), L([4, 0, 4]))),
+    "message passing into x.t()": (lambda x, s, d: x.t().index_add(0, d, s[L([0, 2, 1])]),
+                                   (torch.randn(4, 5), torch.randn(3, 4), L([4, 0, 4]))),
+    "x[i.t()]": (lambda w, i: w[i.t()], (torch.randn(4, 5), torch.randint(0, 4, (3, 2)))),
+    "constant added to a gather": (lambda x, i: x[i] + torch.tensor(2.5), (torch.randn(5, 3), L([1, 1, -1]))),
+    "constant table": (lambda i: F.embedding(i, torch.tensor([[1., 2.], [3., 4.]])), (L([1, 0]),)),
+    "constant scattered": (lambda x, i: x.index_put((i,), torch.tensor([1., 2., 3.]), accumulate=True),
+                           (torch.randn(5, 3), L([1, 1, -1]))),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rest", RESTS)
+@pytest.mark.parametrize("case", LAYOUTS_AND_CONSTANTS)
+def test_layouts_and_constants(case, rest):
+    assert_like_eager(*LAYOUTS_AND_CONSTANTS[case], rest)
+
+
 # 7. sparse gradients --------------------------------------------------------------------------------------
 
 @pytest.mark.slow

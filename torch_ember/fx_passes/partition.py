@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import operator
 
+import torch
 import torch.fx
 
 from ..runtime.custom_op import region_op
 from .match import RegionMatch
+
+
+def _contiguous(value):
+    """A region's outputs are contiguous (``runtime.custom_op``), whatever layout the op it replaces gives."""
+    if isinstance(value, torch.Tensor) and value.layout is torch.strided:
+        return value.clone(memory_format=torch.contiguous_format)
+    return value
 
 
 def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_json: str) -> torch.fx.GraphModule:
@@ -29,23 +37,23 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
                         assert user.target is operator.getitem, f"{replaced_node} has a non-getitem user {user}"
                         user.args = (region, offset + user.args[1])
                         region.append(user)       # after the region, wherever the replaced node was
-                    region.meta["val"] += list(value)
+                    region.meta["val"] += [_contiguous(v) for v in value]
                     offset += len(value)
                 else:                             # one tensor (a batched gather): one output of the region
                     with graph.inserting_after(region):
                         item = graph.call_function(operator.getitem, (region, offset))
-                    item.meta["val"] = value
+                    item.meta["val"] = _contiguous(value)
                     replaced_node.replace_all_uses_with(item)
                     replaced[replaced_node] = item
-                    region.meta["val"].append(value)
+                    region.meta["val"].append(item.meta["val"])
                     offset += 1
                 if replaced_node is not node:
                     graph.erase_node(replaced_node)
         else:
-            region.meta["val"] = [original] if original is not None else None
+            region.meta["val"] = [_contiguous(original)] if original is not None else None
             with graph.inserting_after(region):
                 first = graph.call_function(operator.getitem, (region, 0))
-            first.meta["val"] = original
+            first.meta["val"] = _contiguous(original)
             node.replace_all_uses_with(first)
             replaced[node] = first
         if m.absorbs:                 # the epilogue now runs inside the region: its users read the region
