@@ -3,25 +3,22 @@ backward ATen graphs (lookup ops kept whole), the fx passes move the lookups int
 goes to Inductor or runs eagerly."""
 from __future__ import annotations
 
-import copy
 import logging
 import re
-from collections import Counter
 
 import torch
 import torch.fx
 from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
-from torch.multiprocessing.reductions import StorageWeakRef
 
-from .decompositions import aot_decompositions, inductor_decompositions, kept_whole
+from .decompositions import aot_decompositions
 from .fx_passes.canonicalize import canonicalize
 from .fx_passes.fuse import batch_embedding_bags, batch_gathers, fuse_epilogues, fuse_message_passing
-from .fx_passes.host_decompose import decompose_host_ops, inductor_needs_decomposed
 from .fx_passes.known_values import find_known_values
 from .fx_passes.match import match_regions
 from .fx_passes.partition import partition
 from .fx_passes.sparse_mm import rewrite_sparse_mm
+from .inductor_rest import compile_rest
 from .options import EmberOptions
 from .runtime.stats import STATS
 
@@ -68,67 +65,13 @@ def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: d
     return partition(gm, matches, settings.runtime_json())
 
 
-def _storage(value) -> StorageWeakRef | None:
-    if not isinstance(value, torch.Tensor) or value.is_sparse or value.layout is not torch.strided:
-        return None
-    return StorageWeakRef(value.untyped_storage())
-
-
-def _donate_only_unshared(gm: torch.fx.GraphModule) -> None:
-    """AOTAutograd lets Inductor reuse ("donate") the memory of saved tensors in the backward once they
-    are dead, but checks only that they do not alias the forward's inputs and outputs, not each other. A
-    region's output saved twice (``relu`` and its ``alias`` when a ReLU epilogue is fused) is then two
-    donated inputs on one storage, and Inductor overwrites one while the other is still to be read. Keep
-    the donation only for saved tensors whose storage no other input shares."""
-    context = torch._guards.TracingContext.try_get()
-    metadata = getattr(context, "fw_metadata", None)
-    donated = getattr(metadata, "bw_donated_idxs", None)
-    if not donated:
-        return
-    storages = [_storage(node.meta.get("val")) for node in gm.graph.find_nodes(op="placeholder")]
-    owners = Counter(s for s in storages if s is not None)
-    metadata.bw_donated_idxs = [i for i in donated if owners[storages[i]] == 1]
-
-
-def _inductor_takes_decompositions() -> bool:
-    """Whether this torch's ``compile_fx_inner`` takes the decomposition table (``get_decomp_fn``)."""
-    from torch._inductor.compile_fx import _CompileFxKwargs
-    return "get_decomp_fn" in getattr(_CompileFxKwargs, "__annotations__", {})
-
-
-def _for_inductor(gm: torch.fx.GraphModule, settings: EmberOptions) -> tuple[torch.fx.GraphModule, dict]:
-    """The lowered graph and the ``compile_fx_inner`` arguments that make what ember left on the host
-    compile as eager runs it: where Inductor takes the table AOTAutograd was given, the lookup ops kept
-    whole run as their ATen kernels (eager's values, eager's errors); an older Inductor is given their
-    decompositions instead."""
-    if _inductor_takes_decompositions():
-        return gm, {"get_decomp_fn": inductor_decompositions}
-    return decompose_host_ops(gm, inductor_needs_decomposed(kept_whole())), {}
-
-
 def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backward: bool, is_inference: bool):
     def compile_graph(gm: torch.fx.GraphModule, example_inputs):
         kind = "backward" if is_backward else "inference" if is_inference else "forward"
         gm = lower_graph(gm, settings, table_names, kind)
         if settings.rest == "eager":
             return make_boxed_func(gm.forward)
-        import torch._inductor.config
-        from torch._inductor.compile_fx import compile_fx_inner
-        gm, inductor_kwargs = _for_inductor(gm, settings)
-        if is_backward:
-            _donate_only_unshared(gm)
-        # Inductor's passes rewrite the graph they are given: keep a copy of it (its constants shared)
-        untouched = torch.fx.GraphModule(gm, copy.deepcopy(gm.graph))
-        try:
-            with torch._inductor.config.patch(settings.inductor_config):
-                return compile_fx_inner(gm, example_inputs, is_backward=is_backward, is_inference=is_inference,
-                                        **inductor_kwargs)
-        except Exception as error:      # noqa: BLE001  (whatever Inductor refuses runs as eager runs it)
-            # e.g. an op left on the host that eager would reject at run time (index_select with a 2-D
-            # index): eager then raises its own error, with its own type, when the graph runs
-            log.warning("Inductor could not compile the %s graph, which runs eagerly instead: %s", kind,
-                        str(error).splitlines()[0] if str(error) else type(error).__name__)
-            return make_boxed_func(untouched.forward)
+        return compile_rest(gm, example_inputs, settings, kind)
     return compile_graph
 
 
