@@ -1,12 +1,28 @@
 """The backend's settings: one dataclass, defaults in one place, validated from ``options={...}``."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import json
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import dae_emulator
 from dae_emulator.config import DeviceConfig
+
+
+@functools.cache
+def build_id() -> str:
+    """A digest of the code behind a region (torch_ember's and dae_emulator's sources). Every region call
+    carries it: Inductor's graph cache keys on a graph's text, not on the code of the custom ops in it, and
+    would otherwise replay a graph compiled against another ember (seen: a backward compiled before the
+    donation fix, output strides from an older fake implementation)."""
+    digest = hashlib.sha256()
+    for package in (Path(__file__).parent, Path(dae_emulator.__file__).parent):
+        for source in sorted(package.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def inductor_modes() -> dict[str, dict]:
@@ -84,4 +100,5 @@ class EmberOptions:
         knobs = {"vector_width": self.vector_width, "unroll": self.unroll, "buffer_bytes": self.buffer_bytes,
                  "tile": self.tile}
         return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify, "knobs": knobs,
-                           "regions": self.regions, "agent_library": self.agent_library}, sort_keys=True)
+                           "regions": self.regions, "agent_library": self.agent_library, "build": build_id()},
+                          sort_keys=True)

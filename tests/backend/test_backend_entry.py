@@ -149,3 +149,13 @@ def test_embedding_bags_of_one_graph_run_as_one_batched_region():
         torch.testing.assert_close(g, e)
     forward = [r for r in torch_ember.report().regions if r.kind == "batched"]
     assert len(forward) == 1 and forward[0].launches == 1 and forward[0].lookups == 3 * 11
+
+
+def test_region_calls_carry_the_build_of_the_code_behind_them():
+    """Inductor's graph cache keys on the graph's text, not on the code of the custom ops in it: every region
+    call carries a digest of ember's sources, so a graph compiled by other ember code is never replayed."""
+    import json
+
+    from torch_ember.options import EmberOptions, build_id
+    assert len(build_id()) == 16 and build_id() == build_id()
+    assert json.loads(EmberOptions().runtime_json())["build"] == build_id()
