@@ -11,6 +11,7 @@ import functools
 import torch
 
 from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
+from .runtime.adapters import bag_of_each_index
 
 aten = torch.ops.aten
 
@@ -31,11 +32,6 @@ def inductor_decompositions() -> dict:
     return {op: fn for op, fn in select_decomp_table().items() if op not in kept}
 
 
-def _offset2bag(indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    positions = torch.arange(indices.numel(), device=indices.device)
-    return torch.searchsorted(offsets, positions, right=True) - 1
-
-
 def _sparse_bag_backward(grad, indices, offsets, offset2bag, bag_size, maximum_indices, num_weights,
                          scale_grad_by_freq, mode, sparse, per_sample_weights, padding_idx=-1):
     """PyTorch's CPU kernel returns no ``offset2bag`` on its fast sum path, and the meta function of the
@@ -47,7 +43,8 @@ def _sparse_bag_backward(grad, indices, offsets, offset2bag, bag_size, maximum_i
     if (not sparse or per_sample_weights is None or offset2bag.numel() == indices.numel() or padding_idx >= 0
             or scale_grad_by_freq):
         return NotImplemented
-    rows = grad.index_select(0, _offset2bag(indices, offsets)) * per_sample_weights.unsqueeze(1)
+    bags = bag_of_each_index(indices, offsets, offsets.numel(), torch.int64)
+    rows = grad.index_select(0, bags) * per_sample_weights.unsqueeze(1)
     return aten._sparse_coo_tensor_unsafe(indices.reshape(1, -1), rows, [num_weights, grad.shape[1]])
 
 

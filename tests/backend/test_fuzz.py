@@ -149,17 +149,13 @@ def build(p: Program):
 
 def _source_rows(p: Program, inputs) -> tuple[int, ...]:
     """The shape of the lookup's output, as eager gives it."""
-    return tuple(_eager_source_shape(p, inputs))
-
-
-def _eager_source_shape(p, inputs):
     i = inputs[1]
     if p.source.startswith("bag"):
         return (inputs[2].numel(), p.width)
     if p.source == "gather":
         return tuple(i.shape)
     if p.source == "index_select":
-        return (max(i.numel(), 1) if i.dim() == 0 else i.numel(), p.width)
+        return (i.numel(), p.width)          # a 0-d index is one row
     return (*i.shape, p.width)
 
 

@@ -12,9 +12,14 @@ aten = torch.ops.aten
 _REDUCES = ("sum", "prod", "mean", "amax", "amin")
 
 
-def _scalar_data(kw: dict) -> str | None:
-    data = meta(kw["self"])
-    return "0-d data has no rows to look up; left to PyTorch" if data is not None and data.dim() == 0 else None
+def _with_rows(check):
+    """``check``, after refusing 0-d data (nothing to look up; PyTorch runs it)."""
+    def checked(kw):
+        data = meta(kw["self"])
+        if data is not None and data.dim() == 0:
+            return "0-d data has no rows to look up; left to PyTorch"
+        return check(kw)
+    return checked
 
 
 def _axis(kw: dict, key: str = "dim") -> int:
@@ -33,8 +38,6 @@ def _index_checks(kw: dict, index_key: str = "index", *, integers: bool = False)
 
 # ---- index_select / x[index]: row gathers ---------------------------------------------------------------
 def _index_select_check(kw):
-    if _scalar_data(kw):
-        return _scalar_data(kw)
     index = meta(kw["index"])
     if index is not None and index.dim() > 1:
         return "index_select needs an index of at most one dimension (PyTorch raises IndexError)"
@@ -44,8 +47,6 @@ def _index_select_check(kw):
 
 
 def _index_tensor_check(kw):
-    if _scalar_data(kw):
-        return _scalar_data(kw)
     indices = kw["indices"]
     if len(indices) != 1 or indices[0] is None:
         return "indexing with more than one index tensor is not lowered"
@@ -61,8 +62,6 @@ def _gather_rows(op):
 
 # ---- row scatters ----------------------------------------------------------------------------------------
 def _row_scatter_check(kw, index_key="index", src_key="source"):
-    if _scalar_data(kw):
-        return _scalar_data(kw)
     if _axis(kw) != 0:
         return "scatters along a dimension other than 0 are not lowered"
     src = meta(kw[src_key])
@@ -84,8 +83,6 @@ def _index_put_check(kw):
 
 
 def _scatter_check(kw):
-    if _scalar_data(kw):
-        return _scalar_data(kw)
     if kw.get("reduce", "sum") not in _REDUCES:
         return f"reduce={kw['reduce']!r} is not lowered"
     src, index, data = meta(kw["src"]), meta(kw["index"]), meta(kw["self"])
@@ -108,8 +105,6 @@ def _scatter_args(kw):
 
 
 def _gather_check(kw):
-    if _scalar_data(kw):
-        return _scalar_data(kw)
     index, data = meta(kw["index"]), meta(kw["self"])
     if index is None or data is None or index.dim() != data.dim():
         return "gather with an index of another rank is not lowered"
@@ -150,31 +145,34 @@ def _segment_backward_check(kw):
 
 
 INDEX_LOWERINGS: dict = {
-    aten.index_select.default: Lowering(_index_select_check, _gather_rows("index_select"),
+    aten.index_select.default: Lowering(_with_rows(_index_select_check), _gather_rows("index_select"),
                                         lambda kw: [kw["self"], kw["index"]], "self"),
-    aten.index.Tensor: Lowering(_index_tensor_check, _gather_rows("index"),
+    aten.index.Tensor: Lowering(_with_rows(_index_tensor_check), _gather_rows("index"),
                                 lambda kw: [kw["self"], kw["indices"][0]], "self"),
     aten.index_add.default: Lowering(
-        _row_scatter_check,
+        _with_rows(_row_scatter_check),
         lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, alpha=float(kw["alpha"]), op="index_add"),
         lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
     aten.index_put.default: Lowering(
-        _index_put_check, lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, op="index_put"),
+        _with_rows(_index_put_check), lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, op="index_put"),
         lambda kw: [kw["self"], kw["indices"][0], kw["values"]], "self"),
     aten.index_reduce.default: Lowering(
-        lambda kw: (f"reduce={kw['reduce']!r} is not lowered" if kw["reduce"] not in _REDUCES
-                    else _row_scatter_check(kw)),
+        _with_rows(lambda kw: (f"reduce={kw['reduce']!r} is not lowered" if kw["reduce"] not in _REDUCES
+                               else _row_scatter_check(kw))),
         lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, reduce=kw["reduce"],
                                      include_self=kw["include_self"], op="index_reduce"),
         lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
-    aten.scatter_add.default: Lowering(_scatter_check, _scatter_spec("scatter_add"), _scatter_args, "self"),
-    aten.scatter_reduce.two: Lowering(_scatter_check, _scatter_spec("scatter_reduce"), _scatter_args, "self"),
+    aten.scatter_add.default: Lowering(_with_rows(_scatter_check), _scatter_spec("scatter_add"), _scatter_args,
+                                       "self"),
+    aten.scatter_reduce.two: Lowering(_with_rows(_scatter_check), _scatter_spec("scatter_reduce"), _scatter_args,
+                                      "self"),
     aten.segment_reduce.default: Lowering(
         _segment_check, _segment_spec(RegionKind.SEGMENT_REDUCE), lambda kw: [kw["data"], _segment_bounds(kw)], "data"),
     aten._segment_reduce_backward.default: Lowering(
         _segment_backward_check, _segment_spec(RegionKind.SEGMENT_REDUCE_BACKWARD),
         lambda kw: [kw["grad"], kw["output"], kw["data"], _segment_bounds(kw)], "data"),
     aten.gather.default: Lowering(
-        _gather_check, lambda kw, table: RegionSpec(RegionKind.GATHER_ELEMENTS, table, axis=_axis(kw), op="gather"),
+        _with_rows(_gather_check),
+        lambda kw, table: RegionSpec(RegionKind.GATHER_ELEMENTS, table, axis=_axis(kw), op="gather"),
         lambda kw: [kw["self"], kw["index"]], "self"),
 }

@@ -50,10 +50,11 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
                 if replaced_node is not node:
                     graph.erase_node(replaced_node)
         else:
-            region.meta["val"] = [_contiguous(original)] if original is not None else None
+            value = _contiguous(original)
+            region.meta["val"] = [value] if value is not None else None
             with graph.inserting_after(region):
                 first = graph.call_function(operator.getitem, (region, 0))
-            first.meta["val"] = _contiguous(original)
+            first.meta["val"] = value
             node.replace_all_uses_with(first)
             replaced[node] = first
         if m.absorbs:                 # the epilogue now runs inside the region: its users read the region

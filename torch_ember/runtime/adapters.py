@@ -111,7 +111,8 @@ def check_known_values(spec: RegionSpec, inputs: dict[str, torch.Tensor]) -> Non
                                f"step={step}) but holds other values")
 
 
-def _offset2bag(indices: torch.Tensor, offsets: torch.Tensor, bags: int, index_t: torch.dtype) -> torch.Tensor:
+def bag_of_each_index(indices: torch.Tensor, offsets: torch.Tensor, bags: int, index_t: torch.dtype) -> torch.Tensor:
+    """Each index's bag, from the first ``bags`` offsets."""
     starts = offsets[:bags].to(index_t)
     positions = torch.arange(indices.numel(), dtype=index_t, device=indices.device)
     return (torch.searchsorted(starts, positions, right=True) - 1).to(index_t)
@@ -128,7 +129,7 @@ def _cpu_bag_aux(spec: RegionSpec, args, outputs) -> list[torch.Tensor]:
     if spec.mode is BagMode.SUM and spec.padding_idx < 0 and weight.dtype in _FAST_SUM_DTYPES:
         offset2bag = indices.new_empty(0, dtype=index_t)
     else:
-        offset2bag = _offset2bag(indices, offsets, bags, index_t)
+        offset2bag = bag_of_each_index(indices, offsets, bags, index_t)
     if spec.mode is BagMode.SUM:
         return [offset2bag, offsets.new_zeros(bags, dtype=index_t), offsets.new_zeros(bags, dtype=index_t)]
     bag_size = outputs["bag_size"].to(index_t)
@@ -144,7 +145,7 @@ def _cuda_bag_aux(spec: RegionSpec, args, outputs) -> list[torch.Tensor]:
     _weight, indices, offsets = args[:3]
     index_t = torch.promote_types(indices.dtype, offsets.dtype)
     bags = outputs["out"].shape[0]
-    offset2bag = _offset2bag(indices, offsets, bags, index_t)
+    offset2bag = bag_of_each_index(indices, offsets, bags, index_t)
     bag_size = offsets.new_zeros(offsets.numel(), dtype=index_t)
     if "bag_size" in outputs:
         bag_size[:bags] = outputs["bag_size"]

@@ -36,12 +36,12 @@ def build_embedding_bag(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgra
     accs = []
     row_body, end_body = [], []
     contribution = "row"
-    if spec.has_weights and value_t != acc_t:   # PyTorch's kernel multiplies half-precision rows in fp32
-        row_body += [op(OpKind.CAST, "row_wide", "row", dtype=acc_t), op(OpKind.CAST, "w_wide", "w", dtype=acc_t),
-                     op(OpKind.MUL, "weighted", "row_wide", "w_wide")]
-        contribution = "weighted"
-    elif spec.has_weights:
-        row_body.append(op(OpKind.MUL, "weighted", "row", "w"))
+    if spec.has_weights:
+        row, w = "row", "w"
+        if value_t != acc_t:        # PyTorch's kernel multiplies half-precision rows in fp32
+            row_body += [op(OpKind.CAST, "row_wide", "row", dtype=acc_t), op(OpKind.CAST, "w_wide", "w", dtype=acc_t)]
+            row, w = "row_wide", "w_wide"
+        row_body.append(op(OpKind.MUL, "weighted", row, w))
         contribution = "weighted"
     if spec.mode is BagMode.MAX:
         accs.append(Accumulator("acc", ReduceKind.MAX, acc_t, width, float("-inf"), tracks_arg=True, arg_init=0))
