@@ -24,7 +24,7 @@ from dae_agent.tasks import TASKS, select
 from dae_agent.verifier import verify
 from torch_ember.options import EmberOptions
 from torch_ember.pipeline import compile_region
-from torch_ember.runtime.agent_programs import TASK_DTYPES, TASK_REGIONS
+from torch_ember.programs.agent import TASK_DTYPES, TASK_REGIONS
 
 DTYPES, REGIONS = TASK_DTYPES, TASK_REGIONS
 

@@ -37,7 +37,7 @@ import torch
 from dae_emulator.config import DeviceConfig
 from dae_emulator.program import DType
 from dae_emulator.synthetic import Locality, lookup_indices
-from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
+from torch_ember.region_spec import BagMode, RegionKind, RegionSpec, SourceOp
 
 F32, I64 = DType.F32, DType.I64
 _BAG_DTYPES = dict(table=F32, indices=I64, offsets=I64)
@@ -168,7 +168,8 @@ def mp_workloads(scale: str, device: DeviceConfig):
             dim = MP_DIM[scale]
             x = _table(nodes, dim, gen)
             src, dst = _zipf(edges, nodes, GRAPH_ZIPF, gen), _zipf(edges, nodes, GRAPH_ZIPF, gen)
-            spec = RegionSpec(RegionKind.GATHER_SCATTER, name, fused=("index_select", "index_add"))
+            spec = RegionSpec(RegionKind.GATHER_SCATTER, name, op=SourceOp.INDEX_ADD, gathered_by=SourceOp.INDEX_SELECT,
+                              fused=("index_select", "index_add"))
             inputs = dict(table=x, src=src, dst=dst)
             sizes = {"num_out": nodes}
 
@@ -216,7 +217,7 @@ KG_GRAPHS = {"full": (("fb15k-237", 14_541, 237, 200, 65_536), ("wikidata-1m", 1
 # The region the backend makes of ``entity[head]``, ``relation[rel]``, ``entity[tail]`` (one batch of
 # triples, three index tensors of one length): three row gathers batched, the entity table passed once,
 # one iteration space (tests/benchmarks/test_suite.py checks that the backend gives this spec).
-_GATHER = RegionSpec(RegionKind.GATHER_ROWS, "", op="index")
+_GATHER = RegionSpec(RegionKind.GATHER_ROWS, "", op=SourceOp.INDEX)
 KG_SPEC = RegionSpec(RegionKind.BATCHED, "3 gathers entity..entity",
                      parts=tuple(dataclasses.replace(_GATHER, table=t) for t in ("entity", "relation", "entity")),
                      shared=(("t2_table", "t0_table"),), same_length=(("t1_indices", "t0_indices"),

@@ -12,20 +12,21 @@ from .dynamo_backend import ember_backend
 from .explain import Explanation, explain
 from .exported import ExportedRegions, compile_exported
 from .options import EmberOptions
-from .runtime.stats import LAUNCHES, STATS, Report
+from .runtime.stats import Report
+from .session import SESSION
 
 logs.configure(os.environ.get("TORCH_EMBER_LOG"))
 
 
 def report() -> Report:
     """Per region: launches, lookups, bytes; and the lookup ops left on the host, with their reasons."""
-    return STATS.report()
+    return SESSION.stats.report()
 
 
 def reset() -> None:
-    """Forget every recorded launch (compiled programs stay cached)."""
-    STATS.reset()
-    LAUNCHES.clear()
+    """Forget everything recorded: region statistics, launches, host ops, sharded exchanges (compiled programs
+    stay cached)."""
+    SESSION.reset()
 
 
 __all__ = ["autotune", "compile_exported", "ExportedRegions", "HardwareBudget", "ember_backend", "EmberOptions", "explain", "Explanation", "parity", "profiler",

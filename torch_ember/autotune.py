@@ -34,7 +34,8 @@ from dae_emulator.verify import DaeVerifyError
 
 from .options import EmberOptions
 from .pipeline import knobs_used
-from .runtime.stats import STATS, RegionRecord
+from .runtime.stats import RegionRecord
+from .session import SESSION
 
 _POW2 = tuple(2**k for k in range(8))   # 1 .. 128
 
@@ -124,14 +125,14 @@ class Tuned:
 def measure(model: torch.nn.Module, example_inputs: Sequence[Any], options: dict[str, Any]) -> RegionRecord:
     """Compile with ``options`` (host part eager), run forward and backward once, and total the regions."""
     torch._dynamo.reset()
-    STATS.reset()
+    SESSION.reset()
     compiled = torch.compile(model, backend="ember", options={**options, "rest": "eager"})
     outputs = [t for t in pytree.tree_leaves(compiled(*example_inputs))
                if isinstance(t, torch.Tensor) and t.requires_grad]
     wrt = [p for p in model.parameters() if p.requires_grad]
     if outputs and wrt:
         torch.autograd.grad(outputs, wrt, [torch.ones_like(t) for t in outputs], allow_unused=True)
-    report = STATS.report()
+    report = SESSION.stats.report()
     if not report.regions:
         raise ValueError("the model ran no DAE region on the example inputs: there is nothing to tune")
     return report.total()

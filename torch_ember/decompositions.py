@@ -11,7 +11,7 @@ import functools
 import torch
 
 from .fx_passes.registry import LOOKUP_LIKE, REGISTRY
-from .runtime.adapters import bag_of_each_index
+from .runtime.adapters.embedding_bag import bag_of_each_index
 
 aten = torch.ops.aten
 

@@ -11,16 +11,13 @@ import torch.fx
 from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
 
+from typing import Callable
+
 from .decompositions import aot_decompositions
-from .fx_passes.canonicalize import canonicalize
-from .fx_passes.fuse import batch_embedding_bags, batch_gathers, fuse_epilogues, fuse_message_passing
-from .fx_passes.known_values import find_known_values
-from .fx_passes.match import match_regions
-from .fx_passes.partition import partition
-from .fx_passes.sparse_mm import rewrite_sparse_mm
+from .fx_passes import GraphKind, LoweringState, run_fx_passes
 from .inductor_rest import compile_rest
 from .options import EmberOptions
-from .runtime.stats import STATS
+from .session import SESSION, Session
 
 log = logging.getLogger("torch_ember")
 
@@ -41,51 +38,49 @@ def _primal_names(gm: torch.fx.GraphModule) -> list[str]:
     return names
 
 
-# Called with (graph kind, region matches, host decisions) for every lowered graph; explain() listens here.
-LOWERING_OBSERVERS: list = []
+# called with every lowered graph's state after the passes (its matches and host decisions): ``explain``
+Observer = Callable[[LoweringState], None]
 
 
 def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str],
-                graph_kind: str = "forward") -> torch.fx.GraphModule:
-    """The fx passes in order: sparse products rewritten, canonicalize, match, known values (aranges), fuse
-    (message passing, epilogues, batched bags, batched gathers), partition."""
-    gm = canonicalize(rewrite_sparse_mm(gm))
-    devices = ("cuda", "cpu") if settings.regions == "triton" else ("cpu",)
-    matches, host = match_regions(gm, table_names, graph_kind, devices)
-    matches = find_known_values(matches)
-    matches = batch_gathers(batch_embedding_bags(fuse_epilogues(fuse_message_passing(matches))))
-    for observe in LOWERING_OBSERVERS:
-        observe(graph_kind, matches, host)
-    for decision in host:
+                graph_kind: GraphKind = GraphKind.FORWARD, *, observer: Observer | None = None,
+                session: Session = SESSION) -> torch.fx.GraphModule:
+    """The fx passes (``fx_passes.FX_PASSES``), then what they left on the host: refused under ``strict``,
+    else logged and recorded in the session's report."""
+    state = run_fx_passes(LoweringState(gm, settings, graph_kind, table_names))
+    if observer is not None:
+        observer(state)
+    for decision in state.host:
         message = f"{decision.node.target} stays on the host: {decision.reason}"
         if settings.strict:
             raise RuntimeError(f"strict mode: {message}")
         log.info(message)
-        STATS.record_host_op(str(decision.node.target), decision.reason)
-    return partition(gm, matches, settings.runtime_json())
+        session.stats.record_host_op(str(decision.node.target), decision.reason)
+    return state.gm
 
 
-def _compiler(settings: EmberOptions, table_names: dict[str, str], *, is_backward: bool, is_inference: bool):
+def _compiler(settings: EmberOptions, table_names: dict[str, str], kind: GraphKind, observer: Observer | None):
     def compile_graph(gm: torch.fx.GraphModule, example_inputs):
-        kind = "backward" if is_backward else "inference" if is_inference else "forward"
-        gm = lower_graph(gm, settings, table_names, kind)
+        gm = lower_graph(gm, settings, table_names, kind, observer=observer)
         if settings.rest == "eager":
             return make_boxed_func(gm.forward)
         return compile_rest(gm, example_inputs, settings, kind)
     return compile_graph
 
 
-def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None, mode: str | None = None):
-    """``torch.compile(model, backend="ember", options={...})`` or ``mode=...``; see ``EmberOptions``."""
+def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None, mode: str | None = None,
+                  *, observer: Observer | None = None):
+    """``torch.compile(model, backend="ember", options={...})`` or ``mode=...``; see ``EmberOptions``.
+    ``observer`` sees every graph the passes lowered."""
     settings = EmberOptions.from_dict(options, mode)
     primal_names = _primal_names(gm)
     table_names = {f"primals_{i + 1}": name for i, name in enumerate(primal_names)}
     table_names.update({f"arg{i}_1": name for i, name in enumerate(primal_names)})
     return aot_module_simplified(
         gm, example_inputs,
-        fw_compiler=_compiler(settings, table_names, is_backward=False, is_inference=False),
-        bw_compiler=_compiler(settings, {}, is_backward=True, is_inference=False),
-        inference_compiler=_compiler(settings, table_names, is_backward=False, is_inference=True),
+        fw_compiler=_compiler(settings, table_names, GraphKind.FORWARD, observer),
+        bw_compiler=_compiler(settings, {}, GraphKind.BACKWARD, observer),
+        inference_compiler=_compiler(settings, table_names, GraphKind.INFERENCE, observer),
         decompositions=aot_decompositions(settings.rest == "inductor"),
         keep_inference_input_mutations=True,
     )

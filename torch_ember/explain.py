@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from . import dynamo_backend
+from .dynamo_backend import ember_backend
 from .exported import compile_exported
+from .fx_passes import LoweringState
 from .fx_passes.registry_base import meta
 
 
@@ -60,30 +61,27 @@ def _shape(node) -> str:
 def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -> Explanation:
     regions, host = [], []
 
-    def observe(graph_kind, matches, decisions):
-        for m in matches:
-            regions.append(LoweredRegion(graph_kind, m.spec.name, m.spec.kind.value, str(m.node.target),
+    def observe(state: LoweringState) -> None:
+        kind = state.graph_kind.value
+        for m in state.matches:
+            regions.append(LoweredRegion(kind, m.spec.name, m.spec.kind.value, str(m.node.target),
                                          m.spec.table, tuple(_shape(a) for a in m.args), m.spec.fused))
-        host.extend(HostLookup(graph_kind, str(d.node.target), d.reason) for d in decisions)
+        host.extend(HostLookup(kind, str(d.node.target), d.reason) for d in state.host)
 
     options = {"rest": "eager", **(options or {})}
-    dynamo_backend.LOWERING_OBSERVERS.append(observe)
-    try:
-        if isinstance(model, torch.export.ExportedProgram):
-            with torch.no_grad():
-                compile_exported(model, options)(*inputs)
-            return _finish(regions, host, verbose)
-        host.extend(_sparse_inputs(inputs))
-        compiled = torch.compile(model, backend=lambda gm, ex: dynamo_backend.ember_backend(gm, ex, options))
-        out = compiled(*inputs)
-        outputs = [t for t in (out if isinstance(out, (tuple, list)) else [out])
-                   if isinstance(t, torch.Tensor) and t.requires_grad]
-        leaves = [t for t in list(getattr(model, "parameters", lambda: [])()) + list(inputs)
-                  if isinstance(t, torch.Tensor) and t.requires_grad]
-        if outputs and leaves:
-            torch.autograd.grad(sum(t.sum() for t in outputs), leaves, allow_unused=True)
-    finally:
-        dynamo_backend.LOWERING_OBSERVERS.remove(observe)
+    if isinstance(model, torch.export.ExportedProgram):
+        with torch.no_grad():
+            compile_exported(model, options, observer=observe)(*inputs)
+        return _finish(regions, host, verbose)
+    host.extend(_sparse_inputs(inputs))
+    compiled = torch.compile(model, backend=lambda gm, ex: ember_backend(gm, ex, options, observer=observe))
+    out = compiled(*inputs)
+    outputs = [t for t in (out if isinstance(out, (tuple, list)) else [out])
+               if isinstance(t, torch.Tensor) and t.requires_grad]
+    leaves = [t for t in list(getattr(model, "parameters", lambda: [])()) + list(inputs)
+              if isinstance(t, torch.Tensor) and t.requires_grad]
+    if outputs and leaves:
+        torch.autograd.grad(sum(t.sum() for t in outputs), leaves, allow_unused=True)
     return _finish(regions, host, verbose)
 
 

@@ -20,7 +20,8 @@ import torch
 from torch.export.graph_signature import InputKind, OutputKind
 from torch.utils import _pytree as pytree
 
-from .dynamo_backend import ember_backend, lower_graph
+from .dynamo_backend import Observer, ember_backend, lower_graph
+from .fx_passes import GraphKind
 from .fx_passes.sparse_mm import csr_bag, per_row_mean, product_operands
 from .options import EmberOptions
 
@@ -30,13 +31,13 @@ _REFUSED_FOR_TRAINING = (torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc)
 class ExportedRegions(torch.nn.Module):
     """The exported program with its lookups as DAE regions; call it as the program."""
 
-    def __init__(self, program: torch.export.ExportedProgram, options: dict):
+    def __init__(self, program: torch.export.ExportedProgram, options: dict, observer: Observer | None = None):
         super().__init__()
-        self.program, self.options = program, options
+        self.program, self.options, self._observer = program, options, observer
         settings = EmberOptions.from_dict(options)
         gm = program.module()
         names = {node.name: str(node.target) for node in gm.graph.find_nodes(op="placeholder")}
-        self.inference = lower_graph(gm, settings, names, "inference")
+        self.inference = lower_graph(gm, settings, names, GraphKind.INFERENCE, observer=observer)
         self._training, self._csr_inputs, self._coalesced_inputs = None, (), ()
         self._placeholders = list(program.graph_module.graph.find_nodes(op="placeholder"))
 
@@ -74,7 +75,8 @@ class ExportedRegions(torch.nn.Module):
             gm, coalesce = _trainable_graph(self.program.graph_module, self._placeholders, self._csr_inputs)
             self._coalesced_inputs = tuple(k for k, node in enumerate(self._placeholders) if node.name in coalesce)
             try:
-                self._training = ember_backend(gm, _unpacked(inputs, self._csr_inputs), self.options)
+                self._training = ember_backend(gm, _unpacked(inputs, self._csr_inputs), self.options,
+                                               observer=self._observer)
             except RuntimeError as error:   # e.g. a sparse layout made inside the graph (PyG's to_sparse_csr)
                 raise RuntimeError(f"AOTAutograd could not trace this exported program for training ({error}); "
                                    f"call it under torch.no_grad(), or train through torch.compile") from error
@@ -185,11 +187,13 @@ def _trainable_graph(program_gm: torch.fx.GraphModule, placeholders: list,
     return gm, coalesce
 
 
-def compile_exported(program: torch.export.ExportedProgram, options: dict | None = None) -> ExportedRegions:
-    """Lower ``program`` (from ``torch.export.export``) with the ember options (``rest`` must stay eager)."""
+def compile_exported(program: torch.export.ExportedProgram, options: dict | None = None, *,
+                     observer: Observer | None = None) -> ExportedRegions:
+    """Lower ``program`` (from ``torch.export.export``) with the ember options (``rest`` must stay eager);
+    ``observer`` sees every graph the fx passes lowered."""
     if not isinstance(program, torch.export.ExportedProgram):
         raise TypeError(f"compile_exported takes a torch.export.ExportedProgram, got {type(program).__name__}")
     options = dict(options or {})
     if options.setdefault("rest", "eager") != "eager":
         raise ValueError("an exported program's host ops run eagerly: option 'rest' must be 'eager' here")
-    return ExportedRegions(program, options)
+    return ExportedRegions(program, options, observer)

@@ -14,6 +14,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from .decompositions import inductor_decompositions, kept_whole
 from .fx_passes.host_decompose import decompose_host_ops, inductor_needs_decomposed
 from .options import EmberOptions
+from .fx_passes.state import GraphKind
 
 log = logging.getLogger("torch_ember")
 
@@ -56,22 +57,22 @@ def _for_inductor(gm: torch.fx.GraphModule, settings: EmberOptions) -> tuple[tor
     return decompose_host_ops(gm, inductor_needs_decomposed(kept_whole())), {}
 
 
-def compile_rest(gm: torch.fx.GraphModule, example_inputs, settings: EmberOptions, kind: str):
-    """Inductor's compiled function for a lowered ``kind`` graph ("forward", "backward", "inference")."""
+def compile_rest(gm: torch.fx.GraphModule, example_inputs, settings: EmberOptions, kind: GraphKind):
+    """Inductor's compiled function for a lowered ``kind`` graph."""
     import torch._inductor.config
     from torch._inductor.compile_fx import compile_fx_inner
     gm, inductor_kwargs = _for_inductor(gm, settings)
-    if kind == "backward":
+    if kind is GraphKind.BACKWARD:
         _donate_only_unshared(gm)
     # Inductor's passes rewrite the graph they are given: keep a copy of it (its constants shared)
     untouched = torch.fx.GraphModule(gm, copy.deepcopy(gm.graph))
     try:
         with torch._inductor.config.patch(settings.inductor_config):
-            return compile_fx_inner(gm, example_inputs, is_backward=kind == "backward",
-                                    is_inference=kind == "inference", **inductor_kwargs)
+            return compile_fx_inner(gm, example_inputs, is_backward=kind is GraphKind.BACKWARD,
+                                    is_inference=kind is GraphKind.INFERENCE, **inductor_kwargs)
     except Exception as error:      # noqa: BLE001  (whatever Inductor refuses runs as eager runs it)
         # e.g. an op left on the host that eager would reject at run time (index_select with a 2-D index):
         # eager then raises its own error, with its own type, when the graph runs
-        log.warning("Inductor could not compile the %s graph, which runs eagerly instead: %s", kind,
+        log.warning("Inductor could not compile the %s graph, which runs eagerly instead: %s", kind.value,
                     str(error).splitlines()[0] if str(error) else type(error).__name__)
         return make_boxed_func(untouched.forward)

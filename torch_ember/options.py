@@ -25,6 +25,20 @@ def build_id() -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Knobs:
+    """The compiler's tunable parameters (``None``: derive from the device); ``EmberOptions`` takes its
+    defaults from here."""
+
+    vector_width: int | None = None    # elements per vector; default: the device's vector bytes / 4
+    unroll: int = 8                    # the hand-written programs' factor (benchmarks/handwritten)
+    buffer_bytes: int | None = None    # bufferized rows travel in pieces of this many bytes; None: whole rows
+    tile: int | None = None            # the cores take outer items in tiles of this many; None: a block each
+
+    def width(self, device: DeviceConfig) -> int:
+        return self.vector_width or max(device.vector_bytes // 4, 1)
+
+
 def inductor_modes() -> dict[str, dict]:
     import torch._inductor
     return torch._inductor.list_mode_options()
@@ -35,11 +49,12 @@ class EmberOptions:
     device: str | DeviceConfig = next(iter(dae_emulator.PRESETS))   # preset name or a DeviceConfig
     rest: str = "inductor"       # where the non-lookup graph runs: "inductor" or "eager"
     opt_level: int = 3           # 0..3; see torch_ember.pipeline (0: unoptimized, for debugging)
-    vector_width: int | None = None   # compiler knob: elements per vector (default: the device's width)
-    unroll: int = 8              # compiler knob: execute-loop unroll factor at opt_level 3
-    buffer_bytes: int | None = None   # compiler knob: bytes per buffered row piece at opt_level >= 2 (None: whole rows)
-    tile: int | None = None      # compiler knob: at opt_level >= 1, cores take outer items in tiles of this many, in
-                                 # turn (None: one contiguous block per core)
+    vector_width: int | None = Knobs.vector_width   # compiler knob: elements per vector (None: the device's width)
+    unroll: int = Knobs.unroll   # compiler knob: execute-loop unroll factor at opt_level 3
+    buffer_bytes: int | None = Knobs.buffer_bytes   # compiler knob: bytes per buffered row piece at opt_level >= 2
+                                                    # (None: whole rows)
+    tile: int | None = Knobs.tile   # compiler knob: at opt_level >= 1, cores take outer items in tiles of this many,
+                                    # in turn (None: one contiguous block per core)
     verify: bool = False         # re-run each region eagerly and compare
     strict: bool = False         # raise instead of leaving a lookup op on the host
     agent_library: str | None = None   # a dae_agent library: its verified programs run where they model faster
@@ -94,11 +109,17 @@ class EmberOptions:
     def device_config(self) -> DeviceConfig:
         return dae_emulator.preset(self.device) if isinstance(self.device, str) else self.device
 
-    def runtime_json(self) -> str:
-        """What every region call carries: the device and level it was compiled for, and where it runs."""
-        device = self.device if isinstance(self.device, str) else asdict(self.device)
-        knobs = {"vector_width": self.vector_width, "unroll": self.unroll, "buffer_bytes": self.buffer_bytes,
-                 "tile": self.tile}
-        return json.dumps({"device": device, "opt_level": self.opt_level, "verify": self.verify, "knobs": knobs,
-                           "regions": self.regions, "agent_library": self.agent_library, "build": build_id()},
-                          sort_keys=True)
+    @property
+    def knobs(self) -> Knobs:
+        return Knobs(self.vector_width, self.unroll, self.buffer_bytes, self.tile)
+
+    def to_dict(self) -> dict:
+        """The options as JSON values (a region call carries them: ``region_call``)."""
+        d = asdict(self)
+        d["device"] = self.device if isinstance(self.device, str) else asdict(self.device)
+        return d
+
+    @staticmethod
+    def from_json_dict(d: dict) -> "EmberOptions":
+        device = d["device"] if isinstance(d["device"], str) else DeviceConfig(**d["device"])
+        return EmberOptions(**{**d, "device": device})

@@ -28,24 +28,12 @@ from .conversion.slc_to_dlc import decouple
 from .ir.dae import format_dae
 from .ir.dlc import DlcProgram, format_dlc
 from .ir.slc import SlcProgram, format_slc
+from .options import Knobs
 from .region_spec import RegionSpec
 from .transforms.dlc import prefetch_stores, tile_items, unroll
 from .transforms.slc import align_queues, bufferize, fixed_trip_count, fuse_loops, sequential_loads, vectorize
 
 log = logging.getLogger("torch_ember")
-
-
-@dataclass(frozen=True)
-class Knobs:
-    """The compiler's tunable parameters; ``None`` means: derive from the device."""
-
-    vector_width: int | None = None    # elements per vector; default: the device's vector bytes / 4
-    unroll: int = 8                    # the hand-written programs' factor (benchmarks/handwritten)
-    buffer_bytes: int | None = None    # bufferized rows travel in pieces of this many bytes; None: whole rows
-    tile: int | None = None            # the cores take outer items in tiles of this many; None: a block each
-
-    def width(self, device: DeviceConfig) -> int:
-        return self.vector_width or max(device.vector_bytes // 4, 1)
 
 
 def slc_passes(level: int, knobs: Knobs, device: DeviceConfig) -> list[Callable[[SlcProgram], SlcProgram]]:
@@ -91,11 +79,11 @@ class Compiled:
         return "\n".join([format_slc(self.slc), format_dlc(self.dlc), format_dae(self.dae)])
 
 
-def compile_region(spec: RegionSpec, dtypes: dict[str, DType], device: DeviceConfig, opt_level: int = 0,
+def compile_region(spec: RegionSpec, dtypes: dict[str, DType], device: DeviceConfig, opt_level: int,
                    knobs: Knobs = Knobs()) -> Compiled:
     """Lower one region; with the ``torch_ember`` logger at DEBUG (``TORCH_EMBER_LOG=debug``), log each IR
     after each stage and pass."""
-    region = f"{spec.name}:{spec.table}"
+    region = spec.key
     log.info("compiling region %s (%s) for device %s at opt_level %d", region, spec.kind.value, device.name,
              opt_level)
     slc = region_to_slc(spec, dtypes)           # lookup-compute structure of the ATen op

@@ -11,6 +11,8 @@ import functools
 import json
 from dataclasses import asdict, dataclass, field
 
+from dae_emulator.program import ReduceKind
+
 
 class RegionKind(enum.Enum):
     EMBEDDING_BAG = "embedding_bag"                        # aten._embedding_bag / _forward_only
@@ -38,10 +40,70 @@ class BagMode(enum.IntEnum):
     MAX = 2
 
 
+class Reduction(enum.Enum):
+    """How a scatter or a segment combines the values that meet at one place. ATen spells max and min
+    ``amax`` and ``amin`` for scatters, ``max`` and ``min`` for segments: ``parse`` takes both."""
+    SUM = "sum"
+    MEAN = "mean"
+    PROD = "prod"
+    MAX = "max"
+    MIN = "min"
+
+    @staticmethod
+    def parse(name: str) -> "Reduction":
+        """The reduction a user's ``reduce=`` string names (the one place such strings are read)."""
+        return {"amax": Reduction.MAX, "amin": Reduction.MIN}.get(name) or Reduction(name)
+
+    @property
+    def scatter_name(self) -> str:
+        """The spelling of ``index_reduce`` and ``scatter_reduce``."""
+        return {Reduction.MAX: "amax", Reduction.MIN: "amin"}.get(self, self.value)
+
+    @property
+    def accumulator(self) -> ReduceKind:
+        """The device's reduction that accumulates it (a mean sums, and divides after)."""
+        return ReduceKind.SUM if self is Reduction.MEAN else ReduceKind(self.value)
+
+    @property
+    def identity(self) -> float:
+        return {Reduction.PROD: 1.0, Reduction.MAX: float("-inf"), Reduction.MIN: float("inf")}.get(self, 0.0)
+
+
+class SourceOp(enum.Enum):
+    """The ATen op a gather or scatter region replaces: its reference, its error messages and types."""
+    NONE = ""
+    INDEX_SELECT = "index_select"
+    INDEX = "index"                  # x[index]
+    INDEX_ADD = "index_add"
+    INDEX_PUT = "index_put"          # with accumulate=True
+    INDEX_REDUCE = "index_reduce"
+    SCATTER_ADD = "scatter_add"
+    SCATTER_REDUCE = "scatter_reduce"
+    GATHER = "gather"
+
+    @property
+    def wraps(self) -> bool:
+        """Advanced indexing: an index in ``[-size, 0)`` counts from the end."""
+        return self in (SourceOp.INDEX, SourceOp.INDEX_PUT)
+
+
+class SegmentBounds(enum.Enum):
+    """How a segment reduction is told its segments (the ATen keyword that carries them)."""
+    LENGTHS = "lengths"
+    OFFSETS = "offsets"
+
+
+class Epilogue(enum.Enum):
+    """An elementwise op after a region's output, fused into it: ``(RELU, 0.0)`` or ``(SCALE, c)``."""
+    RELU = "relu"
+    SCALE = "scale"
+
+
 _BAG_KINDS = {RegionKind.EMBEDDING_BAG, RegionKind.EMBEDDING_BAG_BACKWARD, RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD}
 _REDUCING_KINDS = {RegionKind.SCATTER_ROWS, RegionKind.GATHER_SCATTER, RegionKind.SCATTER_ELEMENTS,
                    RegionKind.SEGMENT_REDUCE, RegionKind.SEGMENT_REDUCE_BACKWARD, RegionKind.FINISH_ROWS,
                    RegionKind.SEGMENT_TIES}
+_SEGMENT_KINDS = {RegionKind.SEGMENT_REDUCE, RegionKind.SEGMENT_REDUCE_BACKWARD, RegionKind.SEGMENT_TIES}
 
 
 @dataclass(frozen=True)
@@ -54,16 +116,18 @@ class RegionSpec:
     has_weights: bool = False
     num_weights: int = 0             # rows of the gradient table (backward)
     dim: int = 0                     # embedding width, where a program needs it as a constant
-    reduce: str = "sum"              # scatters and segments: sum, prod, mean, amax, amin
+    reduce: Reduction = Reduction.SUM   # scatters and segments
     include_self: bool = True        # scatters: whether the destination's old value takes part
     axis: int = 0                    # element gathers and scatters: the indexed dimension
     alpha: float = 1.0               # index_add's scale of the source
     initial: float | None = None     # segment_reduce's ``initial``: every segment's reduction starts from it
     unsafe: bool = False             # segment_reduce's ``unsafe``: the segments need not cover every row
-    op: str = ""                     # the ATen op the region replaces (its reference and error style)
-    fused: tuple[str, ...] = field(default=())   # elementwise neighbours fused into the region
+    op: SourceOp = SourceOp.NONE     # the ATen op the region replaces (its reference and error style)
+    bounds: SegmentBounds = SegmentBounds.LENGTHS   # segments: how the call gives them
+    gathered_by: SourceOp = SourceOp.NONE    # GATHER_SCATTER: the op whose gather was fused in
+    fused: tuple[str, ...] = field(default=())   # names of the ops fused into the region, for its name only
     parts: tuple["RegionSpec", ...] = field(default=())   # BATCHED: the regions it runs, in order
-    epilogue: tuple[tuple[str, float], ...] = field(default=())  # ("relu", 0) / ("scale", c) on the output
+    epilogue: tuple[tuple[Epilogue, float], ...] = field(default=())  # (RELU, 0) / (SCALE, c) on the output
     # program inputs known to hold ``start + step * position`` (made by ``torch.arange`` in the graph):
     # (input name, start, step); the launch checks them
     arange: tuple[tuple[str, int, int], ...] = field(default=())
@@ -80,8 +144,10 @@ class RegionSpec:
         parts = [self.kind.value]
         if self.kind in _BAG_KINDS:
             parts.append(self.mode.name.lower())
+        elif self.kind in _SEGMENT_KINDS:
+            parts.append(self.reduce.value)
         elif self.kind in _REDUCING_KINDS:
-            parts.append(self.reduce)
+            parts.append(self.reduce.scatter_name)
         parts += list(self.fused)
         if self.has_weights:
             parts.append("weighted")
@@ -89,9 +155,59 @@ class RegionSpec:
             parts.append(f"pad{self.padding_idx}")
         return "_".join(parts)
 
+    @property
+    def key(self) -> str:
+        """``name:table``: how reports, traces and logs name the region."""
+        return f"{self.name}:{self.table}"
+
+    @staticmethod
+    def prefix(part: int) -> str:
+        """A batched region's part ``part`` names its program inputs and outputs with this prefix."""
+        return f"t{part}_"
+
+    @property
+    def needs_count(self) -> bool:
+        """A scatter whose combine needs each destination's number of contributions (a mean's divisor, or
+        which rows an ``include_self=False`` reduction touched)."""
+        return self.reduce is Reduction.MEAN or not self.include_self
+
+    @property
+    def known_values(self) -> tuple[tuple[str, int, int], ...]:
+        """The ``arange`` facts, a batched region's parts' under their prefixes."""
+        if self.kind is RegionKind.BATCHED:
+            return tuple((RegionSpec.prefix(k) + name, start, step) for k, part in enumerate(self.parts)
+                         for name, start, step in part.arange)
+        return self.arange
+
+    @property
+    def finished_by_a_second_program(self) -> bool:
+        """A row scatter's epilogue needs every contribution landed: a second program (``finish_rows``)
+        combines and applies it."""
+        return bool(self.epilogue) and self.kind in (RegionKind.SCATTER_ROWS, RegionKind.GATHER_SCATTER)
+
+    def finish_rows(self) -> "RegionSpec":
+        """The second program's region (see ``finished_by_a_second_program``)."""
+        return RegionSpec(RegionKind.FINISH_ROWS, self.table, reduce=self.reduce, include_self=self.include_self,
+                          alpha=self.alpha, op=self.op, epilogue=self.epilogue,
+                          fused=tuple(name.value for name, _ in self.epilogue))
+
+    def prepass(self) -> "RegionSpec | None":
+        """A max, min or prod segment backward first runs a program of its own over each segment (its ties;
+        its products and counts): that program's region; None for the others."""
+        if self.kind is not RegionKind.SEGMENT_REDUCE_BACKWARD:
+            return None
+        if self.reduce is Reduction.PROD:
+            return RegionSpec(RegionKind.SEGMENT_PRODUCTS, self.table, op=self.op, bounds=self.bounds)
+        if self.reduce in (Reduction.MAX, Reduction.MIN):
+            return RegionSpec(RegionKind.SEGMENT_TIES, self.table, reduce=self.reduce, op=self.op, bounds=self.bounds)
+        return None
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["kind"], d["mode"] = self.kind.value, int(self.mode)
+        for key in ("reduce", "op", "bounds", "gathered_by"):
+            d[key] = getattr(self, key).value
+        d["epilogue"] = [(name.value, arg) for name, arg in self.epilogue]
         d["parts"] = [p.to_dict() for p in self.parts]
         return d
 
@@ -103,7 +219,9 @@ class RegionSpec:
         d = dict(d)
         d["kind"], d["mode"] = RegionKind(d["kind"]), BagMode(d["mode"])
         d["fused"] = tuple(d["fused"])
-        d["epilogue"] = tuple((name, float(arg)) for name, arg in d.get("epilogue", ()))
+        d["reduce"], d["op"] = Reduction(d["reduce"]), SourceOp(d["op"])
+        d["bounds"], d["gathered_by"] = SegmentBounds(d["bounds"]), SourceOp(d["gathered_by"])
+        d["epilogue"] = tuple((Epilogue(name), float(arg)) for name, arg in d.get("epilogue", ()))
         d["parts"] = tuple(RegionSpec.from_dict(p) for p in d.get("parts", ()))
         d["arange"] = tuple((name, int(start), int(step)) for name, start, step in d.get("arange", ()))
         for key in ("shared", "same_length"):

@@ -11,8 +11,9 @@ from dae_emulator.program import DType
 from dae_emulator.text import format_program
 from torch_ember.pipeline import compile_region
 from torch_ember.region_spec import RegionSpec
-from torch_ember.runtime.agent_programs import TASK_DTYPES, TASK_REGIONS, task_for
-from torch_ember.runtime.launch import program_for
+from torch_ember.programs.agent import TASK_DTYPES, TASK_REGIONS, task_for
+from torch_ember.options import Knobs
+from torch_ember.programs import compiled_program
 
 import dae_emulator
 
@@ -35,7 +36,7 @@ def test_library_program_is_used_exactly_when_it_models_faster(task, tmp_path):
     dtypes = tuple(sorted((n, TASK_DTYPES[n]) for n in names))
     compiled = compile_region(spec, dict(dtypes), dae_emulator.preset("server"), 3)
     faster = faster_program(task, format_program(compiled.dae), library, "server") is not None
-    chosen = program_for(spec.to_json(), dtypes, json.dumps("server"), 3, "{}", str(library))
+    chosen = compiled_program(spec, dtypes, dae_emulator.preset("server"), 3, Knobs(), str(library))
     assert chosen.source == ("agent" if faster else "compiler")
 
 

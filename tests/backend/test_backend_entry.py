@@ -157,5 +157,9 @@ def test_region_calls_carry_the_build_of_the_code_behind_them():
     import json
 
     from torch_ember.options import EmberOptions, build_id
+    from torch_ember.region_call import RegionCall
+    from torch_ember.region_spec import RegionKind, RegionSpec
     assert len(build_id()) == 16 and build_id() == build_id()
-    assert json.loads(EmberOptions().runtime_json())["build"] == build_id()
+    call = RegionCall(RegionSpec(RegionKind.EMBEDDING, "t"), EmberOptions())
+    assert json.loads(call.to_json())["build"] == build_id()
+    assert RegionCall.from_json(call.to_json()) == call

@@ -9,21 +9,21 @@ import torch.nn.functional as F
 
 import torch_ember
 from torch_ember import dynamo_backend
-from torch_ember.region_spec import RegionKind, RegionSpec
-from torch_ember.runtime.launch import launch
+from torch_ember.region_spec import RegionKind, RegionSpec, SourceOp
+from torch_ember.dynamo_backend import ember_backend
+from torch_ember.options import EmberOptions
+from torch_ember.region_op import launch_region
 
 
 @pytest.fixture
 def specs():
     seen = []
 
-    def observe(kind, matches, host):
-        seen.extend((kind, m.spec) for m in matches)
-    dynamo_backend.LOWERING_OBSERVERS.append(observe)
+    def observe(state):
+        seen.extend((state.graph_kind.value, m.spec) for m in state.matches)
     torch._dynamo.reset()
     torch_ember.reset()
-    yield seen
-    dynamo_backend.LOWERING_OBSERVERS.remove(observe)
+    yield seen, lambda gm, ex: ember_backend(gm, ex, {"rest": "eager"}, observer=observe)
 
 
 class Lookups(torch.nn.Module):
@@ -50,8 +50,9 @@ def _inputs():
 
 
 def test_aranges_become_known_values_and_the_kg_gathers_one_batched_region(specs):
+    specs, backend = specs
     model, inputs = Lookups(), _inputs()
-    compiled = torch.compile(model, backend="ember", options={"rest": "eager"})
+    compiled = torch.compile(model, backend=backend)
     with torch.no_grad():
         for got, want in zip(compiled(*inputs), model(*inputs)):
             torch.testing.assert_close(got, want)
@@ -66,9 +67,10 @@ def test_aranges_become_known_values_and_the_kg_gathers_one_batched_region(specs
 
 
 def test_training_through_batched_gathers_matches_eager(specs):
+    specs, backend = specs
     model, inputs = Lookups(), _inputs()
     twin = Lookups()
-    compiled = torch.compile(model, backend="ember", options={"rest": "eager"})
+    compiled = torch.compile(model, backend=backend)
     got, want = compiled(*inputs), twin(*inputs)
     loss_got = sum(t.square().sum() for t in got)
     loss_want = sum(t.square().sum() for t in want)
@@ -81,6 +83,7 @@ def test_training_through_batched_gathers_matches_eager(specs):
 
 
 def test_a_gather_whose_index_needs_another_gathers_output_stays_apart(specs):
+    specs, backend = specs
     a, b = torch.randn(20, 4), torch.randn(2, 4)
 
     def f(i):
@@ -88,39 +91,40 @@ def test_a_gather_whose_index_needs_another_gathers_output_stays_apart(specs):
         return b[(first[:, 0] > 0).long()] + first
     i = torch.randint(0, 20, (9,))
     with torch.no_grad():
-        torch.testing.assert_close(torch.compile(f, backend="ember", options={"rest": "eager"})(i), f(i))
+        torch.testing.assert_close(torch.compile(f, backend=backend)(i), f(i))
     assert [spec.kind for _, spec in specs] == [RegionKind.GATHER_ROWS, RegionKind.GATHER_ROWS]
 
 
 def test_a_bag_of_uneven_length_is_not_given_fixed_pooling(specs):
+    specs, backend = specs
     table = torch.randn(10, 4)
 
     def f(i):               # arange offsets, but the last bag holds 2 rows, not 3
         return F.embedding_bag(i, table, torch.arange(0, 9, 3), mode="sum")
     i = torch.randint(0, 10, (8,))
     with torch.no_grad():
-        torch.testing.assert_close(torch.compile(f, backend="ember", options={"rest": "eager"})(i), f(i))
+        torch.testing.assert_close(torch.compile(f, backend=backend)(i), f(i))
     assert [spec.arange for _, spec in specs] == [()]
 
 
 def test_the_launch_checks_a_known_value_before_it_trusts_it():
     spec = RegionSpec(RegionKind.EMBEDDING_BAG, "t", arange=(("offsets", 0, 2),))
-    settings = '{"device": "server", "opt_level": 3, "verify": false}'
+    settings = EmberOptions()
     table, indices = torch.randn(5, 3), torch.tensor([0, 1, 2, 3, 4, 0])
-    good = launch(spec.to_json(), settings, [table, indices, torch.tensor([0, 2, 4])])
+    good = launch_region(spec, settings, [table, indices, torch.tensor([0, 2, 4])])
     plain = dataclasses.replace(spec, arange=())
-    torch.testing.assert_close(good[0], launch(plain.to_json(), settings, [table, indices, torch.tensor([0, 2, 4])])[0])
+    torch.testing.assert_close(good[0], launch_region(plain, settings, [table, indices, torch.tensor([0, 2, 4])])[0])
     with pytest.raises(RuntimeError, match="compiled as arange"):
-        launch(spec.to_json(), settings, [table, indices, torch.tensor([0, 1, 4])])
+        launch_region(spec, settings, [table, indices, torch.tensor([0, 1, 4])])
 
 
 def test_two_gathers_through_one_wrapping_index_share_it():
-    gather = RegionSpec(RegionKind.GATHER_ROWS, "x", op="index")
+    gather = RegionSpec(RegionKind.GATHER_ROWS, "x", op=SourceOp.INDEX)
     spec = RegionSpec(RegionKind.BATCHED, "xx", parts=(gather, gather),
                       shared=(("t1_table", "t0_table"), ("t1_indices", "t0_indices")))
     x, i = torch.randn(10, 4), torch.tensor([1, -1, 3])      # -1 wraps: the program gets a new index tensor
-    settings = '{"device": "server", "opt_level": 3, "verify": false}'
-    for got in launch(spec.to_json(), settings, [x, i, x, i]):
+    settings = EmberOptions()
+    for got in launch_region(spec, settings, [x, i, x, i]):
         torch.testing.assert_close(got, x[i])
     with pytest.raises(ValueError, match="compiled as one tensor"):
-        launch(spec.to_json(), settings, [x, i, x, i.flip(0)])
+        launch_region(spec, settings, [x, i, x, i.flip(0)])

@@ -25,12 +25,12 @@ from hypothesis import strategies as st
 import torch_ember
 from torch_ember.options import EmberOptions
 from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
-from torch_ember.runtime.launch import launch
+from torch_ember.region_op import launch_region
 
 aten = torch.ops.aten
 TOLERANCE = {torch.float64: dict(rtol=1e-9, atol=1e-9), torch.float32: dict(rtol=1e-5, atol=1e-5),
              torch.float16: dict(rtol=1e-2, atol=1e-2), torch.bfloat16: dict(rtol=4e-2, atol=4e-2)}
-SETTINGS = EmberOptions().runtime_json()
+SETTINGS = EmberOptions()
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -411,7 +411,7 @@ def test_launch_embedding_bag_outputs_match_aten(drawn):
     args = bag_args(config, case)
     spec = RegionSpec(RegionKind.EMBEDDING_BAG, "t", config.mode, config.padding, config.last_offset,
                       config.weighted)
-    got = launch(spec.to_json(), SETTINGS, args)
+    got = launch_region(spec, SETTINGS, args)
     want = aten_bag(config, args)
     assert_close(got[0], want[0], "bags")
     for name, g, w in zip(["offset2bag", "bag_size", "max_indices"], got[1:], want[1:]):
@@ -439,12 +439,12 @@ def test_launch_embedding_bag_backward_matches_aten(drawn):
             else RegionKind.EMBEDDING_BAG_BACKWARD)
     spec = RegionSpec(kind, "t", config.mode, config.padding, has_weights=config.weighted, num_weights=case.rows,
                       dim=case.width)
-    got = launch(spec.to_json(), SETTINGS, saved + ([psw] if config.weighted else []))
+    got = launch_region(spec, SETTINGS, saved + ([psw] if config.weighted else []))
     want = aten._embedding_bag_backward(*saved, case.rows, False, int(config.mode), False, psw, config.padding)
     assert_close(got[0], want, "weight gradient")
     if config.weighted:
         spec = RegionSpec(RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD, "t", config.mode, config.padding)
-        got = launch(spec.to_json(), SETTINGS, [grad, weight, indices, offsets, offset2bag])
+        got = launch_region(spec, SETTINGS, [grad, weight, indices, offsets, offset2bag])
         want = aten._embedding_bag_per_sample_weights_backward(grad, weight, indices, offsets, offset2bag,
                                                                int(config.mode), config.padding)
         assert_close(got[0], want, "per_sample_weights gradient")
@@ -462,11 +462,11 @@ def test_launch_embedding_and_its_backward_match_aten(case, padded, dtype, index
     indices = index_values(int(torch.tensor(shape).prod()), rows, padding if padded else None, gen)
     indices = indices.reshape(shape).to(index_dtype)
     spec = RegionSpec(RegionKind.EMBEDDING, "t", padding_idx=padding)
-    assert_close(launch(spec.to_json(), SETTINGS, [weight, indices])[0], aten.embedding(weight, indices, padding),
+    assert_close(launch_region(spec, SETTINGS, [weight, indices])[0], aten.embedding(weight, indices, padding),
                  "rows")
     grad = torch.randn(*shape, width, generator=gen).to(dtype)
     spec = RegionSpec(RegionKind.EMBEDDING_BACKWARD, "t", padding_idx=padding, num_weights=rows)
-    assert_close(launch(spec.to_json(), SETTINGS, [grad, indices])[0],
+    assert_close(launch_region(spec, SETTINGS, [grad, indices])[0],
                  aten.embedding_dense_backward(grad, indices, rows, padding, False), "weight gradient")
 
 

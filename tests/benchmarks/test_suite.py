@@ -79,15 +79,12 @@ def _backend_specs(f, *args):
     from torch_ember import dynamo_backend
     seen = []
 
-    def observe(kind, matches, host):
-        seen.extend(m.spec for m in matches)
-    dynamo_backend.LOWERING_OBSERVERS.append(observe)
+    def observe(state):
+        seen.extend(m.spec for m in state.matches)
     torch._dynamo.reset()
-    try:
-        with torch.no_grad():
-            torch.compile(f, backend="ember", options={"rest": "eager"})(*args)
-    finally:
-        dynamo_backend.LOWERING_OBSERVERS.remove(observe)
+    with torch.no_grad():
+        torch.compile(f, backend=lambda gm, ex: dynamo_backend.ember_backend(gm, ex, {"rest": "eager"},
+                                                                             observer=observe))(*args)
     return seen
 
 

@@ -27,7 +27,7 @@ def _specs():
 
 @pytest.mark.parametrize("spec", list(_specs()), ids=lambda s: s.name)
 def test_every_compiled_program_round_trips(spec):
-    program = compile_region(spec, {**FLOAT, **INDEX}, dae_emulator.preset("server")).dae
+    program = compile_region(spec, {**FLOAT, **INDEX}, dae_emulator.preset("server"), 0).dae
     text = dae_emulator.format_program(program)
     assert dae_emulator.parse_program(text) == program
     assert dae_emulator.format_program(dae_emulator.parse_program(text)) == text
@@ -46,7 +46,7 @@ def test_unknown_dtype_is_a_syntax_error():
 
 def test_a_tiled_program_round_trips_and_a_bad_tile_is_refused():
     spec = RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM)
-    program = dataclasses.replace(compile_region(spec, {**FLOAT, **INDEX}, dae_emulator.preset("server")).dae, tile=4)
+    program = dataclasses.replace(compile_region(spec, {**FLOAT, **INDEX}, dae_emulator.preset("server"), 0).dae, tile=4)
     text = dae_emulator.format_program(program)
     assert "  cores take outer items in tiles of 4\n" in text
     assert dae_emulator.parse_program(text) == program

@@ -67,8 +67,8 @@ def test_a_larger_scratchpad_lifts_the_limit():
 def _gather(device, level=2):
     from dae_emulator.program import DType
     from torch_ember.pipeline import compile_region
-    from torch_ember.region_spec import RegionKind, RegionSpec
-    spec = RegionSpec(RegionKind.GATHER_ROWS, "t", op="index_select")
+    from torch_ember.region_spec import RegionKind, RegionSpec, SourceOp
+    spec = RegionSpec(RegionKind.GATHER_ROWS, "t", op=SourceOp.INDEX_SELECT)
     return compile_region(spec, {"table": DType.F32, "indices": DType.I64}, device, level).dae
 
 

@@ -10,7 +10,8 @@ import pytest
 from dae_emulator.program import DType
 
 from torch_ember import logs
-from torch_ember.pipeline import Knobs, compile_region, dlc_passes, slc_passes
+from torch_ember.options import Knobs
+from torch_ember.pipeline import compile_region, dlc_passes, slc_passes
 from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
 
 
@@ -45,6 +46,6 @@ def test_without_debug_no_ir_is_printed(caplog):
     spec = RegionSpec(RegionKind.EMBEDDING_BAG, "emb.weight", BagMode.MEAN)
     dtypes = dict(table=DType.F32, indices=DType.I64, offsets=DType.I64)
     with caplog.at_level(logging.INFO, logger="torch_ember"):
-        compile_region(spec, dtypes, dae_emulator.preset("server"))
+        compile_region(spec, dtypes, dae_emulator.preset("server"), 0)
     assert not [r for r in caplog.records if r.levelno == logging.DEBUG]
     assert any("compiling region" in r.getMessage() for r in caplog.records)

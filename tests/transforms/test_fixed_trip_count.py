@@ -8,7 +8,7 @@ from torch_ember.conversion.slc_to_dlc import decouple
 from torch_ember.ir.dlc import format_dlc
 from torch_ember.ir.slc import format_slc
 from torch_ember.pipeline import compile_region
-from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
+from torch_ember.region_spec import BagMode, Reduction, RegionKind, RegionSpec
 from torch_ember.transforms.slc import fixed_trip_count
 
 TYPES = dict(table=DType.F32, indices=DType.I64, offsets=DType.I64, weights=DType.F32)
@@ -43,7 +43,7 @@ def test_a_nonzero_start_shifts_the_base_and_unknown_offsets_are_left_alone():
     assert fixed_trip_count(plain) == plain
     other = region_to_slc(RegionSpec(RegionKind.EMBEDDING_BAG, "t", BagMode.SUM, arange=(("indices", 0, 1),)), types)
     assert lines_with(format_slc(fixed_trip_count(other)), "for j") == ["for j in range [lo, hi):"]
-    segments = RegionSpec(RegionKind.SEGMENT_REDUCE, "x", reduce="sum", arange=(("offsets", 2, 3),))
+    segments = RegionSpec(RegionKind.SEGMENT_REDUCE, "x", reduce=Reduction.SUM, arange=(("offsets", 2, 3),))
     text = format_slc(fixed_trip_count(region_to_slc(segments, dict(data=DType.F32, offsets=DType.I64))))
     assert lines_with(text, "j_") == ["j_base = mul(s, 3)", "j_start = add(j_base, 2)", "for j_i in dense [0, 3):",
                                       "j = add(j_start, j_i)"]

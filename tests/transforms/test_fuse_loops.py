@@ -7,7 +7,7 @@ from torch_ember.conversion.fx_to_slc import region_to_slc
 from torch_ember.conversion.slc_to_dlc import decouple
 from torch_ember.ir.dlc import format_dlc
 from torch_ember.ir.slc import format_slc
-from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
+from torch_ember.region_spec import BagMode, RegionKind, RegionSpec, SourceOp
 from torch_ember.transforms.dlc import unroll
 from torch_ember.conversion.dlc_to_dae import bind_resources
 from torch_ember.transforms.slc import align_queues, bufferize, fuse_loops, vectorize
@@ -20,7 +20,7 @@ def lines_with(text: str, needle: str) -> list[str]:
 
 
 def _gather(table):
-    return RegionSpec(RegionKind.GATHER_ROWS, table, op="index_select")
+    return RegionSpec(RegionKind.GATHER_ROWS, table, op=SourceOp.INDEX_SELECT)
 
 
 KG = RegionSpec(RegionKind.BATCHED, "kg", parts=(_gather("entity"), _gather("relation"), _gather("entity")),

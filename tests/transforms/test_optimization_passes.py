@@ -13,9 +13,10 @@ from torch_ember.conversion.slc_to_dlc import decouple
 from torch_ember.ir.dlc import format_dlc
 from torch_ember.ir.slc import format_slc
 from torch_ember.pipeline import compile_region, knobs_used
-from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
-from torch_ember.runtime.launch import launch
-from torch_ember.runtime.stats import STATS
+from torch_ember.region_spec import BagMode, Epilogue, Reduction, RegionKind, RegionSpec, SegmentBounds, SourceOp
+from torch_ember.options import EmberOptions
+from torch_ember.region_op import launch_region
+from torch_ember.session import SESSION
 from torch_ember.transforms.dlc import tile_items, unroll
 from torch_ember.transforms.slc import align_queues, bufferize, vectorize
 
@@ -112,32 +113,32 @@ def _cases(g, rows, dim, n, bags):
     yield (RegionSpec(RegionKind.EMBEDDING_BAG_MAX_BACKWARD, "t", BagMode.MAX, num_weights=rows, dim=dim),
            [grad, i, o, out_max[1], out_max[2], out_max[3]])
     yield RegionSpec(RegionKind.EMBEDDING_BAG_WEIGHTS_BACKWARD, "t", BagMode.SUM), [grad, w, i, o, i.new_empty(0)]
-    yield RegionSpec(RegionKind.GATHER_ROWS, "t", op="index_select"), [x, i]
-    yield RegionSpec(RegionKind.SCATTER_ROWS, "t", op="index_add"), [x, i, torch.randn(n, dim, generator=g)]
-    yield (RegionSpec(RegionKind.SCATTER_ROWS, "t", reduce="amax", include_self=False, op="index_reduce"),
+    yield RegionSpec(RegionKind.GATHER_ROWS, "t", op=SourceOp.INDEX_SELECT), [x, i]
+    yield RegionSpec(RegionKind.SCATTER_ROWS, "t", op=SourceOp.INDEX_ADD), [x, i, torch.randn(n, dim, generator=g)]
+    yield (RegionSpec(RegionKind.SCATTER_ROWS, "t", reduce=Reduction.MAX, include_self=False, op=SourceOp.INDEX_REDUCE),
            [x, i, torch.randn(n, dim, generator=g)])
-    yield (RegionSpec(RegionKind.GATHER_SCATTER, "t", reduce="mean", include_self=False, op="index_reduce"),
+    yield (RegionSpec(RegionKind.GATHER_SCATTER, "t", reduce=Reduction.MEAN, include_self=False, op=SourceOp.INDEX_REDUCE),
            [x, i, i.flip(0), x.clone(), torch.rand(n, generator=g)])
-    yield (RegionSpec(RegionKind.SCATTER_ROWS, "t", alpha=-2.0, op="index_add", epilogue=(("relu", 0.0),)),
+    yield (RegionSpec(RegionKind.SCATTER_ROWS, "t", alpha=-2.0, op=SourceOp.INDEX_ADD, epilogue=((Epilogue.RELU, 0.0),)),
            [x, i, torch.randn(n, dim, generator=g)])          # its finishing program runs after it
-    yield (RegionSpec(RegionKind.FINISH_ROWS, "t", reduce="mean", include_self=False, op="index_reduce",
-                      epilogue=(("scale", 0.5),)), [x, torch.randn(x.shape, generator=g),
+    yield (RegionSpec(RegionKind.FINISH_ROWS, "t", reduce=Reduction.MEAN, include_self=False, op=SourceOp.INDEX_REDUCE,
+                      epilogue=((Epilogue.SCALE, 0.5),)), [x, torch.randn(x.shape, generator=g),
                                                     torch.randint(0, 3, (x.shape[0],), generator=g).float()])
-    yield RegionSpec(RegionKind.GATHER_ELEMENTS, "t", axis=1, op="gather"), [x, j]
-    yield (RegionSpec(RegionKind.SCATTER_ELEMENTS, "t", reduce="sum", axis=1, op="scatter_add"),
+    yield RegionSpec(RegionKind.GATHER_ELEMENTS, "t", axis=1, op=SourceOp.GATHER), [x, j]
+    yield (RegionSpec(RegionKind.SCATTER_ELEMENTS, "t", reduce=Reduction.SUM, axis=1, op=SourceOp.SCATTER_ADD),
            [x, j, torch.randn(j.shape, generator=g)])
-    yield RegionSpec(RegionKind.SEGMENT_REDUCE, "t", reduce="max", op="lengths"), [torch.randn(n, dim, generator=g), lengths]
+    yield RegionSpec(RegionKind.SEGMENT_REDUCE, "t", reduce=Reduction.MAX, bounds=SegmentBounds.LENGTHS), [torch.randn(n, dim, generator=g), lengths]
     segmented = torch.randn(n, dim, generator=g)
-    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce="mean", op="lengths"),
+    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce=Reduction.MEAN, bounds=SegmentBounds.LENGTHS),
            [torch.randn(lengths.numel(), dim, generator=g), torch.empty(0), segmented, lengths])
     tied = torch.randint(0, 3, (n, dim), generator=g).float()        # ties, which max and min backward share
     tied_max = torch.segment_reduce(tied, "max", lengths=lengths)
-    yield RegionSpec(RegionKind.SEGMENT_TIES, "t", reduce="max", op="lengths"), [tied, tied_max, lengths]
-    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce="max", op="lengths"),
+    yield RegionSpec(RegionKind.SEGMENT_TIES, "t", reduce=Reduction.MAX, bounds=SegmentBounds.LENGTHS), [tied, tied_max, lengths]
+    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce=Reduction.MAX, bounds=SegmentBounds.LENGTHS),
            [torch.randn(lengths.numel(), dim, generator=g), tied_max, tied, lengths])   # its ties counted first
     tied_prod = torch.segment_reduce(tied, "prod", lengths=lengths)                     # zeros among them
-    yield RegionSpec(RegionKind.SEGMENT_PRODUCTS, "t", op="lengths"), [tied, tied_prod, lengths]
-    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce="prod", op="lengths"),
+    yield RegionSpec(RegionKind.SEGMENT_PRODUCTS, "t", bounds=SegmentBounds.LENGTHS), [tied, tied_prod, lengths]
+    yield (RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "t", reduce=Reduction.PROD, bounds=SegmentBounds.LENGTHS),
            [torch.randn(lengths.numel(), dim, generator=g), tied_prod, tied, lengths])  # its products made first
     parts = (RegionSpec(RegionKind.EMBEDDING_BAG, "a", BagMode.SUM, has_weights=True),
              RegionSpec(RegionKind.EMBEDDING_BAG, "b", BagMode.MAX, 0))
@@ -152,12 +153,12 @@ def _cases(g, rows, dim, n, bags):
     start, step = min(1, rows - 1), 1 + seed_of(g) % 2
     yield (RegionSpec(RegionKind.EMBEDDING, "t", arange=(("indices", start, step),)),
            [w, torch.arange(start, rows, step)])
-    yield RegionSpec(RegionKind.GATHER_ROWS, "t", op="index", arange=(("indices", 0, 1),)), [x, torch.arange(rows)]
+    yield RegionSpec(RegionKind.GATHER_ROWS, "t", op=SourceOp.INDEX, arange=(("indices", 0, 1),)), [x, torch.arange(rows)]
     # ... and gathers batched over one iteration space (fuse_loops): a shared table, a shared index
     i2, i3 = torch.randint(0, rows, (n,), generator=g), torch.randint(0, rows, (n,), generator=g)
-    gathers = (RegionSpec(RegionKind.GATHER_ROWS, "x", op="index_select"),
-               RegionSpec(RegionKind.GATHER_ROWS, "w", op="index"), RegionSpec(RegionKind.EMBEDDING, "x"),
-               RegionSpec(RegionKind.GATHER_ROWS, "w", op="index_select"))
+    gathers = (RegionSpec(RegionKind.GATHER_ROWS, "x", op=SourceOp.INDEX_SELECT),
+               RegionSpec(RegionKind.GATHER_ROWS, "w", op=SourceOp.INDEX), RegionSpec(RegionKind.EMBEDDING, "x"),
+               RegionSpec(RegionKind.GATHER_ROWS, "w", op=SourceOp.INDEX_SELECT))
     yield (RegionSpec(RegionKind.BATCHED, "x,w", parts=gathers,
                       shared=(("t2_table", "t0_table"), ("t3_table", "t1_table"), ("t3_indices", "t0_indices")),
                       same_length=(("t1_indices", "t0_indices"), ("t2_indices", "t0_indices"))),
@@ -169,8 +170,8 @@ def seed_of(g: torch.Generator) -> int:
 
 
 def _settings(level, buffer_bytes=None, tile=None, vector_width=None, unroll=8):
-    knobs = {"vector_width": vector_width, "unroll": unroll, "buffer_bytes": buffer_bytes, "tile": tile}
-    return json.dumps({"device": "server", "opt_level": level, "verify": False, "knobs": knobs}, sort_keys=True)
+    return EmberOptions(device="server", opt_level=level, vector_width=vector_width, unroll=unroll,
+                        buffer_bytes=buffer_bytes, tile=tile)
 
 
 @settings(max_examples=10, deadline=None)
@@ -181,9 +182,9 @@ def test_every_level_computes_what_level_zero_computes(rows, dim, n, bags, seed,
     cases = list(_cases(torch.Generator().manual_seed(seed), rows, dim, n, bags))
     assert len({spec.kind for spec, _ in cases}) == len(RegionKind)
     for spec, args in cases:
-        reference = launch(spec.to_json(), _settings(0), args)
+        reference = launch_region(spec, _settings(0), args)
         for level in (1, 2, 3):
-            got = launch(spec.to_json(), _settings(level, buffer_bytes, tile), args)   # rows in buffered pieces
+            got = launch_region(spec, _settings(level, buffer_bytes, tile), args)   # rows in buffered pieces
             for a, b in zip(got, reference):
                 assert torch.equal(a, b) or torch.allclose(a, b, equal_nan=True, rtol=0, atol=0), (spec.name, level)
 
@@ -202,9 +203,9 @@ def test_knobs_a_level_does_not_use_leave_its_programs_unchanged(seed, level, da
     for spec, args in _cases(torch.Generator().manual_seed(seed), 6, 8, 12, 3):
         runs = []
         for knobs in (first, second):
-            STATS.reset()
-            outputs = launch(spec.to_json(), _settings(level, **knobs), args)
-            total = STATS.report().total()
+            SESSION.reset()
+            outputs = launch_region(spec, _settings(level, **knobs), args)
+            total = SESSION.stats.report().total()
             runs.append((outputs, (total.modeled_seconds, total.dram_bytes, total.cache_hits, total.energy_joules)))
         assert runs[0][1] == runs[1][1], (spec.name, level, first, second)        # the same modeled cost
         assert all(torch.equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))

@@ -9,10 +9,10 @@ from torch_ember.conversion.fx_to_slc import region_to_slc
 from torch_ember.conversion.slc_to_dlc import decouple
 from torch_ember.ir.dlc import format_dlc
 from torch_ember.pipeline import compile_region
-from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
+from torch_ember.region_spec import BagMode, RegionKind, RegionSpec, SourceOp
 from torch_ember.transforms.dlc import prefetch_stores
 
-MESSAGES = RegionSpec(RegionKind.GATHER_SCATTER, "x", op="index_add")
+MESSAGES = RegionSpec(RegionKind.GATHER_SCATTER, "x", op=SourceOp.INDEX_ADD)
 MESSAGE_TYPES = dict(table=DType.F32, src=DType.I64, dst=DType.I64)
 
 

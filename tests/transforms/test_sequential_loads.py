@@ -8,7 +8,7 @@ from torch_ember.conversion.slc_to_dlc import decouple
 from torch_ember.ir.dlc import format_dlc
 from torch_ember.ir.slc import format_slc
 from torch_ember.pipeline import compile_region
-from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
+from torch_ember.region_spec import BagMode, RegionKind, RegionSpec, SourceOp
 from torch_ember.transforms.slc import sequential_loads
 
 TYPES = dict(table=DType.F32, indices=DType.I64)
@@ -32,7 +32,7 @@ def test_an_arange_from_zero_makes_the_row_load_use_the_induction_variable():
 
 
 def test_start_and_step_become_integer_arithmetic():
-    after = sequential_loads(_slc(RegionSpec(RegionKind.GATHER_ROWS, "x", op="index_select", arange=(("indices", 3, 2),))))
+    after = sequential_loads(_slc(RegionSpec(RegionKind.GATHER_ROWS, "x", op=SourceOp.INDEX_SELECT, arange=(("indices", 3, 2),))))
     streams = [line for line in lines_with(format_slc(after), " = ") if line.startswith("r")]
     assert streams == ["r_scaled = mul(i, 2)", "r = add(r_scaled, 3)", "row = load table[r, :] as scalars"]
     shifted = sequential_loads(_slc(RegionSpec(RegionKind.EMBEDDING, "pos", arange=(("indices", 5, 1),))))

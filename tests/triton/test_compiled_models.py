@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 import torch_ember
-import torch_ember.triton
+import torch_ember.triton.device
 from torch_ember.options import EmberOptions
 
 pytestmark = pytest.mark.slow
@@ -19,13 +19,13 @@ pytestmark = pytest.mark.slow
 def regions_run(monkeypatch):
     """The kinds of the regions the Triton path ran, in order."""
     kinds = []
-    run = torch_ember.triton.run_region
+    run = torch_ember.triton.device.run_region
 
     def counted(spec, args):
         kinds.append(spec.kind.value)
         return run(spec, args)
 
-    monkeypatch.setattr(torch_ember.triton, "run_region", counted)
+    monkeypatch.setattr(torch_ember.triton.device, "run_region", counted)
     return kinds
 
 
@@ -96,5 +96,8 @@ def test_triton_launches_are_reported_as_measured_kernels_not_dae_regions():
 def test_the_option_is_validated_and_travels_with_every_region():
     with pytest.raises(ValueError, match="'dae' or 'triton'"):
         EmberOptions.from_dict({"regions": "cuda"})
-    assert json.loads(EmberOptions(regions="triton").runtime_json())["regions"] == "triton"
-    assert json.loads(EmberOptions().runtime_json())["regions"] == "dae"
+    from torch_ember.region_call import RegionCall
+    from torch_ember.region_spec import RegionKind, RegionSpec
+    call = RegionCall(RegionSpec(RegionKind.EMBEDDING, "t"), EmberOptions(regions="triton"))
+    assert RegionCall.from_json(call.to_json()).options.regions == "triton"
+    assert EmberOptions().regions == "dae"

@@ -3,8 +3,8 @@ the Triton kernels, against eager ATen (including the combine with the destinati
 import pytest
 import torch
 
-from torch_ember.region_spec import RegionKind, RegionSpec
-from torch_ember.runtime.index_adapters import prepass_region
+from torch_ember.region_spec import Reduction, RegionKind, RegionSpec, SegmentBounds, SourceOp
+from torch_ember.runtime.adapters import prepass_args
 
 GEN = torch.Generator().manual_seed(0)
 X = torch.randn(12, 10, generator=GEN)
@@ -14,7 +14,7 @@ INDEX = torch.tensor([3, 0, 3, 11, 7, 3, 0, 5])   # repeats, and rows no index n
 @pytest.mark.parametrize("op,dtype", [("index_select", torch.float32), ("index", torch.int64),
                                       ("index", torch.float16)])
 def test_gather_rows(check_region, op, dtype):
-    spec = RegionSpec(RegionKind.GATHER_ROWS, "x", op=op)
+    spec = RegionSpec(RegionKind.GATHER_ROWS, "x", op=SourceOp(op))
     check_region(spec, [(X * 10).to(dtype), INDEX if op == "index_select" else INDEX.view(2, 4)])
 
 
@@ -33,7 +33,7 @@ SCATTERS = [  # op, reduce, include_self, alpha
 
 @pytest.mark.parametrize("op,reduce,include_self,alpha", SCATTERS)
 def test_scatter_rows(check_region, op, reduce, include_self, alpha):
-    spec = RegionSpec(RegionKind.SCATTER_ROWS, "x", op=op, reduce=reduce, include_self=include_self, alpha=alpha)
+    spec = RegionSpec(RegionKind.SCATTER_ROWS, "x", op=SourceOp(op), reduce=Reduction.parse(reduce), include_self=include_self, alpha=alpha)
     src = torch.randn(INDEX.numel(), 10, generator=GEN)
     check_region(spec, [torch.randn(12, 10, generator=GEN), INDEX, src])
 
@@ -41,7 +41,7 @@ def test_scatter_rows(check_region, op, reduce, include_self, alpha):
 @pytest.mark.parametrize("reduce,include_self,weighted", [("sum", True, True), ("mean", False, False),
                                                           ("amax", False, True), ("prod", True, True)])
 def test_message_passing(check_region, reduce, include_self, weighted):
-    spec = RegionSpec(RegionKind.GATHER_SCATTER, "x", op="index_add", reduce=reduce, include_self=include_self)
+    spec = RegionSpec(RegionKind.GATHER_SCATTER, "x", op=SourceOp.INDEX_ADD, reduce=Reduction.parse(reduce), include_self=include_self)
     dst = INDEX.flip(0)
     args = [X, INDEX, dst, torch.zeros(12, 10)] + ([torch.rand(INDEX.numel(), generator=GEN)] if weighted else [])
     check_region(spec, args)
@@ -49,16 +49,16 @@ def test_message_passing(check_region, reduce, include_self, weighted):
 
 def test_gather_elements_and_the_row_broadcast_special_case(check_region):
     j = torch.randint(0, 10, (12, 4), generator=GEN)
-    check_region(RegionSpec(RegionKind.GATHER_ELEMENTS, "x", axis=1, op="gather"), [X, j])
+    check_region(RegionSpec(RegionKind.GATHER_ELEMENTS, "x", axis=1, op=SourceOp.GATHER), [X, j])
     broadcast = INDEX.view(-1, 1).expand(-1, 10)   # stride 0: specialized to a row gather
-    check_region(RegionSpec(RegionKind.GATHER_ELEMENTS, "x", axis=0, op="gather"), [X, broadcast])
+    check_region(RegionSpec(RegionKind.GATHER_ELEMENTS, "x", axis=0, op=SourceOp.GATHER), [X, broadcast])
 
 
 @pytest.mark.parametrize("op,reduce,include_self", [("scatter_add", "sum", True), ("scatter_reduce", "mean", True),
                                                     ("scatter_reduce", "amin", False), ("scatter_reduce", "prod", False)])
 def test_scatter_elements(check_region, op, reduce, include_self):
     j = torch.randint(0, 10, (3, 4, 6), generator=GEN)
-    spec = RegionSpec(RegionKind.SCATTER_ELEMENTS, "x", axis=1, op=op, reduce=reduce, include_self=include_self)
+    spec = RegionSpec(RegionKind.SCATTER_ELEMENTS, "x", axis=1, op=SourceOp(op), reduce=Reduction.parse(reduce), include_self=include_self)
     check_region(spec, [torch.randn(3, 10, 6, generator=GEN), j, torch.randn(3, 4, 6, generator=GEN)])
 
 
@@ -66,7 +66,7 @@ def test_scatter_elements(check_region, op, reduce, include_self):
 @pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min", "prod"])
 def test_segment_reduce_with_an_empty_segment(check_region, reduce):
     data = torch.randn(9, 3, 2, generator=GEN)
-    check_region(RegionSpec(RegionKind.SEGMENT_REDUCE, "x", reduce=reduce, op="lengths"),
+    check_region(RegionSpec(RegionKind.SEGMENT_REDUCE, "x", reduce=Reduction.parse(reduce), bounds=SegmentBounds.LENGTHS),
                  [data, torch.tensor([2, 0, 4, 3])])
 
 
@@ -78,9 +78,9 @@ def test_segment_reduce_backward_with_an_empty_segment(check_region, reduce):
     data[3, 1, 0], data[4, 2, 1] = float("nan"), float("inf")
     output = torch.segment_reduce(data, reduce, lengths=lengths)
     args = [torch.randn(output.shape, generator=GEN), output, data, lengths]
-    spec = RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=reduce, op="lengths")
-    if prepass_region(spec, args) is not None:
-        args += check_region(*prepass_region(spec, args))
+    spec = RegionSpec(RegionKind.SEGMENT_REDUCE_BACKWARD, "x", reduce=Reduction.parse(reduce), bounds=SegmentBounds.LENGTHS)
+    if spec.prepass() is not None:
+        args += check_region(spec.prepass(), prepass_args(args))
     check_region(spec, args)
 
 
@@ -88,7 +88,7 @@ def test_a_bad_index_raises_what_eager_raises():
     from torch_ember.triton import run_region
 
     with pytest.raises(IndexError, match="out of bounds"):
-        run_region(RegionSpec(RegionKind.GATHER_ROWS, "x", op="index_select"), [X, torch.tensor([0, 12])])
+        run_region(RegionSpec(RegionKind.GATHER_ROWS, "x", op=SourceOp.INDEX_SELECT), [X, torch.tensor([0, 12])])
 
 
 def test_cpu_tensors_without_the_interpreter_are_refused(monkeypatch):
@@ -96,4 +96,4 @@ def test_cpu_tensors_without_the_interpreter_are_refused(monkeypatch):
 
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     with pytest.raises(RuntimeError, match="CUDA tensors"):
-        run_region(RegionSpec(RegionKind.GATHER_ROWS, "x", op="index_select"), [X, INDEX])
+        run_region(RegionSpec(RegionKind.GATHER_ROWS, "x", op=SourceOp.INDEX_SELECT), [X, INDEX])

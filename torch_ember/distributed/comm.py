@@ -7,45 +7,14 @@ same calls in the same order, the records of all ranks line up into one byte mat
 """
 from __future__ import annotations
 
-import enum
-import threading
-from dataclasses import dataclass
-
 import torch
 import torch.distributed as dist
 
-
-class Exchange(enum.Enum):
-    IDS = "ids"                  # lengths and ids (and weights) to the ranks that own the shards
-    POOLED = "pooled"            # pooled embeddings back to the ranks that own the samples
-    GRADIENTS = "gradients"      # their gradients, the reverse way, in the backward pass
+from ..runtime.stats import Exchange
+from ..session import SESSION
 
 
-@dataclass(frozen=True)
-class ExchangeRecord:
-    kind: Exchange
-    sent: tuple[int, ...]        # bytes this rank sent to each rank
-
-
-class ExchangeLog:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._records: list[ExchangeRecord] = []
-
-    def record(self, kind: Exchange, splits: list[int], element_size: int) -> None:
-        with self._lock:
-            self._records.append(ExchangeRecord(kind, tuple(n * element_size for n in splits)))
-
-    def records(self) -> list[ExchangeRecord]:
-        with self._lock:
-            return list(self._records)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-
-LOG = ExchangeLog()
+LOG = SESSION.exchanges    # this process's exchanges (``torch_ember.reset()`` clears them)
 
 
 class RemoteRankError(RuntimeError):

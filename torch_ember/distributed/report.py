@@ -16,8 +16,8 @@ import torch.distributed as dist
 from dae_emulator.config import DeviceConfig
 from dae_emulator.interconnect import all_to_all_cost
 
-from ..runtime.stats import STATS
-from .comm import LOG, Exchange, ExchangeRecord
+from ..runtime.stats import Exchange, ExchangeRecord
+from ..session import SESSION
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,8 @@ def communication(records_by_rank: Sequence[Sequence[ExchangeRecord]], device: D
 
 def sharded_report(plan, device: DeviceConfig, group=None) -> ShardedReport:
     """Collective: gather every rank's DAE statistics and exchange records into one report."""
-    total = STATS.report().total()
-    mine = (total.launches, total.lookups, total.modeled_seconds, LOG.records())
+    total = SESSION.stats.report().total()
+    mine = (total.launches, total.lookups, total.modeled_seconds, SESSION.exchanges.records())
     gathered = [None] * dist.get_world_size(group)
     dist.all_gather_object(gathered, mine, group=group)
     records = [g[3] for g in gathered]

@@ -21,6 +21,7 @@ import torch
 import torch.fx
 
 from .registry_base import meta, node_kwargs
+from .state import LoweringState
 
 aten = torch.ops.aten
 
@@ -95,7 +96,8 @@ def _flat_access(graph: torch.fx.Graph, node: torch.fx.Node) -> torch.fx.Node | 
     return _traced(graph, aten.reshape.default, (scattered, list(meta(kw["self"]).shape)))
 
 
-def canonicalize(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+def canonicalize(state: LoweringState) -> LoweringState:
+    gm = state.gm
     graph = gm.graph
     for node in list(graph.nodes):
         if node.op == "call_function" and node.target in (aten.take.default, aten.put.default):
@@ -127,4 +129,4 @@ def canonicalize(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
         graph.erase_node(node)
     graph.eliminate_dead_code()
     gm.recompile()
-    return gm
+    return state

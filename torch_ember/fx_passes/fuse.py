@@ -19,10 +19,10 @@ import operator
 import torch
 import torch.fx
 
-from ..region_spec import RegionKind, RegionSpec
-from ..transforms.slc.batch import prefix_of
+from ..region_spec import Epilogue, RegionKind, RegionSpec, SourceOp
 from .match import RegionMatch
 from .registry_base import meta, same_size
+from .state import on_matches
 
 aten = torch.ops.aten
 _COLUMN_VIEWS = (aten.view.default, aten.unsqueeze.default, aten.reshape.default)
@@ -39,16 +39,17 @@ def _row_weights(node) -> torch.fx.Node | None:
 def _messages(src: torch.fx.Node, gathers: dict) -> tuple[RegionMatch, torch.fx.Node | None, tuple[str, ...]] | None:
     """The gather (and row weights) that produce the scatter source ``src``."""
     if src in gathers and len(src.users) == 1:
-        return gathers[src], None, (gathers[src].spec.op,)
+        return gathers[src], None, (gathers[src].spec.op.value,)
     if src.op == "call_function" and src.target is aten.mul.Tensor and len(src.users) == 1:
         for gathered, other in (src.args, src.args[::-1]):
             if gathered in gathers and len(gathered.users) == 1 and isinstance(other, torch.fx.Node):
                 weights = _row_weights(other)
                 if weights is not None:
-                    return gathers[gathered], weights, (gathers[gathered].spec.op, "mul")
+                    return gathers[gathered], weights, (gathers[gathered].spec.op.value, "mul")
     return None
 
 
+@on_matches
 def fuse_message_passing(matches: list[RegionMatch]) -> list[RegionMatch]:
     gathers = {m.node: m for m in matches if m.spec.kind is RegionKind.GATHER_ROWS and meta(m.args[1]).dim() == 1}
     fused, consumed = [], set()
@@ -64,7 +65,7 @@ def fuse_message_passing(matches: list[RegionMatch]) -> list[RegionMatch]:
         gather, weights, ops = found
         x, src_index = gather.args
         spec = dataclasses.replace(m.spec, kind=RegionKind.GATHER_SCATTER, table=gather.spec.table,
-                                   fused=ops + (m.spec.op,))
+                                   gathered_by=gather.spec.op, fused=ops + (m.spec.op.value,))
         args = (x, src_index, dst, self) + ((weights,) if weights is not None else ())
         fused.append(RegionMatch(m.node, spec, args))
         consumed.add(gather.node)
@@ -85,6 +86,7 @@ def _outputs_used_after(members: list[RegionMatch], order: dict) -> torch.fx.Nod
     return anchor
 
 
+@on_matches
 def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
     """One batched region for all forward embedding bags of the graph, placed after the last of their
     inputs is computed; only when no bag's output is used before that point."""
@@ -114,17 +116,18 @@ def _shared_inputs(gathers: list[RegionMatch]) -> tuple[tuple, tuple]:
         earlier = gathers[:k]
         table = next((j for j, e in enumerate(earlier) if e.args[0] is m.args[0]), None)
         if table is not None:
-            shared.append((f"{prefix_of(k)}table", f"{prefix_of(table)}table"))
+            shared.append((f"{RegionSpec.prefix(k)}table", f"{RegionSpec.prefix(table)}table"))
         # an index that wraps negative values (x[i]) names other rows in tables of other sizes
         index = next((j for j, e in enumerate(earlier) if e.args[1] is m.args[1] and (
-            e.args[0] is m.args[0] or "index" not in (e.spec.op, m.spec.op))), None)
+            e.args[0] is m.args[0] or SourceOp.INDEX not in (e.spec.op, m.spec.op))), None)
         if index is not None:
-            shared.append((f"{prefix_of(k)}indices", f"{prefix_of(index)}indices"))
+            shared.append((f"{RegionSpec.prefix(k)}indices", f"{RegionSpec.prefix(index)}indices"))
         elif k:
-            same_length.append((f"{prefix_of(k)}indices", f"{prefix_of(0)}indices"))
+            same_length.append((f"{RegionSpec.prefix(k)}indices", f"{RegionSpec.prefix(0)}indices"))
     return tuple(shared), tuple(same_length)
 
 
+@on_matches
 def batch_gathers(matches: list[RegionMatch]) -> list[RegionMatch]:
     """Row gathers of one graph through index tensors of one length (a knowledge-graph batch's head,
     relation and tail lookups; several features looked up at the same positions) become one batched region
@@ -167,20 +170,21 @@ def _main_output(m: RegionMatch) -> torch.fx.Node | None:
     return m.node
 
 
-def _epilogue_step(node: torch.fx.Node) -> tuple[torch.fx.Node, tuple[str, float]] | None:
+def _epilogue_step(node: torch.fx.Node) -> tuple[torch.fx.Node, tuple[Epilogue, float]] | None:
     """The one user of ``node`` if it is a ReLU or a multiplication by a constant, with its epilogue op."""
     if len(node.users) != 1:
         return None
     user = next(iter(node.users))
     if user.target is aten.relu.default:
-        return user, ("relu", 0.0)
+        return user, (Epilogue.RELU, 0.0)
     if user.target is aten.mul.Tensor:
         other = user.args[1] if user.args[0] is node else user.args[0]
         if isinstance(other, (int, float)) and not isinstance(other, bool):
-            return user, ("scale", float(other))
+            return user, (Epilogue.SCALE, float(other))
     return None
 
 
+@on_matches
 def fuse_epilogues(matches: list[RegionMatch]) -> list[RegionMatch]:
     fused = []
     for m in matches:
@@ -193,6 +197,6 @@ def fuse_epilogues(matches: list[RegionMatch]) -> list[RegionMatch]:
         if not chain:
             fused.append(m)
             continue
-        spec = dataclasses.replace(m.spec, epilogue=tuple(ops), fused=m.spec.fused + tuple(name for name, _ in ops))
+        spec = dataclasses.replace(m.spec, epilogue=tuple(ops), fused=m.spec.fused + tuple(name.value for name, _ in ops))
         fused.append(dataclasses.replace(m, spec=spec, absorbs=tuple(chain)))
     return fused

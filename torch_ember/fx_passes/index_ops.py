@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..region_spec import RegionKind, RegionSpec
+from ..region_spec import Reduction, RegionKind, RegionSpec, SegmentBounds, SourceOp
 from .registry_base import Lowering, meta, tensor_checks
 
 aten = torch.ops.aten
@@ -56,7 +56,7 @@ def _index_tensor_check(kw):
     return _index_checks({"self": kw["self"], "index": indices[0]}, integers=True)
 
 
-def _gather_rows(op):
+def _gather_rows(op: SourceOp):
     return lambda kw, table: RegionSpec(RegionKind.GATHER_ROWS, table, op=op)
 
 
@@ -95,8 +95,8 @@ def _scatter_check(kw):
     return _index_checks(kw)
 
 
-def _scatter_spec(op):
-    return lambda kw, table: RegionSpec(RegionKind.SCATTER_ELEMENTS, table, reduce=kw.get("reduce", "sum"),
+def _scatter_spec(op: SourceOp):
+    return lambda kw, table: RegionSpec(RegionKind.SCATTER_ELEMENTS, table, reduce=Reduction.parse(kw.get("reduce", "sum")),
                                         include_self=kw.get("include_self", True), axis=_axis(kw), op=op)
 
 
@@ -119,8 +119,8 @@ def _segment_bounds(kw):
 
 
 def _segment_spec(kind: RegionKind):
-    return lambda kw, table: RegionSpec(kind, table, reduce=kw["reduce"],
-                                        op="lengths" if kw["lengths"] is not None else "offsets",
+    return lambda kw, table: RegionSpec(kind, table, reduce=Reduction.parse(kw["reduce"]),
+                                        bounds=SegmentBounds.LENGTHS if kw["lengths"] is not None else SegmentBounds.OFFSETS,
                                         initial=None if kw["initial"] is None else float(kw["initial"]),
                                         unsafe=bool(kw.get("unsafe", False)))
 
@@ -145,26 +145,26 @@ def _segment_backward_check(kw):
 
 
 INDEX_LOWERINGS: dict = {
-    aten.index_select.default: Lowering(_with_rows(_index_select_check), _gather_rows("index_select"),
+    aten.index_select.default: Lowering(_with_rows(_index_select_check), _gather_rows(SourceOp.INDEX_SELECT),
                                         lambda kw: [kw["self"], kw["index"]], "self"),
-    aten.index.Tensor: Lowering(_with_rows(_index_tensor_check), _gather_rows("index"),
+    aten.index.Tensor: Lowering(_with_rows(_index_tensor_check), _gather_rows(SourceOp.INDEX),
                                 lambda kw: [kw["self"], kw["indices"][0]], "self"),
     aten.index_add.default: Lowering(
         _with_rows(_row_scatter_check),
-        lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, alpha=float(kw["alpha"]), op="index_add"),
+        lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, alpha=float(kw["alpha"]), op=SourceOp.INDEX_ADD),
         lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
     aten.index_put.default: Lowering(
-        _with_rows(_index_put_check), lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, op="index_put"),
+        _with_rows(_index_put_check), lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, op=SourceOp.INDEX_PUT),
         lambda kw: [kw["self"], kw["indices"][0], kw["values"]], "self"),
     aten.index_reduce.default: Lowering(
         _with_rows(lambda kw: (f"reduce={kw['reduce']!r} is not lowered" if kw["reduce"] not in _REDUCES
                                else _row_scatter_check(kw))),
-        lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, reduce=kw["reduce"],
-                                     include_self=kw["include_self"], op="index_reduce"),
+        lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, reduce=Reduction.parse(kw["reduce"]),
+                                     include_self=kw["include_self"], op=SourceOp.INDEX_REDUCE),
         lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
-    aten.scatter_add.default: Lowering(_with_rows(_scatter_check), _scatter_spec("scatter_add"), _scatter_args,
+    aten.scatter_add.default: Lowering(_with_rows(_scatter_check), _scatter_spec(SourceOp.SCATTER_ADD), _scatter_args,
                                        "self"),
-    aten.scatter_reduce.two: Lowering(_with_rows(_scatter_check), _scatter_spec("scatter_reduce"), _scatter_args,
+    aten.scatter_reduce.two: Lowering(_with_rows(_scatter_check), _scatter_spec(SourceOp.SCATTER_REDUCE), _scatter_args,
                                       "self"),
     aten.segment_reduce.default: Lowering(
         _segment_check, _segment_spec(RegionKind.SEGMENT_REDUCE), lambda kw: [kw["data"], _segment_bounds(kw)], "data"),
@@ -173,6 +173,6 @@ INDEX_LOWERINGS: dict = {
         lambda kw: [kw["grad"], kw["output"], kw["data"], _segment_bounds(kw)], "data"),
     aten.gather.default: Lowering(
         _with_rows(_gather_check),
-        lambda kw, table: RegionSpec(RegionKind.GATHER_ELEMENTS, table, axis=_axis(kw), op="gather"),
+        lambda kw, table: RegionSpec(RegionKind.GATHER_ELEMENTS, table, axis=_axis(kw), op=SourceOp.GATHER),
         lambda kw: [kw["self"], kw["index"]], "self"),
 }

@@ -16,6 +16,7 @@ import torch.fx
 from ..region_spec import RegionKind
 from .match import RegionMatch
 from .registry_base import INTEGERS, meta, same_size
+from .state import on_matches
 
 aten = torch.ops.aten
 _ARANGES = (aten.arange.default, aten.arange.start, aten.arange.start_step)
@@ -56,6 +57,7 @@ def _facts(m: RegionMatch) -> tuple[tuple[str, int, int], ...]:
 _KINDS = (RegionKind.EMBEDDING, RegionKind.GATHER_ROWS, RegionKind.EMBEDDING_BAG)
 
 
+@on_matches
 def find_known_values(matches: list[RegionMatch]) -> list[RegionMatch]:
     found = []
     for m in matches:

@@ -1,13 +1,18 @@
 """Match: find the lookup ops the DAE device can take, and record why the others stay on the host."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch.fx
 
 from ..region_spec import RegionSpec
 from .registry import LOOKUP_LIKE, REGISTRY
 from .registry_base import node_kwargs
+
+if TYPE_CHECKING:
+    from .state import LoweringState
 
 
 @dataclass(frozen=True)
@@ -26,12 +31,13 @@ class HostDecision:
     reason: str
 
 
-def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str], graph_kind: str = "forward",
-                  devices: tuple[str, ...] = ("cpu",)) -> tuple[list[RegionMatch], list[HostDecision]]:
-    """``table_names`` maps placeholder names to the user's names for them (for messages); other data is
-    named by the node that makes it, in the graph it lives in."""
+def match_regions(state: "LoweringState") -> "LoweringState":
+    """Every lookup op the registry lowers becomes a match, every other lookup-like op a host decision. A
+    table is named as the user names it (``state.table_names``), other data by the node that makes it."""
+    devices = ("cuda", "cpu") if state.options.regions == "triton" else ("cpu",)
+    table_names, graph_kind = state.table_names, state.graph_kind.value
     matches, host = [], []
-    for node in gm.graph.nodes:
+    for node in state.gm.graph.nodes:
         if node.op != "call_function":
             continue
         lowering = REGISTRY.get(node.target)
@@ -49,4 +55,4 @@ def match_regions(gm: torch.fx.GraphModule, table_names: dict[str, str], graph_k
         table_arg = kw[lowering.table_key]
         name = table_names.get(getattr(table_arg, "name", ""), f"{graph_kind}.{getattr(table_arg, 'name', '?')}")
         matches.append(RegionMatch(node, lowering.spec(kw, name), tuple(lowering.tensor_args(kw))))
-    return matches, host
+    return dataclasses.replace(state, matches=tuple(matches), host=tuple(host))

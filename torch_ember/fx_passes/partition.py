@@ -7,26 +7,27 @@ import operator
 import torch
 import torch.fx
 
-from ..runtime.custom_op import region_op
-from .match import RegionMatch
+from ..region_call import RegionCall
+from ..region_op import region_op
+from .state import LoweringState
 
 
 def _contiguous(value):
-    """A region's outputs are contiguous (``runtime.custom_op``), whatever layout the op it replaces gives."""
+    """A region's outputs are contiguous (``region_op``), whatever layout the op it replaces gives."""
     if isinstance(value, torch.Tensor) and value.layout is torch.strided:
         return value.clone(memory_format=torch.contiguous_format)
     return value
 
 
-def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_json: str) -> torch.fx.GraphModule:
-    graph = gm.graph
+def partition(state: LoweringState) -> LoweringState:
+    gm, graph = state.gm, state.gm.graph
     replaced: dict[torch.fx.Node, torch.fx.Node] = {}   # a region's output, for later regions that read it
-    for m in matches:
+    for m in state.matches:
         node = m.node
         original = node.meta.get("val")
         args = [replaced.get(a, a) for a in m.args]
         with graph.inserting_after(m.after) if m.after is not None else graph.inserting_before(node):
-            region = graph.create_node("call_function", region_op, (m.spec.to_json(), settings_json, args),
+            region = graph.create_node("call_function", region_op, (RegionCall(m.spec, state.options).to_json(), args),
                                        name=f"ember_{m.spec.name}")
         if isinstance(original, (tuple, list)) or m.more_nodes:
             region.meta["val"], offset = [], 0
@@ -66,4 +67,4 @@ def partition(gm: torch.fx.GraphModule, matches: list[RegionMatch], settings_jso
     graph.eliminate_dead_code()  # what fusion folded into a region (gathered rows, their scaling)
     graph.lint()
     gm.recompile()
-    return gm
+    return state

@@ -22,6 +22,7 @@ import torch.fx
 from torch._guards import detect_fake_mode
 
 from .registry_base import FLOATS, meta
+from .state import LoweringState
 
 aten = torch.ops.aten
 _SPARSE_MM = (aten._sparse_mm.default, aten.mm.default, aten.matmul.default)
@@ -107,7 +108,8 @@ def per_row_mean(add, sums, counts) -> torch.fx.Node:
     return add(aten.div.Tensor, sums, add(aten.unsqueeze.default, add(aten.clamp_min.default, counts, 1), 1))
 
 
-def rewrite_sparse_mm(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+def rewrite_sparse_mm(state: LoweringState) -> LoweringState:
+    gm = state.gm
     graph = gm.graph
     for node in list(graph.nodes):
         operands = product_operands(node)
@@ -124,4 +126,4 @@ def rewrite_sparse_mm(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
         graph.erase_node(node)
     graph.eliminate_dead_code()
     gm.recompile()
-    return gm
+    return state

@@ -9,8 +9,9 @@ import sys
 import dae_emulator
 from dae_emulator.program import DType
 
-from ..pipeline import Knobs, compile_region
-from ..region_spec import BagMode, RegionKind, RegionSpec
+from ..options import Knobs
+from ..pipeline import compile_region
+from ..region_spec import BagMode, Reduction, RegionKind, RegionSpec, SegmentBounds, SourceOp
 
 _F, _I = DType.F32, DType.I64
 WORKLOADS = {
@@ -22,16 +23,17 @@ WORKLOADS = {
                dict(table=_F, indices=_I, offsets=_I), "max embedding bag"),
     "eb-backward": (RegionSpec(RegionKind.EMBEDDING_BAG_BACKWARD, "table", BagMode.SUM, num_weights=1000),
                     dict(grad=_F, indices=_I, offsets=_I), "embedding bag gradient (scatter-add)"),
-    "mp": (RegionSpec(RegionKind.GATHER_SCATTER, "x", fused=("index_select", "mul", "index_add")),
+    "mp": (RegionSpec(RegionKind.GATHER_SCATTER, "x", op=SourceOp.INDEX_ADD, gathered_by=SourceOp.INDEX_SELECT,
+                            fused=("index_select", "mul", "index_add")),
            dict(table=_F, src=_I, dst=_I, weights=_F), "message passing, GCN-style (SpMM)"),
-    "gather": (RegionSpec(RegionKind.GATHER_ROWS, "x", op="index_select"), dict(table=_F, indices=_I),
+    "gather": (RegionSpec(RegionKind.GATHER_ROWS, "x", op=SourceOp.INDEX_SELECT), dict(table=_F, indices=_I),
                "row gather (MoE dispatch, x[index])"),
-    "scatter-max": (RegionSpec(RegionKind.SCATTER_ROWS, "x", reduce="amax", include_self=False, op="index_reduce"),
+    "scatter-max": (RegionSpec(RegionKind.SCATTER_ROWS, "x", reduce=Reduction.MAX, include_self=False, op=SourceOp.INDEX_REDUCE),
                     dict(src=_F, indices=_I), "row scatter with max (GraphSAGE max)"),
-    "segment": (RegionSpec(RegionKind.SEGMENT_REDUCE, "x", reduce="mean", op="lengths"),
+    "segment": (RegionSpec(RegionKind.SEGMENT_REDUCE, "x", reduce=Reduction.MEAN, bounds=SegmentBounds.LENGTHS),
                 dict(data=_F, offsets=_I), "segment mean over contiguous rows"),
     "kg": (RegionSpec(RegionKind.BATCHED, "entity..entity",
-                      parts=tuple(RegionSpec(RegionKind.GATHER_ROWS, t, op="index") for t in ("entity", "relation", "entity")),
+                      parts=tuple(RegionSpec(RegionKind.GATHER_ROWS, t, op=SourceOp.INDEX) for t in ("entity", "relation", "entity")),
                       shared=(("t2_table", "t0_table"),),
                       same_length=(("t1_indices", "t0_indices"), ("t2_indices", "t0_indices"))),
            dict(t0_table=_F, t0_indices=_I, t1_table=_F, t1_indices=_I, t2_indices=_I),

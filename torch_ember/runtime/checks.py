@@ -14,10 +14,13 @@ from typing import Callable
 import torch
 
 _pending: contextvars.ContextVar[list | None] = contextvars.ContextVar("ember_pending_checks", default=None)
+_skipped: contextvars.ContextVar[bool] = contextvars.ContextVar("ember_skipped_checks", default=False)
 
 
 def require(failed: torch.Tensor, raise_error: Callable[[], None]) -> None:
     """``failed`` (a one-element bool tensor) must be false; ``raise_error`` raises the check's error."""
+    if _skipped.get():
+        return
     pending = _pending.get()
     if pending is None:
         if bool(failed):
@@ -45,3 +48,14 @@ def deferred_checks(active: bool = True):
     for failed, (_, raise_error) in zip(flags, checks):
         if failed:
             raise_error()
+
+
+@contextlib.contextmanager
+def skipped_checks():
+    """Inside the block ``require`` checks nothing: for laying out tensors that hold no values (meta tensors,
+    to learn a program's input dtypes as the graph is lowered)."""
+    token = _skipped.set(True)
+    try:
+        yield
+    finally:
+        _skipped.reset(token)

@@ -3,6 +3,7 @@ device would take for it."""
 from __future__ import annotations
 
 import collections
+import enum
 import threading
 from dataclasses import dataclass, field, replace
 
@@ -198,8 +199,6 @@ class Stats:
             self._pending.clear()
 
 
-STATS = Stats()
-
 
 @dataclass(frozen=True)
 class Launch:
@@ -245,4 +244,32 @@ class LaunchLog:
             self._launches.clear()
 
 
-LAUNCHES = LaunchLog()
+class Exchange(enum.Enum):
+    """The all-to-alls of a sharded step (``torch_ember.distributed``)."""
+    IDS = "ids"                  # lengths and ids (and weights) to the ranks that own the shards
+    POOLED = "pooled"            # pooled embeddings back to the ranks that own the samples
+    GRADIENTS = "gradients"      # their gradients, the reverse way, in the backward pass
+
+
+@dataclass(frozen=True)
+class ExchangeRecord:
+    kind: Exchange
+    sent: tuple[int, ...]        # bytes this rank sent to each rank
+
+
+class ExchangeLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[ExchangeRecord] = []
+
+    def record(self, kind: Exchange, splits: list[int], element_size: int) -> None:
+        with self._lock:
+            self._records.append(ExchangeRecord(kind, tuple(n * element_size for n in splits)))
+
+    def records(self) -> list[ExchangeRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._records.clear()

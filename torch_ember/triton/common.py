@@ -12,10 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-# The reductions' identities, by the names scatter regions (amax/amin) and segment regions (max/min) use.
-IDENTITY = {"sum": 0.0, "mean": 0.0, "prod": 1.0, "amax": float("-inf"), "max": float("-inf"),
-            "amin": float("inf"), "min": float("inf")}
-
+from ..region_spec import Reduction
 
 def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
@@ -38,9 +35,9 @@ def tl_acc(dtype: torch.dtype):
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-def acc_buffer(shape, dtype: torch.dtype, reduce: str, device) -> torch.Tensor:
+def acc_buffer(shape, dtype: torch.dtype, reduce: Reduction, device) -> torch.Tensor:
     """A buffer filled with the reduction's identity, that atomics accumulate into."""
-    return torch.full(shape, IDENTITY[reduce], dtype=acc_dtype(dtype), device=device)
+    return torch.full(shape, reduce.identity, dtype=acc_dtype(dtype), device=device)
 
 
 def block_d(dim: int) -> int:

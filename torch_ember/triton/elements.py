@@ -13,7 +13,6 @@ import torch
 import triton
 import triton.language as tl
 
-from ..conversion.fx_to_slc.gather_scatter import needs_count
 from ..region_spec import RegionSpec
 from .common import acc_buffer, check_device
 from .rows import ATOMIC
@@ -83,13 +82,13 @@ def scatter_elements(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, t
         count = torch.zeros(numel_out, dtype=torch.float32, device=src.device)
         if n:
             _scatter_kernel[_grid(n)](src, index, out, count, n, *geometry, REDUCE=ATOMIC[spec.reduce],
-                                      COUNT=needs_count(spec), BLOCK=_BLOCK)
+                                      COUNT=spec.needs_count, BLOCK=_BLOCK)
     else:
         at = torch.empty(n, dtype=torch.int64, device=src.device)
         if n:
             _address_kernel[_grid(n)](index, at, n, *geometry, BLOCK=_BLOCK)
         out, count = scatter_sorted(src.reshape(-1, 1), at, numel_out, spec.reduce)
     outputs = {"out": out.reshape(-1).to(src.dtype)}
-    if needs_count(spec):
+    if spec.needs_count:
         outputs["count"] = count
     return outputs

@@ -12,7 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..region_spec import BagMode, RegionSpec
+from ..region_spec import BagMode, Reduction, RegionSpec
 from .common import acc_buffer, block_d, check_device, rows_per_step, tl_acc
 
 
@@ -79,7 +79,7 @@ def backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Ten
     check_device(grad)
     if spec.mode is BagMode.MAX:
         dim = spec.dim
-        acc = acc_buffer((spec.num_weights, dim), grad.dtype, "sum", grad.device)
+        acc = acc_buffer((spec.num_weights, dim), grad.dtype, Reduction.SUM, grad.device)
         n = grad.numel()
         if n:
             _max_backward_kernel[(triton.cdiv(n, 1024),)](grad, inputs["max_indices"].contiguous(),
@@ -87,7 +87,7 @@ def backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Ten
         return {"grad_weight": acc.to(grad.dtype)}
     indices, offsets = inputs["indices"], inputs["offsets"]
     bags, dim = grad.shape
-    acc = acc_buffer((spec.num_weights, dim), grad.dtype, "sum", grad.device)
+    acc = acc_buffer((spec.num_weights, dim), grad.dtype, Reduction.SUM, grad.device)
     if bags and dim:
         block = block_d(dim)
         weights = inputs.get("weights")

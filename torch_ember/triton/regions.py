@@ -36,7 +36,7 @@ KERNELS = {
 def batched(spec: RegionSpec, inputs: dict[str, torch.Tensor], sizes: dict) -> dict[str, torch.Tensor]:
     """A batched region's embedding bags in one ``embedding_bags`` launch (tables sharing a dtype), else
     each part with its own kernel; outputs under each part's prefix, as the batched adapter expects."""
-    from ..transforms.slc.batch import prefix_of
+    prefix_of = RegionSpec.prefix
     inputs = {**inputs, **{alias: inputs[of] for alias, of in spec.shared}}    # one tensor, passed once
     parts = [{n[len(prefix_of(k)):]: t for n, t in inputs.items() if n.startswith(prefix_of(k))}
              for k in range(len(spec.parts))]
@@ -54,13 +54,11 @@ KERNELS[RegionKind.BATCHED] = batched
 
 def run_region(spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]:
     """The region's results, as the ATen op it replaces returns them."""
+    spec, args = ADAPTERS[spec.kind].specialize(spec, args)
     adapter = ADAPTERS[spec.kind]
-    if hasattr(adapter, "specialize"):
-        spec, args = adapter.specialize(spec, args)
-        adapter = ADAPTERS[spec.kind]
     with deferred_checks(any(a.is_cuda for a in args)):   # one round trip to the GPU for all the checks
         inputs = adapter.program_inputs(spec, args)
-    sizes = adapter.sizes(spec, args) if hasattr(adapter, "sizes") else {}
-    with torch.profiler.record_function(f"ember::triton::{spec.name}:{spec.table}"):
+    sizes = adapter.sizes(spec, args) or {}
+    with torch.profiler.record_function(f"ember::triton::{spec.key}"):
         outputs = KERNELS[spec.kind](spec, inputs, sizes)
     return apply_epilogue(spec, adapter.finish(spec, args, outputs))

@@ -3,7 +3,7 @@ embedding's backward, ``index_add`` / ``index_put`` / ``index_reduce`` / row-bro
 message passing (a row gather fused with a row scatter, ``out[dst[e]] (op)= x[src[e]] * w[e]``).
 
 Scatters compute only the aggregate from the reduction's identity, plus a contribution count where the
-combine needs one (``needs_count``), exactly as the DAE programs do; the adapters' ``finish`` merges them
+combine needs one (``RegionSpec.needs_count``), exactly as the DAE programs do; the adapters' ``finish`` merges them
 with the destination's old value. Sum, mean, amax and amin use Triton's float atomics on an fp32 (fp64)
 buffer. Triton has no atomic multiply, so ``prod`` falls back to sorting the contributions by destination
 and reducing each destination's segment in one program (``segment.scatter_sorted``).
@@ -14,13 +14,12 @@ import torch
 import triton
 import triton.language as tl
 
-from ..conversion.fx_to_slc.gather_scatter import needs_count
-from ..region_spec import RegionSpec
-from ..runtime import index_adapters
+from ..region_spec import Reduction, RegionSpec
+from ..runtime.adapters import segment as segment_math
 from .common import acc_buffer, block_d, check_device, rows_per_step, tl_acc
 from .segment import scatter_sorted
 
-ATOMIC = {"sum": 0, "mean": 0, "amax": 1, "amin": 2}   # the kernel's REDUCE: atomic add, max, min
+ATOMIC = {Reduction.SUM: 0, Reduction.MEAN: 0, Reduction.MAX: 1, Reduction.MIN: 2}   # the kernel's REDUCE: atomic add, max, min
 
 
 @triton.jit
@@ -80,7 +79,7 @@ def gather_rows(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.
 def _segment_rows(spec: RegionSpec, offsets: torch.Tensor, rows: int, *tables: torch.Tensor) -> list[torch.Tensor]:
     """Each table's segment row for every data row (the gather kernel), the rows' segment numbers made on
     the device from the offsets (``rows``, the lengths' sum, is known without reading them back)."""
-    segment = index_adapters.segment_of_row(offsets, rows)
+    segment = segment_math.segment_of_row(offsets, rows)
     return [gather_rows(spec, {"table": t, "indices": segment}, {})["out"] for t in tables]
 
 
@@ -88,15 +87,15 @@ def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict
     """A segment reduction's backward: each row gathers its segment's gradient row (over the segment's
     length for mean; for max and min, to the ties only, shared as PyTorch shares it)."""
     grad, offsets, rows = inputs["grad"], inputs["offsets"], sizes["num_rows"]
-    if spec.reduce in ("max", "min"):
+    if spec.reduce in (Reduction.MAX, Reduction.MIN):
         data = inputs["data"]
         g, result, n = _segment_rows(spec, offsets, rows, grad, inputs["output"], inputs["ties"])
         each = torch.where(n > 1.5, torch.where(g > 0, g / n, g), g)
-        return {"grad_data": torch.where(index_adapters.is_tie(data, result), each, 0.0).to(grad.dtype)}
-    if spec.reduce == "prod":
+        return {"grad_data": torch.where(segment_math.is_tie(data, result), each, 0.0).to(grad.dtype)}
+    if spec.reduce is Reduction.PROD:
         return {"grad_data": _product_backward(spec, inputs, rows)}
     (out,) = _segment_rows(spec, offsets, rows, grad)
-    if spec.reduce == "mean":
+    if spec.reduce is Reduction.MEAN:
         lengths = offsets[1:] - offsets[:-1]
         out = out / lengths.repeat_interleave(lengths, output_size=rows).unsqueeze(1).to(out.dtype)
     return {"grad_data": out}
@@ -120,16 +119,16 @@ def _product_backward(spec: RegionSpec, inputs: dict, rows: int) -> torch.Tensor
 def segment_products(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
     """A prod segment backward's products and counts (torch operations on the GPU, no kernel of their own)."""
     offsets = inputs["offsets"]
-    stats = index_adapters.segment_products(inputs["data"], offsets, offsets.numel() - 1)
+    stats = segment_math.segment_products(inputs["data"], offsets, offsets.numel() - 1)
     return dict(zip(("products", "zeros", "nans", "infs"), stats))
 
 
 def segment_ties(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
     """A max or min segment backward's ties per segment and column (torch operations, no kernel of their own)."""
-    return {"ties": index_adapters.segment_ties(inputs["data"], inputs["output"], inputs["offsets"])}
+    return {"ties": segment_math.segment_ties(inputs["data"], inputs["output"], inputs["offsets"])}
 
 
-def scatter(values: torch.Tensor, target: torch.Tensor, num_out: int, reduce: str, *, gather=None, weights=None,
+def scatter(values: torch.Tensor, target: torch.Tensor, num_out: int, reduce: Reduction, *, gather=None, weights=None,
             count: bool = False, padding_idx: int = -1) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The aggregate (in the accumulation dtype) and, when ``count``, contributions per destination row."""
     values = values.contiguous()
@@ -161,19 +160,19 @@ def _scatter_outputs(values: torch.Tensor, out: torch.Tensor, counts) -> dict[st
 def scatter_rows(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
     src = inputs["src"]
     out, counts = scatter(src, inputs["indices"], sizes["num_out"], spec.reduce, weights=inputs.get("weights"),
-                          count=needs_count(spec))
+                          count=spec.needs_count)
     return _scatter_outputs(src, out, counts)
 
 
 def gather_scatter(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
     table = inputs["table"]
     out, counts = scatter(table, inputs["dst"], sizes["num_out"], spec.reduce, gather=inputs["src"],
-                          weights=inputs.get("weights"), count=needs_count(spec))
+                          weights=inputs.get("weights"), count=spec.needs_count)
     return _scatter_outputs(table, out, counts)
 
 
 def embedding_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
     """``embedding_dense_backward``: gradient rows added into their rows of the table, padding skipped."""
     grad = inputs["grad"]
-    out, _ = scatter(grad, inputs["indices"], spec.num_weights, "sum", padding_idx=spec.padding_idx)
+    out, _ = scatter(grad, inputs["indices"], spec.num_weights, Reduction.SUM, padding_idx=spec.padding_idx)
     return {"grad_weight": out.to(grad.dtype)}

@@ -12,10 +12,10 @@ import torch
 import triton
 import triton.language as tl
 
-from ..region_spec import RegionSpec
-from .common import IDENTITY, acc_dtype, block_d, check_device, rows_per_step, tl_acc
+from ..region_spec import Reduction, RegionSpec
+from .common import acc_dtype, block_d, check_device, rows_per_step, tl_acc
 
-_REDUCE = {"sum": 0, "mean": 1, "max": 2, "amax": 2, "min": 3, "amin": 3, "prod": 4}
+_REDUCE = {Reduction.SUM: 0, Reduction.MEAN: 1, Reduction.MAX: 2, Reduction.MIN: 3, Reduction.PROD: 4}
 
 
 @triton.jit
@@ -58,14 +58,14 @@ def _segment_kernel(values, rows, offsets, weights, out, dim, GATHER: tl.constex
     tl.store(out + seg * dim + cols, acc.to(out.dtype.element_ty), mask=col_ok)
 
 
-def _reduce_segments(values, offsets, reduce: str, out, *, rows=None, weights=None) -> None:
+def _reduce_segments(values, offsets, reduce: Reduction, out, *, rows=None, weights=None) -> None:
     segments, dim = offsets.numel() - 1, values.shape[1]
     if segments <= 0 or dim == 0:
         return
     block = block_d(dim)
     _segment_kernel[(segments, triton.cdiv(dim, block))](
         values, rows if rows is not None else offsets, offsets, weights if weights is not None else values, out, dim,
-        GATHER=rows is not None, HAS_WEIGHTS=weights is not None, REDUCE=_REDUCE[reduce], IDENT=IDENTITY[reduce],
+        GATHER=rows is not None, HAS_WEIGHTS=weights is not None, REDUCE=_REDUCE[reduce], IDENT=reduce.identity,
         ACC=tl_acc(values.dtype), BLOCK_N=rows_per_step(dim, (rows if rows is not None else values).shape[0] // segments),
         BLOCK_D=block)
 
@@ -81,18 +81,18 @@ def segment_reduce(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, tor
 
 def _with_initial(spec: RegionSpec, out: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """The segments' reductions started from ``initial`` (the kernel starts from the identity)."""
-    if spec.reduce == "sum":
+    if spec.reduce is Reduction.SUM:
         return out + spec.initial
-    if spec.reduce == "prod":
+    if spec.reduce is Reduction.PROD:
         return out * spec.initial
-    if spec.reduce in ("max", "min"):
-        merge = torch.maximum if spec.reduce == "max" else torch.minimum
+    if spec.reduce in (Reduction.MAX, Reduction.MIN):
+        merge = torch.maximum if spec.reduce is Reduction.MAX else torch.minimum
         return merge(out, torch.tensor(spec.initial, dtype=out.dtype, device=out.device))
     lengths = (offsets[1:] - offsets[:-1]).unsqueeze(1).to(out.dtype)      # mean: (initial + sum) / length
     return torch.where(lengths > 0, (out * lengths + spec.initial) / lengths.clamp(min=1), spec.initial)
 
 
-def scatter_sorted(values: torch.Tensor, target: torch.Tensor, num_out: int, reduce: str, *, gather=None,
+def scatter_sorted(values: torch.Tensor, target: torch.Tensor, num_out: int, reduce: Reduction, *, gather=None,
                    weights=None) -> tuple[torch.Tensor, torch.Tensor]:
     """``out[target[i]] (op)= values[gather[i] or i] * weights[i]`` without atomics: the aggregate in the
     accumulation dtype, and the contributions per destination (float32)."""

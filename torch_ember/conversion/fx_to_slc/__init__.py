@@ -7,7 +7,7 @@ from dae_emulator.program import DType
 
 from ...ir.slc import Arange, SlcProgram, verify_slc
 from ...region_spec import RegionKind, RegionSpec
-from ...transforms.slc.batch import batch, prefix_of
+from ...transforms.slc.batch import batch
 from .embedding import build_embedding, build_embedding_backward
 from .embedding_bag import build_embedding_bag
 from .embedding_bag_backward import build_bag_backward, build_bag_max_backward, build_bag_weights_backward
@@ -45,7 +45,7 @@ def region_to_slc(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
         dtypes = {**dtypes, **{alias: dtypes[of] for alias, of in spec.shared if of in dtypes}}  # passed once
         parts = []
         for k, part in enumerate(spec.parts):
-            prefix = prefix_of(k)
+            prefix = RegionSpec.prefix(k)
             part_dtypes = {n[len(prefix):]: t for n, t in dtypes.items() if n.startswith(prefix)}
             parts.append(region_to_slc(part, part_dtypes))
         return batch(parts, spec.name, shared=spec.shared, same_length=spec.same_length)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dae_emulator.program import AluOp, Dim, DType, Instr, OpKind, Param, StreamKind
 
 from ...ir.slc import SlcStream
+from ...region_spec import Epilogue
 
 
 def dim(symbol: str | None, offset: int = 0) -> Dim:
@@ -40,7 +41,7 @@ def epilogue(spec, value: str) -> tuple[list[Instr], str]:
     (``relu``: max with 0; ``scale``: times a constant), and the name of the result."""
     instrs = []
     for k, (name, arg) in enumerate(spec.epilogue):
-        result = f"{value}_{name}{k}"
-        instrs.append(op(OpKind.MAX, result, value, 0.0) if name == "relu" else op(OpKind.MUL, result, value, arg))
+        result = f"{value}_{name.value}{k}"
+        instrs.append(op(OpKind.MAX, result, value, 0.0) if name is Epilogue.RELU else op(OpKind.MUL, result, value, arg))
         value = result
     return instrs, value

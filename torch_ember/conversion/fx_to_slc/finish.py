@@ -12,16 +12,15 @@ from __future__ import annotations
 from dae_emulator.program import DType, Event, OpKind
 
 from ...ir.slc import LoopKind, SlcCallback, SlcLoop, SlcProgram
-from ...region_spec import RegionSpec
+from ...region_spec import Reduction, RegionSpec
 from .build import dim, epilogue, load, load_row, op, param
-from .gather_scatter import needs_count
 
-_MERGE = {"sum": OpKind.ADD, "prod": OpKind.MUL, "amax": OpKind.MAX, "amin": OpKind.MIN}
+_MERGE = {Reduction.SUM: OpKind.ADD, Reduction.PROD: OpKind.MUL, Reduction.MAX: OpKind.MAX, Reduction.MIN: OpKind.MIN}
 
 
 def _combine(spec: RegionSpec) -> tuple[list, str]:
     """Instructions combining ``old`` and ``agg`` (and ``n``, the contribution count), and the result's name."""
-    if spec.reduce == "mean":
+    if spec.reduce is Reduction.MEAN:
         if spec.include_self:
             return [op(OpKind.ADD, "both", "old", "agg"), op(OpKind.ADD, "n_self", "n", 1.0),
                     op(OpKind.DIV, "combined", "both", "n_self")], "combined"
@@ -29,7 +28,7 @@ def _combine(spec: RegionSpec) -> tuple[list, str]:
                 op(OpKind.GT, "touched", "n", 0.0), op(OpKind.SELECT, "combined", "touched", "mean", "old")], "combined"
     if not spec.include_self:
         return [op(OpKind.GT, "touched", "n", 0.0), op(OpKind.SELECT, "combined", "touched", "agg", "old")], "combined"
-    if spec.reduce == "sum" and spec.alpha != 1.0:
+    if spec.reduce is Reduction.SUM and spec.alpha != 1.0:
         return [op(OpKind.MUL, "scaled", "agg", spec.alpha), op(OpKind.ADD, "combined", "old", "scaled")], "combined"
     return [op(_MERGE[spec.reduce], "combined", "old", "agg")], "combined"
 
@@ -38,7 +37,7 @@ def build_finish_rows(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
     rows, width = dim("num_out"), dim("dim")
     params = [param("old", dtypes["old"], rows, width), param("agg", dtypes["agg"], rows, width)]
     streams = [load_row("old", "old", "o"), load_row("agg", "agg", "o")]
-    if needs_count(spec):
+    if spec.needs_count:
         params.append(param("count", dtypes["count"], rows))
         streams.insert(0, load("n", "count", "o"))
     params.append(param("out", dtypes["old"], rows, width, output=True))

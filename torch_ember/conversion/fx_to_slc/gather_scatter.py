@@ -17,16 +17,12 @@ from __future__ import annotations
 from dae_emulator.program import AluOp, DType, Event, OpKind
 
 from ...ir.slc import LoopKind, SlcCallback, SlcLoop, SlcProgram
-from ...region_spec import RegionSpec
+from ...region_spec import Reduction, RegionSpec
 from .build import alu, dim, load, load_row, op, param
 
-STORE_FOR = {"sum": OpKind.STORE_ADD, "mean": OpKind.STORE_ADD, "prod": OpKind.STORE_MUL,
-             "amax": OpKind.STORE_MAX, "amin": OpKind.STORE_MIN}
-IDENTITY = {"sum": 0.0, "mean": 0.0, "prod": 1.0, "amax": float("-inf"), "amin": float("inf")}
-
-
-def needs_count(spec: RegionSpec) -> bool:
-    return spec.reduce == "mean" or not spec.include_self
+# the read-modify-write store that scatters a value under each reduction
+_STORE_FOR = {Reduction.SUM: OpKind.STORE_ADD, Reduction.MEAN: OpKind.STORE_ADD, Reduction.PROD: OpKind.STORE_MUL,
+              Reduction.MAX: OpKind.STORE_MAX, Reduction.MIN: OpKind.STORE_MIN}
 
 
 def _scatter_body(spec: RegionSpec, target_index: tuple[str, ...], value: str, scale: str | None):
@@ -34,15 +30,15 @@ def _scatter_body(spec: RegionSpec, target_index: tuple[str, ...], value: str, s
     if scale is not None:
         body.append(op(OpKind.MUL, "scaled", value, scale))
         value = "scaled"
-    body.append(op(STORE_FOR[spec.reduce], None, *target_index, value, target="out"))
-    if needs_count(spec):
+    body.append(op(_STORE_FOR[spec.reduce], None, *target_index, value, target="out"))
+    if spec.needs_count:
         body.append(op(OpKind.STORE_ADD, None, *target_index, 1.0, target="count"))
     return tuple(body)
 
 
 def _scatter_outputs(spec: RegionSpec, dtype: DType, *shape):
-    outs = [param("out", dtype, *shape, output=True, init=IDENTITY[spec.reduce])]
-    if needs_count(spec):
+    outs = [param("out", dtype, *shape, output=True, init=spec.reduce.identity)]
+    if spec.needs_count:
         outs.append(param("count", DType.F32, shape[0], output=True))
     return outs
 

@@ -24,12 +24,9 @@ from __future__ import annotations
 from dae_emulator.program import Accumulator, AluOp, DType, Event, OpKind, ReduceKind
 
 from ...ir.slc import LoopKind, SlcCallback, SlcLoop, SlcProgram
-from ...region_spec import RegionSpec
+from ...region_spec import Reduction, RegionSpec
 from .build import accumulate_dtype, alu, dim, epilogue, load, load_row, op, param
 
-_REDUCE = {"sum": ReduceKind.SUM, "mean": ReduceKind.SUM, "max": ReduceKind.MAX, "min": ReduceKind.MIN,
-           "prod": ReduceKind.PROD}
-_IDENTITY = {"sum": 0.0, "mean": 0.0, "max": float("-inf"), "min": float("inf"), "prod": 1.0}
 
 
 def _bounds() -> list:
@@ -43,12 +40,12 @@ def build_segment_reduce(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgr
     params = (param("data", value_t, dim("num_rows"), width),
               param("offsets", dtypes["offsets"], dim("num_offsets")),
               param("out", value_t, segments, width, output=True))
-    start = _IDENTITY[spec.reduce] if spec.initial is None else spec.initial
-    accs = [Accumulator("acc", _REDUCE[spec.reduce], accumulate_dtype(value_t), width, start)]
+    start = spec.reduce.identity if spec.initial is None else spec.initial
+    accs = [Accumulator("acc", spec.reduce.accumulator, accumulate_dtype(value_t), width, start)]
     row_body = [op(OpKind.UPDATE, None, "row", target="acc")]
     end_body = [op(OpKind.READ, "total", target="acc")]
     result = "total"
-    if spec.reduce == "mean":
+    if spec.reduce is Reduction.MEAN:
         accs.append(Accumulator("count", ReduceKind.SUM, DType.F32))
         row_body.append(op(OpKind.UPDATE, None, 1.0, target="count"))
         end_body.append(op(OpKind.READ, "n", target="count"))
@@ -142,9 +139,9 @@ def _extreme_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
 
 
 def build_segment_reduce_backward(spec: RegionSpec, dtypes: dict[str, DType]) -> SlcProgram:
-    if spec.reduce in ("max", "min"):
+    if spec.reduce in (Reduction.MAX, Reduction.MIN):
         return _extreme_backward(spec, dtypes)
-    if spec.reduce == "prod":
+    if spec.reduce is Reduction.PROD:
         return _product_backward(spec, dtypes)
     grad_t, width = dtypes["grad"], dim("dim")
     params = (param("grad", grad_t, dim("num_offsets", -1), width),
@@ -152,7 +149,7 @@ def build_segment_reduce_backward(spec: RegionSpec, dtypes: dict[str, DType]) ->
               param("grad_data", grad_t, dim("num_rows"), width, output=True))
     body, value = [], "g"
     segment_streams = _bounds() + [load_row("g", "grad", "s")]
-    if spec.reduce == "mean":
+    if spec.reduce is Reduction.MEAN:
         segment_streams.append(alu("length", AluOp.SUB, "hi", "lo"))
         body += [op(OpKind.CAST, "length_f", "length", dtype=DType.F32), op(OpKind.DIV, "share", "g", "length_f")]
         value = "share"

@@ -16,10 +16,7 @@ from typing import Callable
 from dae_emulator.program import Dim
 
 from ...ir.slc import SlcLoop, SlcProgram, verify_slc
-
-
-def prefix_of(k: int) -> str:
-    return f"t{k}_"
+from ...region_spec import RegionSpec
 
 
 def _renamer(names: Callable[[str], str], symbols: Callable[[str], str]):
@@ -105,7 +102,7 @@ def _share(p: SlcProgram, shared, same_length) -> SlcProgram:
 
 
 def batch(programs: list[SlcProgram], name: str, *, shared=(), same_length=()) -> SlcProgram:
-    parts = [rename(p, prefix_of(k)) for k, p in enumerate(programs)]
+    parts = [rename(p, RegionSpec.prefix(k)) for k, p in enumerate(programs)]
     nests = [nest for part in parts for nest in part.nests]
     program = SlcProgram(name, tuple(x for part in parts for x in part.params),
                          tuple(a for part in parts for a in part.accumulators), nests[0], tuple(nests[1:]),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
-from torch_ember.runtime import adapters
+from torch_ember.runtime.adapters import embedding_bag as adapters
 
 TABLE = torch.randn(10, 4, generator=torch.Generator().manual_seed(0))
 INDICES = torch.tensor([1, 5, 5, 2, 5, 3])
@@ -14,7 +14,7 @@ OFFSETS = torch.tensor([0, 2, 2, 5, 6])     # bags [1 5] [] [5 2 5] [3], with th
 
 
 def _kernel_outputs(spec):
-    out, _, bag_size, max_indices = adapters.EmbeddingBagAdapter.reference(spec, [TABLE, INDICES, OFFSETS])
+    out, _, bag_size, max_indices = adapters.EmbeddingBagAdapter().reference(spec, [TABLE, INDICES, OFFSETS])
     outputs = {"out": out}
     if spec.mode is not BagMode.SUM:
         outputs["bag_size"] = bag_size
@@ -27,8 +27,8 @@ def _kernel_outputs(spec):
 @pytest.mark.parametrize("padding_idx", [-1, 5])
 def test_cpu_conventions_are_atens(mode, padding_idx):
     spec = RegionSpec(RegionKind.EMBEDDING_BAG, "t", mode=mode, padding_idx=padding_idx, include_last_offset=True)
-    want = adapters.EmbeddingBagAdapter.reference(spec, [TABLE, INDICES, OFFSETS])
-    got = adapters.EmbeddingBagAdapter.finish(spec, [TABLE, INDICES, OFFSETS], _kernel_outputs(spec))
+    want = adapters.EmbeddingBagAdapter().reference(spec, [TABLE, INDICES, OFFSETS])
+    got = adapters.EmbeddingBagAdapter().finish(spec, [TABLE, INDICES, OFFSETS], _kernel_outputs(spec))
     for g, w in zip(got, want):
         assert g.shape == w.shape and g.dtype == w.dtype and torch.equal(g, w)
 

@@ -1,0 +1,66 @@
+"""The emulated DAE device as a ``RegionDevice``: adapt the arguments, run the region's program on the
+emulator, record what it did and what the modeled device would take, and shape the results."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+import dae_emulator
+from dae_emulator.config import DeviceConfig
+from dae_emulator.program import Program
+from dae_emulator.scratchpad import DaeScratchpadError
+
+from ..region_spec import RegionKind, RegionSpec
+from .adapters import ADAPTERS, check_known_values
+from .launch import ProgramSource, launch, program_dtypes
+from .stats import Launch, LaunchLog, Stats, count_execute_ops
+
+# the argument a row scatter's finishing program reads the destination's old value from
+_DESTINATION = {RegionKind.SCATTER_ROWS: 0, RegionKind.GATHER_SCATTER: 3}
+
+
+@dataclass(frozen=True)
+class DaeDevice:
+    config: DeviceConfig
+    programs: ProgramSource
+    stats: Stats
+    launches: LaunchLog
+    verify: bool = False
+
+    def run(self, spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]:
+        start_ns = time.time_ns()
+        key = spec.key
+        spec, args = ADAPTERS[spec.kind].specialize(spec, args)   # a cheaper program for what these tensors are
+        adapter = ADAPTERS[spec.kind]
+        inputs = adapter.program_inputs(spec, args)
+        check_known_values(spec, inputs)
+        dtypes = program_dtypes(inputs)
+        sizes = adapter.sizes(spec, args)
+        try:
+            result, elapsed = self._timed_run(self.programs.program(spec, dtypes), inputs, sizes)
+        except DaeScratchpadError:      # rows too wide for the scratchpad, found as the sizes are bound
+            pieces = self.programs.in_pieces(spec, dtypes, inputs, sizes)
+            if pieces is None:
+                raise
+            result, elapsed = self._timed_run(pieces, inputs, sizes)
+        trace = result.trace
+        self.stats.record_launch(spec.key, spec.kind.value, self.config.name, self.config.dram_bandwidth_gbs,
+                                 lookups=trace.lookups, bytes_read=trace.bytes_read,
+                                 bytes_written=trace.bytes_written, emulator_seconds=elapsed, cost=result.cost,
+                                 execute_ops=count_execute_ops(trace))
+        if spec.finished_by_a_second_program:
+            counts = [result.outputs["count"]] if "count" in result.outputs else []
+            destination = args[_DESTINATION[spec.kind]]
+            outputs = launch(spec.finish_rows(), [destination, result.outputs["out"], *counts], self, self.verify)
+        else:
+            outputs = adapter.finish(spec, args, result.outputs)
+        self.launches.record(Launch.of(key, self.config, start_ns, time.time_ns() - start_ns, result.cost))
+        return outputs
+
+    def _timed_run(self, program: Program, inputs: dict[str, torch.Tensor],
+                   sizes: dict[str, int] | None) -> tuple[dae_emulator.RunResult, float]:
+        start = time.perf_counter()
+        result = dae_emulator.run(program, inputs, self.config, sizes=sizes)
+        return result, time.perf_counter() - start
