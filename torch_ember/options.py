@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 

@@ -1,14 +1,14 @@
 """What a lowered region computes: the static description every later stage works from.
 
 A spec holds only attributes fixed at compile time (mode, padding index, flags, the table's name); sizes
-come from the tensors at launch, so one spec serves every batch size. It travels as JSON inside the
-custom-op call, so compiled code stays self-contained (a cached graph needs no process-local registry).
+come from the tensors at launch, so one spec serves every batch size. It travels as JSON (``to_dict``) inside
+the custom-op call (``region_call``), so compiled code stays self-contained (a cached graph needs no
+process-local registry).
 """
 from __future__ import annotations
 
 import enum
 import functools
-import json
 from dataclasses import asdict, dataclass, field
 
 from dae_emulator.program import ReduceKind
@@ -211,9 +211,6 @@ class RegionSpec:
         d["parts"] = [p.to_dict() for p in self.parts]
         return d
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
     @staticmethod
     def from_dict(d: dict) -> "RegionSpec":
         d = dict(d)
@@ -227,13 +224,3 @@ class RegionSpec:
         for key in ("shared", "same_length"):
             d[key] = tuple((a, b) for a, b in d.get(key, ()))
         return RegionSpec(**d)
-
-    @staticmethod
-    def from_json(text: str) -> "RegionSpec":
-        return _parsed(text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed(text: str) -> RegionSpec:
-    """Specs are immutable, and a compiled graph passes the same JSON at every launch: parse it once."""
-    return RegionSpec.from_dict(json.loads(text))

@@ -6,15 +6,14 @@ import functools
 
 import torch
 from dae_emulator.config import DeviceConfig
-from dae_emulator.program import DType, Program
+from dae_emulator.program import Program
 
 from ..options import EmberOptions, Knobs
 from ..pipeline import Compiled, compile_region
 from ..region_spec import RegionSpec
+from ..runtime.launch import ProgramDtypes
 from .agent import agent_program
 from .pieces import program_in_pieces
-
-ProgramDtypes = tuple[tuple[str, DType], ...]     # (input name, dtype), sorted by name
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,9 +1,8 @@
 """``aten.embedding`` and its backward, ``aten.embedding_dense_backward``."""
 from __future__ import annotations
 
-import torch
-
 from .base import AdapterDefaults, aten, check_indices
+
 
 class EmbeddingAdapter(AdapterDefaults):
     @staticmethod

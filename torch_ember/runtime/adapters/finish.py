@@ -1,10 +1,9 @@
 """A row scatter's finishing program (``RegionSpec.finish_rows``): combine and epilogue on the device."""
 from __future__ import annotations
 
-import torch
-
 from .base import AdapterDefaults, rows
 from .gather_scatter import combine
+
 
 class FinishRowsAdapter(AdapterDefaults):
     """A row scatter's finishing pass (see ``conversion.fx_to_slc.finish``). Arguments: the destination's
