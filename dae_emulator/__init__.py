@@ -5,11 +5,11 @@ Knows nothing of torch.compile: give it a program (text or object) and named ten
 from .config import PRESETS, DeviceConfig, preset
 from .errors import DaeAddressError, DaeRangeError, DaeShapeError
 from .program import Program
-from .run import RunResult, run
+from .run import RunResult, empty_outputs, run
 from .text import DaeSyntaxError, format_program, parse_program
 from .verify import DaeVerifyError, verify
 
 __all__ = [
-    "PRESETS", "DeviceConfig", "preset", "Program", "run", "RunResult", "format_program", "parse_program",
-    "verify", "DaeSyntaxError", "DaeVerifyError", "DaeAddressError", "DaeRangeError", "DaeShapeError",
+    "PRESETS", "DeviceConfig", "preset", "Program", "run", "RunResult", "empty_outputs", "format_program",
+    "parse_program", "verify", "DaeSyntaxError", "DaeVerifyError", "DaeAddressError", "DaeRangeError", "DaeShapeError",
 ]

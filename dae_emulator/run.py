@@ -60,6 +60,35 @@ def _with_extra_sizes(bound: dict[str, int], extra: dict[str, int]) -> dict[str,
     return {**bound, **extra}
 
 
+def _all_sizes(program: Program, inputs: dict[str, torch.Tensor], sizes: dict[str, int] | None) -> dict[str, int]:
+    sizes = _with_extra_sizes(bind_sizes(program, inputs), sizes or {})
+    for s in program.streams:
+        for operand in s.operands:
+            if isinstance(operand, str) and operand.startswith("$") and operand[1:] not in sizes:
+                raise DaeShapeError(f"stream {s.name} uses size {operand[1:]}, which no input binds; pass it in sizes=")
+    return sizes
+
+
+def _new_outputs(program: Program, sizes: dict[str, int], device: torch.device | str | None) -> dict[str, torch.Tensor]:
+    outputs = {}
+    for p in program.outputs:
+        unbound = [d.symbol for d in p.shape if d.symbol and d.symbol not in sizes]
+        if unbound:
+            raise DaeShapeError(f"output {p.name} needs size {unbound[0]}, which no input binds; pass it in sizes=")
+        shape = [(sizes[d.symbol] if d.symbol else 0) + d.offset for d in p.shape]
+        if min(shape, default=0) < 0:
+            raise DaeShapeError(f"output {p.name} would have negative shape {shape}")
+        outputs[p.name] = torch.full(shape, p.init, dtype=TORCH_DTYPE[p.dtype.value], device=device)
+    return outputs
+
+
+def empty_outputs(program: Program, inputs: dict[str, torch.Tensor], *, sizes: dict[str, int] | None = None,
+                  device: torch.device | str = "meta") -> dict[str, torch.Tensor]:
+    """The outputs ``run`` would return for these inputs, on ``device`` (by default tensors without values,
+    to learn their shapes and dtypes); raises as ``run`` does for inputs that do not fit the program."""
+    return _new_outputs(program, _all_sizes(program, inputs, sizes), device)
+
+
 def _layout(program: Program, tensors: dict[str, torch.Tensor]) -> dict[str, int]:
     """Byte addresses of every parameter, laid out page-aligned one after another."""
     base, next_free = {}, _PAGE
@@ -84,20 +113,8 @@ def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceC
     config = preset(device) if isinstance(device, str) else device or next(iter(PRESETS.values()))
     verify(program, config)
     inputs = {name: t.contiguous() for name, t in inputs.items()}
-    sizes = _with_extra_sizes(bind_sizes(program, inputs), sizes or {})
-    for s in program.streams:
-        for operand in s.operands:
-            if isinstance(operand, str) and operand.startswith("$") and operand[1:] not in sizes:
-                raise DaeShapeError(f"stream {s.name} uses size {operand[1:]}, which no input binds; pass it in sizes=")
-    outputs = {}
-    for p in program.outputs:
-        unbound = [d.symbol for d in p.shape if d.symbol and d.symbol not in sizes]
-        if unbound:
-            raise DaeShapeError(f"output {p.name} needs size {unbound[0]}, which no input binds; pass it in sizes=")
-        shape = [(sizes[d.symbol] if d.symbol else 0) + d.offset for d in p.shape]
-        if min(shape, default=0) < 0:
-            raise DaeShapeError(f"output {p.name} would have negative shape {shape}")
-        outputs[p.name] = torch.full(shape, p.init, dtype=TORCH_DTYPE[p.dtype.value])
+    sizes = _all_sizes(program, inputs, sizes)
+    outputs = _new_outputs(program, sizes, None)
     depth = usable_depth(program, sizes, config.queue_capacity, config.scratchpad_bytes)   # raises if none fits
     addresses = _layout(program, {**inputs, **outputs})
     access = AccessRun(program, {**inputs, **outputs}, sizes, addresses)   # outputs: for prefetch streams only

@@ -13,21 +13,22 @@ from .explain import Explanation, explain
 from .exported import ExportedRegions, compile_exported
 from .options import EmberOptions
 from .runtime.stats import Report
-from .session import SESSION
+from .session import Session, current_session
 
 logs.configure(os.environ.get("TORCH_EMBER_LOG"))
 
 
 def report() -> Report:
-    """Per region: launches, lookups, bytes; and the lookup ops left on the host, with their reasons."""
-    return SESSION.stats.report()
+    """Per region: launches, lookups, bytes; and the lookup ops left on the host, with their reasons (of the
+    current session: the innermost ``with torch_ember.Session()``, else the process's)."""
+    return current_session().stats.report()
 
 
 def reset() -> None:
-    """Forget everything recorded: region statistics, launches, host ops, sharded exchanges (compiled programs
-    stay cached)."""
-    SESSION.reset()
+    """Forget everything the current session recorded: region statistics, launches, host ops, sharded exchanges
+    (compiled programs stay cached)."""
+    current_session().reset()
 
 
-__all__ = ["autotune", "compile_exported", "ExportedRegions", "HardwareBudget", "ember_backend", "EmberOptions", "explain", "Explanation", "parity", "profiler",
-           "report", "reset", "Report"]
+__all__ = ["autotune", "compile_exported", "ExportedRegions", "HardwareBudget", "ember_backend", "EmberOptions", "explain",
+           "Explanation", "parity", "profiler", "report", "reset", "Report", "Session"]

@@ -35,7 +35,7 @@ from dae_emulator.verify import DaeVerifyError
 from .options import EmberOptions
 from .pipeline import knobs_used
 from .runtime.stats import RegionRecord
-from .session import SESSION
+from .session import current_session
 
 _POW2 = tuple(2**k for k in range(8))   # 1 .. 128
 
@@ -125,14 +125,14 @@ class Tuned:
 def measure(model: torch.nn.Module, example_inputs: Sequence[Any], options: dict[str, Any]) -> RegionRecord:
     """Compile with ``options`` (host part eager), run forward and backward once, and total the regions."""
     torch._dynamo.reset()
-    SESSION.reset()
+    current_session().reset()
     compiled = torch.compile(model, backend="ember", options={**options, "rest": "eager"})
     outputs = [t for t in pytree.tree_leaves(compiled(*example_inputs))
                if isinstance(t, torch.Tensor) and t.requires_grad]
     wrt = [p for p in model.parameters() if p.requires_grad]
     if outputs and wrt:
         torch.autograd.grad(outputs, wrt, [torch.ones_like(t) for t in outputs], allow_unused=True)
-    report = SESSION.stats.report()
+    report = current_session().stats.report()
     if not report.regions:
         raise ValueError("the model ran no DAE region on the example inputs: there is nothing to tune")
     return report.total()

@@ -17,7 +17,7 @@ from .decompositions import aot_decompositions
 from .fx_passes import GraphKind, LoweringState, run_fx_passes
 from .inductor_rest import compile_rest
 from .options import EmberOptions
-from .session import SESSION, Session
+from .session import current_session
 
 log = logging.getLogger("torch_ember")
 
@@ -43,13 +43,13 @@ Observer = Callable[[LoweringState], None]
 
 
 def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str],
-                graph_kind: GraphKind = GraphKind.FORWARD, *, observer: Observer | None = None,
-                session: Session = SESSION) -> torch.fx.GraphModule:
+                graph_kind: GraphKind = GraphKind.FORWARD, *, observer: Observer | None = None) -> torch.fx.GraphModule:
     """The fx passes (``fx_passes.FX_PASSES``), then what they left on the host: refused under ``strict``,
-    else logged and recorded in the session's report."""
+    else logged and recorded in the current session's report."""
     state = run_fx_passes(LoweringState(gm, settings, graph_kind, table_names))
     if observer is not None:
         observer(state)
+    session = current_session()
     for decision in state.host:
         message = f"{decision.node.target} stays on the host: {decision.reason}"
         if settings.strict:

@@ -5,7 +5,7 @@ Every launch runs inside ``torch.profiler.record_function("ember::<region>")``, 
 traces). Its modeled device time and bound are known only when the emulator returns, after that event has
 begun, and ``record_function`` fixes an event's name and args when it begins; numbers in the name would
 also split a region into one ``key_averages`` row per value. So the runtime keeps a log of launches
-(``SESSION.launches``) stamped with the profiler's own clock, and this module joins it to the
+(the current session's ``launches``) stamped with the profiler's own clock, and this module joins it to the
 profile: ``export_chrome_trace`` adds the modeled time and bound to each host ``ember::`` event's args and
 draws the launches on a process of their own, "DAE device (<preset>)", with a row for whole launches and
 one per core, and ``launches(prof)`` returns the log entries of a profile's events.
@@ -23,7 +23,7 @@ import os
 import tempfile
 
 from .runtime.stats import Launch
-from .session import SESSION
+from .session import current_session
 
 PREFIX = "ember::"    # the custom op's own event, "ember::region", names no region ("<name>:<table>")
 _SLACK_NS = 50_000    # the profiler converts its cycle counter to wall time approximately
@@ -77,7 +77,7 @@ def _matched(events: list[dict], base_ns: int) -> list[tuple[dict, Launch]]:
     """Pairs (host ``ember::`` event, its launch): the launch of that region whose start, taken inside the
     event, lies in the event's span; the earliest such when threads launched one region together."""
     by_region: dict[str, list[Launch]] = collections.defaultdict(list)
-    for launch in sorted(SESSION.launches.snapshot(), key=lambda l: l.start_ns):
+    for launch in sorted(current_session().launches.snapshot(), key=lambda l: l.start_ns):
         by_region[launch.region].append(launch)
     starts = {region: [l.start_ns for l in ls] for region, ls in by_region.items()}
     used: set[tuple[str, int]] = set()

@@ -11,7 +11,6 @@ traced with.
 """
 from __future__ import annotations
 
-import functools
 
 import torch
 
@@ -21,7 +20,7 @@ from .region_call import RegionCall
 from .runtime.adapters import ADAPTERS
 from .runtime.dae import DaeDevice
 from .runtime.launch import RegionDevice, launch
-from .session import SESSION
+from .session import Session, current_session
 
 _LIB = torch.library.Library("ember", "DEF")
 # a launch reads its checks back to the host and runs on the emulator: never inside a captured CUDA graph
@@ -29,19 +28,19 @@ _LIB.define("region(str call, Tensor[] args) -> Tensor[]",
             tags=(torch.Tag.cudagraph_unsafe,) if hasattr(torch.Tag, "cudagraph_unsafe") else ())
 
 
-@functools.lru_cache(maxsize=64)
-def device_for(options: EmberOptions) -> RegionDevice:
-    """Where regions lowered with ``options`` run: the emulated DAE device, or the Triton kernels."""
+def device_for(options: EmberOptions, session: Session) -> RegionDevice:
+    """Where regions lowered with ``options`` run (the emulated DAE device, or the Triton kernels), recording
+    into ``session``."""
     if options.regions == "triton":
         from .triton import TritonDevice    # only when asked for: triton is an optional dependency
-        return TritonDevice(SESSION.stats)
-    return DaeDevice(options.device_config, ProgramCache(options), SESSION.stats, SESSION.launches, options.verify)
+        return TritonDevice(session.stats)
+    return DaeDevice(options.device_config, ProgramCache(options), session.stats, session.launches, options.verify)
 
 
 @torch.library.impl(_LIB, "region", "CompositeExplicitAutograd")
 def _region(call: str, args: list[torch.Tensor]) -> list[torch.Tensor]:
     region = RegionCall.from_json(call)
-    outputs = launch(region.spec, list(args), device_for(region.options), region.options.verify)
+    outputs = launch(region.spec, list(args), device_for(region.options, current_session()), region.options.verify)
     return [t.contiguous() for t in outputs]
 
 
@@ -56,4 +55,4 @@ region_op = torch.ops.ember.region.default
 
 def launch_region(spec, options: EmberOptions, args: list[torch.Tensor]) -> list[torch.Tensor]:
     """Run one region as a compiled graph's call would, without a graph (tests, benchmarks)."""
-    return launch(spec, list(args), device_for(options), options.verify)
+    return launch(spec, list(args), device_for(options, current_session()), options.verify)

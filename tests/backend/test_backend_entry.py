@@ -59,6 +59,24 @@ def test_report_records_regions_and_reset_clears_them():
     assert torch_ember.report().regions == ()
 
 
+
+def test_a_session_block_keeps_its_records_apart_from_the_process_report():
+    torch_ember.reset()
+    emb = nn.Embedding(20, 4)
+    f = torch.compile(emb, backend="ember", options={"rest": "eager"})
+    f(torch.tensor([1, 2]))                       # compiled and launched outside: the process's session
+    with torch_ember.Session() as inner:
+        f(torch.tensor([3, 4, 5]))
+        assert [(r.launches, r.lookups) for r in torch_ember.report().regions] == [(1, 3)]
+        with torch_ember.Session():
+            assert torch_ember.report().regions == ()
+        torch_ember.reset()                       # clears the block's session only
+        assert torch_ember.report().regions == ()
+        f(torch.tensor([6]))
+    assert [(r.launches, r.lookups) for r in inner.stats.report().regions] == [(1, 1)]
+    assert [(r.launches, r.lookups) for r in torch_ember.report().regions] == [(1, 2)]
+    assert len(inner.launches.snapshot()) == 1
+
 def test_unlowered_case_stays_on_the_host_with_its_reason_and_is_correct():
     torch_ember.reset()
     emb = nn.Embedding(10, 3, scale_grad_by_freq=True)

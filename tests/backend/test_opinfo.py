@@ -12,7 +12,7 @@ from torch.testing._internal.common_methods_invocations import op_db
 from torch.utils import _pytree as pytree
 
 import torch_ember
-from torch_ember.session import SESSION
+from torch_ember.session import current_session
 
 OPS = [
     ("nn.functional.embedding", ""), ("nn.functional.embedding_bag", ""), ("gather", ""), ("index_select", ""),
@@ -100,7 +100,7 @@ def check_samples(name: str, variant: str, dtype: torch.dtype, rest: str, *, bac
             return call(info.op, ts)
         want = _run(fn, tensors, differentiable)
         torch._dynamo.reset()
-        before = len(SESSION.launches.snapshot())
+        before = len(current_session().launches.snapshot())
         got = _run(torch.compile(fn, backend="ember", options={"rest": rest}), tensors, differentiable)
         what = f"{name}.{variant} {dtype} {[tuple(t.shape) for t in tensors]} {sample.kwargs}"
         exact = None
@@ -108,7 +108,7 @@ def check_samples(name: str, variant: str, dtype: torch.dtype, rest: str, *, bac
             exact = _run(fn, [t.double() if t.is_floating_point() else t for t in tensors], differentiable)
         _compare(got, want, what, exact)
         total += 1
-        on_device += len(SESSION.launches.snapshot()) > before
+        on_device += len(current_session().launches.snapshot()) > before
     return total, on_device
 
 

@@ -12,7 +12,7 @@ import torch.nn as nn
 import dae_emulator
 import torch_ember
 
-from torch_ember.distributed import (LOG, KeyedJagged, Pooling, ShardedEmbeddingBags, ShardKind, TableConfig,
+from torch_ember.distributed import (KeyedJagged, Pooling, ShardedEmbeddingBags, ShardKind, TableConfig,
                                      plan_tables, process_group, sharded_report)
 
 TABLES = (
@@ -112,7 +112,6 @@ def compare_every_plan(rank: int, world_size: int) -> list[str]:
         plan = plan_tables(TABLES, world_size, SERVER, batch_size=BATCH, kinds=kind, capacity_bytes=capacity)
         module = ShardedEmbeddingBags(plan, weights=tables)
         torch_ember.reset()
-        LOG.reset()
         pooled = module(features.slice_batch(mine.start, mine.stop))
         sum((p * u[mine]).sum() for p, u in zip(pooled, upstream)).backward()
         forward = max(float((p.detach() - w[mine]).abs().max()) for p, w in zip(pooled, want_pooled))

@@ -156,6 +156,19 @@ def test_size_symbols_in_address_arithmetic_gather_along_columns():
         dae_emulator.run(ELEMENT_GATHER, {"x": x.reshape(-1), "index": index.reshape(-1)}, sizes={"n": 5})
 
 
+
+def test_empty_outputs_are_shaped_as_the_run_outputs_and_refuse_what_run_refuses():
+    x, index = torch.randn(4, 5), torch.randint(0, 5, (4, 3))
+    inputs = {"x": x.reshape(-1), "index": index.reshape(-1)}
+    result = dae_emulator.run(ELEMENT_GATHER, inputs, sizes={"k_size": 3, "n": 5})
+    program = dae_emulator.parse_program(ELEMENT_GATHER)
+    on_meta = {k: v.to("meta") for k, v in inputs.items()}
+    meta = dae_emulator.empty_outputs(program, on_meta, sizes={"k_size": 3, "n": 5})
+    assert {k: (v.shape, v.dtype, v.device.type) for k, v in meta.items()} == {
+        k: (v.shape, v.dtype, "meta") for k, v in result.outputs.items()}
+    with pytest.raises(dae_emulator.DaeShapeError, match="uses size k_size, which no input binds"):
+        dae_emulator.empty_outputs(program, inputs, sizes={"n": 5})
+
 def test_read_modify_write_stores_reduce_duplicates():
     text = ELEMENT_GATHER.replace("output out: f32[numel_index]", "output out: f32[n_out]").replace(
         "store out[%p] = %v", "store_max out[%p] max= %v").replace("push q0 <- p", "push q0 <- k")

@@ -16,7 +16,7 @@ from torch_ember.pipeline import compile_region, knobs_used
 from torch_ember.region_spec import BagMode, Epilogue, Reduction, RegionKind, RegionSpec, SegmentBounds, SourceOp
 from torch_ember.options import EmberOptions
 from torch_ember.region_op import launch_region
-from torch_ember.session import SESSION
+from torch_ember.session import current_session
 from torch_ember.transforms.dlc import tile_items, unroll
 from torch_ember.transforms.slc import align_queues, bufferize, vectorize
 
@@ -203,9 +203,9 @@ def test_knobs_a_level_does_not_use_leave_its_programs_unchanged(seed, level, da
     for spec, args in _cases(torch.Generator().manual_seed(seed), 6, 8, 12, 3):
         runs = []
         for knobs in (first, second):
-            SESSION.reset()
+            current_session().reset()
             outputs = launch_region(spec, _settings(level, **knobs), args)
-            total = SESSION.stats.report().total()
+            total = current_session().stats.report().total()
             runs.append((outputs, (total.modeled_seconds, total.dram_bytes, total.cache_hits, total.energy_joules)))
         assert runs[0][1] == runs[1][1], (spec.name, level, first, second)        # the same modeled cost
         assert all(torch.equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))

@@ -6,7 +6,7 @@ emulated DAE device, pooled embeddings and their gradients exchanged with real a
     pooled = embeddings(KeyedJagged(keys, ids, lengths))      # or a torchrec KeyedJaggedTensor
     print(sharded_report(plan, device))                       # collective
 """
-from .comm import LOG, RemoteRankError, all_reduce_gradients
+from .comm import RemoteRankError, all_reduce_gradients
 from .group import process_group
 from .jagged import KeyedJagged, as_keyed_jagged
 from .plan import Pooling, Shard, ShardingPlan, ShardKind, TableConfig
@@ -15,7 +15,7 @@ from .report import ShardedReport, sharded_report
 from .sharded import LocalShards, ShardedEmbeddingBags
 
 __all__ = [
-    "LOG", "RemoteRankError", "all_reduce_gradients", "process_group", "KeyedJagged", "as_keyed_jagged", "Pooling",
+    "RemoteRankError", "all_reduce_gradients", "process_group", "KeyedJagged", "as_keyed_jagged", "Pooling",
     "Shard", "ShardingPlan", "ShardKind", "TableConfig", "PlanError", "plan_tables", "shard_seconds",
     "ShardedReport", "sharded_report", "LocalShards", "ShardedEmbeddingBags",
 ]

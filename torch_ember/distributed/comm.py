@@ -11,10 +11,7 @@ import torch
 import torch.distributed as dist
 
 from ..runtime.stats import Exchange
-from ..session import SESSION
-
-
-LOG = SESSION.exchanges    # this process's exchanges (``torch_ember.reset()`` clears them)
+from ..session import current_session
 
 
 class RemoteRankError(RuntimeError):
@@ -33,7 +30,7 @@ def exchange(tensor: torch.Tensor, send: list[int], receive: list[int], kind: Ex
     wire = _wire(tensor.contiguous(), group)
     out = wire.new_empty(sum(receive))
     dist.all_to_all_single(out, wire, receive, send, group=group)
-    LOG.record(kind, send, tensor.element_size())
+    current_session().exchanges.record(kind, send, tensor.element_size())
     return out.to(tensor.device)
 
 

@@ -17,7 +17,7 @@ from dae_emulator.config import DeviceConfig
 from dae_emulator.interconnect import all_to_all_cost
 
 from ..runtime.stats import Exchange, ExchangeRecord
-from ..session import SESSION
+from ..session import current_session
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,9 @@ def communication(records_by_rank: Sequence[Sequence[ExchangeRecord]], device: D
 
 def sharded_report(plan, device: DeviceConfig, group=None) -> ShardedReport:
     """Collective: gather every rank's DAE statistics and exchange records into one report."""
-    total = SESSION.stats.report().total()
-    mine = (total.launches, total.lookups, total.modeled_seconds, SESSION.exchanges.records())
+    session = current_session()
+    total = session.stats.report().total()
+    mine = (total.launches, total.lookups, total.modeled_seconds, session.exchanges.records())
     gathered = [None] * dist.get_world_size(group)
     dist.all_gather_object(gathered, mine, group=group)
     records = [g[3] for g in gathered]

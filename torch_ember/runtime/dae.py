@@ -14,11 +14,21 @@ from dae_emulator.scratchpad import DaeScratchpadError
 
 from ..region_spec import RegionKind, RegionSpec
 from .adapters import ADAPTERS, check_known_values
-from .launch import ProgramSource, launch, program_dtypes
+from .launch import Layout, ProgramSource, RegionDevice, launch, program_dtypes
 from .stats import Launch, LaunchLog, Stats, count_execute_ops
 
 # the argument a row scatter's finishing program reads the destination's old value from
 _DESTINATION = {RegionKind.SCATTER_ROWS: 0, RegionKind.GATHER_SCATTER: 3}
+
+
+def finish(layout: Layout, outputs: dict[str, torch.Tensor], device: RegionDevice, verify: bool) -> list[torch.Tensor]:
+    """The ATen op's results from the program's outputs: shaped by the adapter, or, for a row scatter with an
+    epilogue, combined with the destination by its finishing program (``RegionSpec.finish_rows``)."""
+    spec, args = layout.spec, layout.args
+    if not spec.finished_by_a_second_program:
+        return ADAPTERS[spec.kind].finish(spec, args, outputs)
+    counts = [outputs["count"]] if "count" in outputs else []
+    return launch(spec.finish_rows(), [args[_DESTINATION[spec.kind]], outputs["out"], *counts], device, verify)
 
 
 @dataclass(frozen=True)
@@ -32,12 +42,10 @@ class DaeDevice:
     def run(self, spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]:
         start_ns = time.time_ns()
         key = spec.key
-        spec, args = ADAPTERS[spec.kind].specialize(spec, args)   # a cheaper program for what these tensors are
-        adapter = ADAPTERS[spec.kind]
-        inputs = adapter.program_inputs(spec, args)
+        layout = Layout.of(spec, args)
+        spec, inputs, sizes = layout.spec, layout.inputs, layout.sizes
         check_known_values(spec, inputs)
         dtypes = program_dtypes(inputs)
-        sizes = adapter.sizes(spec, args)
         try:
             result, elapsed = self._timed_run(self.programs.program(spec, dtypes), inputs, sizes)
         except DaeScratchpadError:      # rows too wide for the scratchpad, found as the sizes are bound
@@ -50,12 +58,7 @@ class DaeDevice:
                                  lookups=trace.lookups, bytes_read=trace.bytes_read,
                                  bytes_written=trace.bytes_written, emulator_seconds=elapsed, cost=result.cost,
                                  execute_ops=count_execute_ops(trace))
-        if spec.finished_by_a_second_program:
-            counts = [result.outputs["count"]] if "count" in result.outputs else []
-            destination = args[_DESTINATION[spec.kind]]
-            outputs = launch(spec.finish_rows(), [destination, result.outputs["out"], *counts], self, self.verify)
-        else:
-            outputs = adapter.finish(spec, args, result.outputs)
+        outputs = finish(layout, result.outputs, self, self.verify)
         self.launches.record(Launch.of(key, self.config, start_ns, time.time_ns() - start_ns, result.cost))
         return outputs
 

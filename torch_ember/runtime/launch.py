@@ -6,6 +6,7 @@ Two devices implement the protocol: the emulated DAE device (``runtime.dae.DaeDe
 nothing: programs come compiled from the lowering, through the source."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -15,6 +16,23 @@ from ..region_spec import RegionSpec
 from .adapters import ADAPTERS, apply_epilogue, prepass_args
 
 ProgramDtypes = tuple[tuple[str, DType], ...]     # (input name, dtype), sorted by name
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A region's arguments as its program takes them: the region specialized for what the tensors are, the
+    arguments it then takes, the program's named inputs, and the sizes no input binds."""
+
+    spec: RegionSpec
+    args: list[torch.Tensor]
+    inputs: dict[str, torch.Tensor]
+    sizes: dict[str, int] | None
+
+    @staticmethod
+    def of(spec: RegionSpec, args: list[torch.Tensor]) -> "Layout":
+        spec, args = ADAPTERS[spec.kind].specialize(spec, args)   # a cheaper program for what these tensors are
+        adapter = ADAPTERS[spec.kind]
+        return Layout(spec, args, adapter.program_inputs(spec, args), adapter.sizes(spec, args))
 
 
 class ProgramSource(Protocol):

@@ -12,6 +12,7 @@ import torch
 from ..region_spec import RegionKind, RegionSpec
 from ..runtime.adapters import ADAPTERS, apply_epilogue
 from ..runtime.checks import deferred_checks
+from ..runtime.launch import Layout
 from . import elements, embedding_bag, embedding_bag_backward, rows, segment
 
 KERNELS = {
@@ -54,11 +55,9 @@ KERNELS[RegionKind.BATCHED] = batched
 
 def run_region(spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]:
     """The region's results, as the ATen op it replaces returns them."""
-    spec, args = ADAPTERS[spec.kind].specialize(spec, args)
-    adapter = ADAPTERS[spec.kind]
     with deferred_checks(any(a.is_cuda for a in args)):   # one round trip to the GPU for all the checks
-        inputs = adapter.program_inputs(spec, args)
-    sizes = adapter.sizes(spec, args) or {}
+        layout = Layout.of(spec, args)
+    spec, args = layout.spec, layout.args
     with torch.profiler.record_function(f"ember::triton::{spec.key}"):
-        outputs = KERNELS[spec.kind](spec, inputs, sizes)
-    return apply_epilogue(spec, adapter.finish(spec, args, outputs))
+        outputs = KERNELS[spec.kind](spec, layout.inputs, layout.sizes or {})
+    return apply_epilogue(spec, ADAPTERS[spec.kind].finish(spec, args, outputs))
