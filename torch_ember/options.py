@@ -1,6 +1,7 @@
 """The backend's settings: one dataclass, defaults in one place, validated from ``options={...}``."""
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import importlib.util
@@ -38,6 +39,14 @@ class Knobs:
         return self.vector_width or max(device.vector_bytes // 4, 1)
 
 
+class Timing(str, enum.Enum):
+    """How the DAE device's time is modeled (``options={"timing": ...}``)."""
+
+    SAMPLED = "sampled"   # a region's first launches and a systematic sample of the rest in detail, the others
+                          # estimated (with an interval) and run by the host's own kernel
+    FULL = "full"         # every launch in full detail
+
+
 def inductor_modes() -> dict[str, dict]:
     import torch._inductor
     return torch._inductor.list_mode_options()
@@ -59,6 +68,9 @@ class EmberOptions:
     agent_library: str | None = None   # a dae_agent library: its verified programs run where they model faster
     regions: str = "dae"         # where regions run: "dae" (the emulated device) or "triton" (GPU kernels)
     mode: str = "default"        # torch.compile's mode, for what Inductor compiles (rest="inductor")
+    timing: Timing = Timing.SAMPLED   # "sampled" or "full" (see Timing)
+    timing_error: float = 0.02        # sampled: the relative error each region's modeled total aims at ...
+    timing_confidence: float = 0.95   # ... with this confidence
 
     def __post_init__(self) -> None:
         if isinstance(self.device, str):
@@ -78,6 +90,14 @@ class EmberOptions:
             raise ValueError(f"option 'buffer_bytes' must be a positive int or None, got {self.buffer_bytes!r}")
         if self.tile is not None and (not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 1):
             raise ValueError(f"option 'tile' must be a positive int or None, got {self.tile!r}")
+        try:
+            object.__setattr__(self, "timing", Timing(self.timing))
+        except ValueError:
+            raise ValueError(f"option 'timing' must be 'sampled' or 'full', got {self.timing!r}") from None
+        for name in ("timing_error", "timing_confidence"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise ValueError(f"option {name!r} must be a number between 0 and 1 (exclusive), got {value!r}")
         if self.regions not in ("dae", "triton"):
             raise ValueError(f"option 'regions' must be 'dae' or 'triton', got {self.regions!r}")
         if not isinstance(self.mode, str) or self.mode not in inductor_modes():
@@ -116,6 +136,7 @@ class EmberOptions:
         """The options as JSON values (a region call carries them: ``region_call``)."""
         d = asdict(self)
         d["device"] = self.device if isinstance(self.device, str) else asdict(self.device)
+        d["timing"] = self.timing.value
         return d
 
     @staticmethod

@@ -38,10 +38,12 @@ def launches(prof) -> list[Launch]:
 def export_chrome_trace(prof, path: str) -> None:
     """Write ``prof``'s Chrome trace to ``path`` (gzipped if it ends in ``.gz``) with the DAE device added.
 
-    Each host ``ember::<region>`` event gains ``dae modeled us``, ``dae bound`` and ``dae device`` args. Each
-    device gets a process "DAE device (<preset>)": thread "launches" holds one ``X`` event per launch,
-    starting at its host start and lasting its modeled time; thread "core k" holds the busy span of core
-    k. The device runs one launch at a time, so a launch whose host start falls while the device is still
+    Each host ``ember::<region>`` event gains ``dae modeled us``, ``dae bound``, ``dae device`` and ``dae
+    timing`` args. Each device gets a process "DAE device (<preset>)": thread "launches" holds one ``X``
+    event per launch, starting at its host start and lasting its modeled time; thread "core k" holds the
+    busy span of core k. Under ``timing="sampled"`` a launch not timed in detail is drawn with the time
+    estimated for it, named "... (estimated)", category "dae estimated", and with no cores, bound, DRAM or
+    energy. The device runs one launch at a time, so a launch whose host start falls while the device is still
     busy with the previous one starts when that one ends.
     """
     trace = _load(prof)
@@ -49,7 +51,8 @@ def export_chrome_trace(prof, path: str) -> None:
     matched = _matched(events, trace.get("baseTimeNanoseconds", 0))
     for host, launch in matched:
         host.setdefault("args", {}).update({"dae modeled us": launch.modeled_seconds * 1e6,
-                                            "dae bound": launch.bound, "dae device": launch.device})
+                                            "dae bound": launch.bound, "dae device": launch.device,
+                                            "dae timing": _timing(launch)})
     pids = [e["pid"] for e in events if isinstance(e.get("pid"), int)]
     by_device = collections.defaultdict(list)
     for host, launch in matched:
@@ -98,6 +101,10 @@ def _matched(events: list[dict], base_ns: int) -> list[tuple[dict, Launch]]:
     return pairs
 
 
+def _timing(launch: Launch) -> str:
+    return "timed in detail" if launch.detailed else "estimated from the region's sampled launches"
+
+
 def _device_track(device: str, pairs: list[tuple[dict, Launch]], pid: int) -> list[dict]:
     cores = max(len(launch.core_seconds) for _, launch in pairs)
     track = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": f"DAE device ({device})"}},
@@ -110,10 +117,13 @@ def _device_track(device: str, pairs: list[tuple[dict, Launch]], pid: int) -> li
         start = max(host["ts"], free)
         modeled_us = launch.modeled_seconds * 1e6
         free = start + modeled_us
-        args = {"modeled us": modeled_us, "bound": launch.bound, "host us": launch.host_ns / 1e3,
-                "DRAM bytes": launch.dram_bytes, "energy uJ": launch.energy_joules * 1e6}
-        track.append({"ph": "X", "cat": "dae", "name": host["name"], "pid": pid, "tid": 0, "ts": start,
-                      "dur": modeled_us, "args": args})
+        args = {"modeled us": modeled_us, "timing": _timing(launch), "host us": launch.host_ns / 1e3}
+        if launch.detailed:
+            args.update({"bound": launch.bound, "DRAM bytes": launch.dram_bytes,
+                         "energy uJ": launch.energy_joules * 1e6})
+        name = host["name"] if launch.detailed else f"{host['name']} (estimated)"
+        track.append({"ph": "X", "cat": "dae" if launch.detailed else "dae estimated", "name": name, "pid": pid,
+                      "tid": 0, "ts": start, "dur": modeled_us, "args": args})
         track += [{"ph": "X", "cat": "dae", "name": host["name"], "pid": pid, "tid": core + 1, "ts": start,
                    "dur": seconds * 1e6, "args": {"core": core}}
                   for core, seconds in enumerate(launch.core_seconds) if seconds > 0]

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import torch
 
-from .options import EmberOptions
+from .options import EmberOptions, Timing
 from .programs import ProgramCache
 from .region_call import RegionCall
 from .runtime.adapters import ADAPTERS
 from .runtime.dae import DaeDevice
+from .runtime.sampled import SampledDevice
 from .runtime.launch import RegionDevice, launch
 from .session import Session, current_session
 
@@ -29,12 +30,15 @@ _LIB.define("region(str call, Tensor[] args) -> Tensor[]",
 
 
 def device_for(options: EmberOptions, session: Session) -> RegionDevice:
-    """Where regions lowered with ``options`` run (the emulated DAE device, or the Triton kernels), recording
-    into ``session``."""
+    """Where regions lowered with ``options`` run (the emulated DAE device, every launch timed in detail or a
+    sample of them; or the Triton kernels), recording into ``session``."""
     if options.regions == "triton":
         from .triton import TritonDevice    # only when asked for: triton is an optional dependency
         return TritonDevice(session.stats)
-    return DaeDevice(options.device_config, ProgramCache(options), session.stats, session.launches, options.verify)
+    device = DaeDevice(options.device_config, ProgramCache(options), session.stats, session.launches, options.verify)
+    if options.timing is Timing.FULL:
+        return device
+    return SampledDevice(device, options.timing_error, options.timing_confidence)
 
 
 @torch.library.impl(_LIB, "region", "CompositeExplicitAutograd")

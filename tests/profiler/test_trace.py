@@ -68,3 +68,26 @@ def test_device_process_has_one_launch_event_per_host_event_and_core_spans_insid
         assert cores and all(0 < e["dur"] <= launch["dur"] + 1e-9 for e in cores)
     for before, after in zip(launches, launches[1:]):      # one launch at a time on the device
         assert after["ts"] >= before["ts"] + before["dur"]
+
+
+def test_launches_not_timed_in_detail_are_drawn_as_estimated(tmp_path):
+    torch.manual_seed(1)
+    bag = torch.nn.EmbeddingBag(500, 16, mode="sum")
+    compiled = torch.compile(bag, backend="ember", options={"rest": "eager", "timing": "sampled"})
+    indices, offsets = torch.randint(0, 500, (300,)), torch.arange(0, 300, 10)
+    with torch_ember.Session():
+        with profile() as prof:
+            for _ in range(8):
+                compiled(indices, offsets)
+        path = tmp_path / "trace.json"
+        torch_ember.profiler.export_chrome_trace(prof, str(path))
+    trace = json.loads(path.read_text())
+    timing = [e["args"]["dae timing"] for e in _host_events(trace)]
+    assert len(timing) == 8 and timing[:3] == ["timed in detail"] * 3
+    assert "estimated from the region's sampled launches" in timing
+    device = [e for e in trace["traceEvents"] if str(e.get("cat", "")).startswith("dae") and e.get("tid") == 0]
+    estimated = [e for e in device if e["cat"] == "dae estimated"]
+    assert len(estimated) == timing.count("estimated from the region's sampled launches")
+    assert all(e["name"].endswith("(estimated)") and e["dur"] > 0 and "bound" not in e["args"] for e in estimated)
+    cores = [e for e in trace["traceEvents"] if e.get("cat") == "dae estimated" and e.get("tid", 0) > 0]
+    assert not cores, "an estimated launch has no core spans: they were not modeled"

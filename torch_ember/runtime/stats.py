@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import collections
 import enum
+import math
 import threading
 from dataclasses import dataclass, field, replace
+from typing import Callable, Protocol
 
 from dae_emulator.config import DeviceConfig
 from dae_emulator.cost import CostRecord
@@ -33,11 +35,28 @@ class RegionRecord:
     bound: str = ""                  # of the longest launch
     longest_launch_seconds: float = 0.0
     execute_ops: float = 0.0         # execute-unit instructions (vector and scalar): the roofline's work
+    detailed_launches: int = 0       # launches timed in detail; the others' figures are estimated from them
+    modeled_seconds_margin: float = 0.0   # half-width of modeled_seconds' interval (0: every launch timed)
 
     @property
     def hit_rate(self) -> float:
         lookups = self.cache_hits + self.cache_misses
         return self.cache_hits / lookups if lookups else 0.0
+
+    @property
+    def estimated(self) -> bool:
+        """Whether some launches were not timed in detail (``timing="sampled"``): then the figures that add
+        up over launches (lookups, bytes, modeled time, DRAM, hits, energy, ops) are estimates, and the
+        modeled time lies in [modeled_seconds_low, modeled_seconds_high] at the options' confidence."""
+        return self.detailed_launches < self.launches
+
+    @property
+    def modeled_seconds_low(self) -> float:
+        return max(self.modeled_seconds - self.modeled_seconds_margin, 0.0)
+
+    @property
+    def modeled_seconds_high(self) -> float:
+        return self.modeled_seconds + self.modeled_seconds_margin
 
     @property
     def dram_gbs(self) -> float:
@@ -56,7 +75,22 @@ class RegionRecord:
             energy_joules=self.energy_joules + cost.energy_joules,
             bound=cost.bound.value if longest else self.bound,
             longest_launch_seconds=max(self.longest_launch_seconds, cost.seconds),
-            execute_ops=self.execute_ops + execute_ops)
+            execute_ops=self.execute_ops + execute_ops, detailed_launches=self.detailed_launches + 1)
+
+
+def combined(name: str, kind: str, records: "list[RegionRecord] | tuple[RegionRecord, ...]") -> RegionRecord:
+    """The records of several regions (or of one region's launch classes) as one; margins add as independent
+    errors do."""
+    longest = max(records, key=lambda r: r.longest_launch_seconds, default=None)
+    return RegionRecord(
+        name, kind, records[0].device if records else "", max((r.peak_dram_gbs for r in records), default=0.0),
+        sum(r.launches for r in records), sum(r.lookups for r in records), sum(r.bytes_read for r in records),
+        sum(r.bytes_written for r in records), sum(r.emulator_seconds for r in records),
+        sum(r.modeled_seconds for r in records), sum(r.dram_bytes for r in records),
+        sum(r.cache_hits for r in records), sum(r.cache_misses for r in records),
+        sum(r.energy_joules for r in records), longest.bound if longest else "",
+        longest.longest_launch_seconds if longest else 0.0, sum(r.execute_ops for r in records),
+        sum(r.detailed_launches for r in records), math.sqrt(sum(r.modeled_seconds_margin ** 2 for r in records)))
 
 
 def count_execute_ops(trace: LaunchTrace) -> float:
@@ -103,7 +137,11 @@ _COLUMNS = ("region", "kind", "launches", "lookups", "bytes read", "modeled ms",
 
 
 def _row(r: RegionRecord, bound: str) -> tuple[str, ...]:
-    return (r.name, r.kind, str(r.launches), str(r.lookups), str(r.bytes_read), f"{r.modeled_seconds * 1e3:.4f}",
+    launches, modeled = str(r.launches), f"{r.modeled_seconds * 1e3:.4f}"
+    if r.estimated:
+        launches += f" ({r.detailed_launches} timed)"
+        modeled += f" ±{r.modeled_seconds_margin * 1e3:.4f}"
+    return (r.name, r.kind, launches, str(r.lookups), str(r.bytes_read), modeled,
             f"{r.dram_bytes / 1e6:.3f}", f"{r.dram_gbs:.1f} ({r.peak_dram_gbs:g})", f"{r.hit_rate:.2f}",
             f"{r.energy_joules * 1e3:.4f}", bound, f"{r.emulator_seconds:.3f}")
 
@@ -115,16 +153,7 @@ class Report:
     kernels: tuple[KernelRecord, ...] = field(default=())
 
     def total(self) -> RegionRecord:
-        regions = self.regions
-        longest = max(regions, key=lambda r: r.longest_launch_seconds, default=None)
-        return RegionRecord(
-            "total", "", regions[0].device if regions else "", max((r.peak_dram_gbs for r in regions), default=0.0),
-            sum(r.launches for r in regions), sum(r.lookups for r in regions), sum(r.bytes_read for r in regions),
-            sum(r.bytes_written for r in regions), sum(r.emulator_seconds for r in regions),
-            sum(r.modeled_seconds for r in regions), sum(r.dram_bytes for r in regions),
-            sum(r.cache_hits for r in regions), sum(r.cache_misses for r in regions),
-            sum(r.energy_joules for r in regions), longest.bound if longest else "",
-            longest.longest_launch_seconds if longest else 0.0, sum(r.execute_ops for r in regions))
+        return combined("total", "", self.regions)
 
     def __str__(self) -> str:
         rows = [_row(r, r.bound) for r in self.regions]
@@ -137,6 +166,10 @@ class Report:
             lines.append(f"modeled DAE device: {self.regions[0].device}; 'bound' is that of a region's longest launch")
         else:
             lines.append("(no DAE launches yet)")
+        if any(r.estimated for r in self.regions):
+            lines.append("timing='sampled': where a region has launches not timed in detail, its figures that add "
+                         "up over launches are estimated from those timed, and modeled ms is given with its "
+                         "interval at the timing_confidence option (timing='full' times every launch)")
         if self.kernels:
             lines += ["", "run as Triton kernels (measured, not modeled):"]
             lines += [f"  {k.name} ({k.kind}) on {k.device}: {k.launches} launch(es), {k.seconds * 1e3:.4f} ms"
@@ -146,10 +179,17 @@ class Report:
         return "\n".join(lines)
 
 
+class EstimatedRows(Protocol):
+    """Records of launches of which only a sample was timed in detail (``runtime.sampling.SampledRegion``)."""
+
+    def rows(self) -> list[RegionRecord]: ...
+
+
 class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._regions: dict[str, RegionRecord] = {}
+        self._estimated: dict[str, EstimatedRows] = {}
         self._host: dict[tuple[str, str], HostOp] = {}
         self._kernels: dict[str, KernelRecord] = {}
         self._pending: collections.deque[_PendingKernel] = collections.deque()
@@ -158,6 +198,13 @@ class Stats:
         with self._lock:
             record = self._regions.get(name) or RegionRecord(name, kind, device, peak_dram_gbs)
             self._regions[name] = record.add_launch(**counts)
+
+    def estimated_rows(self, key: str, make: "Callable[[], EstimatedRows]") -> EstimatedRows:
+        """The source of estimated rows kept under ``key``, made by ``make`` the first time."""
+        with self._lock:
+            if key not in self._estimated:
+                self._estimated[key] = make()
+            return self._estimated[key]
 
     def record_host_op(self, op: str, reason: str) -> None:
         with self._lock:
@@ -189,11 +236,17 @@ class Stats:
             for launch in self._pending:
                 self._add_kernel(launch.name, launch.kind, launch.device, launch.seconds())
             self._pending.clear()
-            return Report(tuple(self._regions.values()), tuple(self._host.values()), tuple(self._kernels.values()))
+            rows: dict[str, list[RegionRecord]] = {name: [r] for name, r in self._regions.items()}
+            for source in self._estimated.values():
+                for r in source.rows():
+                    rows.setdefault(r.name, []).append(r)
+            regions = tuple(rs[0] if len(rs) == 1 else combined(rs[0].name, rs[0].kind, rs) for rs in rows.values())
+            return Report(regions, tuple(self._host.values()), tuple(self._kernels.values()))
 
     def reset(self) -> None:
         with self._lock:
             self._regions.clear()
+            self._estimated.clear()
             self._host.clear()
             self._kernels.clear()
             self._pending.clear()
@@ -214,6 +267,8 @@ class Launch:
     core_seconds: tuple[float, ...]  # busy span of each core of the device, from the launch's start
     dram_bytes: int
     energy_joules: float
+    detailed: bool = True            # timed in detail; else (timing="sampled") its modeled time is estimated
+                                     # from its region's sample, and bound, cores, DRAM and energy are unknown
 
     @staticmethod
     def of(region: str, device: DeviceConfig, start_ns: int, host_ns: int, cost: CostRecord) -> "Launch":
@@ -221,6 +276,10 @@ class Launch:
         return Launch(region, device.name, start_ns, host_ns, cost.seconds, cost.bound.value,
                       tuple(c / hz for c in cost.core_cycles), cost.dram_bytes_read + cost.dram_bytes_written,
                       cost.energy_joules)
+
+    @staticmethod
+    def estimated(region: str, device: DeviceConfig, start_ns: int, host_ns: int, seconds: float) -> "Launch":
+        return Launch(region, device.name, start_ns, host_ns, seconds, "estimated", (), 0, 0.0, detailed=False)
 
 
 class LaunchLog:
