@@ -170,8 +170,9 @@ def seed_of(g: torch.Generator) -> int:
 
 
 def _settings(level, buffer_bytes=None, tile=None, vector_width=None, unroll=8):
+    """Every launch timed in detail: these tests compare the device programs themselves."""
     return EmberOptions(device="server", opt_level=level, vector_width=vector_width, unroll=unroll,
-                        buffer_bytes=buffer_bytes, tile=tile)
+                        buffer_bytes=buffer_bytes, tile=tile, timing="full")
 
 
 @settings(max_examples=10, deadline=None)

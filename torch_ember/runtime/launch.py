@@ -59,7 +59,7 @@ def launch(spec: RegionSpec, args: list[torch.Tensor], device: RegionDevice, ver
     with torch.profiler.record_function(f"ember::{spec.key}"):
         outputs = device.run(spec, args)
         if verify:
-            compare(spec, outputs, apply_epilogue(spec, ADAPTERS[spec.kind].reference(spec, args)))
+            compare(spec, args, outputs, host_outputs(spec, args))
     return outputs
 
 
@@ -72,13 +72,44 @@ def program_dtypes(inputs: dict[str, torch.Tensor]) -> ProgramDtypes:
     return tuple(sorted((name, _DTYPES[t.dtype]) for name, t in inputs.items()))
 
 
-def compare(spec: RegionSpec, got: list[torch.Tensor], want: list[torch.Tensor]) -> None:
+def _close(got: torch.Tensor, want: torch.Tensor, tol: float) -> bool:
+    """``torch.allclose(got, want, rtol=tol, atol=tol, equal_nan=True)``, about 4x faster where it holds (a
+    sampled launch compares whole dense gradients): one bound check first, allclose only to decide a miss."""
+    if bool((torch.sub(got, want).abs_() <= want.abs().mul_(tol).add_(tol)).all()):
+        return True
+    return torch.allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
+
+
+def host_outputs(spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The region's results from the host's own kernel: the ATen op it replaces, its epilogue applied."""
+    return apply_epilogue(spec, ADAPTERS[spec.kind].reference(spec, args))
+
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _no_less_accurate(got: torch.Tensor, want: torch.Tensor, exact: torch.Tensor, tol: float) -> bool:
+    """Whether every element of ``got`` is as close to the float64 result as eager's is, or close to eager's
+    (a half-precision sum accumulated in f32 and rounded once differs from eager's, and is no worse)."""
+    exact = exact.double()
+    slack = tol * (1 + exact.abs())
+    closer = (got.double() - exact).abs() <= (want.double() - exact).abs() + slack
+    return bool((closer | torch.isclose(got, want, rtol=tol, atol=tol, equal_nan=True)).all())
+
+
+def compare(spec: RegionSpec, args: list[torch.Tensor], got: list[torch.Tensor], want: list[torch.Tensor]) -> None:
+    """Raise if the region's outputs ``got`` differ from eager's ``want`` for ``args``."""
+    exact = None
     for k, (g, w) in enumerate(zip(got, want)):
         if g.shape != w.shape:
             raise RuntimeError(f"verify: region {spec.name} output {k} has shape {tuple(g.shape)}, eager gives "
                                f"{tuple(w.shape)}")
-        tol = 1e-2 if w.dtype in (torch.float16, torch.bfloat16) else 1e-4
-        if w.is_floating_point() and not torch.allclose(g, w, rtol=tol, atol=tol, equal_nan=True):
+        tol = 1e-2 if w.dtype in _HALF else 1e-4
+        if w.is_floating_point() and not _close(g, w, tol):
+            if w.dtype in _HALF:
+                exact = exact or host_outputs(spec, [a.double() if a.is_floating_point() else a for a in args])
+                if _no_less_accurate(g, w, exact[k], tol):
+                    continue
             raise RuntimeError(f"verify: region {spec.name} output {k} differs from eager by "
                                f"{(g - w).abs().max().item():.3g}")
         if not w.is_floating_point() and not torch.equal(g, w):

@@ -14,16 +14,11 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..region_spec import RegionSpec
-from .adapters import ADAPTERS, apply_epilogue, check_known_values
+from .adapters import check_known_values
 from .dae import DaeDevice
-from .launch import Layout, compare
+from .launch import Layout, compare, host_outputs
 from .sampling import SampledRegion, Work
 from .stats import Launch, Stats
-
-
-def host_outputs(spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]:
-    """The region's results from the host's own kernel: the ATen op it replaces, its epilogue applied."""
-    return apply_epilogue(spec, ADAPTERS[spec.kind].reference(spec, args))
 
 
 @dataclass(frozen=True)
@@ -43,7 +38,7 @@ class SampledDevice:
         if unit.take(work):
             measured = Stats()      # this launch's records alone (its program's, and a finishing program's)
             outputs = replace(self.detailed, stats=measured).run(spec, args)
-            compare(spec, outputs, expected)
+            compare(spec, args, outputs, expected)
             unit.add_sample(work, measured.report().regions)
             return outputs
         self.detailed.launches.record(Launch.estimated(spec.key, self.detailed.config, start_ns,

@@ -37,11 +37,11 @@ def _distinct(index: torch.Tensor) -> int:
     """How many distinct values ``index`` holds: a mark per value where the values are small, else a sort."""
     if index.numel() == 0:
         return 0
-    low, high = int(index.min()), int(index.max())
+    low, high = (int(v) for v in torch.aminmax(index))
     if low >= 0 and high < 4 * index.numel() + (1 << 20):
         seen = torch.zeros(high + 1, dtype=torch.bool, device=index.device)
-        seen[index.reshape(-1)] = True
-        return int(seen.sum())
+        seen.index_fill_(0, index.reshape(-1), True)
+        return int(torch.count_nonzero(seen))
     return int(torch.unique(index).numel())
 
 

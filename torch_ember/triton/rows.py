@@ -79,8 +79,9 @@ def gather_rows(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.
 def _segment_rows(spec: RegionSpec, offsets: torch.Tensor, rows: int, *tables: torch.Tensor) -> list[torch.Tensor]:
     """Each table's segment row for every data row (the gather kernel), the rows' segment numbers made on
     the device from the offsets (``rows``, the lengths' sum, is known without reading them back)."""
-    segment = segment_math.segment_of_row(offsets, rows)
-    return [gather_rows(spec, {"table": t, "indices": segment}, {})["out"] for t in tables]
+    segment = segment_math.segment_of_row(offsets, rows)     # past the last segment: the spare zero row
+    return [gather_rows(spec, {"table": segment_math.with_a_spare_row(t), "indices": segment}, {})["out"]
+            for t in tables]
 
 
 def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict[str, torch.Tensor]:
@@ -96,8 +97,8 @@ def segment_reduce_backward(spec: RegionSpec, inputs: dict, sizes: dict) -> dict
         return {"grad_data": _product_backward(spec, inputs, rows)}
     (out,) = _segment_rows(spec, offsets, rows, grad)
     if spec.reduce is Reduction.MEAN:
-        lengths = offsets[1:] - offsets[:-1]
-        out = out / lengths.repeat_interleave(lengths, output_size=rows).unsqueeze(1).to(out.dtype)
+        lengths = segment_math.with_a_spare_row(offsets[1:] - offsets[:-1]).clamp(min=1)
+        out = out / lengths[segment_math.segment_of_row(offsets, rows)].unsqueeze(1).to(out.dtype)
     return {"grad_data": out}
 
 

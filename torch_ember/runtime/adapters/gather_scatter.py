@@ -119,6 +119,10 @@ class GatherScatterAdapter(AdapterDefaults):
     @staticmethod
     def reference(spec, args):
         x, src, dst, self = args[:4]
+        if spec.gathered_by.wraps:          # x[src]: an index in [-rows, 0) counts from the end
+            src = torch.where(src < 0, src + x.shape[0], src)
+        if spec.op.wraps:                   # index_put(accumulate=True) likewise
+            dst = torch.where(dst < 0, dst + self.shape[0], dst)
         messages = aten.index_select(x, 0, src)
         if len(args) > 4:
             messages = messages * args[4].reshape(-1, *([1] * (x.dim() - 1)))

@@ -28,10 +28,11 @@ def segment_offsets(spec: RegionSpec, bounds: torch.Tensor, rows: int) -> torch.
 
 
 def segment_of_row(offsets: torch.Tensor, rows: int) -> torch.Tensor:
-    """Each of the ``rows`` data rows' segment number (``rows``, the lengths' sum, is passed so that the
-    lengths need not be read back from a GPU)."""
-    lengths = offsets[1:] - offsets[:-1]
-    return torch.repeat_interleave(torch.arange(lengths.numel(), device=offsets.device), lengths, output_size=rows)
+    """Each of the ``rows`` data rows' segment number; ``offsets.numel() - 1`` (one past the last segment)
+    for rows after the last segment, which ``unsafe=True`` allows. Made on the tensors' device, without
+    reading the offsets back."""
+    return torch.searchsorted(offsets[1:], torch.arange(rows, device=offsets.device, dtype=offsets.dtype),
+                              right=True)
 
 
 def is_tie(data: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
@@ -40,11 +41,16 @@ def is_tie(data: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
     return torch.isnan(data) | (data == result)
 
 
+def with_a_spare_row(t: torch.Tensor) -> torch.Tensor:
+    """``t`` and a row of zeros after it: where rows after the last segment (``segment_of_row``) land."""
+    return torch.cat([t, t.new_zeros(1, *t.shape[1:])])
+
+
 def segment_ties(data: torch.Tensor, output: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """Per segment and column, how many elements tie with the segment's result (f32 counts)."""
     segment = segment_of_row(offsets, data.shape[0])
-    return torch.zeros(output.shape, dtype=torch.float32, device=data.device).index_add_(
-        0, segment, is_tie(data, output[segment]).float())
+    counts = torch.zeros((output.shape[0] + 1, *output.shape[1:]), dtype=torch.float32, device=data.device)
+    return counts.index_add_(0, segment, is_tie(data, with_a_spare_row(output)[segment]).float())[:-1]
 
 
 def segment_products(data: torch.Tensor, offsets: torch.Tensor, segments: int) -> list[torch.Tensor]:
@@ -53,12 +59,12 @@ def segment_products(data: torch.Tensor, offsets: torch.Tensor, segments: int) -
     segment = segment_of_row(offsets, data.shape[0])
     zero, nan = data == 0, torch.isnan(data)
     acc = torch.float64 if data.dtype == torch.float64 else torch.float32
-    shape = (segments, data.shape[1])
+    shape = (segments + 1, data.shape[1])      # a spare row for rows after the last segment, dropped
     products = torch.ones(shape, dtype=acc, device=data.device).scatter_reduce_(
         0, segment.unsqueeze(1).expand(data.shape), torch.where(zero | nan, 1.0, data).to(acc), "prod")
     counts = [torch.zeros(shape, dtype=torch.float32, device=data.device).index_add_(0, segment, c.float())
               for c in (zero, nan, torch.isinf(data))]
-    return [products, *counts]
+    return [t[:-1] for t in (products, *counts)]
 
 
 class SegmentReduceAdapter(AdapterDefaults):
@@ -77,7 +83,8 @@ class SegmentReduceAdapter(AdapterDefaults):
     @staticmethod
     def reference(spec, args):
         data, bounds = args
-        return [aten.segment_reduce(data, spec.reduce.value, **{spec.bounds.value: bounds}, initial=spec.initial)]
+        return [aten.segment_reduce(data, spec.reduce.value, **{spec.bounds.value: bounds}, initial=spec.initial,
+                                    unsafe=spec.unsafe)]
 
 
 
