@@ -78,13 +78,16 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rest", choices=["inductor", "eager"], default="inductor")
+    parser.add_argument("--timing", choices=["sampled", "full"], default="sampled",
+                        help="device timing: a sample of launches in detail (default), or every launch")
     parser.add_argument("--device", default="server", help="DAE device preset")
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
     eager_model = DLRM()
     ember_model = copy.deepcopy(eager_model)
-    compiled = torch.compile(ember_model, backend="ember", options={"rest": args.rest, "device": args.device})
+    compiled = torch.compile(ember_model, backend="ember", options={"rest": args.rest, "device": args.device,
+                                                                      "timing": args.timing})
 
     eager_losses = train(eager_model, args.steps, args.batch, args.seed)
     ember_losses = train(compiled, args.steps, args.batch, args.seed)

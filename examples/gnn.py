@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rest", choices=["inductor", "eager"], default="inductor")
+    parser.add_argument("--timing", choices=["sampled", "full"], default="sampled",
+                        help="device timing: a sample of launches in detail (default), or every launch")
     parser.add_argument("--models", nargs="+", choices=["gcn", "sage"], default=["gcn", "sage"])
     args = parser.parse_args(argv)
 
@@ -96,7 +98,7 @@ def main(argv=None) -> int:
         torch.manual_seed(args.seed)
         eager = GNN({"gcn": GCNLayer, "sage": SAGELayer}[name], args.features, 64, 8)
         ember = copy.deepcopy(eager)
-        compiled = torch.compile(ember, backend="ember", options={"rest": args.rest})
+        compiled = torch.compile(ember, backend="ember", options={"rest": args.rest, "timing": args.timing})
         eager_losses = train(eager, (x, src, dst, labels), args.steps)
         ember_losses = train(compiled, (x, src, dst, labels), args.steps)
         print()

@@ -90,12 +90,14 @@ def main(argv=None) -> int:
     parser.add_argument("--length", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rest", choices=["inductor", "eager"], default="inductor")
+    parser.add_argument("--timing", choices=["sampled", "full"], default="sampled",
+                        help="device timing: a sample of launches in detail (default), or every launch")
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
     eager = MoEBlock()
     ember = copy.deepcopy(eager)
-    compiled = torch.compile(ember, backend="ember", options={"rest": args.rest})
+    compiled = torch.compile(ember, backend="ember", options={"rest": args.rest, "timing": args.timing})
     eager_losses = train(eager, args.steps, args.batch, args.length, args.seed)
     ember_losses = train(compiled, args.steps, args.batch, args.length, args.seed)
     import torch_ember

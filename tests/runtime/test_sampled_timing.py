@@ -172,3 +172,11 @@ def test_the_regression_estimator(pairs, confidence, unsampled, intercept, slope
     noisy = regression_total(xs, [y for _, y in pairs], x_total, population, confidence)
     assert math.isfinite(noisy.margin) and noisy.low <= noisy.value <= noisy.high
     assert regression_total([1.0, 2.0], [1.0, 2.5], 10.0, 5, confidence).margin == math.inf, "2 points: no spread"
+
+
+@pytest.mark.parametrize("index", [torch.tensor([3, 3, 0, 7], dtype=torch.int32), torch.tensor([3, 3, 0, 7]),
+                                   torch.tensor([-1, 5, -1, 5]), torch.tensor([2**40, 1, 2**40, 0])],
+                         ids=["int32", "int64", "negative", "far apart"])
+def test_work_counts_index_elements_and_distinct_ones(index):
+    work = sampling.Work.of({"table": torch.randn(4, 2), "indices": index, "mask": torch.tensor([True])})
+    assert (work.elements, work.distinct) == (4, 3 if index[0] != -1 else 2)

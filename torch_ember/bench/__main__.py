@@ -19,10 +19,12 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="server", help=f"DAE device preset: {', '.join(dae_emulator.PRESETS)}")
     parser.add_argument("--rest", choices=["inductor", "eager"], default="inductor",
                         help="where the non-lookup part of the graph runs under ember")
+    parser.add_argument("--timing", choices=["sampled", "full"], default="sampled",
+                        help="device timing: a sample of launches in detail (default), or every launch")
     parser.add_argument("--plot", metavar="PATH", help="write a roofline PNG of the regions to PATH")
     args = parser.parse_args(argv)
 
-    options = {"device": args.device, "rest": args.rest}
+    options = {"device": args.device, "rest": args.rest, "timing": args.timing}
     measurements = [measure(w, args.steps, options) for w in WORKLOADS[args.workload](args.size == "small")]
     print(table(measurements))
     for m in measurements:

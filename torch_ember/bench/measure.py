@@ -33,8 +33,11 @@ class Measurement:
     @property
     def row(self) -> tuple[str, ...]:
         total, n = self.report.total(), self.steps
+        modeled = f"{total.modeled_seconds / n * 1e3:.5f}"
+        if total.estimated:        # timing="sampled": some launches' cost is estimated; its interval
+            modeled += f" ±{total.modeled_seconds_margin / n * 1e3:.5f}"
         return (self.model, f"{self.eager_seconds / n * 1e3:.2f}", f"{self.ember_seconds / n * 1e3:.2f}",
-                f"{total.emulator_seconds / n * 1e3:.2f}", f"{total.modeled_seconds / n * 1e3:.5f}", total.bound,
+                f"{total.emulator_seconds / n * 1e3:.2f}", modeled, total.bound,
                 f"{total.dram_gbs:.1f}", f"{total.energy_joules / n * 1e3:.4f}")
 
 

@@ -40,7 +40,7 @@ def _distinct(index: torch.Tensor) -> int:
     low, high = (int(v) for v in torch.aminmax(index))
     if low >= 0 and high < 4 * index.numel() + (1 << 20):
         seen = torch.zeros(high + 1, dtype=torch.bool, device=index.device)
-        seen.index_fill_(0, index.reshape(-1), True)
+        seen.index_fill_(0, index.reshape(-1).long(), True)
         return int(torch.count_nonzero(seen))
     return int(torch.unique(index).numel())
 
