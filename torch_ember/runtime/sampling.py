@@ -2,18 +2,21 @@
 and the estimate of the others.
 
 As SMARTS (Wunderlich et al., ISCA 2003) times short systematic samples of a program in detail, a region's
-launches are sampled here. Launches are grouped into classes of alike work (``Work.alike``: the number of
-index elements within a factor of ``ALIKE_SIZE`` of the class's first launch, the fraction of distinct ones
-within ``ALIKE_DISTINCT``), so that inputs of another size or another character start a sample of their
-own. In a class the first
-``MIN_DETAILED`` launches are timed in detail, then one launch in every ``period``: the period doubles
-(up to ``MAX_PERIOD``) each time a detailed launch finds the estimate within the target error at the stated
-confidence, and halves each time it does not. The launches in between run on the host's own kernel; their
-modeled cost is estimated with a regression estimator (``runtime.estimate``) whose auxiliary variable is
-the launch's index elements, known for every launch.
+launches are sampled here. Launches are grouped into classes of alike work (``Work.alike``: index elements
+within a factor of ``ALIKE_SIZE`` of the class's first launch, distinct index elements within a factor of
+``ALIKE_DISTINCT``), so that inputs of another size or another character start a sample of their own. In a
+class the first ``MIN_DETAILED`` launches are timed in detail, then about one launch in every ``period``:
+the period doubles (up to ``MAX_PERIOD``) each time a detailed launch finds the estimate within the target
+error at the stated confidence, and halves each time it does not. The gap to the next detailed launch is
+drawn between half and one and a half periods, not fixed: a graph that launches one region twice a step on
+different indices (a GCN's ``norm[src]`` and ``norm[dst]``) would otherwise have only one of the two timed,
+a systematic sample's known failure on periodic populations. The launches in between run on the host's own
+kernel; their modeled cost is estimated with a regression estimator (``runtime.estimate``) whose auxiliary
+variable is the launch's index elements, known for every launch.
 """
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass, fields, replace
 
@@ -25,7 +28,7 @@ from .stats import RegionRecord
 MIN_DETAILED = 3     # launches of a class timed in detail before any is estimated
 MAX_PERIOD = 32      # at most this many launches from one timed in detail to the next
 ALIKE_SIZE = 1.5     # launches of a class have index elements within this factor of its first launch's ...
-ALIKE_DISTINCT = 0.1  # ... and a fraction of distinct index elements within this of the first's
+ALIKE_DISTINCT = 1.2  # ... and distinct index elements within this factor
 
 # the fields of a region's record that add up over launches and are estimated for those not timed in detail
 _ESTIMATED = ("lookups", "bytes_read", "bytes_written", "modeled_seconds", "dram_bytes", "cache_hits",
@@ -64,15 +67,11 @@ class Work:
         by the mean of its launches)."""
         return float(max(self.elements, 1))
 
-    @property
-    def distinct_fraction(self) -> float:
-        return self.distinct / self.elements if self.elements else 0.0
-
     def alike(self, other: "Work") -> bool:
         """Whether launches of these two works belong to one class: index elements within a factor of
-        ``ALIKE_SIZE`` of each other, fractions of distinct ones within ``ALIKE_DISTINCT``."""
+        ``ALIKE_SIZE`` of each other, distinct ones within a factor of ``ALIKE_DISTINCT``."""
         return (max(self.size, other.size) <= ALIKE_SIZE * min(self.size, other.size)
-                and abs(self.distinct_fraction - other.distinct_fraction) <= ALIKE_DISTINCT)
+                and max(self.distinct, other.distinct) <= ALIKE_DISTINCT * max(min(self.distinct, other.distinct), 1))
 
 
 class SampledUnit:
@@ -87,6 +86,7 @@ class SampledUnit:
         self.size_total = 0.0
         self._period = 1
         self._next_detailed = 0
+        self._gaps = random.Random(0)          # fixed: a run's sample is the same from one run to the next
         self._sizes: list[float] = []
         self._seconds: list[float] = []        # each detailed launch's modeled seconds, all its rows together
         self._rows: dict[str, list[RegionRecord]] = {}   # per row, each detailed launch's record
@@ -114,7 +114,8 @@ class SampledUnit:
             if len(self._sizes) >= MIN_DETAILED:
                 met = projected_relative_margin(self._sizes, self._seconds, self.confidence) <= self.error
                 self._period = min(self._period * 2, MAX_PERIOD) if met else max(self._period // 2, 1)
-                self._next_detailed = self.launches - 1 + self._period
+                gap = self._gaps.randint((self._period + 1) // 2, self._period + self._period // 2)
+                self._next_detailed = self.launches - 1 + gap
 
     def per_launch_seconds(self, work: Work) -> float:
         """The modeled seconds of one launch of this size, from the sample's line."""
