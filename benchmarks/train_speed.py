@@ -1,6 +1,6 @@
 """Training step time under ember with sampled and with full device timing, against eager, in one process.
 
-    python benchmarks/train_speed.py                  # DLRM, 50 steps per mode: about 10 minutes on 2 cores
+    python benchmarks/train_speed.py                  # DLRM, 50 steps per mode: about 6 minutes on 2 cores
     python benchmarks/train_speed.py --model gnn      # or moe; --steps, --help for the rest
 
 Three copies of one model (one seed) train on the same batches: eagerly, under ``backend="ember"`` with
