@@ -11,7 +11,6 @@ traced with.
 """
 from __future__ import annotations
 
-
 import torch
 
 from .options import EmberOptions, Timing

@@ -149,8 +149,8 @@ def test_inputs_of_another_character_or_size_start_a_new_sample():
 
 
 def test_a_detailed_launch_that_disagrees_with_the_host_kernel_raises(monkeypatch):
-    original = DaeDevice.run
-    monkeypatch.setattr(DaeDevice, "run", lambda self, spec, args: [o + 1 for o in original(self, spec, args)])
+    original = DaeDevice.run_checked
+    monkeypatch.setattr(DaeDevice, "run_checked", lambda self, *a: [o + 1 for o in original(self, *a)])
     with Session(), pytest.raises(RuntimeError, match="differs from eager"):
         launch_region(BAG, SAMPLED, _bag_args(torch.Generator().manual_seed(4), 50, 4, 4, 2))
 

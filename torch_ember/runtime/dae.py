@@ -41,10 +41,14 @@ class DaeDevice:
 
     def run(self, spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]:
         start_ns = time.time_ns()
-        key = spec.key
         layout = Layout.of(spec, args)
+        check_known_values(layout.spec, layout.inputs)
+        return self.run_checked(spec.key, layout, start_ns)
+
+    def run_checked(self, key: str, layout: Layout, start_ns: int) -> list[torch.Tensor]:
+        """Run a region whose arguments are laid out and checked (``run``, or the sampled device's launch
+        timed in detail); ``key`` is the region's before specialization, ``start_ns`` when its launch began."""
         spec, inputs, sizes = layout.spec, layout.inputs, layout.sizes
-        check_known_values(spec, inputs)
         dtypes = program_dtypes(inputs)
         try:
             result, elapsed = self._timed_run(self.programs.program(spec, dtypes), inputs, sizes)

@@ -37,7 +37,7 @@ class SampledDevice:
         expected = host_outputs(spec, args)
         if unit.take(work):
             measured = Stats()      # this launch's records alone (its program's, and a finishing program's)
-            outputs = replace(self.detailed, stats=measured).run(spec, args)
+            outputs = replace(self.detailed, stats=measured).run_checked(spec.key, layout, start_ns)
             compare(spec, args, outputs, expected)
             unit.add_sample(work, measured.report().regions)
             return outputs

@@ -63,8 +63,8 @@ class Work:
 
     @property
     def size(self) -> float:
-        """The ratio estimator's auxiliary variable (at least 1: a region without index inputs is estimated
-        by the mean of its launches)."""
+        """The regression estimator's auxiliary variable (at least 1: a region without index inputs is
+        estimated by the mean of its launches)."""
         return float(max(self.elements, 1))
 
     def alike(self, other: "Work") -> bool:
