@@ -14,6 +14,7 @@ from .program import Program
 from .scratchpad import usable_depth
 from .text import parse_program
 from .timing import estimate
+from .timing.intervals import IntervalSampling, estimate_sampled
 from .trace import LaunchTrace
 from .verify import verify
 
@@ -25,6 +26,7 @@ class RunResult:
     outputs: dict[str, torch.Tensor]
     trace: LaunchTrace
     cost: CostRecord | None      # None when run with ``timing=False``
+    cost_margin: float = 0.0     # half-width of ``cost.seconds``' interval where its pipelines were sampled
 
 
 def bind_sizes(program: Program, inputs: dict[str, torch.Tensor]) -> dict[str, int]:
@@ -100,9 +102,12 @@ def _layout(program: Program, tensors: dict[str, torch.Tensor]) -> dict[str, int
 
 
 def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceConfig | str | None = None,
-        *, sizes: dict[str, int] | None = None, timing: bool = True) -> RunResult:
+        *, sizes: dict[str, int] | None = None, timing: bool = True,
+        intervals: IntervalSampling | None = None) -> RunResult:
     """Run ``program`` (object or text) on named inputs; returns its outputs, the executed access trace and,
-    unless ``timing=False``, the modeled cost of the launch on ``device`` (a preset name or config).
+    unless ``timing=False``, the modeled cost of the launch on ``device`` (a preset name or config): with
+    ``intervals``, its pipelines timed on sampled intervals where the launch is big enough for that to pay
+    (``timing.intervals``), else every event timed.
     ``sizes`` binds size symbols that no input's shape binds (an output's row count, say).
 
     Raises ``DaeSyntaxError`` / ``DaeVerifyError`` for a bad program, ``DaeShapeError`` for inputs that do
@@ -123,4 +128,9 @@ def run(program: Program | str, inputs: dict[str, torch.Tensor], device: DeviceC
     execute.run()
     trace = LaunchTrace(program.name, access.num_events, access.event_item, access.num_items,
                         tuple(access.records + execute.records), tuple(execute.tokens), depth, program.tile)
-    return RunResult(outputs, trace, estimate(trace, config) if timing else None)
+    if not timing:
+        return RunResult(outputs, trace, None)
+    if intervals is None:
+        return RunResult(outputs, trace, estimate(trace, config))
+    sampled = estimate_sampled(trace, config, intervals)
+    return RunResult(outputs, trace, sampled.record, sampled.margin_seconds)

@@ -102,7 +102,11 @@ def _matched(events: list[dict], base_ns: int) -> list[tuple[dict, Launch]]:
 
 
 def _timing(launch: Launch) -> str:
-    return "timed in detail" if launch.detailed else "estimated from the region's sampled launches"
+    if not launch.detailed:
+        return "estimated from the region's sampled launches"
+    if launch.margin_seconds:
+        return f"timed in detail on sampled intervals of its stream (±{launch.margin_seconds * 1e6:.3f} us)"
+    return "timed in detail"
 
 
 def _device_track(device: str, pairs: list[tuple[dict, Launch]], pid: int) -> list[dict]:

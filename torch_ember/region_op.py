@@ -11,7 +11,11 @@ traced with.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
+
+from dae_emulator.timing.intervals import IntervalSampling
 
 from .options import EmberOptions, Timing
 from .programs import ProgramCache
@@ -37,7 +41,8 @@ def device_for(options: EmberOptions, session: Session) -> RegionDevice:
     device = DaeDevice(options.device_config, ProgramCache(options), session.stats, session.launches, options.verify)
     if options.timing is Timing.FULL:
         return device
-    return SampledDevice(device, options.timing_error, options.timing_confidence)
+    intervals = IntervalSampling(options.timing_error, options.timing_confidence)
+    return SampledDevice(replace(device, intervals=intervals), options.timing_error, options.timing_confidence)
 
 
 @torch.library.impl(_LIB, "region", "CompositeExplicitAutograd")

@@ -41,15 +41,20 @@ class Dram:
         """Cycles from issue to data of a line that misses the cache, on an idle bus."""
         return self.cache_latency_cycles + self.transfer_cycles + self.latency_cycles
 
-    def calendar(self, horizon: float, max_buckets: int = _MAX_BUCKETS) -> tuple[np.ndarray, np.ndarray, float]:
-        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, full buckets, width).
+    def bucket_width(self, horizon: float, max_buckets: int = _MAX_BUCKETS) -> float:
+        """Cycles of one calendar bucket for a launch of ``horizon`` cycles: a whole number of transfers, one
+        (exact slots) unless the horizon needs coarser ones."""
+        return self.transfer_cycles * math.ceil(max(1.0, horizon / max_buckets / self.transfer_cycles))
 
-        A bucket holds a whole number of transfers: one (exact slots) unless the horizon needs coarser ones.
+    def calendar(self, horizon: float, width: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+        """Empty bus calendar covering ``horizon`` cycles: (lines per bucket, full buckets, width), with
+        buckets of ``width`` cycles (by default ``bucket_width(horizon)``).
+
         Full buckets are bits of a bitmap (bit ``b % 64`` of word ``b // 64``), so finding room scans a few
         words of a small array. The last bucket never fills. Both arrays are the thread's scratch (``arena``),
         valid until its next calendar.
         """
-        width = self.transfer_cycles * math.ceil(max(1.0, horizon / max_buckets / self.transfer_cycles))
+        width = width or self.bucket_width(horizon)
         buckets = int(horizon / width) + 2
         return zeroed("bus fill", buckets, np.int32), zeroed("bus full", -(-buckets // 64), np.uint64), width
 

@@ -10,6 +10,8 @@ the two agree.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 
@@ -18,7 +20,7 @@ from dae_emulator.cost import CostRecord, Stalls, bound_from_utilization
 from dae_emulator.energy import EventCounts, energy_of
 from dae_emulator.scratchpad import token_capacity
 from dae_emulator.timing.arena import zeroed
-from dae_emulator.timing.cache import SetAssociativeCache
+from dae_emulator.timing.cache import CacheReplay, SetAssociativeCache
 from dae_emulator.timing.dram import Dram, bucket_capacity
 from dae_emulator.timing.execute_unit import callback_cycles
 from dae_emulator.timing.pipeline import Tally, fill_table, replay
@@ -92,56 +94,125 @@ def _event_counts(trace: LaunchTrace, config: DeviceConfig, lines: int, dram_byt
     )
 
 
-def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
-    """Modeled cost of running ``trace`` on ``config``."""
+@dataclass(frozen=True)
+class PreparedLaunch:
+    """What both the full and the interval-sampled pipeline replays need: the per-event token counts, the
+    line stream in device order, and the cache's verdict on every line (the cache is always replayed in
+    full: it is the functional warming of interval sampling)."""
+
+    trace: LaunchTrace
+    config: DeviceConfig
+    dram: Dram
+    capacity: int                # usable operand-queue entries
+    tokens: np.ndarray           # per event
+    entries: np.ndarray          # per event
+    token_cycles: np.ndarray     # per event
+    core_of_event: np.ndarray
+    events: np.ndarray           # device order
+    stream: LineStream
+    cached: CacheReplay
+
+    @property
+    def bucket_width(self) -> float:
+        """The bus calendar's bucket width for the whole launch (``Dram.bucket_width``)."""
+        horizon = _horizon(self.stream, self.token_cycles, self.entries, self.core_of_event, self.dram)
+        return self.dram.bucket_width(horizon + self.dram.cache_latency_cycles)   # the final write-backs start late
+
+    def replay(self, events: np.ndarray, horizon: float, width: float, flush_lines: int,
+               mark: int) -> tuple[np.ndarray, float, np.ndarray]:
+        """The pipelines over ``events`` from empty (``pipeline.replay``), on a bus calendar of buckets of
+        ``width`` covering ``horizon`` cycles; also the tallies as they stood before ``events[mark]``."""
+        dram, stream = self.dram, self.stream
+        fill, full, width = dram.calendar(horizon + dram.cache_latency_cycles, width)
+        return replay(
+            events, self.core_of_event, stream.line_start, stream.access_lines, stream.execute_lines, self.tokens,
+            self.entries, self.token_cycles, stream.line, self.cached.hits, stream.write, stream.prefetch,
+            self.cached.dram_write, flush_lines, self.config.cores, self.config.max_outstanding, self.capacity,
+            dram.cache_latency_cycles, dram.latency_cycles, dram.transfer_cycles, fill, full, width,
+            bucket_capacity(width, dram.transfer_cycles), mark, *fill_table(),
+        )
+
+    def record(self, cycles: float, tally: np.ndarray) -> CostRecord:
+        """The launch's cost record from its cycles and per-core tallies; its traffic comes from the cache
+        replay (exact however the pipelines were timed)."""
+        config, dram, stream, cached = self.config, self.dram, self.stream, self.cached
+        finish = tally[:, Tally.FINISH]
+        read_hits, read_misses = _read_outcomes(stream.write, cached.hits)
+        written_lines = int(np.count_nonzero(cached.dram_write)) + cached.dirty_at_end
+        critical = int(np.argmax(finish))
+        span = max(cycles, 1.0)
+        seconds = cycles / (config.clock_ghz * 1e9)
+        dram_bytes_read, dram_bytes_written = read_misses * config.line_bytes, written_lines * config.line_bytes
+        counts = _event_counts(self.trace, config, stream.line.size, dram_bytes_read + dram_bytes_written)
+        return CostRecord(
+            cycles=cycles,
+            seconds=seconds,
+            dram_bytes_read=dram_bytes_read,
+            dram_bytes_written=dram_bytes_written,
+            cache_bytes=stream.line.size * config.line_bytes,
+            cache_hits=read_hits,
+            cache_misses=read_misses,
+            stalls=Stalls(
+                access_queue_full=float(tally[:, Tally.QUEUE_FULL].sum()),
+                execute_queue_empty=float(tally[:, Tally.QUEUE_EMPTY].sum()),
+                memory_latency=float(tally[:, Tally.SLOTS_FULL].sum() + tally[:, Tally.OWN_LOADS].sum()),
+            ),
+            bound=bound_from_utilization(
+                (read_misses + written_lines) * dram.transfer_cycles / span,
+                tally[critical, Tally.BUSY] / span, tally[critical, Tally.ISSUE] / span,
+            ),
+            energy=energy_of(counts, config, seconds),
+            core_cycles=tuple(float(c) for c in finish),
+        )
+
+
+def prepare(trace: LaunchTrace, config: DeviceConfig) -> PreparedLaunch:
+    """Token counts, line stream and cache replay of ``trace`` on ``config``."""
     tokens, entries, token_cycles = _tokens(trace)
     most_tokens = int(tokens.max(initial=0))
     if most_tokens > config.queue_capacity:
         raise ValueError(f"an event of {trace.program} pushes more tokens than a queue holds")
     capacity = token_capacity(trace.queue_depth, config.queue_capacity, most_tokens)
-    dram = Dram.from_config(config)
     core_of_event = event_cores(trace, config.cores)
     events = device_order(core_of_event, config.cores)
     stream = line_stream(trace, config.line_bytes, events)
     cached = SetAssociativeCache.from_config(config).replay(stream.line, stream.write)
-    hits = cached.hits
+    return PreparedLaunch(trace, config, Dram.from_config(config), capacity, tokens, entries, token_cycles,
+                          core_of_event, events, stream, cached)
 
-    access_lines, execute_lines, line_start = stream.access_lines, stream.execute_lines, stream.line_start
-    horizon = _horizon(stream, token_cycles, entries, core_of_event, dram)
-    fill, full, width = dram.calendar(horizon + dram.cache_latency_cycles)     # the final write-backs start late
-    tally, last_transfer = replay(
-        events, core_of_event, line_start, access_lines, execute_lines, tokens, entries, token_cycles, stream.line,
-        hits, stream.write, stream.prefetch, cached.dram_write, cached.dirty_at_end, config.cores,
-        config.max_outstanding, capacity, dram.cache_latency_cycles, dram.latency_cycles, dram.transfer_cycles,
-        fill, full, width, bucket_capacity(width, dram.transfer_cycles), *fill_table(),
-    )
 
-    finish = tally[:, Tally.FINISH]
-    cycles = max(float(finish.max(initial=0.0)), last_transfer)
-    read_hits, read_misses = _read_outcomes(stream.write, hits)
-    written_lines = int(np.count_nonzero(cached.dram_write)) + cached.dirty_at_end
-    critical = int(np.argmax(finish))
-    span = max(cycles, 1.0)
-    seconds = cycles / (config.clock_ghz * 1e9)
-    dram_bytes_read, dram_bytes_written = read_misses * config.line_bytes, written_lines * config.line_bytes
-    counts = _event_counts(trace, config, stream.line.size, dram_bytes_read + dram_bytes_written)
-    return CostRecord(
-        cycles=cycles,
-        seconds=seconds,
-        dram_bytes_read=dram_bytes_read,
-        dram_bytes_written=dram_bytes_written,
-        cache_bytes=stream.line.size * config.line_bytes,
-        cache_hits=read_hits,
-        cache_misses=read_misses,
-        stalls=Stalls(
-            access_queue_full=float(tally[:, Tally.QUEUE_FULL].sum()),
-            execute_queue_empty=float(tally[:, Tally.QUEUE_EMPTY].sum()),
-            memory_latency=float(tally[:, Tally.SLOTS_FULL].sum() + tally[:, Tally.OWN_LOADS].sum()),
-        ),
-        bound=bound_from_utilization(
-            (read_misses + written_lines) * dram.transfer_cycles / span,
-            tally[critical, Tally.BUSY] / span, tally[critical, Tally.ISSUE] / span,
-        ),
-        energy=energy_of(counts, config, seconds),
-        core_cycles=tuple(float(c) for c in finish),
-    )
+def full_cycles(launch: PreparedLaunch) -> tuple[float, np.ndarray]:
+    """The launch's cycles and per-core tallies, every event timed."""
+    horizon = _horizon(launch.stream, launch.token_cycles, launch.entries, launch.core_of_event, launch.dram)
+    tally, last_transfer, _ = launch.replay(launch.events, horizon, launch.bucket_width, launch.cached.dirty_at_end,
+                                            launch.events.size)
+    return max(float(tally[:, Tally.FINISH].max(initial=0.0)), last_transfer), tally
+
+
+def horizon_among(launch: PreparedLaunch, events: np.ndarray) -> float:
+    """``_horizon`` of only ``events``, plus the write-backs at the launch's end."""
+    stream, dram = launch.stream, launch.dram
+    miss_path = 1.0 + dram.miss_latency
+    longest, lines = _longest_core_among(events, stream.access_lines, stream.execute_lines, launch.token_cycles,
+                                         launch.entries, launch.core_of_event, launch.config.cores, miss_path)
+    return longest + (lines + launch.cached.dirty_at_end) * dram.transfer_cycles + miss_path
+
+
+@numba.njit(cache=True, nogil=True)
+def _longest_core_among(events: np.ndarray, access_lines: np.ndarray, execute_lines: np.ndarray,
+                        token_cycles: np.ndarray, entries: np.ndarray, core_of_event: np.ndarray, cores: int,
+                        miss_path: float) -> tuple[float, int]:
+    """The longest core's serial cycles over ``events``, and their lines."""
+    serial = np.zeros(cores)
+    total = 0
+    for e in events:
+        lines = access_lines[e] + execute_lines[e]
+        total += lines
+        serial[core_of_event[e]] += lines * miss_path + (token_cycles[e] + entries[e]) + 1.0
+    return serial.max(), total
+
+
+def estimate(trace: LaunchTrace, config: DeviceConfig) -> CostRecord:
+    """Modeled cost of running ``trace`` on ``config``, every event timed."""
+    launch = prepare(trace, config)
+    return launch.record(*full_cycles(launch))

@@ -67,9 +67,12 @@ def replay(
     address: np.ndarray, hit: np.ndarray, write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray,
     flush_lines: int, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
     dram_latency: float, transfer: float, fill: np.ndarray, full: np.ndarray, width: float, capacity: int,
-    filling: np.ndarray, filled_at: np.ndarray,
-) -> tuple[np.ndarray, float]:
-    """Per-core tallies (rows: cores, columns: ``Tally``) and the cycle the last transfer or data ended.
+    mark: int, filling: np.ndarray, filled_at: np.ndarray,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Per-core tallies (rows: cores, columns: ``Tally``), the cycle the last transfer or data ended, and
+    the tallies as they stood before ``events[mark]`` (``mark == events.size``: after the last event, before
+    the write-backs), where a core's ``FINISH`` is when its units were then free: interval sampling times
+    the events from the mark on after warming the pipelines on those before it.
     ``dram_write``: the line's access sends a line to DRAM (a write that missed the cache, or the dirty
     line a read's allocation evicted), a transfer it books on the bus; a write that hits costs the bus
     nothing. A ``prefetch`` line takes a request slot until its data is back, but nothing waits for it.
@@ -86,7 +89,15 @@ def replay(
     access_free = np.zeros(cores)
     execute_free = np.zeros(cores)
     last_data = 0.0
-    for event in events:
+    marked = np.zeros((cores, _COLUMNS))
+    for position in range(events.size + 1):
+        if position == mark:
+            marked[:] = tally
+            for core in range(cores):
+                marked[core, Tally.FINISH] = max(access_free[core], execute_free[core])
+        if position == events.size:
+            break
+        event = events[position]
         core = event_core[event]
         n_tokens = tokens[event]
         # access unit: reserve the queue entries, then issue one line per cycle
@@ -142,4 +153,4 @@ def replay(
     flush = tally[:, Tally.FINISH].max() + cache_latency
     for _ in range(flush_lines):
         last_data = max(last_data, bus_transfer(fill, full, width, transfer, capacity, flush))
-    return tally, last_data
+    return tally, last_data, marked

@@ -28,7 +28,7 @@ def literal_bus(arrivals, buckets, width, transfer, capacity):
 def test_the_calendar_serves_out_of_order_requests_as_a_literal_bus_does(arrivals, transfer, max_buckets):
     dram = Dram(latency_cycles=100.0, transfer_cycles=transfer, cache_latency_cycles=10.0)
     horizon = 3000 + transfer * len(arrivals) / 2      # too short for every request: the last bucket overflows
-    fill, full, width = dram.calendar(horizon, max_buckets)     # fewer buckets: each holds several transfers
+    fill, full, width = dram.calendar(horizon, dram.bucket_width(horizon, max_buckets))   # fewer buckets: each holds several
     capacity = bucket_capacity(width, transfer)
     got = [bus_transfer(fill, full, width, transfer, capacity, a) for a in arrivals]
     assert np.allclose(got, literal_bus(arrivals, fill.size, width, transfer, capacity))

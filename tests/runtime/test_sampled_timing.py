@@ -14,7 +14,7 @@ from torch_ember.region_op import device_for, launch_region
 from torch_ember.region_spec import BagMode, RegionKind, RegionSpec
 from torch_ember.runtime import sampling
 from torch_ember.runtime.dae import DaeDevice
-from torch_ember.runtime.estimate import regression_total
+from dae_emulator.timing.estimator import regression_total
 from torch_ember.session import Session
 
 BAG = RegionSpec(RegionKind.EMBEDDING_BAG, "t", mode=BagMode.SUM)

@@ -11,6 +11,7 @@ import dae_emulator
 from dae_emulator.config import DeviceConfig
 from dae_emulator.program import Program
 from dae_emulator.scratchpad import DaeScratchpadError
+from dae_emulator.timing.intervals import IntervalSampling
 
 from ..region_spec import RegionKind, RegionSpec
 from .adapters import ADAPTERS, check_known_values
@@ -38,6 +39,8 @@ class DaeDevice:
     stats: Stats
     launches: LaunchLog
     verify: bool = False
+    intervals: IntervalSampling | None = None    # timing="sampled": launches too big to time in full are
+                                                 # timed on sampled intervals of their stream
 
     def run(self, spec: RegionSpec, args: list[torch.Tensor]) -> list[torch.Tensor]:
         start_ns = time.time_ns()
@@ -61,13 +64,14 @@ class DaeDevice:
         self.stats.record_launch(spec.key, spec.kind.value, self.config.name, self.config.dram_bandwidth_gbs,
                                  lookups=trace.lookups, bytes_read=trace.bytes_read,
                                  bytes_written=trace.bytes_written, emulator_seconds=elapsed, cost=result.cost,
-                                 execute_ops=count_execute_ops(trace))
+                                 execute_ops=count_execute_ops(trace), cost_margin=result.cost_margin)
         outputs = finish(layout, result.outputs, self, self.verify)
-        self.launches.record(Launch.of(key, self.config, start_ns, time.time_ns() - start_ns, result.cost))
+        self.launches.record(Launch.of(key, self.config, start_ns, time.time_ns() - start_ns, result.cost,
+                                       result.cost_margin))
         return outputs
 
     def _timed_run(self, program: Program, inputs: dict[str, torch.Tensor],
                    sizes: dict[str, int] | None) -> tuple[dae_emulator.RunResult, float]:
         start = time.perf_counter()
-        result = dae_emulator.run(program, inputs, self.config, sizes=sizes)
+        result = dae_emulator.run(program, inputs, self.config, sizes=sizes, intervals=self.intervals)
         return result, time.perf_counter() - start

@@ -11,18 +11,19 @@ error at the stated confidence, and halves each time it does not. The gap to the
 drawn between half and one and a half periods, not fixed: a graph that launches one region twice a step on
 different indices (a GCN's ``norm[src]`` and ``norm[dst]``) would otherwise have only one of the two timed,
 a systematic sample's known failure on periodic populations. The launches in between run on the host's own
-kernel; their modeled cost is estimated with a regression estimator (``runtime.estimate``) whose auxiliary
+kernel; their modeled cost is estimated with a regression estimator (``dae_emulator.timing.estimator``) whose auxiliary
 variable is the launch's index elements, known for every launch.
 """
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import dataclass, fields, replace
 
 import torch
 
-from .estimate import Line, projected_relative_margin, regression_total
+from dae_emulator.timing.estimator import Line, projected_relative_margin, regression_total
 from .stats import RegionRecord
 
 MIN_DETAILED = 3     # launches of a class timed in detail before any is estimated
@@ -139,7 +140,11 @@ class SampledUnit:
                               longest_launch_seconds=longest.longest_launch_seconds)
         totals = {name: regression_total(self._sizes, [getattr(r, name) for r in samples], self.size_total,
                                          self.launches, self.confidence) for name in _ESTIMATED}
-        return replace(record, modeled_seconds_margin=totals["modeled_seconds"].margin,
+        # two-stage sampling (Cochran, chapters 10-11): the launches' spread, and the error of the launches
+        # timed on sampled intervals, which stands for launches / detailed launches of them each
+        within = self.launches / len(samples) * sum(r.modeled_seconds_margin ** 2 for r in samples)
+        return replace(record, modeled_seconds_margin=math.sqrt(totals["modeled_seconds"].margin ** 2 + within),
+                       interval_launches=sum(r.interval_launches for r in samples),
                        **{name: (max(round(e.value), 0) if name in _COUNTS else max(e.value, 0.0))
                           for name, e in totals.items()})
 

@@ -37,6 +37,7 @@ class RegionRecord:
     execute_ops: float = 0.0         # execute-unit instructions (vector and scalar): the roofline's work
     detailed_launches: int = 0       # launches timed in detail; the others' figures are estimated from them
     modeled_seconds_margin: float = 0.0   # half-width of modeled_seconds' interval (0: every launch timed)
+    interval_launches: int = 0       # launches timed in detail on sampled intervals of their stream
 
     @property
     def hit_rate(self) -> float:
@@ -51,6 +52,12 @@ class RegionRecord:
         return self.detailed_launches < self.launches
 
     @property
+    def interval(self) -> bool:
+        """Whether modeled_seconds is given with an interval: some launches were not timed in detail, or
+        some were timed on sampled intervals of their stream (launches too big to time in full)."""
+        return self.estimated or self.modeled_seconds_margin > 0
+
+    @property
     def modeled_seconds_low(self) -> float:
         return max(self.modeled_seconds - self.modeled_seconds_margin, 0.0)
 
@@ -63,7 +70,9 @@ class RegionRecord:
         return self.dram_bytes / self.modeled_seconds / 1e9 if self.modeled_seconds else 0.0
 
     def add_launch(self, *, lookups: int, bytes_read: int, bytes_written: int, emulator_seconds: float,
-                   cost: CostRecord, execute_ops: float) -> "RegionRecord":
+                   cost: CostRecord, execute_ops: float, cost_margin: float = 0.0) -> "RegionRecord":
+        """``cost_margin``: half-width of ``cost.seconds``' interval where the launch was timed on sampled
+        intervals (the launches' errors are independent: their margins add in quadrature)."""
         longest = cost.seconds > self.longest_launch_seconds
         return replace(
             self, launches=self.launches + 1, lookups=self.lookups + lookups,
@@ -75,7 +84,9 @@ class RegionRecord:
             energy_joules=self.energy_joules + cost.energy_joules,
             bound=cost.bound.value if longest else self.bound,
             longest_launch_seconds=max(self.longest_launch_seconds, cost.seconds),
-            execute_ops=self.execute_ops + execute_ops, detailed_launches=self.detailed_launches + 1)
+            execute_ops=self.execute_ops + execute_ops, detailed_launches=self.detailed_launches + 1,
+            modeled_seconds_margin=math.hypot(self.modeled_seconds_margin, cost_margin),
+            interval_launches=self.interval_launches + (cost_margin > 0))
 
 
 def combined(name: str, kind: str, records: "list[RegionRecord] | tuple[RegionRecord, ...]") -> RegionRecord:
@@ -90,7 +101,8 @@ def combined(name: str, kind: str, records: "list[RegionRecord] | tuple[RegionRe
         sum(r.cache_hits for r in records), sum(r.cache_misses for r in records),
         sum(r.energy_joules for r in records), longest.bound if longest else "",
         longest.longest_launch_seconds if longest else 0.0, sum(r.execute_ops for r in records),
-        sum(r.detailed_launches for r in records), math.sqrt(sum(r.modeled_seconds_margin ** 2 for r in records)))
+        sum(r.detailed_launches for r in records), math.sqrt(sum(r.modeled_seconds_margin ** 2 for r in records)),
+        sum(r.interval_launches for r in records))
 
 
 def count_execute_ops(trace: LaunchTrace) -> float:
@@ -140,6 +152,7 @@ def _row(r: RegionRecord, bound: str) -> tuple[str, ...]:
     launches, modeled = str(r.launches), f"{r.modeled_seconds * 1e3:.4f}"
     if r.estimated:
         launches += f" ({r.detailed_launches} timed)"
+    if r.interval:
         modeled += f" ±{r.modeled_seconds_margin * 1e3:.4f}"
     return (r.name, r.kind, launches, str(r.lookups), str(r.bytes_read), modeled,
             f"{r.dram_bytes / 1e6:.3f}", f"{r.dram_gbs:.1f} ({r.peak_dram_gbs:g})", f"{r.hit_rate:.2f}",
@@ -170,6 +183,9 @@ class Report:
             lines.append("timing='sampled': where a region has launches not timed in detail, its figures that add "
                          "up over launches are estimated from those timed, and modeled ms is given with its "
                          "interval at the timing_confidence option (timing='full' times every launch)")
+        if any(r.interval_launches for r in self.regions):
+            lines.append("timing='sampled': launches too big to time in full had their pipelines timed on sampled "
+                         "intervals of their stream (traffic and hits exact, modeled ms with its interval)")
         if self.kernels:
             lines += ["", "run as Triton kernels (measured, not modeled):"]
             lines += [f"  {k.name} ({k.kind}) on {k.device}: {k.launches} launch(es), {k.seconds * 1e3:.4f} ms"
@@ -269,13 +285,16 @@ class Launch:
     energy_joules: float
     detailed: bool = True            # timed in detail; else (timing="sampled") its modeled time is estimated
                                      # from its region's sample, and bound, cores, DRAM and energy are unknown
+    margin_seconds: float = 0.0      # timed in detail on sampled intervals: half-width of its modeled time's
+                                     # interval (its cores' spans are estimates too)
 
     @staticmethod
-    def of(region: str, device: DeviceConfig, start_ns: int, host_ns: int, cost: CostRecord) -> "Launch":
+    def of(region: str, device: DeviceConfig, start_ns: int, host_ns: int, cost: CostRecord,
+           margin_seconds: float = 0.0) -> "Launch":
         hz = device.clock_ghz * 1e9
         return Launch(region, device.name, start_ns, host_ns, cost.seconds, cost.bound.value,
                       tuple(c / hz for c in cost.core_cycles), cost.dram_bytes_read + cost.dram_bytes_written,
-                      cost.energy_joules)
+                      cost.energy_joules, margin_seconds=margin_seconds)
 
     @staticmethod
     def estimated(region: str, device: DeviceConfig, start_ns: int, host_ns: int, seconds: float) -> "Launch":

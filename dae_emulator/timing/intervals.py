@@ -1,0 +1,192 @@
+"""Interval sampling of one launch: SMARTS (Wunderlich et al., ISCA 2003) inside a launch too big to time
+in full.
+
+The cache is replayed over the whole line stream, as in the full model: that is the functional warming,
+and it leaves every line's hit or miss, and so the launch's traffic, exact. Only the pipelines (queues,
+request slots, callbacks, the DRAM bus: ``pipeline.replay``, most of the model's time) are sampled. The
+stream's events, in device order, are cut into units of about ``unit_lines`` lines (a whole number of
+events per core). The first unit is timed from the launch's start, as the full model times it; the last,
+with the write-backs at the end, after a warm-up; of the units between, a systematic sample with a random
+start, each timed after ``warm_units`` units of detailed warming (the pipelines start empty, and fill
+before the timed interval begins). A unit's cycles are how far it moves the cores' mean finish (the
+latest core's finish is noisier: which core is latest changes from one boundary to the next).
+
+The cycles of the units between are estimated with the regression estimator (``estimator``) on an
+auxiliary measure known for every unit from the cache replay: the unit's lower bound, the largest of its
+DRAM bus time, its busiest access unit's issue cycles and execute unit's callback cycles, and its
+misses times the DRAM latency over all cores' request slots. The sample grows (its step halves)
+until the launch's interval is within ``error`` at ``confidence``; where it would take every unit, the
+launch is timed in full instead. Stalls and per-core cycles are scaled from the sampled units; traffic,
+hits, misses and event counts are exact.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from dae_emulator.config import DeviceConfig
+from dae_emulator.cost import CostRecord
+from dae_emulator.timing.estimator import Estimate, regression_total
+from dae_emulator.timing.model import PreparedLaunch, full_cycles, horizon_among, prepare
+from dae_emulator.timing.pipeline import Tally
+from dae_emulator.trace import LaunchTrace
+
+
+# A core's access unit runs up to a queue depth of events ahead of its execute unit, so a unit's cycles
+# depend on how full the queues are at its boundaries: a unit spans at least this many queue depths per core
+# (census sums of units a quarter as long erred by 2%; this long, by under 0.1%).
+QUEUE_SPANS = 4
+# Sampling pays where it times at most one unit in this many, its warm-ups included; a launch that needs
+# more to meet the target error is timed in full.
+MIN_STEP = 2
+
+
+@dataclass(frozen=True)
+class IntervalSampling:
+    """How a launch's pipelines are sampled."""
+
+    error: float = 0.02          # target relative half-width of the launch's cycles
+    confidence: float = 0.95
+    unit_lines: int = 4096       # lines in a timed unit (about)
+    warm_units: int = 1          # units of detailed warming before each timed unit
+    first_sample: int = 8        # units between the first and the last timed before the first check
+    seed: int = 0                # the systematic sample's random start
+
+    def __post_init__(self) -> None:
+        if not 0 < self.error < 1 or not 0 < self.confidence < 1:
+            raise ValueError(f"error and confidence must lie in (0, 1), got {self.error} and {self.confidence}")
+        if self.unit_lines < 1 or self.warm_units < 0 or self.first_sample < 2:
+            raise ValueError("unit_lines must be positive, warm_units non-negative and first_sample at least 2")
+
+
+@dataclass(frozen=True)
+class SampledCost:
+    """A launch's cost with its cycles estimated from sampled units (``margin_cycles`` 0: timed in full)."""
+
+    record: CostRecord
+    margin_cycles: float       # half-width of the cycles' interval at the sampling's confidence
+    units: int                 # units the launch's events were cut into (1: not cut, timed in full)
+    timed_units: int           # units timed in detail (warm-ups not counted)
+
+    @property
+    def sampled(self) -> bool:
+        return self.timed_units < self.units
+
+    @property
+    def margin_seconds(self) -> float:
+        return self.margin_cycles * self.record.seconds / self.record.cycles if self.record.cycles else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _unit_bounds(events: np.ndarray, unit: int, units: int, core_of_event: np.ndarray, line_start: np.ndarray,
+                 access_lines: np.ndarray, execute_lines: np.ndarray, hit: np.ndarray, write: np.ndarray,
+                 dram_write: np.ndarray, entries: np.ndarray, token_cycles: np.ndarray, cores: int,
+                 transfer: float, miss_latency: float, slots: int) -> np.ndarray:
+    """Each unit's lower bound on its cycles (the module docstring's auxiliary measure; the misses' latency
+    is taken as spread evenly over the cores). A unit's lines are contiguous in the stream."""
+    bound = np.empty(units)
+    issue, compute = np.zeros(cores), np.zeros(cores)
+    for u in range(units):
+        stop = min((u + 1) * unit, events.size)
+        issue[:] = 0.0
+        compute[:] = 0.0
+        for position in range(u * unit, stop):
+            event = events[position]
+            core = core_of_event[event]
+            issue[core] += max(access_lines[event], entries[event], 1)
+            compute[core] += token_cycles[event] + execute_lines[event]
+        last = events[stop - 1]
+        sent = misses = 0
+        for line in range(line_start[events[u * unit]], line_start[last] + access_lines[last] + execute_lines[last]):
+            missed = not write[line] and not hit[line]
+            misses += missed
+            sent += missed or dram_write[line]
+        bound[u] = max(sent * transfer, misses * miss_latency / (slots * cores), issue.max(), compute.max())
+    return bound
+
+
+@dataclass(frozen=True)
+class _Timed:
+    """One unit timed: its cycles and its per-core tallies' moves. A unit's cycles are how far it moves the
+    cores' mean finish; the last unit's run to the launch's end (its latest core's finish, or its last
+    transfer), so that the units' cycles add up to the launch's."""
+
+    cycles: float
+    tally: np.ndarray
+
+
+class _Units:
+    """The launch's events cut into units, and the units timed so far."""
+
+    def __init__(self, launch: PreparedLaunch, sampling: IntervalSampling, unit: int) -> None:
+        self.launch, self.sampling, self.unit = launch, sampling, unit
+        self.count = -(-launch.events.size // unit)
+        self.bucket_width = launch.bucket_width     # as the full model's: the bus serves alike
+        self.timed: dict[int, _Timed] = {}
+
+    def span(self, u: int) -> tuple[int, int]:
+        return u * self.unit, min((u + 1) * self.unit, self.launch.events.size)
+
+    def time(self, u: int) -> _Timed:
+        if u not in self.timed:
+            self.timed[u] = self._time(u)
+        return self.timed[u]
+
+    def _time(self, u: int) -> _Timed:
+        launch = self.launch
+        start, stop = self.span(u)
+        warm_start = max(0, start - self.sampling.warm_units * self.unit)
+        last = stop == launch.events.size
+        events = launch.events[warm_start:stop]
+        tally, last_data, marked = launch.replay(events, horizon_among(launch, events), self.bucket_width,
+                                                 launch.cached.dirty_at_end if last else 0, start - warm_start)
+        end = max(tally[:, Tally.FINISH].max(), last_data) if last else tally[:, Tally.FINISH].mean()
+        return _Timed(float(end - marked[:, Tally.FINISH].mean()), tally - marked)
+
+
+def _unit_events(launch: PreparedLaunch, unit_lines: int) -> int:
+    """Events per unit: about ``unit_lines`` lines, and at least ``QUEUE_SPANS`` queue depths of events, the
+    same number for every core."""
+    cores = launch.config.cores
+    lines_per_event = max(launch.stream.line.size, 1) / max(launch.events.size, 1)
+    return cores * max(1, round(unit_lines / (cores * lines_per_event)), QUEUE_SPANS * launch.capacity)
+
+
+def estimate_sampled(trace: LaunchTrace, config: DeviceConfig, sampling: IntervalSampling) -> SampledCost:
+    """Modeled cost of running ``trace`` on ``config`` with the pipelines timed on sampled intervals, or in
+    full where sampling would not time at most ``1 / MIN_STEP`` of the events (warm-ups included)."""
+    launch = prepare(trace, config)
+    units = _Units(launch, sampling, _unit_events(launch, sampling.unit_lines))
+    middle = units.count - 2
+    smallest_step = MIN_STEP * (1 + sampling.warm_units)
+    step = 1 << int(math.log2(middle / sampling.first_sample)) if middle >= sampling.first_sample else 0
+    if step < smallest_step:
+        return SampledCost(launch.record(*full_cycles(launch)), 0.0, 1, 1)
+    dram, stream = launch.dram, launch.stream
+    bounds = _unit_bounds(launch.events, units.unit, units.count, launch.core_of_event, stream.line_start,
+                          stream.access_lines, stream.execute_lines, launch.cached.hits, stream.write,
+                          launch.cached.dram_write, launch.entries, launch.token_cycles, config.cores,
+                          dram.transfer_cycles, dram.miss_latency, config.max_outstanding)
+    offset = random.Random(sampling.seed).randrange(step)
+    ends = units.time(0).cycles + units.time(units.count - 1).cycles
+    while step >= smallest_step:
+        sample = range(1 + offset % step, units.count - 1, step)
+        middle_total = regression_total([bounds[u] for u in sample], [units.time(u).cycles for u in sample],
+                                        float(bounds[1:-1].sum()), middle, sampling.confidence)
+        if middle_total.margin <= sampling.error * (ends + middle_total.value):
+            return _sampled_cost(launch, units, sample, middle_total, ends + middle_total.value)
+        step //= 2      # the sample doubles, keeping the units already timed
+    return SampledCost(launch.record(*full_cycles(launch)), 0.0, 1, 1)
+
+
+def _sampled_cost(launch: PreparedLaunch, units: _Units, sample: range, middle: Estimate,
+                  total: float) -> SampledCost:
+    """The record: the sampled units' tallies scaled to the units between, as their cycles were."""
+    measured = sum(units.time(u).cycles for u in sample)
+    scale = middle.value / measured if measured > 0 else (units.count - 2) / len(sample)
+    tally = units.time(0).tally + units.time(units.count - 1).tally + scale * sum(units.time(u).tally for u in sample)
+    return SampledCost(launch.record(total, tally), middle.margin, units.count, 2 + len(sample))
