@@ -34,6 +34,10 @@ hold variants, each from its ``program`` line; see the README there). They take 
 compiled region, under their own names (KG: the entity table once; SpAttn: no offsets, the pooling k in
 ``sizes=``).
 
+Every launch is also timed on sampled intervals (``dae_emulator.timing.intervals``, what ``timing="sampled"``
+does to launches too big to time in full); a line gives the error against full over the launches big enough
+to be sampled, and how often the interval covered the full count.
+
 The last line is ``O3/O0 geomean: A; hand-written/Ember-O3 geomean: B, worst: C``: A is the geomean speedup
 of level 3 over level 0; B and C are the geomean and the minimum over workloads of hand-written cycles
 over level-3 cycles (above 1.0: the compiler is faster). The line before it gives the ceiling of A: the
@@ -54,6 +58,7 @@ import torch
 import dae_emulator
 from dae_emulator.config import DeviceConfig
 from dae_emulator.cost import CostRecord
+from dae_emulator.timing.intervals import IntervalSampling, estimate_sampled
 from dae_emulator.timing.stream import event_cores
 from dae_emulator.trace import LaunchTrace, Side
 from torch_ember.pipeline import compile_region
@@ -79,6 +84,29 @@ def handwritten_programs(family: str) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------------------- measuring
 
+@dataclass(frozen=True)
+class IntervalCheck:
+    """One launch timed on sampled intervals (``timing.intervals``) beside its full cycles."""
+
+    full_cycles: float
+    sampled_cycles: float
+    margin_cycles: float
+    sampled: bool          # false: too small to sample, timed in full
+
+    @property
+    def error(self) -> float:
+        return abs(self.sampled_cycles - self.full_cycles) / self.full_cycles if self.full_cycles else 0.0
+
+    @property
+    def covers(self) -> bool:
+        return abs(self.sampled_cycles - self.full_cycles) <= self.margin_cycles
+
+    @staticmethod
+    def of(trace: LaunchTrace, cost: CostRecord, device: DeviceConfig) -> "IntervalCheck":
+        sampled = estimate_sampled(trace, device, IntervalSampling())
+        return IntervalCheck(cost.cycles, sampled.record.cycles, sampled.margin_cycles, sampled.sampled)
+
+
 @dataclass
 class Result:
     workload: Workload
@@ -88,6 +116,7 @@ class Result:
     hand_trace: LaunchTrace
     roofline: float
     seconds: float
+    intervals: list[IntervalCheck]      # every launch's cycles on sampled intervals beside its full ones
 
     @property
     def speedup(self) -> float:
@@ -117,7 +146,7 @@ def _close(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
 def measure(w: Workload, device: DeviceConfig) -> Result:
     """Run ``w`` at every level and hand-written, check every output, return the modeled times."""
     start = time.perf_counter()
-    cycles, level_out = {}, {}
+    cycles, level_out, intervals = {}, {}, []
     for level in LEVELS:
         total, outs = 0.0, []
         for launch in w.launches:
@@ -125,6 +154,7 @@ def measure(w: Workload, device: DeviceConfig) -> Result:
             result = dae_emulator.run(program, launch.inputs, device, sizes=launch.sizes)
             total += result.cost.cycles
             outs.append(result.outputs)
+            intervals.append(IntervalCheck.of(result.trace, result.cost, device))
         cycles[level], level_out[level] = total, outs
     for i, launch in enumerate(w.launches):
         for name, expected in launch.reference().items():
@@ -138,8 +168,9 @@ def measure(w: Workload, device: DeviceConfig) -> Result:
     for name, (launch_index, output) in w.hand_outputs.items():
         _close(hand.outputs[name], level_out[3][launch_index][output],
                f"{w.family} {w.name} hand-written {name} against level 3")
+    intervals.append(IntervalCheck.of(hand.trace, hand.cost, device))
     return Result(w, cycles, hand.cost.cycles, hand.cost, hand.trace, roofline_cycles(w, device),
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, intervals)
 
 
 def binding_limit(r: Result, device: DeviceConfig) -> str:
@@ -223,6 +254,11 @@ def run_suite(scale: str = "full", families=FAMILIES, device: DeviceConfig | str
             del workload
     out("geomean speedup over O0: " + ", ".join(
         f"O{lv} {geomean(r.cycles[0] / r.cycles[lv] for r in results):.2f}x" for lv in LEVELS))
+    checks = [c for r in results for c in r.intervals]
+    sampled = [c for c in checks if c.sampled]
+    out(f"interval sampling vs full on these launches: {len(sampled)} of {len(checks)} big enough to sample"
+        + (f", worst error {100 * max(c.error for c in sampled):.2f}%, mean {100 * sum(c.error for c in sampled) / len(sampled):.2f}%, "
+           f"intervals covered full in {sum(c.covers for c in sampled)} of {len(sampled)}" if sampled else ""))
     below = [r for r in results if r.of_roofline < ROOFLINE_TARGET]
     if below:
         out(f"hand-written programs below {ROOFLINE_TARGET:.0%} of the roofline, and what binds them:")

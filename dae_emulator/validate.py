@@ -2,7 +2,13 @@
 message-passing programs.
 
 Run ``python -m dae_emulator.validate``: one line per program (reference cycles, fast cycles, error), then
-the worst error; the exit status is non-zero when the worst error is above the tolerance. The programs
+the worst error; the exit status is non-zero when the worst error is above the tolerance.
+
+``--intervals`` checks interval sampling (``timing.intervals``) against the fast model timing every event
+instead: each program's work is repeated until its launch has ``INTERVAL_UNITS`` units (too big for the
+reference; the fast model in full is the yardstick here), then one line per program gives both cycle
+counts, the error, the interval's half-width and whether the interval covers the full count; the exit
+status is non-zero when the worst error is above ``INTERVAL_TOLERANCE``. The programs
 span pooling factors (even and uneven bags), row widths, index locality, queue capacities, request slots,
 bandwidth, cache size and core counts (each core taking a block of the work, or tiles of it in turn), and
 wide buffered rows where the scratchpad holding the operand queues limits their depth, so that every bound
@@ -21,9 +27,12 @@ from dae_emulator.config import DeviceConfig, preset
 from dae_emulator.reference import simulate
 from dae_emulator.synthetic import Locality, bag_queue_depth, embedding_bag_trace, scatter_trace
 from dae_emulator.timing import estimate
+from dae_emulator.timing.intervals import IntervalSampling, SampledCost, estimate_sampled, unit_count
 from dae_emulator.trace import LaunchTrace
 
 TOLERANCE = 0.10
+INTERVAL_UNITS = 128          # units each program's launch is scaled to for the interval-sampling check
+INTERVAL_TOLERANCE = 0.05     # worst error of interval sampling against the full fast model
 
 
 @dataclass(frozen=True)
@@ -144,13 +153,64 @@ def report(comparisons: list[Comparison]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class IntervalComparison:
+    program: Program             # scaled to ``INTERVAL_UNITS`` units
+    full_cycles: float
+    sampled: SampledCost
+
+    @property
+    def error(self) -> float:
+        return abs(self.sampled.record.cycles - self.full_cycles) / self.full_cycles
+
+    @property
+    def covers(self) -> bool:
+        return abs(self.sampled.record.cycles - self.full_cycles) <= self.sampled.margin_cycles
+
+
+def compare_intervals(program: Program, sampling: IntervalSampling = IntervalSampling()) -> IntervalComparison:
+    """``program`` with its bags (messages' destinations) repeated until its launch has ``INTERVAL_UNITS``
+    units, timed in full and on sampled intervals."""
+    repeat = -(-INTERVAL_UNITS // unit_count(program.trace(), program.config, sampling))
+    scaled = dataclasses.replace(program, num_bags=program.num_bags * repeat)
+    trace = scaled.trace()
+    return IntervalComparison(scaled, estimate(trace, scaled.config).cycles,
+                              estimate_sampled(trace, scaled.config, sampling))
+
+
+def interval_report(comparisons: list[IntervalComparison], sampling: IntervalSampling) -> str:
+    width = max(len(c.program.name) for c in comparisons)
+    lines = [f"interval sampling against the full fast model (target error {sampling.error:.0%} at "
+             f"{sampling.confidence:.0%} confidence), each program's work repeated to about {INTERVAL_UNITS} units",
+             f"{'program':<{width}}  {'bags':>7}  {'units':>5}  {'timed':>5}  {'full':>12}  {'sampled':>12}  "
+             f"{'error':>7}  {'margin':>7}  covers"]
+    for c in comparisons:
+        s = c.sampled
+        lines.append(f"{c.program.name:<{width}}  {c.program.num_bags:>7}  {s.units:>5}  {s.timed_units:>5}  "
+                     f"{c.full_cycles:>12.0f}  {s.record.cycles:>12.0f}  {100 * c.error:>6.2f}%  "
+                     f"{100 * s.margin_cycles / s.record.cycles:>6.2f}%  {'yes' if c.covers else 'no'}")
+    sampled = [c for c in comparisons if c.sampled.sampled]
+    covered = sum(c.covers for c in sampled)
+    lines.append(f"interval sampling vs full: worst error {100 * max(c.error for c in comparisons):.2f}% over "
+                 f"{len(comparisons)} programs ({len(sampled)} sampled, the others timed in full); "
+                 f"intervals covered full in {covered} of {len(sampled)}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run only programs whose name contains this text")
+    parser.add_argument("--intervals", action="store_true",
+                        help="check interval sampling against the full fast model instead (no reference)")
     args = parser.parse_args(argv)
     programs = [p for p in PROGRAMS if args.only is None or args.only in p.name]
     if not programs:
         parser.error(f"no program matches {args.only!r}")
+    if args.intervals:
+        sampling = IntervalSampling()
+        checked = [compare_intervals(program, sampling) for program in programs]
+        print(interval_report(checked, sampling))
+        return 0 if max(c.error for c in checked) <= INTERVAL_TOLERANCE else 1
     comparisons = [compare(program) for program in programs]
     print(report(comparisons))
     return 0 if max(c.error for c in comparisons) <= TOLERANCE else 1

@@ -45,6 +45,7 @@ class Line:
     slope: float               # 0 where every sampled x is equal
     residual_variance: float   # nan with too few samples to tell
     degrees_of_freedom: int
+    sxx: float = 0.0           # the sampled x's sum of squared deviations
 
     @staticmethod
     def fit(xs: Sequence[float], ys: Sequence[float]) -> "Line":
@@ -54,7 +55,13 @@ class Line:
         slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx if sxx > 0 else 0.0
         df = n - (2 if sxx > 0 else 1)
         residuals = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys))
-        return Line(mean_x, mean_y, slope, residuals / df if df > 0 else math.nan, df)
+        return Line(mean_x, mean_y, slope, residuals / df if df > 0 else math.nan, df, sxx)
+
+    @property
+    def explained(self) -> float:
+        """The share of the sample's spread in ``y`` the line explains (r squared; 0 for a flat sample)."""
+        total = self.residual_variance * self.degrees_of_freedom + self.slope ** 2 * self.sxx
+        return self.slope ** 2 * self.sxx / total if total > 0 else 0.0
 
     def at(self, x: float) -> float:
         return self.mean_y + self.slope * (x - self.mean_x)

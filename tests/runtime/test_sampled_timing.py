@@ -180,3 +180,31 @@ def test_the_regression_estimator(pairs, confidence, unsampled, intercept, slope
 def test_work_counts_index_elements_and_distinct_ones(index):
     work = sampling.Work.of({"table": torch.randn(4, 2), "indices": index, "mask": torch.tensor([True])})
     assert (work.elements, work.distinct) == (4, 3 if index[0] != -1 else 2)
+
+
+def test_a_launch_too_big_to_time_in_full_is_timed_on_sampled_intervals_and_says_so():
+    """On ``edge`` (one core), a bag of 40k lookups of 64 floats cuts into enough units to sample: under
+    "sampled" its record carries the interval (report, profiler), near the full-detail figure, with the same
+    outputs and exact traffic; under "full" nothing is sampled."""
+    from torch_ember.profiler import _timing
+    generator = torch.Generator().manual_seed(0)
+    args = _bag_args(generator, 100_000, 64, 2048, 20)
+    results = {}
+    for name in ("full", "sampled"):
+        options = EmberOptions(device="edge", timing=name)
+        with Session() as session:
+            outputs = launch_region(BAG, options, args)
+        results[name] = (session.stats.report(), outputs, session.launches.snapshot())
+    (full_report, full_out, _), (report, out, launches) = results["full"], results["sampled"]
+    torch.testing.assert_close(out[0], full_out[0])
+    full, sampled = full_report.total(), report.total()
+    assert full.modeled_seconds_margin == 0 and full.interval_launches == 0 and not full.interval
+    assert sampled.interval_launches == 1 and sampled.interval and not sampled.estimated
+    assert 0 < sampled.modeled_seconds_margin <= 0.02 * sampled.modeled_seconds
+    assert abs(sampled.modeled_seconds - full.modeled_seconds) <= 0.02 * full.modeled_seconds
+    assert (sampled.dram_bytes, sampled.cache_hits, sampled.lookups) == (full.dram_bytes, full.cache_hits, full.lookups)
+    text = str(report)
+    assert " ±" in text and "timed on sampled intervals of their stream" in text
+    (launch,) = launches
+    assert launch.detailed and launch.margin_seconds == pytest.approx(sampled.modeled_seconds_margin)
+    assert _timing(launch).startswith("timed in detail on sampled intervals")
