@@ -4,20 +4,22 @@ in full.
 The cache is replayed over the whole line stream, as in the full model: that is the functional warming,
 and it leaves every line's hit or miss, and so the launch's traffic, exact. Only the pipelines (queues,
 request slots, callbacks, the DRAM bus: ``pipeline.replay``, most of the model's time) are sampled. The
-stream's events, in device order, are cut into units of about ``unit_lines`` lines (a whole number of
-events per core). The first unit is timed from the launch's start, as the full model times it; the last,
-with the write-backs at the end, after a warm-up; of the units between, a systematic sample with a random
-start, each timed after ``warm_units`` units of detailed warming (the pipelines start empty, and fill
-before the timed interval begins). A unit's cycles are how far it moves the cores' mean finish (the
-latest core's finish is noisier: which core is latest changes from one boundary to the next).
+stream's events, in device order, are cut into units of about ``unit_lines`` lines and at least
+``QUEUE_SPANS`` queue depths of events per core. The first unit is timed from the launch's start, as the
+full model times it; the last, with the write-backs at the end, after a warm-up; of the units between, one
+drawn at random in each stratum of ``step`` units, each timed after ``warm_units`` units of detailed warming
+(the pipelines start empty, and fill before the timed interval begins).
 
-The cycles of the units between are estimated with the regression estimator (``estimator``) on an
-auxiliary measure known for every unit from the cache replay: the unit's lower bound, the largest of its
-DRAM bus time, its busiest access unit's issue cycles and execute unit's callback cycles, and its
-misses times the DRAM latency over all cores' request slots. The sample grows (its step halves)
-until the launch's interval is within ``error`` at ``confidence``; where it would take every unit, the
-launch is timed in full instead. Stalls and per-core cycles are scaled from the sampled units; traffic,
-hits, misses and event counts are exact.
+A unit's cycles are how far it moves the cores' mean finish. Their total over the units between is
+estimated with the regression estimator (``estimator``) on an auxiliary measure known for every unit from
+the cache replay: the unit's lower bound, the largest of its DRAM bus time, its busiest access unit's issue
+cycles and execute unit's callback cycles, and its misses times the DRAM latency over all cores' request
+slots. Each core's finish is then the first and last units' moves of it plus that total times the core's
+pace in the sample (``_pace``), and the launch's cycles are the latest core's. The interval adds to the
+estimator's a bound on the warming's bias (``_warming_bias``). The sample doubles (its step halves) until
+the interval is within ``error`` at ``confidence``; where that would take more than ``1 / MIN_STEP`` of the
+events, the launch is timed in full instead. Stalls and per-core tallies are scaled from the sampled units;
+traffic, hits, misses and event counts are exact.
 """
 from __future__ import annotations
 
@@ -117,12 +119,18 @@ def _unit_bounds(events: np.ndarray, unit: int, units: int, core_of_event: np.nd
 
 @dataclass(frozen=True)
 class _Timed:
-    """One unit timed: its cycles and its per-core tallies' moves. A unit's cycles are how far it moves the
-    cores' mean finish; the last unit's run to the launch's end (its latest core's finish, or its last
-    transfer), so that the units' cycles add up to the launch's."""
+    """One unit timed: how far it moved each core's finish (``core``), its per-core tallies' moves, and for
+    the launch's last unit, how far its last transfer ran past the latest core's finish (``tail``)."""
 
-    cycles: float
+    core: np.ndarray
     tally: np.ndarray
+    tail: float = 0.0
+
+    @property
+    def cycles(self) -> float:
+        """How far the unit moved the cores' mean finish (the estimator's ``y``: the latest core's move is
+        noisier, as which core is latest changes from one boundary to the next)."""
+        return float(self.core.mean())
 
 
 class _Units:
@@ -144,15 +152,20 @@ class _Units:
 
     def time_warmed(self, u: int, warm_units: int) -> _Timed:
         """Unit ``u`` timed after ``warm_units`` units of detailed warming."""
+        return self.time_span(u, u + 1, warm_units)
+
+    def time_span(self, first: int, stop: int, warm_units: int) -> _Timed:
+        """Units ``[first, stop)`` timed together after ``warm_units`` units of detailed warming."""
         launch = self.launch
-        start, stop = self.span(u)
+        start, end = self.span(first)[0], self.span(stop - 1)[1]
         warm_start = max(0, start - warm_units * self.unit)
-        last = stop == launch.events.size
-        events = launch.events[warm_start:stop]
+        last = end == launch.events.size
+        events = launch.events[warm_start:end]
         tally, last_data, marked = launch.replay(events, horizon_among(launch, events), self.bucket_width,
                                                  launch.cached.dirty_at_end if last else 0, start - warm_start)
-        end = max(tally[:, Tally.FINISH].max(), last_data) if last else tally[:, Tally.FINISH].mean()
-        return _Timed(float(end - marked[:, Tally.FINISH].mean()), tally - marked)
+        moved = tally - marked
+        tail = max(last_data - tally[:, Tally.FINISH].max(), 0.0) if last else 0.0
+        return _Timed(moved[:, Tally.FINISH].copy(), moved, float(tail))
 
 
 def _unit_events(launch: PreparedLaunch, unit_lines: int) -> int:
@@ -185,19 +198,46 @@ def estimate_sampled(trace: LaunchTrace, config: DeviceConfig, sampling: Interva
                           launch.cached.dram_write, launch.entries, launch.token_cycles, config.cores,
                           dram.transfer_cycles, dram.miss_latency, config.max_outstanding)
     draws = random.Random(sampling.seed)
-    ends = units.time(0).cycles + units.time(units.count - 1).cycles
+    head_units = step
+    head = units.time_span(0, head_units, 0)   # the launch's start, where a cold cache warms, timed whole
+    last = units.time(units.count - 1)
+    middle = units.count - 1 - head_units
     sample: list[int] = []
     while step >= smallest_step:
-        sample = _one_per_stratum(sample, 1, units.count - 1, step, draws)
-        xs, ys, x_total = [bounds[u] for u in sample], [units.time(u).cycles for u in sample], bounds[1:-1].sum()
+        sample = _one_per_stratum(sample, head_units, units.count - 1, step, draws)
+        xs, ys = [bounds[u] for u in sample], [units.time(u).cycles for u in sample]
+        x_total = bounds[head_units:-1].sum()
         if Line.fit(xs, ys).explained < EXPLAINED:
             xs, x_total = [1.0] * len(sample), middle     # the mean per unit: a weak line's slope biases the total
         middle_total = regression_total(xs, ys, float(x_total), middle, sampling.confidence)
-        margin = middle_total.margin + middle * _warming_bias(units, sample) + _warming_bias(units, [units.count - 1])
-        if margin <= sampling.error * (ends + middle_total.value):
-            return _sampled_cost(launch, units, sample, middle_total.value, margin, ends + middle_total.value)
+        pace = _pace(units, sample)
+        cores = head.core + last.core + middle_total.value * pace
+        total = float(cores.max()) + last.tail
+        margin = (pace.max() * (middle_total.margin + middle * _warming_bias(units, sample))
+                  + _last_unit_bias(units))
+        if margin <= sampling.error * total:
+            return _sampled_cost(launch, units, head, head_units, sample, middle_total.value, margin, total)
         step //= 2      # the sample doubles, keeping the units already timed
     return SampledCost(launch.record(*full_cycles(launch)), 0.0, 1, 1)
+
+
+def _pace(units: _Units, sample: list[int]) -> np.ndarray:
+    """Each core's pace in the sample: how far it moved over how far the cores' mean moved. The launch's
+    cycles are its latest core's finish; where the cores' work or their share of the bus differs, their
+    finishes drift apart over the whole launch (by a tenth on a level-0 bag of the suite), a spread no unit
+    alone shows. Part of the paces' spread is noise, and the latest of many noisy paces is biased high (by
+    1% on a uniform bag of 32 cores), so the paces are shrunk towards 1 by the share of their spread that
+    their own noise accounts for (James and Stein's empirical Bayes shrinkage)."""
+    mean = np.array([units.time(u).cycles for u in sample])
+    moved = np.array([units.time(u).core for u in sample])             # units x cores
+    if mean.sum() <= 0:
+        return np.ones(moved.shape[1])
+    pace = moved.sum(axis=0) / mean.sum()
+    per_unit = moved[mean > 0] / mean[mean > 0, None]
+    noise = per_unit.var(axis=0, ddof=1).mean() / len(per_unit) if len(per_unit) > 1 else math.inf
+    spread = pace.var()
+    keep = max(0.0, 1.0 - noise / spread) if spread > 0 else 0.0
+    return 1.0 + keep * (pace - 1.0)
 
 
 def _one_per_stratum(chosen: list[int], first: int, stop: int, step: int, draws: random.Random) -> list[int]:
@@ -222,10 +262,18 @@ def _warming_bias(units: _Units, sample: list[int]) -> float:
     return max(abs(units.time_warmed(u, warm).cycles - units.time(u).cycles) for u in probes)
 
 
-def _sampled_cost(launch: PreparedLaunch, units: _Units, sample: list[int], middle: float, margin: float,
-                  total: float) -> SampledCost:
-    """The record: the sampled units' tallies scaled to the units between, as their cycles were."""
+def _last_unit_bias(units: _Units) -> float:
+    """As ``_warming_bias``, for the last unit: the largest change of a core's finish and of the tail."""
+    u = units.count - 1
+    once, twice = units.time(u), units.time_warmed(u, 2 * units.sampling.warm_units)
+    return float(np.abs(twice.core - once.core).max()) + abs(twice.tail - once.tail)
+
+
+def _sampled_cost(launch: PreparedLaunch, units: _Units, head: _Timed, head_units: int, sample: list[int],
+                  middle: float, margin: float, total: float) -> SampledCost:
+    """The record: the head's and the last unit's tallies, and the sampled units' scaled to the units between
+    as their cycles were."""
     measured = sum(units.time(u).cycles for u in sample)
-    scale = middle / measured if measured > 0 else (units.count - 2) / len(sample)
-    tally = units.time(0).tally + units.time(units.count - 1).tally + scale * sum(units.time(u).tally for u in sample)
-    return SampledCost(launch.record(total, tally), margin, units.count, 2 + len(sample))
+    scale = middle / measured if measured > 0 else (units.count - 1 - head_units) / len(sample)
+    tally = head.tally + units.time(units.count - 1).tally + scale * sum(units.time(u).tally for u in sample)
+    return SampledCost(launch.record(total, tally), margin, units.count, head_units + 1 + len(sample))
