@@ -15,7 +15,7 @@ estimated with the regression estimator (``estimator``) on an auxiliary measure 
 the cache replay: the unit's lower bound, the largest of its DRAM bus time, its busiest access unit's issue
 cycles and execute unit's callback cycles, and its misses times the DRAM latency over all cores' request
 slots. Each core's finish is then the first and last units' moves of it plus that total times the core's
-pace in the sample (``_pace``), and the launch's cycles are the latest core's. The interval adds to the
+pace in the sample (``_Pace``), and the launch's cycles are the latest core's. The interval adds to the
 estimator's a bound on the warming's bias (``_warming_bias``). The sample doubles (its step halves) until
 the interval is within ``error`` at ``confidence``; where that would take more than ``1 / MIN_STEP`` of the
 events, the launch is timed in full instead. Stalls and per-core tallies are scaled from the sampled units;
@@ -33,7 +33,7 @@ import numpy as np
 
 from dae_emulator.config import DeviceConfig
 from dae_emulator.cost import CostRecord
-from dae_emulator.timing.estimator import Line, regression_total
+from dae_emulator.timing.estimator import Estimate, Line, regression_total, t_quantile
 from dae_emulator.timing.model import PreparedLaunch, full_cycles, horizon_among, prepare
 from dae_emulator.timing.pipeline import Tally
 from dae_emulator.trace import LaunchTrace
@@ -61,8 +61,8 @@ class IntervalSampling:
     confidence: float = 0.95
     unit_lines: int = 4096       # lines in a timed unit (about)
     warm_units: int = 1          # units of detailed warming before each timed unit
-    first_sample: int = 8        # units between the first and the last timed before the first check
-    seed: int = 0                # the systematic sample's random start
+    first_sample: int = 8        # strata (units sampled) at the first check of the interval
+    seed: int = 0                # of the draws of a unit in each stratum
 
     def __post_init__(self) -> None:
         if not 0 < self.error < 1 or not 0 < self.confidence < 1:
@@ -141,18 +141,21 @@ class _Units:
         self.count = -(-launch.events.size // unit)
         self.bucket_width = launch.bucket_width     # as the full model's: the bus serves alike
         self.timed: dict[int, _Timed] = {}
+        self.rewarmed: dict[int, _Timed] = {}
 
     def span(self, u: int) -> tuple[int, int]:
         return u * self.unit, min((u + 1) * self.unit, self.launch.events.size)
 
     def time(self, u: int) -> _Timed:
         if u not in self.timed:
-            self.timed[u] = self.time_warmed(u, self.sampling.warm_units)
+            self.timed[u] = self.time_span(u, u + 1, self.sampling.warm_units)
         return self.timed[u]
 
-    def time_warmed(self, u: int, warm_units: int) -> _Timed:
-        """Unit ``u`` timed after ``warm_units`` units of detailed warming."""
-        return self.time_span(u, u + 1, warm_units)
+    def time_rewarmed(self, u: int) -> _Timed:
+        """Unit ``u`` timed after twice the detailed warming (to bound the warming's bias)."""
+        if u not in self.rewarmed:
+            self.rewarmed[u] = self.time_span(u, u + 1, 2 * self.sampling.warm_units)
+        return self.rewarmed[u]
 
     def time_span(self, first: int, stop: int, warm_units: int) -> _Timed:
         """Units ``[first, stop)`` timed together after ``warm_units`` units of detailed warming."""
@@ -187,9 +190,9 @@ def estimate_sampled(trace: LaunchTrace, config: DeviceConfig, sampling: Interva
     full where sampling would not time at most ``1 / MIN_STEP`` of the events (warm-ups included)."""
     launch = prepare(trace, config)
     units = _Units(launch, sampling, _unit_events(launch, sampling.unit_lines))
-    middle = units.count - 2
+    between = units.count - 2
     smallest_step = MIN_STEP * (1 + sampling.warm_units)
-    step = 1 << int(math.log2(middle / sampling.first_sample)) if middle >= sampling.first_sample else 0
+    step = 1 << int(math.log2(between / sampling.first_sample)) if between >= sampling.first_sample else 0
     if step < smallest_step:
         return SampledCost(launch.record(*full_cycles(launch)), 0.0, 1, 1)
     dram, stream = launch.dram, launch.stream
@@ -205,39 +208,62 @@ def estimate_sampled(trace: LaunchTrace, config: DeviceConfig, sampling: Interva
     sample: list[int] = []
     while step >= smallest_step:
         sample = _one_per_stratum(sample, head_units, units.count - 1, step, draws)
-        xs, ys = [bounds[u] for u in sample], [units.time(u).cycles for u in sample]
-        x_total = bounds[head_units:-1].sum()
-        if Line.fit(xs, ys).explained < EXPLAINED:
-            xs, x_total = [1.0] * len(sample), middle     # the mean per unit: a weak line's slope biases the total
-        middle_total = regression_total(xs, ys, float(x_total), middle, sampling.confidence)
-        pace = _pace(units, sample)
-        cores = head.core + last.core + middle_total.value * pace
-        total = float(cores.max()) + last.tail
-        margin = (pace.max() * (middle_total.margin + middle * _warming_bias(units, sample))
-                  + _last_unit_bias(units))
+        middle_total, model_error = _middle_total(bounds, sample, [units.time(u).cycles for u in sample],
+                                                  head_units, sampling.confidence)
+        pace = _Pace.of(units, sample)
+        ends = head.core + last.core
+        total = float((ends + middle_total.value * pace.shrunk).max()) + last.tail
+        unshrunk = float((ends + middle_total.value * pace.measured).max()) + last.tail
+        margin = (pace.shrunk.max() * (middle_total.margin + model_error + middle * _warming_bias(units, sample))
+                  + _last_unit_bias(units) + abs(unshrunk - total)
+                  + t_quantile(sampling.confidence, len(sample) - 1) * pace.noise * middle_total.value)
         if margin <= sampling.error * total:
             return _sampled_cost(launch, units, head, head_units, sample, middle_total.value, margin, total)
         step //= 2      # the sample doubles, keeping the units already timed
     return SampledCost(launch.record(*full_cycles(launch)), 0.0, 1, 1)
 
 
-def _pace(units: _Units, sample: list[int]) -> np.ndarray:
+def _middle_total(bounds: np.ndarray, sample: list[int], ys: list[float], head_units: int,
+                  confidence: float) -> tuple[Estimate, float]:
+    """The total of the cores' mean moves over the units between the head and the last, and how far the
+    ratio estimator on the units' bounds puts it from there (added to the interval: where the sample's units
+    are all alike, the estimator's own interval is zero wide, but the bounds, known for every unit, may show
+    units unlike them, such as the tail of a cold cache's warming after the head)."""
+    xs, x_total, middle = [bounds[u] for u in sample], float(bounds[head_units:-1].sum()), bounds.size - 1 - head_units
+    ratio = sum(ys) / sum(xs) * x_total if sum(xs) > 0 else None
+    if Line.fit(xs, ys).explained < EXPLAINED:
+        xs, x_total = [1.0] * len(sample), float(middle)   # the mean per unit: a weak line's slope biases the total
+    total = regression_total(xs, ys, x_total, middle, confidence)
+    return total, abs(ratio - total.value) if ratio is not None else 0.0
+
+
+@dataclass(frozen=True)
+class _Pace:
     """Each core's pace in the sample: how far it moved over how far the cores' mean moved. The launch's
     cycles are its latest core's finish; where the cores' work or their share of the bus differs, their
     finishes drift apart over the whole launch (by a tenth on a level-0 bag of the suite), a spread no unit
     alone shows. Part of the paces' spread is noise, and the latest of many noisy paces is biased high (by
-    1% on a uniform bag of 32 cores), so the paces are shrunk towards 1 by the share of their spread that
-    their own noise accounts for (James and Stein's empirical Bayes shrinkage)."""
-    mean = np.array([units.time(u).cycles for u in sample])
-    moved = np.array([units.time(u).core for u in sample])             # units x cores
-    if mean.sum() <= 0:
-        return np.ones(moved.shape[1])
-    pace = moved.sum(axis=0) / mean.sum()
-    per_unit = moved[mean > 0] / mean[mean > 0, None]
-    noise = per_unit.var(axis=0, ddof=1).mean() / len(per_unit) if len(per_unit) > 1 else math.inf
-    spread = pace.var()
-    keep = max(0.0, 1.0 - noise / spread) if spread > 0 else 0.0
-    return 1.0 + keep * (pace - 1.0)
+    1% on a uniform bag of 32 cores), so the estimate takes the paces shrunk towards 1 by the share of their
+    spread that their own noise accounts for (James and Stein's empirical Bayes shrinkage); the interval
+    covers the unshrunk ones too, and the noise of the latest."""
+
+    measured: np.ndarray
+    shrunk: np.ndarray
+    noise: float             # standard error of one core's pace
+
+    @staticmethod
+    def of(units: _Units, sample: list[int]) -> "_Pace":
+        mean = np.array([units.time(u).cycles for u in sample])
+        moved = np.array([units.time(u).core for u in sample])             # units x cores
+        if mean.sum() <= 0:
+            ones = np.ones(moved.shape[1])
+            return _Pace(ones, ones, 0.0)
+        pace = moved.sum(axis=0) / mean.sum()
+        per_unit = moved[mean > 0] / mean[mean > 0, None]
+        noise = per_unit.var(axis=0, ddof=1).mean() / len(per_unit) if len(per_unit) > 1 else math.inf
+        spread = pace.var()
+        keep = max(0.0, 1.0 - noise / spread) if spread > 0 else 0.0
+        return _Pace(pace, 1.0 + keep * (pace - 1.0), math.sqrt(noise))
 
 
 def _one_per_stratum(chosen: list[int], first: int, stop: int, step: int, draws: random.Random) -> list[int]:
@@ -258,14 +284,13 @@ def _warming_bias(units: _Units, sample: list[int]) -> float:
     of ``BIAS_PROBES`` of them when timed after twice the warming (a bias the sample's spread does not show;
     where the pipelines' memory outlasts the warm-up it can reach a few percent)."""
     probes = sample[:: max(1, len(sample) // BIAS_PROBES)][:BIAS_PROBES]
-    warm = 2 * units.sampling.warm_units
-    return max(abs(units.time_warmed(u, warm).cycles - units.time(u).cycles) for u in probes)
+    return max(abs(units.time_rewarmed(u).cycles - units.time(u).cycles) for u in probes)
 
 
 def _last_unit_bias(units: _Units) -> float:
     """As ``_warming_bias``, for the last unit: the largest change of a core's finish and of the tail."""
     u = units.count - 1
-    once, twice = units.time(u), units.time_warmed(u, 2 * units.sampling.warm_units)
+    once, twice = units.time(u), units.time_rewarmed(u)
     return float(np.abs(twice.core - once.core).max()) + abs(twice.tail - once.tail)
 
 

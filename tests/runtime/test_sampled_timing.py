@@ -208,3 +208,21 @@ def test_a_launch_too_big_to_time_in_full_is_timed_on_sampled_intervals_and_says
     (launch,) = launches
     assert launch.detailed and launch.margin_seconds == pytest.approx(sampled.modeled_seconds_margin)
     assert _timing(launch).startswith("timed in detail on sampled intervals")
+
+
+def test_launches_timed_on_sampled_intervals_widen_their_class_interval_as_two_stage_sampling_says():
+    """Three alike detailed launches (no spread between them), each timed on sampled intervals (margin m),
+    standing for nine: the class's interval is sqrt(9 / 3 * 3 m^2) = 3m wide on each side, not 0."""
+    from torch_ember.runtime.stats import RegionRecord
+    unit = sampling.SampledUnit(0.02, 0.95)
+    work = sampling.Work(100, 50)
+    for _ in range(9):
+        unit.take(work)
+    for seconds in (1.0e-3, 1.0e-3, 1.0e-3):
+        unit.add_sample(work, (RegionRecord("r", "embedding_bag", "server", 256.0, launches=1, detailed_launches=1,
+                                            modeled_seconds=seconds, modeled_seconds_margin=1e-5,
+                                            interval_launches=1),))
+    (row,) = unit.rows()
+    assert row.launches == 9 and row.detailed_launches == 3 and row.interval_launches == 3
+    assert row.modeled_seconds_margin == pytest.approx(3e-5)
+    assert row.modeled_seconds == pytest.approx(9 * 1.0e-3)
