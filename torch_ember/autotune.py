@@ -1,7 +1,7 @@
 """Tune the compiler's knobs, or the DAE device itself, against the emulator's modeled time.
 
     tuned = torch_ember.autotune(model, (dense, sparse), budget=40)
-    compiled = torch.compile(model, backend="ember", options=tuned.options)
+    compiled = torch.compile(model, backend="ember", options=tuned)
 
     # hardware mode: the best device whose modeled area fits 170 mm^2 (a known constraint)
     tuned = torch_ember.autotune(model, inputs, budget=60, hardware=HardwareBudget(area_mm2=170))
@@ -112,14 +112,23 @@ class HardwareBudget:
     area_model: AreaModel = AreaModel()
 
 
-@dataclass(frozen=True)
-class Tuned:
-    """The best options found (ready for ``torch.compile``), their modeled time, and the whole search."""
+class Tuned(dict):
+    """The best options found, as the mapping ``torch.compile(options=tuned)`` takes, carrying their modeled
+    time (``modeled_seconds``), that of the options the search started from (``start_seconds``; None: their
+    device broke the budget) and the whole search (``result``)."""
 
-    options: dict[str, Any]
-    modeled_seconds: float
-    start_seconds: float | None     # the options autotune started from (None: their device broke the budget)
-    result: tune.Result
+    def __init__(self, options: dict[str, Any], modeled_seconds: float, start_seconds: float | None,
+                 result: tune.Result) -> None:
+        super().__init__(options)
+        self.modeled_seconds, self.start_seconds, self.result = modeled_seconds, start_seconds, result
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options as a plain dict."""
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return f"Tuned({dict(self)!r}, modeled_seconds={self.modeled_seconds!r})"
 
 
 def measure(model: torch.nn.Module, example_inputs: Sequence[Any], options: dict[str, Any]) -> RegionRecord:

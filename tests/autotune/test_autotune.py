@@ -3,6 +3,7 @@ runs a device over its area budget and learns devices that cannot hold the progr
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -39,6 +40,17 @@ def test_knob_tuning_returns_options_that_reproduce_their_time_and_beat_the_star
     assert tuned.modeled_seconds <= tuned.start_seconds
     assert tuned.options["device"] == "edge"
     assert measure(model, inputs, tuned.options).modeled_seconds == tuned.modeled_seconds
+
+
+def test_the_tuned_result_is_what_torch_compile_options_takes():
+    """As the README says to use it: ``torch.compile(model, backend="ember", options=autotune(...))``."""
+    model, inputs = bag_and_inputs()
+    tuned = autotune(model, inputs, budget=3, options={"device": "edge"})
+    assert isinstance(tuned, Mapping) and tuned["device"] == "edge" and tuned.modeled_seconds > 0
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend="ember", options=tuned)
+    torch.testing.assert_close(compiled(*inputs), model(*inputs))
+    assert len(tuned.result.history) == 3 and dict(tuned) == tuned.options
 
 
 def test_hardware_mode_stays_under_the_area_budget_and_learns_unfit_devices_as_infeasible():
