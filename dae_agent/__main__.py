@@ -1,7 +1,8 @@
-"""``python -m dae_agent run --model M --tasks ... --samples N``: run the agent, log every attempt, print the
-results table. The defaults are the paper's setting; ``--no-checker``, ``--repair K``, ``--speed K`` and the
-others in ``dae_agent.cli`` switch parts off or on. ``--record PATH`` saves the model's raw answers as a
-replay transcript."""
+"""``python -m dae_agent run --model M --tasks ... --samples N``: run the agent and print the results table;
+``--log PATH`` writes every attempt there (JSON lines), nothing is written unasked. The defaults are the
+paper's setting; ``--no-checker``, ``--repair K``, ``--speed K`` and the others in ``dae_agent.cli`` switch
+parts off or on. ``--record PATH`` saves the model's raw answers as a replay transcript. A mistake in the
+arguments (an unknown task, model or file) is one line on stderr and exit status 2."""
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--model", default="local", help="local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")
     run.add_argument("--tasks", default="all", help="comma list of task or group names")
     add_config_arguments(run)
-    run.add_argument("--log", default="dae_agent_attempts.jsonl")
+    run.add_argument("--log", help="write every attempt here, one JSON object per line")
     run.add_argument("--record", help="save the model's answers as a replay transcript here")
     run.add_argument("--save-library", help="save the fastest verified program per task here (JSON), for the "
                                             "compiler's switch (dae_agent.switch.faster_program)")
@@ -35,8 +36,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    tasks = select(args.tasks)
-    model = load_model(args.model, args.max_tokens)
+    try:
+        tasks = select(args.tasks)
+        model = load_model(args.model, args.max_tokens)
+    except (ValueError, OSError) as error:      # the user's arguments: unknown task or model, missing file
+        print(f"python -m dae_agent: error: {error}", file=sys.stderr)
+        return 2
     if args.record:
         model = Recorder(model)
     config = config_from_arguments(args)
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_description(f"round {rnd}")
         bar.update(1)
 
-    result = Agent(model, config, JsonlLog(args.log)).run(tasks, progress)
+    result = Agent(model, config, JsonlLog(args.log) if args.log else None).run(tasks, progress)
     bar.close()
     if args.record:
         model.save(args.record, recorded=datetime.date.today().isoformat(),

@@ -198,7 +198,7 @@ def interval_report(comparisons: list[IntervalComparison], sampling: IntervalSam
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dae_emulator.validate", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run only programs whose name contains this text")
     parser.add_argument("--intervals", action="store_true",
                         help="check interval sampling against the full fast model instead (no reference)")

@@ -65,3 +65,28 @@ def test_replay_refuses_unrecorded_prompts():
     _, config, _ = _recorded()
     with pytest.raises(KeyError, match="no answer"):
         Agent(ReplayModel(TRANSCRIPT), config).run([TASKS["segment_sum"]])
+
+
+def test_the_command_line_writes_no_log_unasked_and_one_when_asked(tmp_path, monkeypatch, capsys):
+    from dae_agent.__main__ import main
+    data, config, tasks = _recorded()
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "--model", f"replay:{TRANSCRIPT}", "--tasks", ",".join(t.name for t in tasks),
+            "--samples", str(config.samples)]
+    assert main(args) == 0
+    assert list(tmp_path.iterdir()) == [], "nothing written into the current folder unasked"
+    assert "solved by a single call" in capsys.readouterr().out
+    assert main(args + ["--log", "attempts.jsonl"]) == 0
+    assert (tmp_path / "attempts.jsonl").read_text().count("\n") > 0
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--tasks", "no_such_task"], "unknown task or group 'no_such_task'"),
+    (["--model", "bogus"], "unknown model 'bogus'"),
+    (["--model", "replay:/no/such/transcript.json"], "No such file or directory"),
+])
+def test_a_mistake_in_the_arguments_is_one_line_and_status_2(args, says, capsys):
+    from dae_agent.__main__ import main
+    assert main(["run", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("python -m dae_agent: error: ") and says in err and "\n" not in err

@@ -46,7 +46,7 @@ WORKLOADS = {
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m torch_ember.ir", description=__doc__)
     parser.add_argument("workload", choices=sorted(WORKLOADS), help="; ".join(f"{k}: {v[2]}" for k, v in WORKLOADS.items()))
     parser.add_argument("--level", type=int, choices=range(4), default=3)
     parser.add_argument("--device", default=next(iter(dae_emulator.PRESETS)))
