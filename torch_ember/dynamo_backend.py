@@ -43,10 +43,11 @@ Observer = Callable[[LoweringState], None]
 
 
 def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: dict[str, str],
-                graph_kind: GraphKind = GraphKind.FORWARD, *, observer: Observer | None = None) -> torch.fx.GraphModule:
+                graph_kind: GraphKind = GraphKind.FORWARD, *, observer: Observer | None = None,
+                gradient_names: tuple[str, ...] = ()) -> torch.fx.GraphModule:
     """The fx passes (``fx_passes.FX_PASSES``), then what they left on the host: refused under ``strict``,
     else logged and recorded in the current session's report."""
-    state = run_fx_passes(LoweringState(gm, settings, graph_kind, table_names))
+    state = run_fx_passes(LoweringState(gm, settings, graph_kind, table_names, gradient_names))
     if observer is not None:
         observer(state)
     session = current_session()
@@ -59,9 +60,10 @@ def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: d
     return state.gm
 
 
-def _compiler(settings: EmberOptions, table_names: dict[str, str], kind: GraphKind, observer: Observer | None):
+def _compiler(settings: EmberOptions, table_names: dict[str, str], kind: GraphKind, observer: Observer | None,
+              gradient_names: tuple[str, ...] = ()):
     def compile_graph(gm: torch.fx.GraphModule, example_inputs):
-        gm = lower_graph(gm, settings, table_names, kind, observer=observer)
+        gm = lower_graph(gm, settings, table_names, kind, observer=observer, gradient_names=gradient_names)
         if settings.rest == "eager":
             return make_boxed_func(gm.forward)
         return compile_rest(gm, example_inputs, settings, kind)
@@ -79,7 +81,7 @@ def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None
     return aot_module_simplified(
         gm, example_inputs,
         fw_compiler=_compiler(settings, table_names, GraphKind.FORWARD, observer),
-        bw_compiler=_compiler(settings, {}, GraphKind.BACKWARD, observer),
+        bw_compiler=_compiler(settings, {}, GraphKind.BACKWARD, observer, tuple(primal_names)),
         inference_compiler=_compiler(settings, table_names, GraphKind.INFERENCE, observer),
         decompositions=aot_decompositions(settings.rest == "inductor"),
         keep_inference_input_mutations=True,

@@ -57,7 +57,8 @@ def test_report_records_regions_and_reset_clears_them():
     assert forward.launches == 1 and forward.lookups == 5 and forward.bytes_read >= 5 * 4 * 4
     assert "emb" in forward.name or "weight" in forward.name
     text = str(report)
-    assert "embedding_bag" in text and "lookups" in text and "total" in text
+    assert "bag_mean" in text and "lookups" in text and "total" in text
+    assert "embedding_bag_mean" in report.wide()
     torch_ember.reset()
     assert torch_ember.report().regions == ()
 

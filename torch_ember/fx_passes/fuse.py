@@ -86,6 +86,24 @@ def _outputs_used_after(members: list[RegionMatch], order: dict) -> torch.fx.Nod
     return anchor
 
 
+def group_name(names: list[str]) -> str:
+    """One name for the tables of a batched region, as a user would write them: ``tables.{0..25}.weight``
+    for ``tables.0.weight`` to ``tables.25.weight``, ``{user,item}.weight``; else the first and the last."""
+    parts = [name.split(".") for name in names]
+    if len({len(p) for p in parts}) == 1:
+        differing = [i for i in range(len(parts[0])) if len({p[i] for p in parts}) > 1]
+        if len(differing) == 1:
+            i = differing[0]
+            values = [p[i] for p in parts]
+            numbers = [int(v) for v in values if v.isdigit()]
+            if len(numbers) == len(values) and numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+                middle = f"{{{numbers[0]}..{numbers[-1]}}}"
+            else:
+                middle = "{" + ",".join(values) + "}"
+            return ".".join(parts[0][:i] + [middle] + parts[0][i + 1:])
+    return f"{len(names)} tables {names[0]}..{names[-1]}"
+
+
 @on_matches
 def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
     """One batched region for all forward embedding bags of the graph, placed after the last of their
@@ -98,8 +116,7 @@ def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
     anchor = _outputs_used_after(bags, order)
     if anchor is None:
         return matches
-    tables = f"{len(bags)} tables {bags[0].spec.table}..{bags[-1].spec.table}"
-    spec = RegionSpec(RegionKind.BATCHED, tables, parts=tuple(m.spec for m in bags))
+    spec = RegionSpec(RegionKind.BATCHED, group_name([m.spec.table for m in bags]), parts=tuple(m.spec for m in bags))
     batched = RegionMatch(bags[0].node, spec, tuple(a for m in bags for a in m.args),
                           tuple(m.node for m in bags[1:]), after=anchor)
     return [batched] + [m for m in matches if all(m is not bag for bag in bags)]
@@ -151,7 +168,7 @@ def batch_gathers(matches: list[RegionMatch]) -> list[RegionMatch]:
         if anchor is None:
             continue
         shared, same_length = _shared_inputs(group)
-        spec = RegionSpec(RegionKind.BATCHED, f"{len(group)} gathers {group[0].spec.table}..{group[-1].spec.table}",
+        spec = RegionSpec(RegionKind.BATCHED, group_name([m.spec.table for m in group]),
                           parts=tuple(m.spec for m in group), shared=shared, same_length=same_length)
         batched.append(RegionMatch(group[0].node, spec, tuple(a for m in group for a in m.args),
                                    tuple(m.node for m in group[1:]), after=anchor))

@@ -31,9 +31,32 @@ class HostDecision:
     reason: str
 
 
+_GRADIENT_DEPTH = 8     # nodes between a backward region and the graph's output it is found to feed
+
+
+def gradient_name(node: torch.fx.Node, names: tuple[str, ...]) -> str | None:
+    """The user's name of the tensor whose gradient ``node`` makes (``names``: of each output of the
+    backward graph, in order), where its value reaches exactly one of the graph's outputs within a few nodes
+    (views, adds, casts); else None."""
+    if not names:
+        return None
+    reached, frontier = set(), [node]
+    for _ in range(_GRADIENT_DEPTH):
+        frontier = [user for n in frontier for user in n.users if user not in reached]
+        reached.update(frontier)
+        output = next((n for n in frontier if n.op == "output"), None)
+        if output is not None:
+            values = output.args[0] if isinstance(output.args[0], (tuple, list)) else (output.args[0],)
+            positions = {i for i, value in enumerate(values)
+                         if isinstance(value, torch.fx.Node) and (value is node or value in reached)}
+            return names[positions.pop()] if len(positions) == 1 and max(positions) < len(names) else None
+    return None
+
+
 def match_regions(state: "LoweringState") -> "LoweringState":
     """Every lookup op the registry lowers becomes a match, every other lookup-like op a host decision. A
-    table is named as the user names it (``state.table_names``), other data by the node that makes it."""
+    table is named as the user names it (``state.table_names``), a backward region by what it makes the
+    gradient of (``gradient_name``), other data by the node that makes it."""
     devices = ("cuda", "cpu") if state.options.regions == "triton" else ("cpu",)
     table_names, graph_kind = state.table_names, state.graph_kind.value
     matches, host = [], []
@@ -53,6 +76,8 @@ def match_regions(state: "LoweringState") -> "LoweringState":
             host.append(HostDecision(node, reason))
             continue
         table_arg = kw[lowering.table_key]
-        name = table_names.get(getattr(table_arg, "name", ""), f"{graph_kind}.{getattr(table_arg, 'name', '?')}")
+        name = (table_names.get(getattr(table_arg, "name", ""))
+                or gradient_name(node, state.gradient_names)
+                or f"{graph_kind}.{getattr(table_arg, 'name', '?')}")
         matches.append(RegionMatch(node, lowering.spec(kw, name), tuple(lowering.tensor_args(kw))))
     return dataclasses.replace(state, matches=tuple(matches), host=tuple(host))

@@ -26,6 +26,8 @@ class LoweringState:
     options: EmberOptions
     graph_kind: GraphKind = GraphKind.FORWARD
     table_names: dict[str, str] = field(default_factory=dict)   # placeholder name -> the user's name for it
+    gradient_names: tuple[str, ...] = ()      # a backward graph's outputs: the user's name of what each is the
+                                              # gradient of (the forward's inputs, in order)
     matches: tuple[RegionMatch, ...] = ()     # the regions to be made, in the order they are made
     host: tuple[HostDecision, ...] = ()       # the lookup-like ops that stay on the host, and why
 

@@ -15,6 +15,7 @@ from dae_emulator.timing.intervals import IntervalSampling
 
 from ..region_spec import RegionKind, RegionSpec
 from .adapters import ADAPTERS, check_known_values
+from .adapters.base import lookups_of
 from .launch import Layout, ProgramSource, RegionDevice, launch, program_dtypes
 from .stats import Launch, LaunchLog, Stats, count_execute_ops
 
@@ -62,7 +63,7 @@ class DaeDevice:
             result, elapsed = self._timed_run(pieces, inputs, sizes)
         trace = result.trace
         self.stats.record_launch(spec.key, spec.kind.value, self.config.name, self.config.dram_bandwidth_gbs,
-                                 lookups=trace.lookups, bytes_read=trace.bytes_read,
+                                 lookups=lookups_of(spec, inputs), bytes_read=trace.bytes_read,
                                  bytes_written=trace.bytes_written, emulator_seconds=elapsed, cost=result.cost,
                                  execute_ops=count_execute_ops(trace), cost_margin=result.cost_margin)
         outputs = finish(layout, result.outputs, self, self.verify)

@@ -32,7 +32,8 @@ class SampledDevice:
         layout = Layout.of(spec, args)
         check_known_values(layout.spec, layout.inputs)
         work = Work.of(layout.inputs)
-        region = self.detailed.stats.estimated_rows(spec.key, lambda: SampledRegion(self.error, self.confidence))
+        region = self.detailed.stats.estimated_rows(spec.key, self.detailed.config.name,
+                                                    lambda: SampledRegion(self.error, self.confidence))
         unit = region.unit(work)
         expected = host_outputs(spec, args)
         if unit.take(work):

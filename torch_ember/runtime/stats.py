@@ -5,8 +5,9 @@ from __future__ import annotations
 import collections
 import enum
 import math
+import textwrap
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Protocol
 
 from dae_emulator.config import DeviceConfig
@@ -93,8 +94,10 @@ def combined(name: str, kind: str, records: "list[RegionRecord] | tuple[RegionRe
     """The records of several regions (or of one region's launch classes) as one; margins add as independent
     errors do."""
     longest = max(records, key=lambda r: r.longest_launch_seconds, default=None)
+    devices = {r.device for r in records}
     return RegionRecord(
-        name, kind, records[0].device if records else "", max((r.peak_dram_gbs for r in records), default=0.0),
+        name, kind, devices.pop() if len(devices) == 1 else ", ".join(sorted(devices)),
+        max((r.peak_dram_gbs for r in records), default=0.0),
         sum(r.launches for r in records), sum(r.lookups for r in records), sum(r.bytes_read for r in records),
         sum(r.bytes_written for r in records), sum(r.emulator_seconds for r in records),
         sum(r.modeled_seconds for r in records), sum(r.dram_bytes for r in records),
@@ -144,23 +147,91 @@ class _PendingKernel:
         return self.start.elapsed_time(self.end) / 1e3
 
 
-_COLUMNS = ("region", "kind", "launches", "lookups", "bytes read", "modeled ms", "DRAM MB", "DRAM GB/s (peak)",
-            "hit rate", "energy mJ", "bound", "emulator s")
+WIDTH = 120      # the compact report's width
+
+# what each column of the report means (the compact form's columns, then the wide form's extra ones)
+GLOSSARY = (
+    ("region", "the table (or tensor) the region reads or updates, as the model names it, with the op run "
+               "on it; backward regions are named by the parameter whose gradient they make"),
+    ("op", "what the region computes (embedding_bag_sum, embedding_bag_backward_sum, gather_rows, ...; the "
+           "compact form writes embedding_bag as bag, embedding as emb and backward as bwd)"),
+    ("device", "the modeled DAE device it ran on (the device option)"),
+    ("launches", "times it ran; under timing='sampled', in parentheses: those timed in detail"),
+    ("lookups", "index elements resolved: one per table row (or element) the region reads or updates through "
+                "an index, for every op (a bag's indices, a backward's scatters, a message-passing edge's source "
+                "and destination); offsets are not lookups"),
+    ("modeled ms", "what the DAE device would take, all launches together; ±: the interval at the "
+                   "timing_confidence option, where it is estimated"),
+    ("DRAM MB", "bytes the device moved to and from DRAM"),
+    ("GB/s", "DRAM MB over modeled time (the device's peak in the wide form)"),
+    ("hit", "share of read lookups the device's cache served"),
+    ("bound", "what limited the region's longest launch: memory bandwidth, memory latency, access issue or "
+              "compute"),
+    ("bytes read", "(wide) bytes the program's loads asked for, before any cache"),
+    ("energy mJ", "(wide) the device's modeled energy"),
+    ("emulator s", "(wide) wall time the emulator itself took on this machine"),
+)
+_COMPACT = ("region", "op", "device", "launches", "lookups", "modeled ms", "DRAM MB", "GB/s", "hit", "bound")
+_WIDE = ("region", "op", "device", "launches", "lookups", "bytes read", "modeled ms", "DRAM MB",
+         "DRAM GB/s (peak)", "hit rate", "energy mJ", "bound", "emulator s")
 
 
-def _row(r: RegionRecord, bound: str) -> tuple[str, ...]:
+def op_and_region(r: RegionRecord) -> tuple[str, str]:
+    """A record's name ``op:table`` as (op, region)."""
+    op, _, table = r.name.partition(":")
+    return (op, table) if table else ("", op)
+
+
+def _cells(r: RegionRecord, wide: bool) -> tuple[str, ...]:
     launches, modeled = str(r.launches), f"{r.modeled_seconds * 1e3:.4f}"
     if r.estimated:
-        launches += f" ({r.detailed_launches} timed)"
+        launches += f" ({r.detailed_launches}{' timed' if wide else ''})"
     if r.interval:
         modeled += f" ±{r.modeled_seconds_margin * 1e3:.4f}"
-    return (r.name, r.kind, launches, str(r.lookups), str(r.bytes_read), modeled,
-            f"{r.dram_bytes / 1e6:.3f}", f"{r.dram_gbs:.1f} ({r.peak_dram_gbs:g})", f"{r.hit_rate:.2f}",
-            f"{r.energy_joules * 1e3:.4f}", bound, f"{r.emulator_seconds:.3f}")
+    op, region = op_and_region(r)
+    if wide:
+        return (region, op, r.device, launches, str(r.lookups), str(r.bytes_read), modeled, f"{r.dram_bytes / 1e6:.3f}",
+                f"{r.dram_gbs:.1f} ({r.peak_dram_gbs:g})", f"{r.hit_rate:.2f}", f"{r.energy_joules * 1e3:.4f}",
+                r.bound, f"{r.emulator_seconds:.3f}")
+    return (region, _short(op), r.device, launches, str(r.lookups), modeled, f"{r.dram_bytes / 1e6:.2f}",
+            f"{r.dram_gbs:.0f}", f"{r.hit_rate:.2f}", r.bound)
+
+
+_SHORT = (("embedding_bag", "bag"), ("embedding", "emb"), ("backward", "bwd"))
+
+
+def _short(op: str) -> str:
+    """An op's name in the compact report: ``embedding_bag_backward_sum`` as ``bag_bwd_sum``."""
+    for long, short in _SHORT:
+        op = op.replace(long, short)
+    return op
+
+
+def _elided(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters by dropping its middle (a name's start and end tell it apart)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "~" + text[len(text) - (width - 1 - head):]
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple[str, ...]], width: int | None) -> list[str]:
+    widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns))]
+    if width is not None:       # the op, then the region column give way, down to 12 characters each
+        for i in (1, 0):
+            widths[i] = min(widths[i], max(width - (sum(widths) - widths[i]) - 2 * (len(widths) - 1), 12))
+        rows = [tuple(_elided(c, widths[i]) if i < 2 else c for i, c in enumerate(row)) for row in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [columns, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
 
 
 @dataclass(frozen=True)
 class Report:
+    """What the regions did: ``print(report)`` gives a compact table (``report.wide()`` every column,
+    ``report.describe()`` what each column means); ``report.records()`` gives one dict per region, which
+    ``pandas.DataFrame`` takes, and ``report.regions`` the ``RegionRecord`` dataclasses."""
+
     regions: tuple[RegionRecord, ...]
     host_ops: tuple[HostOp, ...] = field(default=())
     kernels: tuple[KernelRecord, ...] = field(default=())
@@ -168,24 +239,57 @@ class Report:
     def total(self) -> RegionRecord:
         return combined("total", "", self.regions)
 
+    def records(self) -> list[dict]:
+        """One dict per region: its record's fields, its op and region apart, and the derived figures."""
+        out = []
+        for r in self.regions:
+            op, region = op_and_region(r)
+            out.append({"region": region, "op": op, **{f.name: getattr(r, f.name) for f in fields(r)},
+                        "hit_rate": r.hit_rate, "dram_gbs": r.dram_gbs, "estimated": r.estimated,
+                        "modeled_seconds_low": r.modeled_seconds_low, "modeled_seconds_high": r.modeled_seconds_high})
+        return out
+
+    def to_dataframe(self):
+        """``records()`` as a pandas DataFrame (pandas is not a dependency of torch_ember: install it)."""
+        try:
+            import pandas
+        except ImportError as error:
+            raise ImportError("report().to_dataframe() needs pandas (pip install pandas); report().records() "
+                              "gives the same rows as dicts") from error
+        return pandas.DataFrame(self.records())
+
+    @staticmethod
+    def describe() -> str:
+        """What each column of the report means."""
+        return "\n".join(f"{name}: {meaning}" for name, meaning in GLOSSARY)
+
     def __str__(self) -> str:
-        rows = [_row(r, r.bound) for r in self.regions]
+        return self._text(wide=False)
+
+    def wide(self) -> str:
+        """The report with every column, however wide."""
+        return self._text(wide=True)
+
+    def _text(self, wide: bool) -> str:
+        rows = [_cells(r, wide) for r in self.regions]
         if self.regions:
-            rows.append(_row(self.total(), ""))
-        widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [_COLUMNS, *rows]]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        if self.regions:
-            lines.append(f"modeled DAE device: {self.regions[0].device}; 'bound' is that of a region's longest launch")
+            total = self.total()
+            rows.append(_cells(replace(total, bound=""), wide))
+        notes = []
+        if not self.regions:
+            notes.append("(no DAE launches yet)")
         else:
-            lines.append("(no DAE launches yet)")
+            notes.append("modeled on the emulated DAE device; report().describe() says what each column means, "
+                         "report().wide() shows them all")
         if any(r.estimated for r in self.regions):
-            lines.append("timing='sampled': where a region has launches not timed in detail, its figures that add "
+            notes.append("timing='sampled': where a region has launches not timed in detail, its figures that add "
                          "up over launches are estimated from those timed, and modeled ms is given with its "
                          "interval at the timing_confidence option (timing='full' times every launch)")
         if any(r.interval_launches for r in self.regions):
-            lines.append("timing='sampled': launches too big to time in full had their pipelines timed on sampled "
+            notes.append("timing='sampled': launches too big to time in full had their pipelines timed on sampled "
                          "intervals of their stream (traffic and hits exact, modeled ms with its interval)")
+        lines = _table(_WIDE if wide else _COMPACT, rows, None if wide else WIDTH)
+        lines += notes if wide else [part for note in notes for part in textwrap.wrap(note, WIDTH)]
         if self.kernels:
             lines += ["", "run as Triton kernels (measured, not modeled):"]
             lines += [f"  {k.name} ({k.kind}) on {k.device}: {k.launches} launch(es), {k.seconds * 1e3:.4f} ms"
@@ -204,23 +308,24 @@ class EstimatedRows(Protocol):
 class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._regions: dict[str, RegionRecord] = {}
-        self._estimated: dict[str, EstimatedRows] = {}
+        self._regions: dict[tuple[str, str], RegionRecord] = {}      # by region and device
+        self._estimated: dict[tuple[str, str], EstimatedRows] = {}
         self._host: dict[tuple[str, str], HostOp] = {}
         self._kernels: dict[str, KernelRecord] = {}
         self._pending: collections.deque[_PendingKernel] = collections.deque()
 
     def record_launch(self, name: str, kind: str, device: str, peak_dram_gbs: float, **counts) -> None:
+        """A launch of region ``name`` on ``device``: one row per region and device."""
         with self._lock:
-            record = self._regions.get(name) or RegionRecord(name, kind, device, peak_dram_gbs)
-            self._regions[name] = record.add_launch(**counts)
+            record = self._regions.get((name, device)) or RegionRecord(name, kind, device, peak_dram_gbs)
+            self._regions[(name, device)] = record.add_launch(**counts)
 
-    def estimated_rows(self, key: str, make: "Callable[[], EstimatedRows]") -> EstimatedRows:
-        """The source of estimated rows kept under ``key``, made by ``make`` the first time."""
+    def estimated_rows(self, key: str, device: str, make: "Callable[[], EstimatedRows]") -> EstimatedRows:
+        """The source of estimated rows of region ``key`` on ``device``, made by ``make`` the first time."""
         with self._lock:
-            if key not in self._estimated:
-                self._estimated[key] = make()
-            return self._estimated[key]
+            if (key, device) not in self._estimated:
+                self._estimated[(key, device)] = make()
+            return self._estimated[(key, device)]
 
     def record_host_op(self, op: str, reason: str) -> None:
         with self._lock:
@@ -252,10 +357,10 @@ class Stats:
             for launch in self._pending:
                 self._add_kernel(launch.name, launch.kind, launch.device, launch.seconds())
             self._pending.clear()
-            rows: dict[str, list[RegionRecord]] = {name: [r] for name, r in self._regions.items()}
+            rows: dict[tuple[str, str], list[RegionRecord]] = {key: [r] for key, r in self._regions.items()}
             for source in self._estimated.values():
                 for r in source.rows():
-                    rows.setdefault(r.name, []).append(r)
+                    rows.setdefault((r.name, r.device), []).append(r)
             regions = tuple(rs[0] if len(rs) == 1 else combined(rs[0].name, rs[0].kind, rs) for rs in rows.values())
             return Report(regions, tuple(self._host.values()), tuple(self._kernels.values()))
 

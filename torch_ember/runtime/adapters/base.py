@@ -10,6 +10,7 @@ op itself, for the ``verify`` option and for tests; ``fake`` gives the outputs' 
 from __future__ import annotations
 
 import math
+import re
 from typing import Protocol
 
 import torch
@@ -144,3 +145,18 @@ def check_known_values(spec: RegionSpec, inputs: dict[str, torch.Tensor]) -> Non
         if t.dim() != 1 or not torch.equal(t.long(), want):
             raise RuntimeError(f"region {spec.name}: input {name} was compiled as arange(start={start}, "
                                f"step={step}) but holds other values")
+
+
+# program inputs that hold indices: each element names a table row (or an element) read or updated
+INDEX_INPUTS = frozenset({"indices", "index", "max_indices", "src", "dst"})
+
+
+def lookups_of(spec: RegionSpec, inputs: dict[str, torch.Tensor]) -> int:
+    """The report's lookups of one launch: index elements resolved, one per table row (or element) the region
+    reads or updates through an index, for every kind (a batched region's shared index counts for each
+    part that reads through it); offsets, counts and dense data are not lookups."""
+    def is_index(name: str) -> bool:
+        base = re.sub(r"^t\d+_", "", name)
+        return base in INDEX_INPUTS and not inputs[name].is_floating_point()
+    shared = sum(inputs[of].numel() for _, of in spec.shared if is_index(of))
+    return sum(t.numel() for name, t in inputs.items() if is_index(name)) + shared
