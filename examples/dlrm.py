@@ -15,6 +15,7 @@ import sys
 
 import torch
 import torch.nn as nn
+from tqdm import tqdm
 
 # rows, mode, mean pooling factor, weighted
 TABLES = [
@@ -57,18 +58,20 @@ def synthetic_batch(batch: int, generator: torch.Generator, tables=TABLES):
     return dense, sparse, labels
 
 
-def train(model: nn.Module, steps: int, batch: int, seed: int, lr: float = 0.1) -> list[float]:
+def train(model: nn.Module, steps: int, batch: int, seed: int, lr: float = 0.1, desc: str = "train") -> list[float]:
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = nn.BCEWithLogitsLoss()
     losses = []
-    for _ in range(steps):
+    bar = tqdm(range(steps), desc=desc, unit="step", file=sys.stderr)
+    for _ in bar:
         dense, sparse, labels = synthetic_batch(batch, generator)
         optimizer.zero_grad()
         loss = loss_fn(model(dense, sparse), labels)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
     return losses
 
 
@@ -89,8 +92,8 @@ def main(argv=None) -> int:
     compiled = torch.compile(ember_model, backend="ember", options={"rest": args.rest, "device": args.device,
                                                                       "timing": args.timing})
 
-    eager_losses = train(eager_model, args.steps, args.batch, args.seed)
-    ember_losses = train(compiled, args.steps, args.batch, args.seed)
+    eager_losses = train(eager_model, args.steps, args.batch, args.seed, desc="eager")
+    ember_losses = train(compiled, args.steps, args.batch, args.seed, desc="ember (its first step compiles)")
 
     import torch_ember
     worst = torch_ember.parity.loss_table(eager_losses, ember_losses)

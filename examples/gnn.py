@@ -15,6 +15,7 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm import tqdm
 
 
 def power_law_graph(nodes: int, edges: int, generator: torch.Generator, exponent: float = 2.5):
@@ -60,16 +61,18 @@ class GNN(nn.Module):
         return self.second(F.relu(self.first(x, src, dst)), src, dst)
 
 
-def train(model, data, steps: int, lr: float = 0.05) -> list[float]:
+def train(model, data, steps: int, lr: float = 0.05, desc: str = "train") -> list[float]:
     x, src, dst, labels = data
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
-    for _ in range(steps):
+    bar = tqdm(range(steps), desc=desc, unit="step", file=sys.stderr)
+    for _ in bar:
         optimizer.zero_grad()
         loss = F.cross_entropy(model(x, src, dst), labels)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
     return losses
 
 
@@ -99,8 +102,8 @@ def main(argv=None) -> int:
         eager = GNN({"gcn": GCNLayer, "sage": SAGELayer}[name], args.features, 64, 8)
         ember = copy.deepcopy(eager)
         compiled = torch.compile(ember, backend="ember", options={"rest": args.rest, "timing": args.timing})
-        eager_losses = train(eager, (x, src, dst, labels), args.steps)
-        ember_losses = train(compiled, (x, src, dst, labels), args.steps)
+        eager_losses = train(eager, (x, src, dst, labels), args.steps, desc=f"{name} eager")
+        ember_losses = train(compiled, (x, src, dst, labels), args.steps, desc=f"{name} ember (its first step compiles)")
         print()
         worst = max(worst, torch_ember.parity.loss_table(eager_losses, ember_losses, title=f"{name}: "))
     print(f"\nworst relative loss difference: {worst:.2e} (tolerance 1e-4)")

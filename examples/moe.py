@@ -19,6 +19,7 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm import tqdm
 
 
 class Top2MoE(nn.Module):
@@ -68,11 +69,13 @@ class MoEBlock(nn.Module):
         return self.head(x)
 
 
-def train(model, steps: int, batch: int, length: int, seed: int, vocab: int = 500, lr: float = 0.05):
+def train(model, steps: int, batch: int, length: int, seed: int, vocab: int = 500, lr: float = 0.05,
+          desc: str = "train"):
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
-    for _ in range(steps):
+    bar = tqdm(range(steps), desc=desc, unit="step", file=sys.stderr)
+    for _ in bar:
         tokens = torch.randint(0, vocab, (batch, length + 1), generator=generator)
         optimizer.zero_grad()
         logits = model(tokens[:, :-1])
@@ -80,6 +83,7 @@ def train(model, steps: int, batch: int, length: int, seed: int, vocab: int = 50
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
     return losses
 
 
@@ -98,8 +102,8 @@ def main(argv=None) -> int:
     eager = MoEBlock()
     ember = copy.deepcopy(eager)
     compiled = torch.compile(ember, backend="ember", options={"rest": args.rest, "timing": args.timing})
-    eager_losses = train(eager, args.steps, args.batch, args.length, args.seed)
-    ember_losses = train(compiled, args.steps, args.batch, args.length, args.seed)
+    eager_losses = train(eager, args.steps, args.batch, args.length, args.seed, desc="eager")
+    ember_losses = train(compiled, args.steps, args.batch, args.length, args.seed, desc="ember (its first step compiles)")
     import torch_ember
     worst = torch_ember.parity.loss_table(eager_losses, ember_losses)
     print(f"worst relative loss difference: {worst:.2e} (tolerance 1e-4)")

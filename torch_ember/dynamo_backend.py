@@ -4,7 +4,6 @@ goes to Inductor or runs eagerly."""
 from __future__ import annotations
 
 import logging
-import re
 
 import torch
 import torch.fx
@@ -15,6 +14,7 @@ from typing import Callable
 
 from .decompositions import aot_decompositions
 from .fx_passes import GraphKind, LoweringState, run_fx_passes
+from .fx_passes.match import user_name
 from .inductor_rest import compile_rest
 from .options import EmberOptions
 from .session import current_session
@@ -22,19 +22,12 @@ from .session import current_session
 log = logging.getLogger("torch_ember")
 
 
-def _user_name(source_name: str) -> str:
-    """``L['self']._modules['emb']._parameters['weight']`` -> ``emb.weight``; a top-level argument keeps its name."""
-    name = re.sub(r"\._(?:modules|parameters|buffers)\['([^']+)'\]", r".\1", source_name)
-    name = re.sub(r"^L\['[^']+'\]\.", "", name)    # the compiled module itself: its attribute path
-    name = re.sub(r"^G\['([^']+)'\]", r"\1", name)      # a module-level global keeps its variable name
-    return re.sub(r"^L\['([^']+)'\]", r"\1", name) or source_name
-
-
 def _primal_names(gm: torch.fx.GraphModule) -> list[str]:
     names = [n for n, _ in gm.named_parameters()] + [n for n, _ in gm.named_buffers()]
     for node in gm.graph.find_nodes(op="placeholder"):
         arg = node.meta.get("grapharg")
-        names.append(_user_name(arg.source.name) if arg is not None and arg.source is not None else node.name)
+        names.append((user_name(arg.source.name) or node.name) if arg is not None and arg.source is not None
+                     else node.name)
     return names
 
 

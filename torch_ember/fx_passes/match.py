@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,26 @@ class RegionMatch:
 class HostDecision:
     node: torch.fx.Node
     reason: str
+
+
+def user_name(source_name: str) -> str:
+    """``L['self']._modules['emb']._parameters['weight']`` -> ``emb.weight``; a top-level argument keeps its
+    name, the compiled module itself is ``""``."""
+    name = re.sub(r"\._(?:modules|parameters|buffers)\['([^']+)'\]", r".\1", source_name)
+    name = re.sub(r"^L\['self'\]$", "", name)                # the compiled module itself
+    name = re.sub(r"^L\['[^']+'\]\.", "", name)              # ... and its attribute path
+    name = re.sub(r"^G\['([^']+)'\]", r"\1", name)           # a module-level global keeps its variable name
+    return re.sub(r"^L\['([^']+)'\]", r"\1", name)
+
+
+def data_name(node: torch.fx.Node, tensor: str, graph_kind: str) -> str:
+    """A region over data that is no parameter: the module that made the op, as the model names it (its
+    attribute path), and the graph's node; in a backward graph, said so."""
+    stack = node.meta.get("nn_module_stack") or node.meta.get("fwd_nn_module_stack") or {}
+    module = user_name(list(stack.values())[-1][0]) if stack else ""
+    if not module:
+        return f"{graph_kind}.{tensor}"
+    return f"{module}.{tensor}" + (" (backward)" if graph_kind == "backward" else "")
 
 
 _GRADIENT_DEPTH = 8     # nodes between a backward region and the graph's output it is found to feed
@@ -78,6 +99,6 @@ def match_regions(state: "LoweringState") -> "LoweringState":
         table_arg = kw[lowering.table_key]
         name = (table_names.get(getattr(table_arg, "name", ""))
                 or gradient_name(node, state.gradient_names)
-                or f"{graph_kind}.{getattr(table_arg, 'name', '?')}")
+                or data_name(node, getattr(table_arg, "name", "?"), graph_kind))
         matches.append(RegionMatch(node, lowering.spec(kw, name), tuple(lowering.tensor_args(kw))))
     return dataclasses.replace(state, matches=tuple(matches), host=tuple(host))

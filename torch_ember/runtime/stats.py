@@ -160,13 +160,13 @@ GLOSSARY = (
     ("lookups", "index elements resolved: one per table row (or element) the region reads or updates through "
                 "an index, for every op (a bag's indices, a backward's scatters, a message-passing edge's source "
                 "and destination); offsets are not lookups"),
-    ("modeled ms", "what the DAE device would take, all launches together; ±: the interval at the "
-                   "timing_confidence option, where it is estimated"),
+    ("modeled ms", "what the DAE device would take, all launches together; ±: the half-width of its interval at "
+                   "the timing_confidence option, where it is estimated (relative in the compact form)"),
     ("DRAM MB", "bytes the device moved to and from DRAM"),
     ("GB/s", "DRAM MB over modeled time (the device's peak in the wide form)"),
     ("hit", "share of read lookups the device's cache served"),
     ("bound", "what limited the region's longest launch: memory bandwidth, memory latency, access issue or "
-              "compute"),
+              "compute (the compact form drops 'memory')"),
     ("bytes read", "(wide) bytes the program's loads asked for, before any cache"),
     ("energy mJ", "(wide) the device's modeled energy"),
     ("emulator s", "(wide) wall time the emulator itself took on this machine"),
@@ -193,8 +193,11 @@ def _cells(r: RegionRecord, wide: bool) -> tuple[str, ...]:
         return (region, op, r.device, launches, str(r.lookups), str(r.bytes_read), modeled, f"{r.dram_bytes / 1e6:.3f}",
                 f"{r.dram_gbs:.1f} ({r.peak_dram_gbs:g})", f"{r.hit_rate:.2f}", f"{r.energy_joules * 1e3:.4f}",
                 r.bound, f"{r.emulator_seconds:.3f}")
+    if r.interval:      # relative: an absolute half-width of a small region rounds to nothing
+        margin = r.modeled_seconds_margin / r.modeled_seconds if r.modeled_seconds else 0.0
+        modeled = f"{r.modeled_seconds * 1e3:.4f} ±{100 * margin:.1f}%"
     return (region, _short(op), r.device, launches, str(r.lookups), modeled, f"{r.dram_bytes / 1e6:.2f}",
-            f"{r.dram_gbs:.0f}", f"{r.hit_rate:.2f}", r.bound)
+            f"{r.dram_gbs:.0f}", f"{r.hit_rate:.2f}", r.bound.replace("memory ", ""))
 
 
 _SHORT = (("embedding_bag", "bag"), ("embedding", "emb"), ("backward", "bwd"))
