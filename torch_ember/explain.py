@@ -46,8 +46,11 @@ class Explanation:
             fused = f"; fused: {' -> '.join(r.fused)}" if r.fused else ""
             lines.append(f"  [{r.graph}] {r.name} ({r.kind}, from {r.op}) table {r.table}; "
                          f"inputs {', '.join(r.input_shapes)}{fused}")
-        lines.append(f"{len(self.host_ops)} lookup-like op(s) left on the host:")
-        lines += [f"  [{h.graph}] {h.op}: {h.reason}" for h in self.host_ops]
+        if self.host_ops:
+            lines.append(f"{len(self.host_ops)} lookup-like op(s) left on the host, run by PyTorch as eager runs them:")
+            lines += [f"  [{h.graph}] {h.op}: {h.reason}" for h in self.host_ops]
+        else:
+            lines.append("no lookup-like op left on the host")
         return "\n".join(lines)
 
 

@@ -46,3 +46,11 @@ def test_explain_says_why_a_sparse_input_stays_on_the_host_under_torch_compile(l
     assert explanation.regions == ()
     (host,) = explanation.host_ops
     assert host.op == f"input 0 (sparse_{layout})" and "compile_exported" in host.reason, host
+
+
+def test_explain_says_so_when_nothing_is_left_on_the_host():
+    import torch
+    import torch.nn as nn
+    import torch_ember
+    text = str(torch_ember.explain(nn.Embedding(10, 4), torch.tensor([1, 2])))
+    assert text.splitlines()[-1] == "no lookup-like op left on the host"

@@ -298,7 +298,8 @@ class Report:
             lines += [f"  {k.name} ({k.kind}) on {k.device}: {k.launches} launch(es), {k.seconds * 1e3:.4f} ms"
                       for k in self.kernels]
         if self.host_ops:
-            lines += ["", "left on the host:"] + [f"  {h.op}: {h.reason}" for h in self.host_ops]
+            lines += ["", "left on the host, run by PyTorch as eager runs them (expected where the device has no "
+                          "lowering; not an error):"] + [f"  {h.op}: {h.reason}" for h in self.host_ops]
         return "\n".join(lines)
 
 
