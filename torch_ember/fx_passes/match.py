@@ -44,12 +44,10 @@ def user_name(source_name: str) -> str:
 
 def data_name(node: torch.fx.Node, tensor: str, graph_kind: str) -> str:
     """A region over data that is no parameter: the module that made the op, as the model names it (its
-    attribute path), and the graph's node; in a backward graph, said so."""
+    attribute path), and the graph's node."""
     stack = node.meta.get("nn_module_stack") or node.meta.get("fwd_nn_module_stack") or {}
     module = user_name(list(stack.values())[-1][0]) if stack else ""
-    if not module:
-        return f"{graph_kind}.{tensor}"
-    return f"{module}.{tensor}" + (" (backward)" if graph_kind == "backward" else "")
+    return f"{module or graph_kind}.{tensor}"
 
 
 _GRADIENT_DEPTH = 8     # nodes between a backward region and the graph's output it is found to feed
@@ -77,7 +75,8 @@ def gradient_name(node: torch.fx.Node, names: tuple[str, ...]) -> str | None:
 def match_regions(state: "LoweringState") -> "LoweringState":
     """Every lookup op the registry lowers becomes a match, every other lookup-like op a host decision. A
     table is named as the user names it (``state.table_names``), a backward region by what it makes the
-    gradient of (``gradient_name``), other data by the node that makes it."""
+    gradient of (``gradient_name``), other data by the module and node that make it (``data_name``); a
+    backward graph's region whose op is a forward one's form says "(backward)"."""
     devices = ("cuda", "cpu") if state.options.regions == "triton" else ("cpu",)
     table_names, graph_kind = state.table_names, state.graph_kind.value
     matches, host = [], []
@@ -100,5 +99,8 @@ def match_regions(state: "LoweringState") -> "LoweringState":
         name = (table_names.get(getattr(table_arg, "name", ""))
                 or gradient_name(node, state.gradient_names)
                 or data_name(node, getattr(table_arg, "name", "?"), graph_kind))
-        matches.append(RegionMatch(node, lowering.spec(kw, name), tuple(lowering.tensor_args(kw))))
+        spec = lowering.spec(kw, name)
+        if graph_kind == "backward" and "backward" not in spec.name:    # a forward op's form, run for the gradient
+            spec = dataclasses.replace(spec, table=f"{name} (backward)")
+        matches.append(RegionMatch(node, spec, tuple(lowering.tensor_args(kw))))
     return dataclasses.replace(state, matches=tuple(matches), host=tuple(host))
