@@ -8,6 +8,7 @@ regions the step ran on the device (the rest of the ember step runs on the host,
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ class Measurement:
     def row(self) -> tuple[str, ...]:
         total, n = self.report.total(), self.steps
         modeled = f"{total.modeled_seconds / n * 1e3:.5f}"
-        if total.estimated:        # timing="sampled": some launches' cost is estimated; its interval
+        if total.interval:         # timing="sampled": some launches' cost is estimated; its interval
             modeled += f" ±{total.modeled_seconds_margin / n * 1e3:.5f}"
         return (self.model, f"{self.eager_seconds / n * 1e3:.2f}", f"{self.ember_seconds / n * 1e3:.2f}",
                 f"{total.emulator_seconds / n * 1e3:.2f}", modeled, total.bound,
@@ -59,6 +60,7 @@ def measure(workload: Workload, steps: int, options: dict) -> Measurement:
     eager = workload.build()
     compiled = torch.compile(copy.deepcopy(eager), backend="ember", options=options)
     workload.step(eager, 0)
+    print(f"{workload.name}: compiling (the first, untimed step; some seconds)", file=sys.stderr, flush=True)
     workload.step(compiled, 0)       # untimed: Dynamo and the region compiler work here
     torch_ember.reset()              # so the report covers the timed steps only
     eager_seconds = _timed(workload, eager, steps, "eager")
