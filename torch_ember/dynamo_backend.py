@@ -4,6 +4,7 @@ goes to Inductor or runs eagerly."""
 from __future__ import annotations
 
 import logging
+import re
 
 import torch
 import torch.fx
@@ -22,12 +23,26 @@ from .session import current_session
 log = logging.getLogger("torch_ember")
 
 
+def _compiled_function() -> str:
+    """The name of the function Dynamo is compiling ("" for a module's forward, or where this version of
+    Dynamo does not say): it tells apart the arguments of unrelated compiled functions that share a name."""
+    context = torch._guards.TracingContext.try_get()
+    codes = getattr(context, "traced_code", None) or []
+    name = getattr(codes[0], "co_name", "") if codes else ""
+    return "" if name in ("forward", "<module>", "<lambda>") else name
+
+
 def _primal_names(gm: torch.fx.GraphModule) -> list[str]:
     names = [n for n, _ in gm.named_parameters()] + [n for n, _ in gm.named_buffers()]
+    function = _compiled_function()
     for node in gm.graph.find_nodes(op="placeholder"):
         arg = node.meta.get("grapharg")
-        names.append((user_name(arg.source.name) or node.name) if arg is not None and arg.source is not None
-                     else node.name)
+        if arg is None or arg.source is None:
+            names.append(node.name)
+            continue
+        name = user_name(arg.source.name) or node.name
+        is_argument = re.fullmatch(r"L\['[^']+'\]", arg.source.name) is not None   # not a module's attribute
+        names.append(f"{function}.{name}" if function and is_argument else name)
     return names
 
 

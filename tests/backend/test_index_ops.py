@@ -249,7 +249,7 @@ def test_relu_after_a_segment_reduction_is_stored_by_its_region_empty_segments_i
     with torch.no_grad():     # in training the backward reads the bare reduction, so the ReLU stays apart
         torch.testing.assert_close(compiled(data, lengths), want.detach(), equal_nan=True)
     names = [r.name for r in torch_ember.report().regions]
-    assert names == [f"segment_reduce_{reduce}_relu_scale:data"], names
+    assert names == [f"segment_reduce_{reduce}_relu_scale:f.data"], names     # f's argument data
 
 
 SCATTERS_THEN_RELU = {

@@ -79,3 +79,17 @@ def test_the_compact_report_fits_120_columns_and_every_column_is_in_the_glossary
     assert {h.strip() for h in report.wide().splitlines()[0].split("  ") if h.strip()} - named <= {
         "DRAM GB/s (peak)", "hit rate"}
     assert all(f"{name}: " in Report.describe() for name in named)
+
+
+def test_unrelated_compiled_functions_whose_arguments_share_a_name_get_rows_of_their_own():
+    def lookup(w, i):
+        return torch.nn.functional.embedding(i, w)
+
+    def other(w, i):
+        return torch.nn.functional.embedding(i, w)
+    torch._dynamo.reset()
+    with torch_ember.Session() as session:
+        torch.compile(lookup, backend="ember", options={"rest": "eager"})(torch.randn(5, 3), torch.tensor([1]))
+        torch.compile(other, backend="ember", options={"rest": "eager"})(torch.randn(5, 3), torch.tensor([1, 2]))
+    rows = sorted((r["region"], r["lookups"]) for r in session.stats.report().records())
+    assert rows == [("lookup.w", 1), ("other.w", 2)]
