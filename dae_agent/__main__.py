@@ -46,12 +46,21 @@ def main(argv: list[str] | None = None) -> int:
         model = Recorder(model)
     config = config_from_arguments(args)
     bar = tqdm(total=len(tasks), desc="round 0", unit="task", file=sys.stderr)
+    log = JsonlLog(args.log) if args.log else None
+    solved: set[str] = set()
+
+    def on_attempt(attempt):
+        if log is not None:
+            log(attempt)
+        if attempt.passed:
+            solved.add(attempt.task)
 
     def progress(task, rnd):
         bar.set_description(f"round {rnd}")
+        bar.set_postfix(solved=f"{len(solved)}/{len(tasks)}")
         bar.update(1)
 
-    result = Agent(model, config, JsonlLog(args.log) if args.log else None).run(tasks, progress)
+    result = Agent(model, config, on_attempt).run(tasks, progress)
     bar.close()
     if args.record:
         model.save(args.record, recorded=datetime.date.today().isoformat(),

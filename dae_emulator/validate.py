@@ -23,6 +23,8 @@ import sys
 import zlib
 from dataclasses import dataclass
 
+from tqdm import tqdm
+
 from dae_emulator.config import DeviceConfig, preset
 from dae_emulator.reference import simulate
 from dae_emulator.synthetic import Locality, bag_queue_depth, embedding_bag_trace, scatter_trace
@@ -197,6 +199,11 @@ def interval_report(comparisons: list[IntervalComparison], sampling: IntervalSam
     return "\n".join(lines)
 
 
+def _progress(programs: list[Program], what: str):
+    """A bar on stderr, one step per program (the reference takes about a minute for all of them)."""
+    return tqdm(programs, desc=what, unit="program", file=sys.stderr, leave=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dae_emulator.validate", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run only programs whose name contains this text")
@@ -208,10 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no program matches {args.only!r}")
     if args.intervals:
         sampling = IntervalSampling()
-        checked = [compare_intervals(program, sampling) for program in programs]
+        checked = [compare_intervals(program, sampling) for program in _progress(programs, "interval sampling")]
         print(interval_report(checked, sampling))
         return 0 if max(c.error for c in checked) <= INTERVAL_TOLERANCE else 1
-    comparisons = [compare(program) for program in programs]
+    comparisons = [compare(program) for program in _progress(programs, "reference vs fast")]
     print(report(comparisons))
     return 0 if max(c.error for c in comparisons) <= TOLERANCE else 1
 

@@ -93,3 +93,10 @@ def test_unrelated_compiled_functions_whose_arguments_share_a_name_get_rows_of_t
         torch.compile(other, backend="ember", options={"rest": "eager"})(torch.randn(5, 3), torch.tensor([1, 2]))
     rows = sorted((r["region"], r["lookups"]) for r in session.stats.report().records())
     assert rows == [("lookup.w", 1), ("other.w", 2)]
+
+
+def test_the_readme_glossary_is_the_report_s_own():
+    from pathlib import Path
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for name, meaning in GLOSSARY:
+        assert f"| `{name}` | {meaning} |" in readme, name

@@ -151,8 +151,10 @@ WIDTH = 120      # the compact report's width
 
 # what each column of the report means (the compact form's columns, then the wide form's extra ones)
 GLOSSARY = (
-    ("region", "the table (or tensor) the region reads or updates, as the model names it, with the op run "
-               "on it; backward regions are named by the parameter whose gradient they make"),
+    ("region", "the table (or tensor) the region reads or updates, as the model names it: a module's "
+               "parameter by its attribute path (tables.3.weight), a compiled function's argument as "
+               "function.argument, other data by the module and graph node that make it; a backward region by "
+               "the parameter whose gradient it makes, '(backward)' where its op is a forward op's form"),
     ("op", "what the region computes (embedding_bag_sum, embedding_bag_backward_sum, gather_rows, ...; the "
            "compact form writes embedding_bag as bag, embedding as emb and backward as bwd)"),
     ("device", "the modeled DAE device it ran on (the device option)"),
@@ -164,7 +166,7 @@ GLOSSARY = (
                    "the timing_confidence option, where it is estimated (relative in the compact form)"),
     ("DRAM MB", "bytes the device moved to and from DRAM"),
     ("GB/s", "DRAM MB over modeled time (the device's peak in the wide form)"),
-    ("hit", "share of read lookups the device's cache served"),
+    ("hit", "share of the device's cache reads that hit"),
     ("bound", "what limited the region's longest launch: memory bandwidth, memory latency, access issue or "
               "compute (the compact form drops 'memory')"),
     ("bytes read", "(wide) bytes the program's loads asked for, before any cache"),
