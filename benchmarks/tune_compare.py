@@ -56,6 +56,7 @@ import numpy as np
 import optuna
 import torch
 import torch.nn as nn
+from tqdm import tqdm
 
 import dae_emulator
 import tune
@@ -278,8 +279,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", choices=list(PROBLEMS), default=list(PROBLEMS))
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.jobs) as pool:
-        done = list(pool.map(run_problem, args.only, [args.seeds] * len(args.only), [args.budget] * len(args.only)))
+    with ProcessPoolExecutor(args.jobs) as pool:    # a bar of objectives done (each takes minutes)
+        runs = pool.map(run_problem, args.only, [args.seeds] * len(args.only), [args.budget] * len(args.only))
+        done = list(tqdm(runs, total=len(args.only), desc="objectives", unit="objective", file=sys.stderr))
     print(f"median over {args.seeds} seeds at budget {args.budget}: best / best known (evaluations to reach 95%)")
     print(f"{'objective':<20} {'best known':>11}" + "".join(f" {m:>16}" for m in METHODS) + "  tune beats")
     wins = 0
