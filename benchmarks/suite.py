@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 import dae_emulator
 from dae_emulator.config import DeviceConfig
@@ -147,7 +148,7 @@ def measure(w: Workload, device: DeviceConfig) -> Result:
     """Run ``w`` at every level and hand-written, check every output, return the modeled times."""
     start = time.perf_counter()
     cycles, level_out, intervals = {}, {}, []
-    for level in LEVELS:
+    for level in tqdm(LEVELS, desc=f"{w.family} {w.name}", unit="level", file=sys.stderr, leave=False):
         total, outs = 0.0, []
         for launch in w.launches:
             program = compile_region(launch.spec, launch.dtypes, device, level).dae
