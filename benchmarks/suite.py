@@ -258,7 +258,8 @@ def run_suite(scale: str = "full", families=FAMILIES, device: DeviceConfig | str
     checks = [c for r in results for c in r.intervals]
     sampled = [c for c in checks if c.sampled]
     out(f"interval sampling vs full on these launches: {len(sampled)} of {len(checks)} big enough to sample"
-        + (f", worst error {100 * max(c.error for c in sampled):.2f}%, mean {100 * sum(c.error for c in sampled) / len(sampled):.2f}%, "
+        + (f", worst error {100 * max(c.error for c in sampled):.2f}%, "
+           f"mean {100 * sum(c.error for c in sampled) / len(sampled):.2f}%, "
            f"intervals covered full in {sum(c.covers for c in sampled)} of {len(sampled)}" if sampled else ""))
     below = [r for r in results if r.of_roofline < ROOFLINE_TARGET]
     if below:

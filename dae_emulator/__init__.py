@@ -11,6 +11,6 @@ from .text import DaeSyntaxError, format_program, parse_program
 from .verify import DaeVerifyError, verify
 
 __all__ = [
-    "PRESETS", "DeviceConfig", "preset", "Program", "run", "RunResult", "IntervalSampling", "empty_outputs", "format_program",
-    "parse_program", "verify", "DaeSyntaxError", "DaeVerifyError", "DaeAddressError", "DaeRangeError", "DaeShapeError",
+    "PRESETS", "DeviceConfig", "preset", "Program", "run", "RunResult", "IntervalSampling", "empty_outputs",
+    "format_program", "parse_program", "verify", "DaeSyntaxError", "DaeVerifyError", "DaeAddressError", "DaeRangeError", "DaeShapeError",
 ]

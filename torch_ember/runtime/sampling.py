@@ -11,8 +11,9 @@ error at the stated confidence, and halves each time it does not. The gap to the
 drawn between half and one and a half periods, not fixed: a graph that launches one region twice a step on
 different indices (a GCN's ``norm[src]`` and ``norm[dst]``) would otherwise have only one of the two timed,
 a systematic sample's known failure on periodic populations. The launches in between run on the host's own
-kernel; their modeled cost is estimated with a regression estimator (``dae_emulator.timing.estimator``) whose auxiliary
-variable is the launch's index elements, known for every launch.
+kernel; their modeled cost is estimated with a regression estimator (``dae_emulator.timing.estimator``)
+whose auxiliary variable is the launch's index elements, known for every launch. A launch too big to time
+whole is itself timed on sampled intervals (``dae_emulator.timing.intervals``) when it is timed in detail.
 """
 from __future__ import annotations
 
