@@ -51,17 +51,27 @@ def data_name(node: torch.fx.Node, tensor: str, graph_kind: str) -> str:
 
 
 _GRADIENT_DEPTH = 8     # nodes between a backward region and the graph's output it is found to feed
+# ops a gradient passes through unchanged in meaning on its way to the backward graph's output: views and
+# copies of it, and the sum of several contributions to one gradient
+_PASS_THROUGH = {"view", "_unsafe_view", "reshape", "clone", "_to_copy", "squeeze", "unsqueeze", "permute",
+                 "t", "expand", "add", "contiguous"}
+
+
+def _passes_gradient(node: torch.fx.Node) -> bool:
+    name = getattr(getattr(node.target, "_overloadpacket", None), "__name__", "")
+    return node.op == "output" or (node.op == "call_function" and name in _PASS_THROUGH)
 
 
 def gradient_name(node: torch.fx.Node, names: tuple[str, ...]) -> str | None:
     """The user's name of the tensor whose gradient ``node`` makes (``names``: of each output of the
-    backward graph, in order), where its value reaches exactly one of the graph's outputs within a few nodes
-    (views, adds, casts); else None."""
+    backward graph, in order), where its value reaches exactly one of the graph's outputs through views,
+    copies and sums of contributions only; else None (a region whose result is transformed further, say by a
+    matrix product, makes some other tensor's gradient, not that parameter's)."""
     if not names:
         return None
     reached, frontier = set(), [node]
     for _ in range(_GRADIENT_DEPTH):
-        frontier = [user for n in frontier for user in n.users if user not in reached]
+        frontier = [user for n in frontier for user in n.users if user not in reached and _passes_gradient(user)]
         reached.update(frontier)
         output = next((n for n in frontier if n.op == "output"), None)
         if output is not None:

@@ -222,9 +222,9 @@ def _elided(text: str, width: int) -> str:
 
 def _table(columns: tuple[str, ...], rows: list[tuple[str, ...]], width: int | None) -> list[str]:
     widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns))]
-    if width is not None:       # the op, then the region column give way, down to 12 characters each
-        for i in (1, 0):
-            widths[i] = min(widths[i], max(width - (sum(widths) - widths[i]) - 2 * (len(widths) - 1), 12))
+    if width is not None:       # the region column gives way down to 20 characters, then the op to 12, then
+        for i, floor in ((0, 20), (1, 12), (0, 12)):    # the region to 12
+            widths[i] = min(widths[i], max(width - (sum(widths) - widths[i]) - 2 * (len(widths) - 1), floor))
         rows = [tuple(_elided(c, widths[i]) if i < 2 else c for i, c in enumerate(row)) for row in rows]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [columns, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
