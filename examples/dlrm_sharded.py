@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+from tqdm import tqdm
 
 import dae_emulator
 import torch_ember
@@ -69,7 +70,8 @@ def train_sharded(model: ShardedDLRM, names, steps: int, batch: int, seed: int, 
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
     losses = []
-    for _ in range(steps):
+    bar = tqdm(range(steps), desc=f"rank {rank} of {world}", unit="step", file=sys.stderr, disable=rank != 0)
+    for _ in bar:
         dense, sparse, labels = dlrm.synthetic_batch(batch, generator)
         features = KeyedJagged.from_bags(names, sparse).slice_batch(mine.start, mine.stop)
         optimizer.zero_grad()
@@ -80,6 +82,7 @@ def train_sharded(model: ShardedDLRM, names, steps: int, batch: int, seed: int, 
         total = loss.detach().clone()
         dist.all_reduce(total)
         losses.append(total.item())
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
     return losses
 
 
