@@ -99,6 +99,10 @@ class DeviceConfig:
     link_bandwidth_gbs: float = 25.0
     link_latency_us: float = 2.0
     topology: Topology = Topology.SWITCH
+    # execute-unit cycles to dispatch one callback: pop its token and branch to its handler. A core that
+    # runs callbacks as software (an out-of-order core fed by a TMU-style access unit) pays this per token;
+    # 0 where the execute unit sequences callbacks in hardware, as both presets model
+    callback_dispatch_cycles: float = 0.0
 
     def __post_init__(self) -> None:
         try:
@@ -108,7 +112,10 @@ class DeviceConfig:
                              f"got {self.topology!r}") from None
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name not in ("name", "topology") and not value > 0:
+            if f.name == "callback_dispatch_cycles":
+                if not value >= 0:
+                    raise ValueError(f"DeviceConfig.{f.name} must be zero or positive, got {value!r}")
+            elif f.name not in ("name", "topology") and not value > 0:
                 raise ValueError(f"DeviceConfig.{f.name} must be positive, got {value!r}")
         if self.cache_bytes % (self.line_bytes * self.cache_ways):
             raise ValueError("cache_bytes must be a multiple of line_bytes * cache_ways")

@@ -13,7 +13,7 @@ from dae_emulator.trace import LaunchTrace, Side
 
 @dataclass(frozen=True)
 class TokenSpec:
-    cycles: int               # execute-unit cycles of its callback
+    cycles: float             # execute-unit cycles of its callback, its dispatch included
     vector_ops: int
     scalar_ops: int
     operand_entries: int      # vector-sized pieces of its operand
@@ -42,7 +42,8 @@ def core_programs(trace: LaunchTrace, config: DeviceConfig) -> list[list[Event]]
                                                   for line in range(first, last + 1))
     for record in trace.tokens:
         spec = TokenSpec(
-            cycles=max(1, record.vector_ops + record.scalar_ops), vector_ops=record.vector_ops,
+            cycles=max(1, record.vector_ops + record.scalar_ops) + config.callback_dispatch_cycles,
+            vector_ops=record.vector_ops,
             scalar_ops=record.scalar_ops, operand_entries=math.ceil(record.operand_bytes / config.vector_bytes),
             queue_entries=record.queue_entries,
         )

@@ -1,6 +1,7 @@
 """The execute unit in the fast model: pops an event's tokens in order and runs their callbacks.
 
-A callback takes ``vector_ops + scalar_ops`` cycles (at least one) and can start once its event's data
+A callback takes ``vector_ops + scalar_ops`` cycles (at least one), plus the device's dispatch cost per
+callback, and can start once its event's data
 has arrived and the previous callback is done. The execute unit's own accesses (stores, loads of
 read-modify-writes) issue one line per cycle after the event's callbacks; it then waits for its loads,
 since nothing runs ahead of the execute unit to hide them (that part lives in ``pipeline``).
@@ -11,8 +12,10 @@ import numba
 import numpy as np
 
 
-def callback_cycles(vector_ops: int, scalar_ops: int) -> int:
-    return max(1, vector_ops + scalar_ops)
+def callback_cycles(vector_ops: float, scalar_ops: float, dispatch: float = 0.0) -> float:
+    """Cycles of one callback: its instructions (at least one), plus the device's dispatch cost
+    (``DeviceConfig.callback_dispatch_cycles``)."""
+    return max(1, vector_ops + scalar_ops) + dispatch
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
