@@ -10,6 +10,7 @@ the two agree.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numba
@@ -112,11 +113,15 @@ class PreparedLaunch:
     stream: LineStream
     cached: CacheReplay
 
+    @functools.cached_property
+    def horizon(self) -> float:
+        """A cycle the whole launch does not run past (``_horizon``), worked out once."""
+        return _horizon(self.stream, self.token_cycles, self.entries, self.core_of_event, self.dram)
+
     @property
     def bucket_width(self) -> float:
         """The bus calendar's bucket width for the whole launch (``Dram.bucket_width``)."""
-        horizon = _horizon(self.stream, self.token_cycles, self.entries, self.core_of_event, self.dram)
-        return self.dram.bucket_width(horizon + self.dram.cache_latency_cycles)   # the final write-backs start late
+        return self.dram.bucket_width(self.horizon + self.dram.cache_latency_cycles)   # the final write-backs start late
 
     def replay(self, events: np.ndarray, horizon: float, width: float, flush_lines: int,
                mark: int) -> tuple[np.ndarray, float, np.ndarray]:
@@ -183,9 +188,8 @@ def prepare(trace: LaunchTrace, config: DeviceConfig) -> PreparedLaunch:
 
 def full_cycles(launch: PreparedLaunch) -> tuple[float, np.ndarray]:
     """The launch's cycles and per-core tallies, every event timed."""
-    horizon = _horizon(launch.stream, launch.token_cycles, launch.entries, launch.core_of_event, launch.dram)
-    tally, last_transfer, _ = launch.replay(launch.events, horizon, launch.bucket_width, launch.cached.dirty_at_end,
-                                            launch.events.size)
+    tally, last_transfer, _ = launch.replay(launch.events, launch.horizon, launch.bucket_width,
+                                            launch.cached.dirty_at_end, launch.events.size)
     return max(float(tally[:, Tally.FINISH].max(initial=0.0)), last_transfer), tally
 
 
