@@ -58,7 +58,7 @@ from tqdm import tqdm
 
 import dae_emulator
 from dae_emulator.config import DeviceConfig
-from dae_emulator.cost import CostRecord
+from dae_emulator.cost import Bound, CostRecord
 from dae_emulator.timing.intervals import IntervalSampling, estimate_sampled
 from dae_emulator.timing.stream import event_cores
 from dae_emulator.trace import LaunchTrace, Side
@@ -118,6 +118,7 @@ class Result:
     roofline: float
     seconds: float
     intervals: list[IntervalCheck]      # every launch's cycles on sampled intervals beside its full ones
+    bounds: dict[int, Bound]            # level -> what bounds its longest launch
 
     @property
     def speedup(self) -> float:
@@ -144,34 +145,41 @@ def _close(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
         raise AssertionError(f"{what}: {err}") from None
 
 
-def measure(w: Workload, device: DeviceConfig) -> Result:
-    """Run ``w`` at every level and hand-written, check every output, return the modeled times."""
+def measure(w: Workload, device: DeviceConfig, levels=LEVELS, intervals: bool = True) -> Result:
+    """Run ``w`` at ``levels`` and hand-written, check every output (the first level against eager PyTorch,
+    the others against it, the hand-written program against the last), return the modeled times. With
+    ``intervals``, every launch is also timed on sampled intervals beside its full count."""
     start = time.perf_counter()
-    cycles, level_out, intervals = {}, {}, []
-    for level in tqdm(LEVELS, desc=f"{w.family} {w.name}", unit="level", file=sys.stderr, leave=False):
-        total, outs = 0.0, []
+    cycles, level_out, checks, bounds = {}, {}, [], {}
+    for level in tqdm(levels, desc=f"{w.family} {w.name}", unit="level", file=sys.stderr, leave=False):
+        total, outs, longest = 0.0, [], None
         for launch in w.launches:
             program = compile_region(launch.spec, launch.dtypes, device, level).dae
             result = dae_emulator.run(program, launch.inputs, device, sizes=launch.sizes)
             total += result.cost.cycles
+            longest = max(longest or result.cost, result.cost, key=lambda cost: cost.cycles)
             outs.append(result.outputs)
-            intervals.append(IntervalCheck.of(result.trace, result.cost, device))
-        cycles[level], level_out[level] = total, outs
+            if intervals:
+                checks.append(IntervalCheck.of(result.trace, result.cost, device))
+        cycles[level], level_out[level], bounds[level] = total, outs, longest.bound
+    first, last = levels[0], levels[-1]
     for i, launch in enumerate(w.launches):
         for name, expected in launch.reference().items():
-            _close(level_out[0][i][name], expected, f"{w.family} {w.name} level 0 {name} against eager PyTorch")
-            for level in LEVELS[1:]:
-                _close(level_out[level][i][name], level_out[0][i][name],
-                       f"{w.family} {w.name} level {level} {name} against level 0")
+            _close(level_out[first][i][name], expected,
+                   f"{w.family} {w.name} level {first} {name} against eager PyTorch")
+            for level in levels[1:]:
+                _close(level_out[level][i][name], level_out[first][i][name],
+                       f"{w.family} {w.name} level {level} {name} against level {first}")
     program = dae_emulator.verify(dae_emulator.parse_program(handwritten_programs(w.family.lower())[w.program]),
                                   device)
     hand = dae_emulator.run(program, w.hand_inputs, device, sizes=w.hand_sizes)
     for name, (launch_index, output) in w.hand_outputs.items():
-        _close(hand.outputs[name], level_out[3][launch_index][output],
-               f"{w.family} {w.name} hand-written {name} against level 3")
-    intervals.append(IntervalCheck.of(hand.trace, hand.cost, device))
+        _close(hand.outputs[name], level_out[last][launch_index][output],
+               f"{w.family} {w.name} hand-written {name} against level {last}")
+    if intervals:
+        checks.append(IntervalCheck.of(hand.trace, hand.cost, device))
     return Result(w, cycles, hand.cost.cycles, hand.cost, hand.trace, roofline_cycles(w, device),
-                  time.perf_counter() - start, intervals)
+                  time.perf_counter() - start, checks, bounds)
 
 
 def binding_limit(r: Result, device: DeviceConfig) -> str:

@@ -161,6 +161,23 @@ MP_GRAPHS = {"full": (("mp-10k", 10_000, 100_000), ("mp-50k", 50_000, 400_000), 
 MP_DIM = {"full": 64, "tiny": 16}
 
 
+def message_passing_workload(family: str, name: str, x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor,
+                             device: DeviceConfig, shape: str) -> Workload:
+    """``out[dst[e]] += x[src[e]]`` over the edge list as given: one GATHER_SCATTER region."""
+    nodes, dim = x.shape
+    spec = RegionSpec(RegionKind.GATHER_SCATTER, name, op=SourceOp.INDEX_ADD, gathered_by=SourceOp.INDEX_SELECT,
+                      fused=("index_select", "index_add"))
+    inputs = dict(table=x, src=src, dst=dst)
+    sizes = {"num_out": nodes}
+
+    def reference():
+        return {"out": torch.zeros(nodes, dim).index_add_(0, dst, x[src])}
+    launch = Launch(spec, dict(table=F32, src=I64, dst=I64), inputs, sizes, reference)
+    min_bytes = _nbytes(src, dst) + (_distinct_rows(src) + _distinct_rows(dst)) * _row_bytes(dim)
+    return Workload(family, name, shape, (launch,), "mp_scatter_add", inputs, sizes, {"out": (0, "out")}, min_bytes,
+                    src.numel() * _vectors(dim, device))
+
+
 def mp_workloads(scale: str, device: DeviceConfig):
     for name, nodes, edges in MP_GRAPHS[scale]:
         def build(name=name, nodes=nodes, edges=edges):
@@ -168,18 +185,8 @@ def mp_workloads(scale: str, device: DeviceConfig):
             dim = MP_DIM[scale]
             x = _table(nodes, dim, gen)
             src, dst = _zipf(edges, nodes, GRAPH_ZIPF, gen), _zipf(edges, nodes, GRAPH_ZIPF, gen)
-            spec = RegionSpec(RegionKind.GATHER_SCATTER, name, op=SourceOp.INDEX_ADD, gathered_by=SourceOp.INDEX_SELECT,
-                              fused=("index_select", "index_add"))
-            inputs = dict(table=x, src=src, dst=dst)
-            sizes = {"num_out": nodes}
-
-            def reference():
-                return {"out": torch.zeros(nodes, dim).index_add_(0, dst, x[src])}
-            launch = Launch(spec, dict(table=F32, src=I64, dst=I64), inputs, sizes, reference)
-            min_bytes = _nbytes(src, dst) + (_distinct_rows(src) + _distinct_rows(dst)) * _row_bytes(dim)
-            shape = f"{nodes} nodes x {dim}, {edges} edges (power-law, COO in arbitrary order)"
-            return Workload("MP", name, shape, (launch,), "mp_scatter_add", inputs, sizes, {"out": (0, "out")}, min_bytes,
-                            edges * _vectors(dim, device))
+            return message_passing_workload("MP", name, x, src, dst, device,
+                                            f"{nodes} nodes x {dim}, {edges} edges (power-law, COO in arbitrary order)")
         yield name, build
 
 
@@ -190,23 +197,25 @@ SPMM_GRAPHS = {"full": (("cora", 2_708, 10_556, 64), ("pubmed", 19_717, 88_648, 
                         ("g-d", 1_000, 1_000, 16))}
 
 
+def spmm_workload(family: str, name: str, nodes: int, nnz: int, dim: int, device: DeviceConfig) -> Workload:
+    """``Y = A X`` on a power-law graph, A in CSR and GCN-normalized: a weighted embedding bag."""
+    gen = torch.Generator().manual_seed(_seed(name))
+    dst = _zipf(nnz, nodes, GRAPH_ZIPF, gen)           # power-law in-degrees
+    col_of = _zipf(nnz, nodes, GRAPH_ZIPF, gen)
+    in_degree = torch.bincount(dst, minlength=nodes)
+    rowptr = torch.cat([torch.zeros(1, dtype=torch.int64), in_degree.cumsum(0)])
+    order = torch.argsort(dst, stable=True)
+    col = col_of[order]
+    out_degree = torch.bincount(col, minlength=nodes)
+    values = (in_degree.repeat_interleave(in_degree).float().clamp(min=1)
+              * out_degree[col].float().clamp(min=1)).rsqrt()      # GCN normalization
+    shape = f"{nodes} nodes x {dim}, {nnz} nonzeros (CSR, power-law degrees)"
+    return _bag_workload(family, name, shape, _table(nodes, dim, gen), col, rowptr, values, device, program="spmm_csr")
+
+
 def spmm_workloads(scale: str, device: DeviceConfig):
     for name, nodes, nnz, dim in SPMM_GRAPHS[scale]:
-        def build(name=name, nodes=nodes, nnz=nnz, dim=dim):
-            gen = torch.Generator().manual_seed(_seed(name))
-            dst = _zipf(nnz, nodes, GRAPH_ZIPF, gen)           # power-law in-degrees
-            col_of = _zipf(nnz, nodes, GRAPH_ZIPF, gen)
-            in_degree = torch.bincount(dst, minlength=nodes)
-            rowptr = torch.cat([torch.zeros(1, dtype=torch.int64), in_degree.cumsum(0)])
-            order = torch.argsort(dst, stable=True)
-            col = col_of[order]
-            out_degree = torch.bincount(col, minlength=nodes)
-            values = (in_degree.repeat_interleave(in_degree).float().clamp(min=1)
-                      * out_degree[col].float().clamp(min=1)).rsqrt()      # GCN normalization
-            shape = f"{nodes} nodes x {dim}, {nnz} nonzeros (CSR, power-law degrees)"
-            return _bag_workload("SpMM", name, shape, _table(nodes, dim, gen), col, rowptr, values, device,
-                                 program="spmm_csr")
-        yield name, build
+        yield name, lambda name=name, nodes=nodes, nnz=nnz, dim=dim: spmm_workload("SpMM", name, nodes, nnz, dim, device)
 
 
 # KG: (name, entities, relations, dim, triples per batch).
@@ -224,24 +233,28 @@ KG_SPEC = RegionSpec(RegionKind.BATCHED, "3 gathers entity..entity",
                                                                      ("t2_indices", "t0_indices")))
 
 
+def kg_workload(name: str, entities: int, relations: int, dim: int, triples: int, device: DeviceConfig) -> Workload:
+    """A batch of triples' lookups ``entity[head]``, ``relation[rel]``, ``entity[tail]``, Zipf-distributed."""
+    gen = torch.Generator().manual_seed(_seed(name))
+    entity, relation = _table(entities, dim, gen), _table(relations, dim, gen)
+    head, tail = _zipf(triples, entities, 1.0, gen), _zipf(triples, entities, 1.0, gen)
+    rel = _zipf(triples, relations, 1.0, gen)
+    launch = Launch(KG_SPEC, dict(t0_table=F32, t0_indices=I64, t1_table=F32, t1_indices=I64, t2_indices=I64),
+                    dict(t0_table=entity, t0_indices=head, t1_table=relation, t1_indices=rel, t2_indices=tail),
+                    {}, lambda: {"t0_out": entity[head], "t1_out": relation[rel], "t2_out": entity[tail]})
+    hand_inputs = dict(entity=entity, relation=relation, head=head, rel=rel, tail=tail)
+    min_bytes = (_nbytes(head, rel, tail) + (_distinct_rows(torch.cat([head, tail])) + _distinct_rows(rel))
+                 * _row_bytes(dim) + 3 * triples * 4 * dim)
+    shape = f"{entities} entities, {relations} relations x {dim}, {triples} triples"
+    return Workload("KG", name, shape, (launch,), "kg_gather", hand_inputs, {},
+                    {"head_rows": (0, "t0_out"), "rel_rows": (0, "t1_out"), "tail_rows": (0, "t2_out")}, min_bytes,
+                    3 * triples * _vectors(dim, device))
+
+
 def kg_workloads(scale: str, device: DeviceConfig):
     for name, entities, relations, dim, triples in KG_GRAPHS[scale]:
-        def build(name=name, entities=entities, relations=relations, dim=dim, triples=triples):
-            gen = torch.Generator().manual_seed(_seed(name))
-            entity, relation = _table(entities, dim, gen), _table(relations, dim, gen)
-            head, tail = _zipf(triples, entities, 1.0, gen), _zipf(triples, entities, 1.0, gen)
-            rel = _zipf(triples, relations, 1.0, gen)
-            launch = Launch(KG_SPEC, dict(t0_table=F32, t0_indices=I64, t1_table=F32, t1_indices=I64, t2_indices=I64),
-                            dict(t0_table=entity, t0_indices=head, t1_table=relation, t1_indices=rel, t2_indices=tail),
-                            {}, lambda: {"t0_out": entity[head], "t1_out": relation[rel], "t2_out": entity[tail]})
-            hand_inputs = dict(entity=entity, relation=relation, head=head, rel=rel, tail=tail)
-            min_bytes = (_nbytes(head, rel, tail) + (_distinct_rows(torch.cat([head, tail])) + _distinct_rows(rel))
-                         * _row_bytes(dim) + 3 * triples * 4 * dim)
-            shape = f"{entities} entities, {relations} relations x {dim}, {triples} triples"
-            return Workload("KG", name, shape, (launch,), "kg_gather", hand_inputs, {},
-                            {"head_rows": (0, "t0_out"), "rel_rows": (0, "t1_out"), "tail_rows": (0, "t2_out")}, min_bytes,
-                            3 * triples * _vectors(dim, device))
-        yield name, build
+        yield name, lambda name=name, entities=entities, relations=relations, dim=dim, triples=triples: kg_workload(
+            name, entities, relations, dim, triples, device)
 
 
 # SpAttn: sequences x blocks per sequence query blocks, one key-block embedding table of the same count.
@@ -257,20 +270,23 @@ def spattn_indices(sequences: int, blocks: int, k: int, gen: torch.Generator) ->
     return torch.stack(picks[:k], 1).reshape(-1)
 
 
+def spattn_workload(name: str, sequences: int, blocks: int, dim: int, k: int, device: DeviceConfig) -> Workload:
+    """Every query block pools ``k`` key-block embeddings (``spattn_indices``): a fixed-length bag."""
+    gen = torch.Generator().manual_seed(1000 + k)
+    num_blocks = sequences * blocks
+    table = _table(num_blocks, dim, gen)
+    indices = spattn_indices(sequences, blocks, k, gen)
+    offsets = torch.arange(0, num_blocks * k + 1, k)
+    shape = f"{sequences} sequences x {blocks} blocks, {num_blocks} x {dim} key-block table, k = {k}"
+    return _bag_workload("SpAttn", name, shape, table, indices, offsets, None, device,
+                         program="spattn_fixed_k", hand_inputs=dict(table=table, indices=indices),
+                         hand_sizes={"k": k, "num_blocks": num_blocks}, pooling_fixed=True)
+
+
 def spattn_workloads(scale: str, device: DeviceConfig):
     sequences, blocks, dim = SPATTN_SHAPE[scale]
     for k in SPATTN_K:
-        def build(k=k):
-            gen = torch.Generator().manual_seed(1000 + k)
-            num_blocks = sequences * blocks
-            table = _table(num_blocks, dim, gen)
-            indices = spattn_indices(sequences, blocks, k, gen)
-            offsets = torch.arange(0, num_blocks * k + 1, k)
-            shape = f"{sequences} sequences x {blocks} blocks, {num_blocks} x {dim} key-block table, k = {k}"
-            return _bag_workload("SpAttn", f"k{k}", shape, table, indices, offsets, None, device,
-                                 program="spattn_fixed_k", hand_inputs=dict(table=table, indices=indices),
-                                 hand_sizes={"k": k, "num_blocks": num_blocks}, pooling_fixed=True)
-        yield f"k{k}", build
+        yield f"k{k}", lambda k=k: spattn_workload(f"k{k}", sequences, blocks, dim, k, device)
 
 
 BUILDERS = {"eb": eb_workloads, "mp": mp_workloads, "spmm": spmm_workloads, "kg": kg_workloads,

@@ -43,6 +43,25 @@ in which TMU (MICRO 2023) was evaluated and which Ember (CGO 2026) compiles for.
     queue entry; a 128-bit vector op about 3 pJ, a scalar op about 1 pJ; 0.5 W static for one core and
     its cache.
 
+``tmu``: the machine of Ember's gem5 artifact (``bsc-loca/ember``, AE/): an Arm-class out-of-order core fed by
+a TMU-style access unit, which runs callbacks as software. Only what ``benchmarks/ember_figures.py`` compares
+(cycle ratios between code versions) was held against anything; its energies are not. Sources per field:
+  - vector_bytes=64: the artifact's vectorized embedding bag (tests/eb_slc_O3.mlir) works on vector<8xf64>.
+  - line_bytes=64, cache_bytes=1 MiB, cache_ways=8, cache_latency_cycles=11: the private L2 of an Arm
+    Neoverse N1 core as Arm describes it (up to 1 MiB, 8 ways, 64-byte lines, 9-11 cycles to use).
+  - scalar_issue_width=2: a Neoverse core's two FP/ASIMD pipes, where scalar floating-point adds issue;
+    its vectors of the full width still issue one a cycle here.
+  - cores=1: the artifact counts the cycles of a DAE core's run (its Figure 14 gives that core's compute
+    and access throughput); assumed one core with the memory system to itself.
+  - clock_ghz=2.0, dram_latency_ns=100, queue_capacity=64, traversal_units=8, queues=16, scratchpad 64 KiB:
+    not published for the artifact; the server preset's values (Neoverse parts run at 2.6-3.3 GHz, so 2.0
+    makes DRAM latency a little shorter in cycles than on them). Energies: the server's per event, and its
+    static power per core (30 W / 32).
+  - Fitted, by ``python benchmarks/ember_figures.py --fit`` on RM1_L0, RM1_L1 and RM1_L2 only (the mean
+    |log| of O1/O0, O2/O0, O3/O0 against gem5's, 0.154 at the best point of a 4 x 4 x 3 x 3 grid):
+    callback_dispatch_cycles=4 (grid 0, 2, 4, 8), queue_pop_cycles=1 (grid 1-4), max_outstanding=64 (grid
+    32, 64, 128), dram_bandwidth_gbs=51.2 (grid 25.6, 51.2, 102.4: one, two, four DDR4-3200 channels).
+
 Scale-out fields (``torch_ember.distributed`` and ``dae_emulator.interconnect`` read them; one device's
 timing never does). They came after the others, so they have defaults, the same for both presets:
   - memory_bytes=256 GiB: the DRAM one device holds tables in, eight channels of 32 GiB DDR5 DIMMs on a
@@ -103,6 +122,14 @@ class DeviceConfig:
     # runs callbacks as software (an out-of-order core fed by a TMU-style access unit) pays this per token;
     # 0 where the execute unit sequences callbacks in hardware, as both presets model
     callback_dispatch_cycles: float = 0.0
+    # execute-unit cycles to pop one operand entry off a queue (a load from the access unit's queue interface
+    # into a register): 1 where a pop issues like any other instruction, as both presets model; more where
+    # the core's queue interface has a throughput below one pop per cycle
+    queue_pop_cycles: float = 1.0
+    # scalar instructions (other than pops) the execute unit issues per cycle: 1 in both presets, whose
+    # execute unit issues one instruction per cycle; an out-of-order core issues scalar arithmetic to several
+    # pipes at once, while its vector instructions still issue one per cycle
+    scalar_issue_width: float = 1.0
 
     def __post_init__(self) -> None:
         try:
@@ -139,6 +166,14 @@ PRESETS: dict[str, DeviceConfig] = {
         cache_latency_cycles=20, traversal_units=4, queues=8, scratchpad_bytes=16 * 2**10,
         energy_dram_pj_per_byte=40.0, energy_cache_pj_per_access=40.0, energy_queue_pj_per_entry=1.0,
         energy_vector_op_pj=3.0, energy_static_w=0.5, energy_scalar_op_pj=1.0,
+    ),
+    "tmu": DeviceConfig(
+        name="tmu", clock_ghz=2.0, cores=1, queue_capacity=64, max_outstanding=64, vector_bytes=64,
+        cache_bytes=2**20, cache_ways=8, line_bytes=64, dram_bandwidth_gbs=51.2, dram_latency_ns=100.0,
+        cache_latency_cycles=11, traversal_units=8, queues=16, scratchpad_bytes=64 * 2**10,
+        energy_dram_pj_per_byte=120.0, energy_cache_pj_per_access=100.0, energy_queue_pj_per_entry=2.0,
+        energy_vector_op_pj=10.0, energy_static_w=30.0 / 32, energy_scalar_op_pj=2.0,
+        callback_dispatch_cycles=4.0, queue_pop_cycles=1.0, scalar_issue_width=2.0,
     ),
 }
 

@@ -100,9 +100,11 @@ def embedding_bag_trace(
             event=end, address=OUTPUT_BASE + row_bytes * bags,
         ),
     )
+    pops = math.ceil(dim / row_entry) if row_entry else 1
     tokens = (
-        TokenRecord("row", iteration, operand_bytes=row_bytes, vector_ops=row_vector_ops, scalar_ops=2,
-                    queue_entries=1 + (math.ceil(dim / row_entry) if row_entry else 1)),
+        # a pop per operand entry, as compiled code counts them, and a dispatch shared by two tokens
+        TokenRecord("row", iteration, operand_bytes=row_bytes, vector_ops=row_vector_ops, scalar_ops=1 + pops,
+                    queue_entries=1 + pops),
         TokenRecord("bag", end, operand_bytes=0, vector_ops=row_vector_ops, scalar_ops=2),
     )
     return LaunchTrace(

@@ -29,6 +29,14 @@ class Event:
     tokens: list[TokenSpec] = field(default_factory=list)
 
 
+def _callback_cycles(record, config: DeviceConfig) -> float:
+    """Vector instructions one a cycle, operand pops ``queue_pop_cycles`` each, the other scalar instructions
+    ``scalar_issue_width`` a cycle, at least one cycle, then the dispatch."""
+    width, pops = config.scalar_issue_width, record.queue_entries - 1       # pops are among the scalar ops
+    issue = record.vector_ops + record.scalar_ops / width + pops * (config.queue_pop_cycles - 1 / width)
+    return max(1, issue) + config.callback_dispatch_cycles
+
+
 def core_programs(trace: LaunchTrace, config: DeviceConfig) -> list[list[Event]]:
     """Per core, its events in issue order; core ``c`` takes items ``[c*n//cores, (c+1)*n//cores)``, or with
     ``trace.tile``, the tiles of that many items numbered ``c``, ``c + cores``, ``c + 2 * cores``..."""
@@ -42,7 +50,7 @@ def core_programs(trace: LaunchTrace, config: DeviceConfig) -> list[list[Event]]
                                                   for line in range(first, last + 1))
     for record in trace.tokens:
         spec = TokenSpec(
-            cycles=max(1, record.vector_ops + record.scalar_ops) + config.callback_dispatch_cycles,
+            cycles=_callback_cycles(record, config),
             vector_ops=record.vector_ops,
             scalar_ops=record.scalar_ops, operand_entries=math.ceil(record.operand_bytes / config.vector_bytes),
             queue_entries=record.queue_entries,

@@ -29,14 +29,16 @@ from dae_emulator.timing.stream import LineStream, device_order, event_cores, li
 from dae_emulator.trace import LaunchTrace
 
 
-def _tokens(trace: LaunchTrace, dispatch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tokens(trace: LaunchTrace, config: DeviceConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per event: tokens pushed, queue entries pushed (tokens and their operands' pieces), and execute-unit
-    cycles of their callbacks, each with ``dispatch`` cycles of dispatch (arena scratch)."""
+    cycles of their callbacks with the device's dispatch and pop costs (arena scratch)."""
     count, entries = zeroed("tokens", trace.num_events, np.int64), zeroed("entries", trace.num_events, np.int64)
     cycles = zeroed("token cycles", trace.num_events, np.float64)
     for record in trace.tokens:
         _add_pushes(record.event.numpy(), record.queue_entries,
-                    callback_cycles(record.vector_ops, record.scalar_ops, dispatch), count, entries, cycles)
+                    callback_cycles(record.vector_ops, record.scalar_ops, config.callback_dispatch_cycles,
+                                    record.queue_entries - 1, config.queue_pop_cycles, config.scalar_issue_width),
+                    count, entries, cycles)
     return count, entries, cycles
 
 
@@ -173,7 +175,7 @@ class PreparedLaunch:
 
 def prepare(trace: LaunchTrace, config: DeviceConfig) -> PreparedLaunch:
     """Token counts, line stream and cache replay of ``trace`` on ``config``."""
-    tokens, entries, token_cycles = _tokens(trace, config.callback_dispatch_cycles)
+    tokens, entries, token_cycles = _tokens(trace, config)
     most_tokens = int(tokens.max(initial=0))
     if most_tokens > config.queue_capacity:
         raise ValueError(f"an event of {trace.program} pushes more tokens than a queue holds")
