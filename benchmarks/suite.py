@@ -76,9 +76,9 @@ _TOLERANCE = dict(rtol=1e-4, atol=1e-3)
 
 # ------------------------------------------------------------------------------------- hand-written
 
-def handwritten_programs(family: str) -> dict[str, str]:
-    """The programs of ``handwritten/<family>.dae`` by name; each runs from its ``program`` line."""
-    text = (HANDWRITTEN / f"{family}.dae").read_text()
+def handwritten_programs(family: str, folder: Path = HANDWRITTEN) -> dict[str, str]:
+    """The programs of ``<folder>/<family>.dae`` by name; each runs from its ``program`` line."""
+    text = (folder / f"{family}.dae").read_text()
     parts = re.split(r"(?m)^(?=program )", text)[1:]
     return {re.match(r"program (\w+)", p).group(1): p for p in parts}
 

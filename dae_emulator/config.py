@@ -45,22 +45,30 @@ in which TMU (MICRO 2023) was evaluated and which Ember (CGO 2026) compiles for.
 
 ``tmu``: the machine of Ember's gem5 artifact (``bsc-loca/ember``, AE/): an Arm-class out-of-order core fed by
 a TMU-style access unit, which runs callbacks as software. Only what ``benchmarks/ember_figures.py`` compares
-(cycle ratios between code versions) was held against anything; its energies are not. Sources per field:
+(cycle ratios between code versions) was held against anything; its energies were not. Sources per field:
   - vector_bytes=64: the artifact's vectorized embedding bag (tests/eb_slc_O3.mlir) works on vector<8xf64>.
   - line_bytes=64, cache_bytes=1 MiB, cache_ways=8, cache_latency_cycles=11: the private L2 of an Arm
     Neoverse N1 core as Arm describes it (up to 1 MiB, 8 ways, 64-byte lines, 9-11 cycles to use).
   - scalar_issue_width=2: a Neoverse core's two FP/ASIMD pipes, where scalar floating-point adds issue;
     its vectors of the full width still issue one a cycle here.
-  - cores=1: the artifact counts the cycles of a DAE core's run (its Figure 14 gives that core's compute
-    and access throughput); assumed one core with the memory system to itself.
+  - out_of_order_execute=True: the core's reorder window overlaps the loads of its read-modify-writes (Ember's
+    callbacks add into the output through memory) with the callbacks after them.
+  - cores=1: the artifact counts the cycles of a DAE core's run (its Figure 14 gives that core's compute and
+    access throughput); the core's share of the memory system is dram_bandwidth_gbs.
   - clock_ghz=2.0, dram_latency_ns=100, queue_capacity=64, traversal_units=8, queues=16, scratchpad 64 KiB:
     not published for the artifact; the server preset's values (Neoverse parts run at 2.6-3.3 GHz, so 2.0
     makes DRAM latency a little shorter in cycles than on them). Energies: the server's per event, and its
     static power per core (30 W / 32).
-  - Fitted, by ``python benchmarks/ember_figures.py --fit`` on RM1_L0, RM1_L1 and RM1_L2 only (the mean
-    |log| of O1/O0, O2/O0, O3/O0 against gem5's, 0.154 at the best point of a 4 x 4 x 3 x 3 grid):
-    callback_dispatch_cycles=4 (grid 0, 2, 4, 8), queue_pop_cycles=1 (grid 1-4), max_outstanding=64 (grid
-    32, 64, 128), dram_bandwidth_gbs=51.2 (grid 25.6, 51.2, 102.4: one, two, four DDR4-3200 channels).
+  - Fitted, by ``python benchmarks/ember_figures.py --fit`` on RM1_L0, RM1_L1 and RM1_L2 only, running
+    Ember's code of each level (``benchmarks/ember_code/``), to the mean |log| of their O1/O0, O2/O0 and
+    O3/O0 against gem5's (0.200 at the best point of a 3 x 3 x 3 x 3 grid whose low ends are physical
+    limits: four pops a cycle on a 4-wide core, 6.4 GB/s, one core's share of eight DDR4-3200 channels
+    shared by 32 cores):
+    dram_bandwidth_gbs=6.4 (grid 6.4, 12.8, 25.6), max_outstanding=16 (grid 16, 32, 64),
+    queue_pop_cycles=0.25 (grid 0.25, 0.5, 1), callback_dispatch_cycles=1 (grid 0, 1, 2). The fit is flat
+    in the last two (0.200-0.202 over them): RM1 is memory-bound from level 0 on, so only the memory side
+    is identified, and that is what it chose. ``docs/ember_figures.md`` says what this does to the
+    held-out workloads.
 
 Scale-out fields (``torch_ember.distributed`` and ``dae_emulator.interconnect`` read them; one device's
 timing never does). They came after the others, so they have defaults, the same for both presets:
@@ -130,6 +138,10 @@ class DeviceConfig:
     # execute unit issues one instruction per cycle; an out-of-order core issues scalar arithmetic to several
     # pipes at once, while its vector instructions still issue one per cycle
     scalar_issue_width: float = 1.0
+    # whether the execute unit runs on while its own loads (the reads of read-modify-writes) are out: false in
+    # both presets, whose in-order execute unit waits for them; true for an out-of-order core, whose reorder
+    # window overlaps them with the callbacks that follow
+    out_of_order_execute: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -142,6 +154,9 @@ class DeviceConfig:
             if f.name == "callback_dispatch_cycles":
                 if not value >= 0:
                     raise ValueError(f"DeviceConfig.{f.name} must be zero or positive, got {value!r}")
+            elif f.name == "out_of_order_execute":
+                if not isinstance(value, bool):
+                    raise ValueError(f"DeviceConfig.{f.name} must be True or False, got {value!r}")
             elif f.name not in ("name", "topology") and not value > 0:
                 raise ValueError(f"DeviceConfig.{f.name} must be positive, got {value!r}")
         if self.cache_bytes % (self.line_bytes * self.cache_ways):
@@ -168,12 +183,12 @@ PRESETS: dict[str, DeviceConfig] = {
         energy_vector_op_pj=3.0, energy_static_w=0.5, energy_scalar_op_pj=1.0,
     ),
     "tmu": DeviceConfig(
-        name="tmu", clock_ghz=2.0, cores=1, queue_capacity=64, max_outstanding=64, vector_bytes=64,
-        cache_bytes=2**20, cache_ways=8, line_bytes=64, dram_bandwidth_gbs=51.2, dram_latency_ns=100.0,
+        name="tmu", clock_ghz=2.0, cores=1, queue_capacity=64, max_outstanding=16, vector_bytes=64,
+        cache_bytes=2**20, cache_ways=8, line_bytes=64, dram_bandwidth_gbs=6.4, dram_latency_ns=100.0,
         cache_latency_cycles=11, traversal_units=8, queues=16, scratchpad_bytes=64 * 2**10,
         energy_dram_pj_per_byte=120.0, energy_cache_pj_per_access=100.0, energy_queue_pj_per_entry=2.0,
         energy_vector_op_pj=10.0, energy_static_w=30.0 / 32, energy_scalar_op_pj=2.0,
-        callback_dispatch_cycles=4.0, queue_pop_cycles=1.0, scalar_issue_width=2.0,
+        callback_dispatch_cycles=1.0, queue_pop_cycles=0.25, scalar_issue_width=2.0, out_of_order_execute=True,
     ),
 }
 

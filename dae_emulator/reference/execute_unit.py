@@ -1,7 +1,8 @@
 """Reference execute unit: pops tokens in order and runs their callbacks, one instruction per cycle.
 
 After an event's callbacks it issues the event's own accesses (stores, loads of read-modify-writes) one
-line per cycle, then waits for its loads: nothing runs ahead of the execute unit to hide them.
+line per cycle, then waits for its loads: nothing runs ahead of the execute unit to hide them; unless the
+device's execute unit is out of order, which runs on and only finishes once they are back.
 """
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ class ExecuteUnitStats:
 
 
 class ExecuteUnit:
-    def __init__(self, events: list[Event], queue: TokenQueue, cache: Cache) -> None:
+    def __init__(self, events: list[Event], queue: TokenQueue, cache: Cache, waits_for_own_loads: bool = True) -> None:
         self.jobs = [event for event in events if event.tokens or event.execute_lines]
-        self.queue, self.cache = queue, cache
+        self.queue, self.cache, self.waits_for_own_loads = queue, cache, waits_for_own_loads
         self.reset()
 
     def reset(self) -> None:
@@ -75,7 +76,7 @@ class ExecuteUnit:
                 self._line += 1
                 self._work(cycle, 1)
                 return None
-            if self._loads_out:
+            if self._loads_out and self.waits_for_own_loads:
                 return ExecuteStall.OWN_LOADS
             self._job, self._popped, self._line = self._job + 1, 0, 0
         return None

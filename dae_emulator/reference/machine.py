@@ -44,7 +44,7 @@ class Machine:
             queue = TokenQueue(capacity)
             self.cores.append(Core(
                 queue, AccessUnit(events, queue, self.cache, config.max_outstanding),
-                ExecuteUnit(events, queue, self.cache),
+                ExecuteUnit(events, queue, self.cache, not config.out_of_order_execute),
             ))
 
     def run(self, max_cycles: int = 10**9) -> CostRecord:

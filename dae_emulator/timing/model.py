@@ -136,7 +136,7 @@ class PreparedLaunch:
             self.entries, self.token_cycles, stream.line, self.cached.hits, stream.write, stream.prefetch,
             self.cached.dram_write, flush_lines, self.config.cores, self.config.max_outstanding, self.capacity,
             dram.cache_latency_cycles, dram.latency_cycles, dram.transfer_cycles, fill, full, width,
-            bucket_capacity(width, dram.transfer_cycles), mark, *fill_table(),
+            bucket_capacity(width, dram.transfer_cycles), mark, *fill_table(), not self.config.out_of_order_execute,
         )
 
     def record(self, cycles: float, tally: np.ndarray) -> CostRecord:

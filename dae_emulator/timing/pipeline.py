@@ -67,7 +67,7 @@ def replay(
     address: np.ndarray, hit: np.ndarray, write: np.ndarray, prefetch: np.ndarray, dram_write: np.ndarray,
     flush_lines: int, cores: int, max_outstanding: int, queue_capacity: int, cache_latency: float,
     dram_latency: float, transfer: float, fill: np.ndarray, full: np.ndarray, width: float, capacity: int,
-    mark: int, filling: np.ndarray, filled_at: np.ndarray,
+    mark: int, filling: np.ndarray, filled_at: np.ndarray, waits_for_own_loads: bool,
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Per-core tallies (rows: cores, columns: ``Tally``), the cycle the last transfer or data ended, and
     the tallies as they stood before ``events[mark]`` (``mark == events.size``: after the last event, before
@@ -79,7 +79,8 @@ def replay(
     ``flush_lines`` dirty lines are written back once every core has finished. A read that hits a line
     whose fill is still on its way (``address``: the line of each request) gets its data when the fill
     does, not sooner (``_after_fill``; a table indexed by line, ``fill_table()``, where a collision
-    forgets the older fill, which then counts as arrived)."""
+    forgets the older fill, which then counts as arrived). Unless ``waits_for_own_loads``, the execute unit
+    runs on while its own loads are out (an out-of-order core); they still end before the launch does."""
     tally = np.zeros((cores, _COLUMNS))
     ring = np.zeros((cores, 2, max_outstanding))         # request slots: ``access_unit``'s two rings
     ring_head = np.zeros((cores, 2), dtype=np.int64)
@@ -146,8 +147,10 @@ def replay(
                 last_data = max(last_data, data)
             free += 1.0
             tally[core, Tally.BUSY] += 1.0
-        tally[core, Tally.OWN_LOADS] += max(own_data - free, 0.0)
-        execute_free[core] = max(free, own_data)
+        if waits_for_own_loads:
+            tally[core, Tally.OWN_LOADS] += max(own_data - free, 0.0)
+            free = max(free, own_data)
+        execute_free[core] = free
     for core in range(cores):
         tally[core, Tally.FINISH] = max(access_free[core], execute_free[core])
     flush = tally[:, Tally.FINISH].max() + cache_latency

@@ -1,5 +1,5 @@
-"""``benchmarks/ember_figures.py`` at the tiny scale: every workload of the artifact's Figures 13 and 16 runs and
-checks against eager PyTorch, the artifact's numbers are read as the figures print them, the preset's fitted
+"""``benchmarks/ember_figures.py`` at the tiny scale: every workload of the artifact's Figures 13 and 16 runs (as
+Ember's code of each level and as torch_ember's levels) and checks against eager PyTorch, the artifact's numbers are read as the figures print them, the preset's fitted
 fields lie on the fit's grid, and the last line has the required format."""
 import importlib.util
 import math
@@ -54,9 +54,9 @@ def test_every_workload_of_both_figures_runs(tiny_run):
     assert [r.name for r in rows][:13] == list(figures.FIG13)
     assert {r.name for r in rows} == set(figures.FIG16)
     for r in rows:
-        assert r.model_hand_over_ember > 0 and math.isfinite(r.model_hand_over_ember)
-        if r.gem5 is not None:
-            assert all(m > 0 for m in r.model) and r.bounds is not None
+        assert r.ours_hand_over_ember > 0 and math.isfinite(r.ours_hand_over_ember)
+        if r.gem5 is not None:            # both the model on Ember's code and on torch_ember's levels
+            assert all(m > 0 for m in r.ember + r.ours) and r.ember_bounds is not None
 
 
 def test_the_report_marks_the_fitted_workloads_names_misses_and_ends_with_the_verdict(tiny_run):
@@ -67,7 +67,7 @@ def test_the_report_marks_the_fitted_workloads_names_misses_and_ends_with_the_ve
     assert match, lines[-1]
     held = [r for r in rows if r.gem5 is not None and not r.fitted]
     assert float(match.group(2)) == pytest.approx(figures.geomean(r.gem5[2] for r in held), abs=0.01)
-    misses = [r for r in held if r.o3_error > figures.MISS]
+    misses = [r for r in held if r.ember_error > figures.MISS]
     for r in misses:
         assert any(line.startswith(f"  {r.name} (") and "lacks" in line for line in lines)
 
