@@ -6,6 +6,8 @@
     )
     result = tune.minimize(objective, space, budget=40, seed=0)
     result.best_config, result.best_value, result.history
+
+``tune.OptunaSampler`` is the same search behind Optuna's sampler interface (needs ``optuna``).
 """
 from tune.bayesian import BayesianOptions, BayesianSampler
 from tune.driver import Infeasible, minimize
@@ -38,3 +40,11 @@ __all__ = [
     "SurrogateKind",
     "minimize",
 ]
+
+
+def __getattr__(name: str):
+    """``tune.OptunaSampler`` imports Optuna, so only when it is asked for."""
+    if name == "OptunaSampler":
+        from tune.optuna_sampler import OptunaSampler
+        return OptunaSampler
+    raise AttributeError(f"module 'tune' has no attribute {name!r}")
