@@ -12,6 +12,7 @@
 from tune.bayesian import BayesianOptions, BayesianSampler
 from tune.driver import Infeasible, minimize
 from tune.optimize_acq import LocalSearch
+from tune.parallel import InlineExecutor
 from tune.params import Categorical, Integer, Ordinal, ParamKind, Permutation, Real
 from tune.results import Evaluation, Result
 from tune.sampler import RandomSampler, Sampler
@@ -26,6 +27,7 @@ __all__ = [
     "Combination",
     "Evaluation",
     "Infeasible",
+    "InlineExecutor",
     "Integer",
     "LocalSearch",
     "Ordinal",

@@ -17,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, help="evaluations (overrides the scenario)")
     parser.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
     parser.add_argument("--output", help="CSV path (overrides the scenario)")
+    parser.add_argument("--workers", type=int, help="evaluations at a time (overrides the scenario)")
     args = parser.parse_args(argv)
     try:
         scenario = load_scenario(args.scenario)
@@ -24,9 +25,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     budget = args.budget if args.budget is not None else scenario.budget
     seed = args.seed if args.seed is not None else scenario.seed
+    workers = args.workers if args.workers is not None else scenario.workers
+    if workers < 1:
+        parser.error(f"--workers must be at least 1, got {workers}")
     with progress(budget) as callback:
         result = minimize(
-            scenario.objective(), scenario.space, budget, seed, options=scenario.options, callback=callback
+            scenario.objective(), scenario.space, budget, seed, options=scenario.options, callback=callback,
+            workers=workers, executor=scenario.executor if workers > 1 else None,
         )
     output = args.output or scenario.output
     result.write_csv(output, scenario.space.names)

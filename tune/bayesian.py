@@ -15,6 +15,7 @@ import numpy as np
 from tune.acquisition import ConstrainedEI
 from tune.feasibility import FeasibilityModel
 from tune.optimize_acq import LocalSearch, maximize
+from tune.sampler import distinct_from
 from tune.space import Config, Space
 from tune.surrogate import MIXED_DISTANCES, Combination, PermutationDistance, SurrogateKind, fit_surrogate
 
@@ -72,6 +73,25 @@ class BayesianSampler:
         incumbents = [good[i] for i in np.argsort(y, kind="stable")[:_INCUMBENT_STARTS]]
         found = maximize(acquisition, self.space, incumbents, self.seen, self.rng, opts.search)
         return found if found is not None else self.space.sample(self.rng)[0]
+
+    def suggest_batch(self, k: int) -> list[Config]:
+        """``k`` distinct configurations by the constant liar: each proposal is observed, for the next, as if
+        it had scored the best value seen so far (infeasible before any is feasible); then the lies are
+        taken back. A proposal already in the batch is redrawn at random from the space."""
+        known, seen = len(self.configs), set(self.seen)
+        feasible = [v for v in self.values if v is not None]
+        lie = min(feasible) if feasible else None
+        batch: list[Config] = []
+        try:
+            for _ in range(k):
+                config = self.suggest()
+                config = distinct_from(self.space, batch, config, lambda: self.space.sample(self.rng)[0])
+                batch.append(config)
+                self.observe(config, lie)
+        finally:
+            del self.configs[known:], self.values[known:]
+            self.seen = seen
+        return batch
 
     def observe(self, config: Mapping[str, Any], value: float | None) -> None:
         self.configs.append(dict(config))

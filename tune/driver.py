@@ -4,9 +4,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from tune.bayesian import BayesianOptions, BayesianSampler
+from tune.parallel import Evaluator
 from tune.results import Evaluation, Result
 from tune.sampler import Sampler
 from tune.space import Space
@@ -25,16 +27,47 @@ def minimize(
     sampler: Sampler | None = None,
     options: BayesianOptions = BayesianOptions(),
     callback: Callable[[Evaluation], None] | None = None,
+    workers: int = 1,
+    executor: Executor | str | None = None,
 ) -> Result:
     """Minimize ``objective`` over ``space`` with ``budget`` evaluations.
 
     The default sampler is the Bayesian one (seeded by ``seed``, configured by ``options``). A value that
     is NaN or infinite counts as infeasible, like ``Infeasible``; any other exception stops the run.
     ``callback`` sees each evaluation as it completes (the CLI drives its progress bar with it).
+
+    With ``workers`` above 1, or an ``executor``, the sampler proposes ``workers`` distinct configurations at
+    a time (``suggest_batch``: the Bayesian sampler's constant liar) and they are evaluated together on
+    ``executor`` (``tune.parallel``): a local process pool by default (``objective`` must then pickle: a
+    module-level function or an instance of a module-level class), ``"threads"``, ``"inline"``, a Dask
+    scheduler's address, or any ``concurrent.futures.Executor`` (``distributed.Client(...).get_executor()``).
+    There an evaluation that raises, or whose worker dies, is infeasible and the run goes on.
     """
     if budget < 1:
         raise ValueError(f"budget must be at least 1, got {budget}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     sampler = sampler if sampler is not None else BayesianSampler(space, seed, options)
+    if workers == 1 and executor is None:
+        return _sequential(objective, sampler, budget, callback)
+    history: list[Evaluation] = []
+    evaluator = Evaluator(executor, workers)
+    try:
+        while len(history) < budget:
+            k = min(workers, budget - len(history))
+            batch = sampler.suggest_batch(k) if hasattr(sampler, "suggest_batch") else [sampler.suggest() for _ in range(k)]
+            for config, (value, seconds) in zip(batch, evaluator.evaluate(objective, batch)):
+                evaluation = Evaluation(dict(config), value, seconds)
+                sampler.observe(config, value)
+                history.append(evaluation)
+                if callback is not None:
+                    callback(evaluation)
+    finally:
+        evaluator.close()
+    return Result(tuple(history))
+
+
+def _sequential(objective, sampler: Sampler, budget: int, callback) -> Result:
     history = []
     for _ in range(budget):
         config = sampler.suggest()

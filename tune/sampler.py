@@ -21,6 +21,9 @@ class Sampler(Protocol):
     def observe(self, config: Mapping[str, Any], value: float | None) -> None:
         """Record an evaluation; ``value`` is None when the configuration turned out infeasible."""
 
+    # Optional: ``suggest_batch(k) -> list[Config]``, ``k`` distinct configurations to evaluate at once
+    # (``tune.minimize(..., workers=k)``); without it the driver asks ``suggest`` ``k`` times.
+
 
 class RandomSampler:
     """Uniform random configurations among those satisfying the known constraints; learns nothing."""
@@ -32,5 +35,25 @@ class RandomSampler:
     def suggest(self) -> Config:
         return self.space.sample(self.rng)[0]
 
+    def suggest_batch(self, k: int) -> list[Config]:
+        batch: list[Config] = []
+        for _ in range(k):
+            batch.append(distinct_from(self.space, batch, self.suggest(), self.suggest))
+        return batch
+
     def observe(self, config: Mapping[str, Any], value: float | None) -> None:
         """Random search ignores results."""
+
+
+_DRAWS_PER_SLOT = 20        # tries to find a configuration not already in a batch before accepting a repeat
+
+
+def distinct_from(space: Space, batch: list[Config], config: Config, redraw) -> Config:
+    """``config``, or when the batch holds it already, a ``redraw()`` that it does not (a few tries: a space
+    with fewer configurations than the batch repeats some)."""
+    keys = {space.key(c) for c in batch}
+    for _ in range(_DRAWS_PER_SLOT):
+        if space.key(config) not in keys:
+            return config
+        config = redraw()
+    return config

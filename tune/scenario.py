@@ -7,8 +7,9 @@
                      {"name": "order", "type": "permutation", "n": 3}],
       "constraints": ["tile % 4 == 0"],
       "budget": 40, "seed": 0, "surrogate": "gp", "initial": null,
-      "timeout": 60, "output": "results.csv"
-    }
+      "timeout": 60, "output": "results.csv",
+      "workers": 4, "executor": "threads"       # optional: 4 commands at a time, on threads (the default
+    }                                           # for a scenario), "processes", or a Dask scheduler address
 
 The command prints the objective (the last line of its output that is a number) and exits 0; a non-zero
 exit or a timeout means the configuration is infeasible. Relative paths are taken from the scenario file's
@@ -17,6 +18,7 @@ folder, and the command runs there.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import shlex
 import subprocess
@@ -47,7 +49,8 @@ _PARAM_TYPES = {
     ParamKind.CATEGORICAL: Categorical,
     ParamKind.PERMUTATION: Permutation,
 }
-_KEYS = {"command", "input", "parameters", "constraints", "budget", "seed", "surrogate", "initial", "timeout", "output"}
+_KEYS = {"command", "input", "parameters", "constraints", "budget", "seed", "surrogate", "initial", "timeout", "output",
+         "workers", "executor"}
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,11 @@ class Scenario:
     timeout: float | None
     output: Path
     folder: Path
+    workers: int = 1
+    executor: str = "threads"         # each evaluation is a subprocess: threads run them side by side
 
     def objective(self) -> Callable[[dict[str, Any]], float]:
-        return lambda config: run_command(self, config)
+        return functools.partial(run_command, self)          # pickles, for a process pool or Dask
 
 
 def parse_param(spec: Mapping[str, Any]) -> Param:
@@ -100,6 +105,8 @@ def load_scenario(path: str | Path) -> Scenario:
         timeout=data.get("timeout"),
         output=folder / data.get("output", path.stem + ".csv"),
         folder=folder,
+        workers=int(data.get("workers", 1)),
+        executor=str(data.get("executor", "threads")),
     )
 
 

@@ -71,6 +71,22 @@ def test_python_m_tune_runs_a_scenario_and_writes_every_evaluation(tmp_path):
     assert summary["best_config"]["tile"] <= 48
 
 
+def test_a_scenario_runs_its_commands_several_at_a_time(tmp_path, capsys):
+    parameters = [
+        {"name": "tile", "type": "integer", "lo": 1, "hi": 64},
+        {"name": "layout", "type": "categorical", "values": ["row", "col"]},
+        {"name": "order", "type": "permutation", "n": 3},
+    ]
+    path = _scenario(tmp_path, JSON_COMMAND, parameters=parameters, output="out.csv", workers=4)
+    assert load_scenario(path).workers == 4 and load_scenario(path).executor == "threads"
+    assert main([str(path), "--budget", "12"]) == 0
+    rows = _rows(tmp_path / "out.csv")
+    assert len(rows) == 12
+    assert all((row["feasible"] == "True") == (int(row["tile"]) <= 48) for row in rows)
+    keys = [(row["tile"], row["layout"], row["order"]) for row in rows]
+    assert len(set(keys[:4])) == 4                      # the first batch of four holds no repeat
+
+
 def test_args_input_and_the_plain_progress_counter_without_tqdm(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # importing tqdm now fails
     parameters = [

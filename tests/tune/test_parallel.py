@@ -1,0 +1,107 @@
+"""``tune.minimize(..., workers=k, executor=...)``: batches of distinct configurations that respect the known
+constraints, evaluated on a process pool, on a real Dask cluster, on threads or inline, with the same result
+for a deterministic batch policy whatever the executor, and failing or crashing evaluations recorded as
+infeasible without losing the rest of their batch."""
+import os
+import sys
+
+import cloudpickle
+import distributed
+import numpy as np
+import pytest
+
+import tune
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])     # Dask workers do not import the tests
+
+
+def _space():
+    return tune.Space([tune.Integer("tile", 1, 32), tune.Ordinal("unroll", [1, 2, 4, 8]),
+                       tune.Categorical("mode", ["a", "b"]), tune.Real("x", -1.0, 1.0)],
+                      constraints=["tile * unroll <= 64"])
+
+
+def objective(config):
+    """Deterministic, so every executor must give the same run."""
+    penalty = 0.0 if config["mode"] == "b" else 0.5
+    return (config["tile"] - 12) ** 2 / 100 + (config["unroll"] - 4) ** 2 / 10 + config["x"] ** 2 + penalty
+
+
+def failing_objective(config):
+    if config["tile"] > 24:
+        raise RuntimeError("this tile does not compile")
+    return objective(config)
+
+
+def crashing_objective(config):
+    if config["tile"] > 24:
+        os._exit(3)                      # the worker process dies, as a segfaulting kernel would
+    return objective(config)
+
+
+def test_batches_hold_no_duplicates_and_respect_the_known_constraints():
+    space = _space()
+    for sampler in (tune.BayesianSampler(space, seed=0), tune.RandomSampler(space, seed=0)):
+        rng = np.random.default_rng(0)
+        for _ in range(6):
+            batch = sampler.suggest_batch(4)
+            assert len({space.key(c) for c in batch}) == 4
+            assert all(c["tile"] * c["unroll"] <= 64 for c in batch)
+            for c in batch:
+                sampler.observe(c, float(rng.random()))
+
+
+def test_the_constant_liar_takes_its_lies_back():
+    space = _space()
+    sampler = tune.BayesianSampler(space, seed=0)
+    for c in sampler.suggest_batch(8):
+        sampler.observe(c, objective(c))
+    before = (list(sampler.configs), list(sampler.values), set(sampler.seen))
+    sampler.suggest_batch(4)
+    assert (sampler.configs, sampler.values, sampler.seen) == before
+
+
+def test_a_process_pool_gives_the_inline_run_and_finds_the_optimum_region():
+    space = _space()
+    inline = tune.minimize(objective, space, 24, seed=3, workers=4, executor="inline")
+    pooled = tune.minimize(objective, space, 24, seed=3, workers=4)          # a local process pool
+    assert [e.config for e in pooled.history] == [e.config for e in inline.history]
+    assert [e.value for e in pooled.history] == [e.value for e in inline.history]
+    assert inline.best_value < 0.3
+    threads = tune.minimize(objective, space, 12, seed=3, workers=4, executor="threads")
+    assert [e.config for e in threads.history] == [e.config for e in inline.history[:12]]
+
+
+def test_a_failing_evaluation_is_infeasible_and_the_rest_of_its_batch_is_kept():
+    result = tune.minimize(failing_objective, _space(), 16, seed=0, workers=4, executor="inline")
+    assert len(result.history) == 16
+    assert all((e.value is None) == (e.config["tile"] > 24) for e in result.history)
+    assert any(e.value is None for e in result.history) and result.best is not None
+
+
+def test_a_crashing_worker_loses_only_its_own_evaluation():
+    result = tune.minimize(crashing_objective, _space(), 12, seed=0, workers=4)
+    assert len(result.history) == 12
+    crashed = [e for e in result.history if e.config["tile"] > 24]
+    assert crashed and all(e.value is None for e in crashed)
+    assert all(e.value == pytest.approx(objective(e.config)) for e in result.history if e.config["tile"] <= 24)
+
+
+def test_a_dask_cluster_gives_the_inline_run():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        space = _space()
+        on_dask = tune.minimize(objective, space, 12, seed=5, workers=4, executor=client.get_executor())
+        by_address = tune.minimize(failing_objective, space, 8, seed=5, workers=4, executor=cluster.scheduler_address)
+    inline = tune.minimize(objective, space, 12, seed=5, workers=4, executor="inline")
+    assert [e.config for e in on_dask.history] == [e.config for e in inline.history]
+    assert [e.value for e in on_dask.history] == [e.value for e in inline.history]
+    assert len(by_address.history) == 8
+    assert all((e.value is None) == (e.config["tile"] > 24) for e in by_address.history)
+
+
+def test_workers_below_one_and_unknown_executors_are_refused():
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        tune.minimize(objective, _space(), 4, workers=0)
+    with pytest.raises(ValueError, match="executor must be"):
+        tune.minimize(objective, _space(), 4, workers=2, executor="gpu")
