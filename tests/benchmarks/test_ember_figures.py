@@ -1,21 +1,16 @@
 """``benchmarks/ember_figures.py`` at the tiny scale: every workload of the artifact's Figures 13 and 16 runs (as
 Ember's code of each level and as torch_ember's levels) and checks against eager PyTorch, the artifact's numbers are read as the figures print them, the preset's fitted
 fields lie on the fit's grid, and the last line has the required format."""
-import importlib.util
 import math
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 import dae_emulator
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "ember_figures.py"
-_SPEC = importlib.util.spec_from_file_location("benchmarks_ember_figures", _PATH)
-figures = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = figures
-_SPEC.loader.exec_module(figures)
+import benchmark_script          # tests/benchmarks/benchmark_script.py
+
+figures = benchmark_script.load("ember_figures")
 
 LAST_LINE = re.compile(r"held-out O3/O0 geomean: modeled (\d+\.\d+) vs gem5 (\d+\.\d+) \(error (\d+)%\); "
                        r"worst workload error (\d+)%")

@@ -1,17 +1,12 @@
 """``benchmarks/equal_bandwidth.py``: the H200's measurements read from ``docs/gpu_results.md``, the modeled
 side of the document reproduced on the ``server`` preset, and the verdict line in its format."""
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "equal_bandwidth.py"
-_SPEC = importlib.util.spec_from_file_location("benchmarks_equal_bandwidth", _PATH)
-equal_bandwidth = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = equal_bandwidth
-_SPEC.loader.exec_module(equal_bandwidth)
+import benchmark_script          # tests/benchmarks/benchmark_script.py
+
+equal_bandwidth = benchmark_script.load("equal_bandwidth")
 
 LAST_LINE = re.compile(r"at equal bandwidth: DAE/GPU speedup (\d+\.\d+)-(\d+\.\d+)x, performance per watt "
                        r"(\d+\.\d+)-(\d+\.\d+)x; Ember's 2\.6x and 6\.4x over GPUs: (reproduced|not reproduced) "

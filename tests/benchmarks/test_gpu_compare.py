@@ -1,18 +1,13 @@
 """``benchmarks/gpu_compare.py`` without a GPU: its correctness checks, its handling of a failing part, the
 modeled side read from an earlier run, and its refusal to run the GPU side where there is no GPU."""
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_compare.py"
-_SPEC = importlib.util.spec_from_file_location("benchmarks_gpu_compare", _PATH)
-gpu_compare = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = gpu_compare
-_SPEC.loader.exec_module(gpu_compare)
+import benchmark_script          # tests/benchmarks/benchmark_script.py
+
+gpu_compare = benchmark_script.load("gpu_compare")
 
 
 def test_relative_difference_and_the_tolerance_check():

@@ -1,19 +1,15 @@
 """``benchmarks/suite.py`` on tiny sizes: every family runs at levels 0-3, every hand-written program verifies
 and matches the compiled output, and the last line has the required format."""
-import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
 import dae_emulator
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "suite.py"
-_SPEC = importlib.util.spec_from_file_location("benchmarks_suite", _PATH)
-suite = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = suite          # dataclasses look their module up while the file runs
-_SPEC.loader.exec_module(suite)
+import benchmark_script          # tests/benchmarks/benchmark_script.py
+
+suite = benchmark_script.load("suite")
 workloads = sys.modules["suite_workloads"]     # the families' builders, beside the script
 
 DEVICE = dae_emulator.preset("server")
