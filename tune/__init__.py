@@ -14,6 +14,7 @@ from tune.driver import Infeasible, minimize
 from tune.optimize_acq import LocalSearch
 from tune.parallel import InlineExecutor
 from tune.params import Categorical, Integer, Ordinal, ParamKind, Permutation, Real
+from tune.priors import Gaussian, Weights
 from tune.results import Evaluation, Result
 from tune.sampler import RandomSampler, Sampler
 from tune.space import Space
@@ -26,6 +27,7 @@ __all__ = [
     "Categorical",
     "Combination",
     "Evaluation",
+    "Gaussian",
     "Infeasible",
     "InlineExecutor",
     "Integer",
@@ -40,6 +42,7 @@ __all__ = [
     "Sampler",
     "Space",
     "SurrogateKind",
+    "Weights",
     "minimize",
 ]
 

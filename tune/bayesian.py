@@ -7,7 +7,7 @@ configuration maximizing EI x P(feasible) found by local search over the constra
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from tune.acquisition import ConstrainedEI
 from tune.feasibility import FeasibilityModel
 from tune.optimize_acq import LocalSearch, maximize
+from tune.priors import Prior, PriorWeighted, check_priors, prior_design
 from tune.sampler import distinct_from
 from tune.space import Config, Space
 from tune.surrogate import MIXED_DISTANCES, Combination, PermutationDistance, SurrogateKind, fit_surrogate
@@ -32,6 +33,9 @@ class BayesianOptions:
     ``initial``: size of the design of experiments (None: number of parameters + 1, at least 5).
     ``log_objective``: model log(value) when every feasible value so far is positive (runtimes are).
     ``min_feasibility``: never propose what the feasibility classifier thinks more likely to fail than this.
+    ``priors``: per parameter name, a ``tune.Gaussian`` or ``tune.Weights`` belief about where good values
+    lie (``tune.priors``): the design is drawn from it and the acquisition weighted by it, with the weight's
+    exponent ``prior_strength / evaluations`` decaying as evidence comes in.
     """
 
     surrogate: SurrogateKind = SurrogateKind.GP
@@ -41,6 +45,8 @@ class BayesianOptions:
     distance: PermutationDistance | tuple[PermutationDistance, ...] = MIXED_DISTANCES
     combination: Combination = Combination.PRODUCT
     search: LocalSearch = LocalSearch()
+    priors: Mapping[str, Prior] = field(default_factory=dict)
+    prior_strength: float = 10.0
 
 
 class BayesianSampler:
@@ -51,7 +57,9 @@ class BayesianSampler:
         self.options = options
         self.rng = np.random.default_rng(seed)
         initial = options.initial if options.initial is not None else max(5, len(space.params) + 1)
-        self.design = space.design(initial, seed)
+        check_priors(space, options.priors)
+        self.design = (prior_design(space, options.priors, initial, self.rng) if options.priors
+                       else space.design(initial, seed))
         self.configs: list[Config] = []
         self.values: list[float | None] = []
         self.seen: set[tuple] = set()
@@ -69,6 +77,8 @@ class BayesianSampler:
         surrogate = fit_surrogate(opts.surrogate, self.space, x[feasible], y, seed, opts.distance, opts.combination)
         feasibility = FeasibilityModel.fit(x, feasible, seed)
         acquisition = ConstrainedEI(self.space, surrogate, feasibility, float(y.min()), opts.min_feasibility)
+        if opts.priors:
+            acquisition = PriorWeighted(acquisition, self.space, opts.priors, opts.prior_strength / len(self.configs))
         good = [c for c, v in zip(self.configs, self.values) if v is not None]
         incumbents = [good[i] for i in np.argsort(y, kind="stable")[:_INCUMBENT_STARTS]]
         found = maximize(acquisition, self.space, incumbents, self.seen, self.rng, opts.search)

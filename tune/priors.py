@@ -1,0 +1,125 @@
+"""User priors: a belief, per parameter, about where good values lie (BaCO's priors, used as piBO uses them).
+
+A prior is a density over one parameter's values; a configuration's prior is the product over the
+parameters that have one (the others are uniform). It acts twice:
+
+- the design of experiments is drawn from it (among many uniform configurations that satisfy the known
+  constraints, each kept with probability proportional to its prior), so the first evaluations look where
+  the user believes good values are;
+- the acquisition is multiplied by ``prior(x) ** (strength / n)`` after ``n`` evaluations (piBO, Hvarfner et
+  al., ICLR 2022): early the prior steers the search; as evidence accumulates the exponent goes to zero and
+  the prior is forgotten, so a wrong one costs evaluations, not the optimum.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from tune.params import Categorical, Integer, Ordinal, Param, Permutation, Real
+from tune.space import Config, Space
+
+_FLOOR = 1e-6           # no value's prior is zero: a wrong prior must still let the search reach it
+_DESIGN_POOL = 64       # uniform configurations per design point among which the prior picks
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """Good values near ``mean``, within about ``std`` (a Real or Integer parameter; on a log-scale Real,
+    both in the parameter's own units and the density taken over log values)."""
+
+    mean: float
+    std: float
+
+    def __post_init__(self) -> None:
+        if not self.std > 0:
+            raise ValueError(f"a Gaussian prior needs std > 0, got {self.std}")
+
+    def density(self, param: Param, values: np.ndarray) -> np.ndarray:
+        if isinstance(param, Real) and param.log:
+            centre, spread = math.log(self.mean), math.log1p(self.std / self.mean)
+            values = np.log(values)
+        else:
+            centre, spread = self.mean, self.std
+        return np.exp(-0.5 * ((values - centre) / spread) ** 2)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Relative weights of an Ordinal's, Categorical's or Integer's values; values left out weigh 0
+    (raised to a small floor)."""
+
+    weights: Mapping[Any, float]
+
+    def __post_init__(self) -> None:
+        if not self.weights or any(w < 0 for w in self.weights.values()) or not any(self.weights.values()):
+            raise ValueError(f"Weights need non-negative weights, not all zero; got {dict(self.weights)}")
+
+    def density(self, param: Param, values: np.ndarray) -> np.ndarray:
+        top = max(self.weights.values())
+        return np.asarray([self.weights.get(v, 0.0) / top for v in values.tolist()], dtype=np.float64)
+
+
+Prior = Gaussian | Weights
+
+
+def check_priors(space: Space, priors: Mapping[str, Prior]) -> None:
+    """Refuse a prior on an unknown parameter, on a permutation, or of the wrong kind for its parameter."""
+    params = {p.name: p for p in space.params}
+    for name, prior in priors.items():
+        param = params.get(name)
+        if param is None:
+            raise ValueError(f"prior for unknown parameter {name!r}; parameters: {sorted(params)}")
+        if isinstance(param, Permutation):
+            raise ValueError(f"parameter {name!r}: priors on permutations are not supported")
+        if isinstance(prior, Gaussian) and not isinstance(param, (Real, Integer)):
+            raise ValueError(f"parameter {name!r}: a Gaussian prior needs a Real or Integer parameter")
+        if isinstance(prior, Weights) and not isinstance(param, (Ordinal, Categorical, Integer)):
+            raise ValueError(f"parameter {name!r}: Weights need an Ordinal, Categorical or Integer parameter")
+
+
+def prior_density(space: Space, priors: Mapping[str, Prior], configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The product over parameters of each configuration's prior density (at most 1, at least a floor)."""
+    density = np.ones(len(configs))
+    for param in space.params:
+        prior = priors.get(param.name)
+        if prior is None:
+            continue
+        values = np.asarray([c[param.name] for c in configs], dtype=object if isinstance(param, Categorical) else None)
+        density *= np.maximum(prior.density(param, values), _FLOOR)
+    return density
+
+
+def prior_design(space: Space, priors: Mapping[str, Prior], n: int, rng: np.random.Generator) -> list[Config]:
+    """``n`` distinct configurations drawn from the prior among uniform ones that satisfy the constraints."""
+    pool = space.sample(rng, n * _DESIGN_POOL)
+    weights = prior_density(space, priors, pool)
+    order = rng.choice(len(pool), size=len(pool), replace=False, p=weights / weights.sum())
+    design, keys = [], set()
+    for i in order:
+        key = space.key(pool[i])
+        if key not in keys:
+            design.append(pool[i])
+            keys.add(key)
+        if len(design) == n:
+            break
+    return design
+
+
+@dataclass(frozen=True)
+class PriorWeighted:
+    """``acquisition(x) * prior(x) ** (strength / evaluations)``."""
+
+    acquisition: Callable[[Sequence[Mapping[str, Any]]], np.ndarray]
+    space: Space
+    priors: Mapping[str, Prior]
+    exponent: float
+
+    def __call__(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        scores = self.acquisition(configs)
+        if not len(configs):
+            return scores
+        return scores * prior_density(self.space, self.priors, configs) ** self.exponent
