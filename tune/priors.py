@@ -1,11 +1,13 @@
 """User priors: a belief, per parameter, about where good values lie (BaCO's priors, used as piBO uses them).
 
-A prior is a density over one parameter's values; a configuration's prior is the product over the
-parameters that have one (the others are uniform). It acts twice:
+A prior is a density over one parameter's values (1 at its mode); a configuration's prior is the product
+over the parameters that have one (the others are uniform), mixed with a uniform share, so that no
+configuration's prior is below that share: a wrong prior must slow the search, not wall it off. It acts
+twice:
 
-- the design of experiments is drawn from it (among many uniform configurations that satisfy the known
-  constraints, each kept with probability proportional to its prior), so the first evaluations look where
-  the user believes good values are;
+- the design of experiments is drawn from it, unmixed (among many uniform configurations that satisfy the
+  known constraints, each kept with probability proportional to its prior), so the first evaluations look
+  where the user believes good values are;
 - the acquisition is multiplied by ``prior(x) ** (strength / n)`` after ``n`` evaluations (piBO, Hvarfner et
   al., ICLR 2022): early the prior steers the search; as evidence accumulates the exponent goes to zero and
   the prior is forgotten, so a wrong one costs evaluations, not the optimum.
@@ -22,7 +24,7 @@ import numpy as np
 from tune.params import Categorical, Integer, Ordinal, Param, Permutation, Real
 from tune.space import Config, Space
 
-_FLOOR = 1e-6           # no value's prior is zero: a wrong prior must still let the search reach it
+_UNIFORM_SHARE = 0.05   # the prior is mixed with a uniform one: 20x is the most it favours a configuration
 _DESIGN_POOL = 64       # uniform configurations per design point among which the prior picks
 
 
@@ -49,8 +51,8 @@ class Gaussian:
 
 @dataclass(frozen=True)
 class Weights:
-    """Relative weights of an Ordinal's, Categorical's or Integer's values; values left out weigh 0
-    (raised to a small floor)."""
+    """Relative weights of an Ordinal's, Categorical's or Integer's values; values left out weigh 0 (before
+    the uniform share)."""
 
     weights: Mapping[Any, float]
 
@@ -81,22 +83,24 @@ def check_priors(space: Space, priors: Mapping[str, Prior]) -> None:
             raise ValueError(f"parameter {name!r}: Weights need an Ordinal, Categorical or Integer parameter")
 
 
-def prior_density(space: Space, priors: Mapping[str, Prior], configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """The product over parameters of each configuration's prior density (at most 1, at least a floor)."""
+def prior_density(space: Space, priors: Mapping[str, Prior], configs: Sequence[Mapping[str, Any]],
+                  uniform_share: float = _UNIFORM_SHARE) -> np.ndarray:
+    """Each configuration's prior: the product over parameters of their densities, mixed with a uniform
+    share (so between ``uniform_share`` and 1)."""
     density = np.ones(len(configs))
     for param in space.params:
         prior = priors.get(param.name)
         if prior is None:
             continue
         values = np.asarray([c[param.name] for c in configs], dtype=object if isinstance(param, Categorical) else None)
-        density *= np.maximum(prior.density(param, values), _FLOOR)
-    return density
+        density *= prior.density(param, values)
+    return (1 - uniform_share) * density + uniform_share
 
 
 def prior_design(space: Space, priors: Mapping[str, Prior], n: int, rng: np.random.Generator) -> list[Config]:
     """``n`` distinct configurations drawn from the prior among uniform ones that satisfy the constraints."""
     pool = space.sample(rng, n * _DESIGN_POOL)
-    weights = prior_density(space, priors, pool)
+    weights = prior_density(space, priors, pool, uniform_share=0.0) + 1e-300   # the design follows the belief
     order = rng.choice(len(pool), size=len(pool), replace=False, p=weights / weights.sum())
     design, keys = [], set()
     for i in order:

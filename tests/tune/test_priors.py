@@ -20,8 +20,8 @@ def test_densities_peak_at_the_mode_and_never_reach_zero():
                {"x": 0, "unroll": 1, "rate": 0.1}]
     density = prior_density(space, priors, configs)
     assert density[0] == pytest.approx(1.0)
-    assert density[1] == pytest.approx(np.exp(-2.0) * 0.5)
-    assert 0 < density[2] < 1e-6
+    assert density[1] == pytest.approx(0.95 * np.exp(-2.0) * 0.5 + 0.05)
+    assert 0.05 <= density[2] < 0.0501                           # the uniform share: never walled off
     log_rate = prior_density(space, {"rate": tune.Gaussian(0.01, 0.01)}, [{"x": 0, "unroll": 1, "rate": r}
                                                                           for r in (0.01, 0.1, 1e-4)])
     assert log_rate[0] == pytest.approx(1.0) and log_rate[0] > log_rate[1] and log_rate[0] > log_rate[2]
@@ -48,7 +48,7 @@ def test_the_pull_decays_with_evidence():
         near_score, far_score = acquisition([near, far])
         return near_score / far_score
 
-    assert ratio(5) > 1e6 and ratio(50) > ratio(500) > ratio(5000)
+    assert ratio(5) > 100 and ratio(50) > ratio(500) > ratio(5000)
     assert ratio(5000) < 1.1
 
 
