@@ -131,8 +131,8 @@ class DeviceConfig:
     # 0 where the execute unit sequences callbacks in hardware, as both presets model
     callback_dispatch_cycles: float = 0.0
     # execute-unit cycles to pop one operand entry off a queue (a load from the access unit's queue interface
-    # into a register): 1 where a pop issues like any other instruction, as both presets model; more where
-    # the core's queue interface has a throughput below one pop per cycle
+    # into a register): 1 where a pop issues like any other instruction, as both presets model; less where
+    # pops issue several a cycle (an out-of-order core's load pipes), more where the interface is slower
     queue_pop_cycles: float = 1.0
     # scalar instructions (other than pops) the execute unit issues per cycle: 1 in both presets, whose
     # execute unit issues one instruction per cycle; an out-of-order core issues scalar arithmetic to several
