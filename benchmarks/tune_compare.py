@@ -1,6 +1,8 @@
-"""tune against random search and Optuna's TPE, with the same budget, on five objectives.
+"""tune against random search, Optuna's TPE and GP samplers and SMAC3, with the same budget, on five objectives.
 
-    python benchmarks/tune_compare.py          # budget 60, seeds 0-9; about 14 minutes on a 2-core machine
+    python benchmarks/tune_compare.py          # budget 60, seeds 0-9; with TPE alone it took 14-18 minutes on a
+                                               # 2-core machine; with the GP and SMAC peers it has not finished
+                                               # yet (SMAC: over 85 s per run of hidden-tiles, see issue 24's note)
     python benchmarks/tune_compare.py --seeds 3 --budget 30 --jobs 1
 
 Ten seeds, not five: evaluations-to-95% is a heavy-tailed count, and its median over five seeds is decided by
@@ -31,7 +33,9 @@ Objectives (the first two are Ember's own, through ``torch_ember.autotune.Object
 Methods: ``tune`` (Bayesian, default options), ``tune batch`` (the same, proposing 4 configurations at a time
 by the constant liar, as ``tune.minimize(workers=4)`` does; compared with sequential tune, not a peer), random search (``tune.RandomSampler``), Optuna TPE (default
 options; ordinals as integer indices, a permutation as its Lehmer code; failures told to TPE as violated
-constraints, ``Trial.set_constraint``, so it models them). TPE cannot be told known constraints up front: a
+constraints, ``Trial.set_constraint``, so it models them), Optuna's GP sampler (the same), SMAC3's
+hyperparameter-optimization facade (by ask and tell on a ConfigSpace: ordinals as ordinal hyperparameters,
+a permutation as its Lehmer code, failures and known-constraint violations told as crashes). TPE cannot be told known constraints up front: a
 proposal that breaks one is not evaluated, not charged to the budget, and told to TPE as a violated
 constraint (at most 50 x budget of them, after which they are charged).
 
