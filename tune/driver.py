@@ -1,14 +1,12 @@
 """The tuning loop: ask the sampler, evaluate the objective, tell the sampler, for ``budget`` rounds."""
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 from tune.bayesian import BayesianOptions, BayesianSampler
-from tune.parallel import Evaluator
+from tune.parallel import Evaluator, evaluate
 from tune.results import Evaluation, Result
 from tune.sampler import Sampler
 from tune.space import Space
@@ -48,39 +46,25 @@ def minimize(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     sampler = sampler if sampler is not None else BayesianSampler(space, seed, options)
-    if workers == 1 and executor is None:
-        return _sequential(objective, sampler, budget, callback)
+    evaluator = Evaluator(executor, workers) if workers > 1 or executor is not None else None
     history: list[Evaluation] = []
-    evaluator = Evaluator(executor, workers)
     try:
         while len(history) < budget:
-            k = min(workers, budget - len(history))
-            batch = sampler.suggest_batch(k) if hasattr(sampler, "suggest_batch") else [sampler.suggest() for _ in range(k)]
-            for config, (value, seconds) in zip(batch, evaluator.evaluate(objective, batch)):
+            if evaluator is None:          # one at a time, here: only Infeasible is infeasible
+                batch = [sampler.suggest()]
+                results = [evaluate(objective, batch[0], (Infeasible,))]
+            else:
+                k = min(workers, budget - len(history))
+                batch = (sampler.suggest_batch(k) if hasattr(sampler, "suggest_batch")
+                         else [sampler.suggest() for _ in range(k)])
+                results = evaluator.evaluate(objective, batch)
+            for config, (value, seconds) in zip(batch, results):
                 evaluation = Evaluation(dict(config), value, seconds)
                 sampler.observe(config, value)
                 history.append(evaluation)
                 if callback is not None:
                     callback(evaluation)
     finally:
-        evaluator.close()
-    return Result(tuple(history))
-
-
-def _sequential(objective, sampler: Sampler, budget: int, callback) -> Result:
-    history = []
-    for _ in range(budget):
-        config = sampler.suggest()
-        start = time.perf_counter()
-        try:
-            value: float | None = float(objective(dict(config)))
-        except Infeasible:
-            value = None
-        if value is not None and not math.isfinite(value):
-            value = None
-        evaluation = Evaluation(dict(config), value, time.perf_counter() - start)
-        sampler.observe(config, value)
-        history.append(evaluation)
-        if callback is not None:
-            callback(evaluation)
+        if evaluator is not None:
+            evaluator.close()
     return Result(tuple(history))

@@ -32,12 +32,14 @@ class InlineExecutor(Executor):
         return future
 
 
-def _evaluate(objective: Objective, config: Mapping[str, Any]) -> tuple[float | None, float]:
-    """One evaluation where it runs: its value (None: infeasible or failed) and its seconds."""
+def evaluate(objective: Objective, config: Mapping[str, Any],
+             infeasible: tuple[type[Exception], ...] = (Exception,)) -> tuple[float | None, float]:
+    """One evaluation where it runs: its value and its seconds. The value is None when the objective raised
+    one of ``infeasible`` (in a batch, any failure) or returned NaN or an infinity."""
     start = time.perf_counter()
     try:
         value: float | None = float(objective(dict(config)))
-    except Exception:                          # Infeasible, or a failure: infeasible either way in a batch
+    except infeasible:
         value = None
     if value is not None and not math.isfinite(value):
         value = None
@@ -68,7 +70,7 @@ class Evaluator:
                              f"Dask scheduler address such as 'tcp://host:8786'; got {executor!r}")
 
     def evaluate(self, objective: Objective, configs: Sequence[Mapping[str, Any]]) -> list[tuple[float | None, float]]:
-        futures = [self.executor.submit(_evaluate, objective, dict(c)) for c in configs]
+        futures = [self.executor.submit(evaluate, objective, dict(c)) for c in configs]
         results: list[tuple[float | None, float] | None] = []
         for future in futures:
             try:
@@ -85,7 +87,7 @@ class Evaluator:
     def _alone(self, objective: Objective, config: Mapping[str, Any]) -> tuple[float | None, float]:
         with ProcessPoolExecutor(1) as pool:
             try:
-                return pool.submit(_evaluate, objective, dict(config)).result()
+                return pool.submit(evaluate, objective, dict(config)).result()
             except BrokenProcessPool:
                 return None, 0.0
 
