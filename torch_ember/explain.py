@@ -26,6 +26,8 @@ class LoweredRegion:
     table: str
     input_shapes: tuple[str, ...]
     fused: tuple[str, ...]
+    key: str = ""                 # ``name:table``, as reports name it
+    parts: tuple[str, ...] = ()   # a batched region's parts, by key (``region_knobs`` patterns match these)
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,19 @@ class Explanation:
     regions: tuple[LoweredRegion, ...]
     host_ops: tuple[HostLookup, ...]
 
+    @property
+    def region_keys(self) -> tuple[str, ...]:
+        """Every region that ``region_knobs`` can give knobs of its own (a batched region's parts, not the
+        batch), by ``op:table`` key, each once, in the order lowered."""
+        return tuple(dict.fromkeys(k for r in self.regions for k in (r.parts or (r.key,))))
+
     def __str__(self) -> str:
         lines = [f"{len(self.regions)} region(s) on the DAE device:"]
         for r in self.regions:
             fused = f"; fused: {' -> '.join(r.fused)}" if r.fused else ""
+            parts = f"; parts: {', '.join(r.parts)}" if r.parts else ""
             lines.append(f"  [{r.graph}] {r.name} ({r.kind}, from {r.op}) table {r.table}; "
-                         f"inputs {', '.join(r.input_shapes)}{fused}")
+                         f"inputs {', '.join(r.input_shapes)}{fused}{parts}")
         if self.host_ops:
             lines.append(f"{len(self.host_ops)} lookup-like op(s) left on the host, run by PyTorch as eager runs them:")
             lines += [f"  [{h.graph}] {h.op}: {h.reason}" for h in self.host_ops]
@@ -68,7 +77,8 @@ def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -
         kind = state.graph_kind.value
         for m in state.matches:
             regions.append(LoweredRegion(kind, m.spec.name, m.spec.kind.value, str(m.node.target),
-                                         m.spec.table, tuple(_shape(a) for a in m.args), m.spec.fused))
+                                         m.spec.table, tuple(_shape(a) for a in m.args), m.spec.fused,
+                                         m.spec.key, tuple(p.key for p in m.spec.parts)))
         host.extend(HostLookup(kind, str(d.node.target), d.reason) for d in state.host)
 
     options = {"rest": "eager", **(options or {})}

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import enum
+import fnmatch
 import functools
 import hashlib
 import importlib.util
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import dae_emulator
 from dae_emulator.config import DeviceConfig
+
+if TYPE_CHECKING:
+    from .region_spec import RegionSpec
 
 
 @functools.cache
@@ -39,6 +45,47 @@ class Knobs:
         return self.vector_width or max(device.vector_bytes // 4, 1)
 
 
+KNOB_NAMES = tuple(f.name for f in fields(Knobs))
+
+
+def _knob_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is no value of knob ``name`` (None: it is one)."""
+    positive = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if name == "unroll":
+        return None if positive else f"must be a positive int, got {value!r}"
+    return None if value is None or positive else f"must be a positive int or None, got {value!r}"
+
+
+def _region_knobs(value: Any) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    """``region_knobs`` as given (a mapping, or its items as JSON gives them back) in its frozen form:
+    ``((pattern, ((knob, value), ...)), ...)``, in the user's order."""
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        items = [(pattern, knobs) for pattern, knobs in items]
+    except (TypeError, ValueError):
+        raise ValueError("option 'region_knobs' must map region patterns to knob settings, as in "
+                         "{'*:tables.3.weight': {'unroll': 2}}, got " + repr(value)) from None
+    frozen = []
+    for pattern, knobs in items:
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError(f"option 'region_knobs': a region pattern must be a non-empty str, got {pattern!r}")
+        knobs = knobs.items() if isinstance(knobs, Mapping) else knobs
+        try:
+            knobs = tuple((name, v) for name, v in knobs)
+        except (TypeError, ValueError):
+            raise ValueError(f"option 'region_knobs' for {pattern!r}: expected a mapping of knobs "
+                             f"({', '.join(KNOB_NAMES)}) to values, got {knobs!r}") from None
+        for name, v in knobs:
+            if name not in KNOB_NAMES:
+                raise ValueError(f"option 'region_knobs' for {pattern!r}: unknown knob {name!r}; the knobs are "
+                                 f"{', '.join(KNOB_NAMES)}")
+            problem = _knob_problem(name, v)
+            if problem:
+                raise ValueError(f"option 'region_knobs' for {pattern!r}: {name!r} {problem}")
+        frozen.append((pattern, knobs))
+    return tuple(frozen)
+
+
 class Timing(str, enum.Enum):
     """How the DAE device's time is modeled (``options={"timing": ...}``)."""
 
@@ -63,6 +110,9 @@ class EmberOptions:
                                                     # (None: whole rows)
     tile: int | None = Knobs.tile   # compiler knob: at opt_level >= 1, cores take outer items in tiles of this many,
                                     # in turn (None: one contiguous block per core)
+    # knobs per region: {pattern: {knob: value}}; a pattern (fnmatch) matches a region's ``op:table`` name or its
+    # table; every matching entry applies, in order, over the global knobs above (see ``knobs_for``)
+    region_knobs: Any = ()
     verify: bool = False         # re-run each region eagerly and compare
     strict: bool = False         # raise instead of leaving a lookup op on the host
     agent_library: str | None = None   # a dae_agent library: its verified programs run where they model faster
@@ -82,14 +132,11 @@ class EmberOptions:
             raise ValueError(f"option 'rest' must be 'inductor' or 'eager', got {self.rest!r}")
         if self.opt_level not in range(4):
             raise ValueError(f"option 'opt_level' must be 0, 1, 2 or 3, got {self.opt_level!r}")
-        if self.vector_width is not None and (not isinstance(self.vector_width, int) or self.vector_width < 1):
-            raise ValueError(f"option 'vector_width' must be a positive int or None, got {self.vector_width!r}")
-        if not isinstance(self.unroll, int) or self.unroll < 1:
-            raise ValueError(f"option 'unroll' must be a positive int, got {self.unroll!r}")
-        if self.buffer_bytes is not None and (not isinstance(self.buffer_bytes, int) or self.buffer_bytes < 1):
-            raise ValueError(f"option 'buffer_bytes' must be a positive int or None, got {self.buffer_bytes!r}")
-        if self.tile is not None and (not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 1):
-            raise ValueError(f"option 'tile' must be a positive int or None, got {self.tile!r}")
+        for name in KNOB_NAMES:
+            problem = _knob_problem(name, getattr(self, name))
+            if problem:
+                raise ValueError(f"option {name!r} {problem}")
+        object.__setattr__(self, "region_knobs", _region_knobs(self.region_knobs))
         try:
             object.__setattr__(self, "timing", Timing(self.timing))
         except ValueError:
@@ -130,13 +177,27 @@ class EmberOptions:
 
     @property
     def knobs(self) -> Knobs:
+        """The global knobs (every region's, unless ``region_knobs`` says otherwise)."""
         return Knobs(self.vector_width, self.unroll, self.buffer_bytes, self.tile)
+
+    def knobs_for(self, spec: "RegionSpec") -> Knobs:
+        """The knobs region ``spec`` is compiled with: the global ones, then every ``region_knobs`` entry whose
+        pattern matches its ``op:table`` name or its table, in order. A batched region's are its parts' (the
+        fx passes batch only regions with the same knobs)."""
+        if spec.parts:
+            return self.knobs_for(spec.parts[0])
+        changes: dict[str, Any] = {}
+        for pattern, knobs in self.region_knobs:
+            if fnmatch.fnmatchcase(spec.key, pattern) or fnmatch.fnmatchcase(spec.table, pattern):
+                changes.update(knobs)
+        return replace(self.knobs, **changes) if changes else self.knobs
 
     def to_dict(self) -> dict:
         """The options as JSON values (a region call carries them: ``region_call``)."""
         d = asdict(self)
         d["device"] = self.device if isinstance(self.device, str) else asdict(self.device)
         d["timing"] = self.timing.value
+        d["region_knobs"] = {pattern: dict(knobs) for pattern, knobs in self.region_knobs}
         return d
 
     @staticmethod

@@ -4,6 +4,8 @@ store; after a row scatter, applied by a finishing program the same launch runs 
 independent embedding bags of one graph (a DLRM's tables, whose pooled outputs are concatenated) become one batched
 region: one launch, the tables' loop nests one after another, the cores sharing all their bags; and row
 gathers through index tensors of one length become one batched region whose loops share an iteration space.
+One program has one set of compiler knobs, so only regions that ``region_knobs`` gives the same knobs are
+batched together (a table tuned apart runs in a launch of its own).
 
 Message passing: a row gather (``x[src]``, ``index_select(x, 0, src)``), optionally scaled by one weight
 per row (``* w.view(-1, 1)``), scattered into rows (``index_add``, ``index_put(accumulate)``,
@@ -19,10 +21,11 @@ import operator
 import torch
 import torch.fx
 
+from ..options import EmberOptions
 from ..region_spec import Epilogue, RegionKind, RegionSpec, SourceOp
 from .match import RegionMatch
 from .registry_base import meta, same_size
-from .state import on_matches
+from .state import LoweringState, on_matches
 
 aten = torch.ops.aten
 _COLUMN_VIEWS = (aten.view.default, aten.unsqueeze.default, aten.reshape.default)
@@ -104,22 +107,34 @@ def group_name(names: list[str]) -> str:
     return f"{len(names)} tables {names[0]}..{names[-1]}"
 
 
-@on_matches
-def batch_embedding_bags(matches: list[RegionMatch]) -> list[RegionMatch]:
-    """One batched region for all forward embedding bags of the graph, placed after the last of their
-    inputs is computed; only when no bag's output is used before that point."""
+def _by_knobs(members: list[RegionMatch], options: EmberOptions) -> list[list[RegionMatch]]:
+    """``members`` in groups of equal knobs (``options.knobs_for``), each in the order given."""
+    groups: dict = {}
+    for m in members:
+        groups.setdefault(options.knobs_for(m.spec), []).append(m)
+    return list(groups.values())
+
+
+def batch_embedding_bags(state: LoweringState) -> LoweringState:
+    """One batched region for the forward embedding bags of the graph that have the same knobs, placed after
+    the last of their inputs is computed; only when no bag's output is used before that point."""
+    matches = list(state.matches)
     bags = [m for m in matches if m.spec.kind is RegionKind.EMBEDDING_BAG and not m.absorbs]
     if len(bags) < 2:
-        return matches
+        return state
     order = {node: i for i, node in enumerate(bags[0].node.graph.nodes)}
     bags.sort(key=lambda m: order[m.node])
-    anchor = _outputs_used_after(bags, order)
-    if anchor is None:
-        return matches
-    spec = RegionSpec(RegionKind.BATCHED, group_name([m.spec.table for m in bags]), parts=tuple(m.spec for m in bags))
-    batched = RegionMatch(bags[0].node, spec, tuple(a for m in bags for a in m.args),
-                          tuple(m.node for m in bags[1:]), after=anchor)
-    return [batched] + [m for m in matches if all(m is not bag for bag in bags)]
+    batched, taken = [], set()
+    for group in _by_knobs(bags, state.options):
+        anchor = _outputs_used_after(group, order) if len(group) > 1 else None
+        if anchor is None:
+            continue
+        spec = RegionSpec(RegionKind.BATCHED, group_name([m.spec.table for m in group]),
+                          parts=tuple(m.spec for m in group))
+        batched.append(RegionMatch(group[0].node, spec, tuple(a for m in group for a in m.args),
+                                   tuple(m.node for m in group[1:]), after=anchor))
+        taken.update(m.node for m in group)
+    return dataclasses.replace(state, matches=tuple(batched + [m for m in matches if m.node not in taken]))
 
 
 _GATHER_KINDS = (RegionKind.EMBEDDING, RegionKind.GATHER_ROWS)
@@ -144,15 +159,16 @@ def _shared_inputs(gathers: list[RegionMatch]) -> tuple[tuple, tuple]:
     return tuple(shared), tuple(same_length)
 
 
-@on_matches
-def batch_gathers(matches: list[RegionMatch]) -> list[RegionMatch]:
+def batch_gathers(state: LoweringState) -> LoweringState:
     """Row gathers of one graph through index tensors of one length (a knowledge-graph batch's head,
-    relation and tail lookups; several features looked up at the same positions) become one batched region
-    per length: one launch, and loops over one iteration space that loop fusion (``fuse_loops``) makes one.
-    Placed like batched bags: after the last of their inputs, when no output is used before that."""
+    relation and tail lookups; several features looked up at the same positions) with the same knobs become
+    one batched region per length: one launch, and loops over one iteration space that loop fusion
+    (``fuse_loops``) makes one. Placed like batched bags: after the last of their inputs, when no output is
+    used before that."""
+    matches = list(state.matches)
     gathers = [m for m in matches if m.spec.kind in _GATHER_KINDS and not m.absorbs]
     if len(gathers) < 2:
-        return matches
+        return state
     order = {node: i for i, node in enumerate(gathers[0].node.graph.nodes)}
     groups: list[list[RegionMatch]] = []
     for m in sorted(gathers, key=lambda m: order[m.node]):
@@ -162,6 +178,7 @@ def batch_gathers(matches: list[RegionMatch]) -> list[RegionMatch]:
             groups.append([m])
         else:
             group.append(m)
+    groups = [same_knobs for group in groups for same_knobs in _by_knobs(group, state.options)]
     batched, taken = [], set()
     for group in groups:
         anchor = _outputs_used_after(group, order) if len(group) > 1 else None
@@ -173,7 +190,7 @@ def batch_gathers(matches: list[RegionMatch]) -> list[RegionMatch]:
         batched.append(RegionMatch(group[0].node, spec, tuple(a for m in group for a in m.args),
                                    tuple(m.node for m in group[1:]), after=anchor))
         taken.update(m.node for m in group)
-    return batched + [m for m in matches if m.node not in taken]
+    return dataclasses.replace(state, matches=tuple(batched + [m for m in matches if m.node not in taken]))
 
 
 # a row scatter's epilogue runs in a second program after it (see ``conversion.fx_to_slc.finish``)

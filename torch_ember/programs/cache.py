@@ -39,12 +39,14 @@ class ProgramCache:
 
     def compiled(self, spec: RegionSpec, dtypes: ProgramDtypes, knobs: Knobs | None = None) -> Compiled:
         o = self.options
-        return compiled_program(spec, dtypes, o.device_config, o.opt_level, knobs or o.knobs, o.agent_library)
+        return compiled_program(spec, dtypes, o.device_config, o.opt_level, knobs or o.knobs_for(spec),
+                                o.agent_library)
 
     def in_pieces(self, spec: RegionSpec, dtypes: ProgramDtypes, inputs: dict[str, torch.Tensor],
                   sizes: dict[str, int] | None) -> Program | None:
-        if self.options.buffer_bytes is not None:      # the user chose the pieces
+        knobs = self.options.knobs_for(spec)
+        if knobs.buffer_bytes is not None:      # the user chose the pieces
             return None
-        compiled = program_in_pieces(lambda knobs: self.compiled(spec, dtypes, knobs), self.options.knobs, inputs,
+        compiled = program_in_pieces(lambda knobs: self.compiled(spec, dtypes, knobs), knobs, inputs,
                                      sizes, self.options.device_config)
         return None if compiled is None else compiled.dae

@@ -1,0 +1,110 @@
+"""Per-region knobs (``options={"region_knobs": {pattern: {knob: value}}}``): each region compiles with its own
+vector width, unroll, buffer bytes and tile; a global value stays every other region's."""
+import dataclasses
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+import torch_ember
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch_ember.ir.__main__ import WORKLOADS
+from torch_ember.ir.dae import format_dae
+from torch_ember.options import KNOB_NAMES, EmberOptions, Knobs
+from torch_ember.programs import ProgramCache
+from torch_ember.region_spec import RegionKind
+
+# the CLI's workloads, each on a table of its own (so a pattern names exactly one of them)
+REGIONS = [(dataclasses.replace(spec, table=f"t{k}"), tuple(sorted(dtypes.items())))
+           for k, (spec, dtypes, _) in enumerate(WORKLOADS.values()) if spec.kind is not RegionKind.BATCHED]
+
+_KNOB_VALUES = {"vector_width": st.sampled_from([None, 1, 2, 4, 16]), "unroll": st.sampled_from([1, 2, 8]),
+                "buffer_bytes": st.sampled_from([None, 16, 64, 256]), "tile": st.sampled_from([None, 1, 4])}
+_knobs = st.fixed_dictionaries({}, optional=_KNOB_VALUES)
+
+
+def _program(options: EmberOptions, spec, dtypes) -> str:
+    return format_dae(ProgramCache(options).program(spec, dtypes))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, len(REGIONS) - 1), _knobs, _knobs, st.integers(0, 3), st.booleans())
+def test_a_regions_knobs_change_only_its_own_program(chosen, own, global_knobs, level, by_table):
+    base = EmberOptions(device="server", opt_level=level, **global_knobs)
+    spec, dtypes = REGIONS[chosen]
+    pattern = spec.table if by_table else spec.key
+    tuned = dataclasses.replace(base, region_knobs={pattern: own})
+    for k, (other, other_dtypes) in enumerate(REGIONS):
+        if k != chosen:
+            assert _program(tuned, other, other_dtypes) == _program(base, other, other_dtypes), other.key
+    # the chosen region compiles exactly as it would with its knobs as the global ones
+    assert tuned.knobs_for(spec) == dataclasses.replace(base.knobs, **own)
+    as_global = dataclasses.replace(base, **own)
+    assert _program(tuned, spec, dtypes) == _program(as_global, spec, dtypes)
+
+
+def test_later_patterns_override_earlier_ones_and_a_batch_takes_its_parts_knobs():
+    spec = REGIONS[0][0]
+    options = EmberOptions(unroll=4, region_knobs={"*": {"unroll": 2, "tile": 8}, spec.key: {"unroll": 16},
+                                                   "no such region": {"tile": 1}})
+    assert options.knobs_for(spec) == Knobs(unroll=16, tile=8)
+    assert options.knobs_for(REGIONS[1][0]) == Knobs(unroll=2, tile=8)
+    kg = WORKLOADS["kg"][0]
+    assert EmberOptions(region_knobs={"entity": {"unroll": 3}}).knobs_for(kg) == Knobs(unroll=3)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"x": {"unrol": 2}}, "option 'region_knobs' for 'x': unknown knob 'unrol'; the knobs are " + ", ".join(KNOB_NAMES)),
+    ({"x": {"unroll": 0}}, "option 'region_knobs' for 'x': 'unroll' must be a positive int, got 0"),
+    ({"x": {"vector_width": True}}, "'vector_width' must be a positive int or None, got True"),
+    ({"x": 4}, "expected a mapping of knobs"),
+    ({"": {"unroll": 2}}, "a region pattern must be a non-empty str"),
+    (["*:t0"], "must map region patterns to knob settings"),
+])
+def test_bad_region_knobs_are_refused_when_the_options_are_read(bad, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        EmberOptions.from_dict({"region_knobs": bad})
+
+
+def test_region_knobs_travel_as_json_with_the_region_call():
+    options = EmberOptions(region_knobs={"*:tables.1.weight": {"unroll": 2, "buffer_bytes": None}})
+    again = EmberOptions.from_json_dict(json.loads(json.dumps(options.to_dict())))
+    assert again == options and hash(again) == hash(options)
+
+
+class Bags(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.tables = nn.ModuleList(nn.EmbeddingBag(rows, 8, mode=mode) for rows, mode in
+                                    ((50, "sum"), (30, "mean"), (40, "max")))
+
+    def forward(self, inputs):
+        return torch.cat([t(i, o) for t, (i, o) in zip(self.tables, inputs)], dim=1)
+
+
+@pytest.mark.slow
+def test_a_table_tuned_apart_runs_alone_and_every_value_and_gradient_equals_eager():
+    torch.manual_seed(0)
+    model, g = Bags(), torch.Generator().manual_seed(1)
+    inputs = [(torch.randint(0, t.num_embeddings, (12,), generator=g), torch.tensor([0, 3, 3, 7])) for t in model.tables]
+    options = {"device": "server", "region_knobs": {"tables.1.weight": {"vector_width": 2, "unroll": 1}}}
+    explanation = torch_ember.explain(model, inputs, options=options, verbose=False)
+    forward = {r.key: r.parts for r in explanation.regions if r.graph == "forward"}
+    assert forward == {"batched_2_regions:tables.{0,2}.weight": ("embedding_bag_sum:tables.0.weight",
+                                                                 "embedding_bag_max:tables.2.weight"),
+                       "embedding_bag_mean:tables.1.weight": ()}
+    assert "embedding_bag_backward_mean:tables.1.weight" in explanation.region_keys
+    assert "parts: embedding_bag_sum:tables.0.weight, embedding_bag_max:tables.2.weight" in str(explanation)
+
+    expected = model(inputs)
+    expected.square().sum().backward()
+    grads = [t.weight.grad.clone() for t in model.tables]
+    model.zero_grad()
+    torch._dynamo.reset()
+    out = torch.compile(model, backend="ember", options=options)(inputs)
+    out.square().sum().backward()
+    torch.testing.assert_close(out, expected)
+    for t, grad in zip(model.tables, grads):
+        torch.testing.assert_close(t.weight.grad, grad)
+
