@@ -16,12 +16,22 @@ runs them for real. The emulator is deterministic, so each configuration is meas
 
 Knobs tuned are the ones the compiler exposes today: ``opt_level``, ``vector_width``, ``unroll``,
 ``buffer_bytes`` (a known constraint keeps its pieces whole fp32 vectors) and, on a device with more than one
-core, ``tile`` (how the cores split the outer items).
+core, ``tile`` (how the cores split the outer items). With ``per_region=True`` every region of the model
+(each table's bag, each backward scatter, the message passing; as ``torch_ember.explain`` lists them) gets
+its own ``vector_width``, ``unroll``, ``buffer_bytes`` and ``tile``, with the constraint on each, and
+``opt_level`` stays one for the model: dozens of parameters, returned as ``region_knobs``.
+
+With ``workers=k`` the search proposes ``k`` configurations at a time and measures them in parallel
+(``tune.minimize``'s executors: a local process pool by default, or a Dask cluster). Each worker process
+compiles on its own; threads are refused, as torch.compile is not thread-safe.
 """
 from __future__ import annotations
 
 import dataclasses
+import glob
+import re
 from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +42,7 @@ import tune
 from dae_emulator.config import DeviceConfig
 from dae_emulator.verify import DaeVerifyError
 
+from .explain import explain
 from .options import EmberOptions
 from .pipeline import knobs_used
 from .runtime.stats import RegionRecord
@@ -51,6 +62,7 @@ KNOBS = (
     tune.Ordinal("tile", (*_POW2, None)),
 )
 KNOB_CONSTRAINTS = ("buffer_bytes % (4 * vector_width) == 0",)     # whole vectors of fp32 per piece
+REGION_KNOBS = ("vector_width", "unroll", "buffer_bytes", "tile")   # the knobs a region can have of its own
 DEVICE_PARAMS = (
     tune.Ordinal("cores", _POW2[:7]),
     tune.Ordinal("queue_capacity", _POW2[2:]),        # 4 .. 128 tokens per queue
@@ -147,17 +159,48 @@ def measure(model: torch.nn.Module, example_inputs: Sequence[Any], options: dict
     return report.total()
 
 
+def _parameter_prefix(key: str, taken: set[str]) -> str:
+    """A name for region ``key`` that tune's constraint expressions can use: ``embedding_bag_sum:tables.0.weight``
+    as ``embedding_bag_sum__tables_0_weight``."""
+    name = re.sub(r"\W", "_", key.replace(":", "__"))
+    name = name if not name[0].isdigit() else "r_" + name
+    unique, k = name, 1
+    while unique in taken:
+        k += 1
+        unique = f"{name}_{k}"
+    taken.add(unique)
+    return unique
+
+
 class Objective:
     """Modeled seconds of one configuration of ``space``; a device that cannot hold the program, or that
-    spends more energy than the budget, is infeasible. Results are kept per configuration."""
+    spends more energy than the budget, is infeasible. Results are kept per configuration.
+
+    ``per_region``: the space holds each region's knobs (``regions`` maps each region's key to the prefix of
+    its parameters, ``{prefix}__{knob}``) and one ``opt_level``."""
 
     def __init__(self, model: torch.nn.Module, example_inputs: Sequence[Any], options: dict[str, Any] | None = None,
-                 hardware: HardwareBudget | None = None) -> None:
+                 hardware: HardwareBudget | None = None, per_region: bool = False) -> None:
         self.model, self.example_inputs, self.hardware = model, tuple(example_inputs), hardware
         self.start = dict(options or {})
         self.device = EmberOptions.from_dict(self.start).device_config     # also checks the options
-        if hardware is None:
-            knobs = [k for k in KNOBS if k.name != "tile" or self.device.cores > 1]
+        if per_region and hardware is not None:
+            raise ValueError("per_region tunes the compiler's knobs; hardware mode tunes the device: pick one")
+        self.regions: dict[str, str] = {}
+        knobs = [k for k in KNOBS if k.name != "tile" or self.device.cores > 1]
+        if per_region:
+            keys = explain(model, *self.example_inputs, options=self.start, verbose=False).region_keys
+            if not keys:
+                raise ValueError("the model lowers no DAE region on the example inputs: there is nothing to tune")
+            taken: set[str] = set()
+            self.regions = {key: _parameter_prefix(key, taken) for key in keys}
+            params, constraints = [knobs[0]], []
+            for prefix in self.regions.values():
+                params += [dataclasses.replace(k, name=f"{prefix}__{k.name}") for k in knobs[1:]]
+                constraints += [re.sub(rf"\b({'|'.join(REGION_KNOBS)})\b", rf"{prefix}__\1", c)
+                                for c in KNOB_CONSTRAINTS]
+            self.space = tune.Space(params, constraints)
+        elif hardware is None:
             self.space = tune.Space(knobs, list(KNOB_CONSTRAINTS))
         else:
             area = hardware.area_model.expression(self.device)
@@ -167,6 +210,11 @@ class Objective:
 
     def options(self, config: dict[str, Any]) -> dict[str, Any]:
         """``torch.compile`` options for ``config``: the starting options with the knobs or the device replaced."""
+        if self.regions:
+            region_knobs = {glob.escape(key): {knob: config[f"{prefix}__{knob}"] for knob in REGION_KNOBS
+                                               if f"{prefix}__{knob}" in config}
+                            for key, prefix in self.regions.items()}
+            return {**self.start, "opt_level": config["opt_level"], "region_knobs": region_knobs}
         if self.hardware is None:
             return {**self.start, **config}
         fields = {k: v for k, v in config.items() if k != "cache_mib"}
@@ -187,7 +235,7 @@ class Objective:
         if self.hardware is not None:
             return self.space.key(config)
         used = knobs_used(config["opt_level"]) | {"opt_level"}
-        return tuple(config[n] if n in used else None for n in self.space.names)
+        return tuple(config[n] if n.rpartition("__")[2] in used else None for n in self.space.names)
 
     def _evaluate(self, options: dict[str, Any]) -> float | None:
         try:
@@ -207,16 +255,28 @@ class Objective:
 
 def autotune(model: torch.nn.Module, example_inputs: Sequence[Any], budget: int = 40, *, seed: int = 0,
              options: dict[str, Any] | None = None, hardware: HardwareBudget | None = None,
-             sampler: tune.Sampler | None = None) -> Tuned:
+             sampler: tune.Sampler | None = None, per_region: bool = False, workers: int = 1,
+             executor: Executor | str | None = None) -> Tuned:
     """Search ``budget`` configurations for the lowest modeled DAE time of ``model`` on ``example_inputs``.
 
-    Without ``hardware``, the compiler knobs are tuned for the device in ``options``; with it, the device's
-    cores, queues, request slots, traversal units and cache size are, under its area and energy budget,
-    starting from that device. The starting options are measured too, and returned when nothing found
-    beats them. ``sampler`` replaces the Bayesian search (``tune.RandomSampler`` for the baseline).
+    Without ``hardware``, the compiler knobs are tuned for the device in ``options`` (each region's own with
+    ``per_region``); with it, the device's cores, queues, request slots, traversal units and cache size are,
+    under its area and energy budget, starting from that device. The starting options are measured too, and
+    returned when nothing found beats them. ``sampler`` replaces the Bayesian search (``tune.RandomSampler``
+    for the baseline). ``workers`` and ``executor``: evaluate ``workers`` configurations at a time on a
+    process pool (the default: workers started fresh, so ``model``'s class must be importable, as it is when
+    a script keeps its run under ``if __name__ == "__main__":``), a Dask scheduler's address or a
+    ``concurrent.futures.Executor`` of processes (``distributed.Client(...).get_executor()``); a
+    configuration whose evaluation fails there is infeasible.
     """
-    objective = Objective(model, example_inputs, options, hardware)
-    result = tune.minimize(objective, objective.space, budget, seed, sampler=sampler)
+    if executor == "threads" or isinstance(executor, ThreadPoolExecutor):
+        raise ValueError("autotune cannot evaluate on threads: torch.compile is not thread-safe; use processes "
+                         "(the default) or a Dask cluster")
+    objective = Objective(model, example_inputs, options, hardware, per_region)
+    if workers > 1 and executor is None:
+        executor = "spawn"      # a forked child of a process that has run torch can hang in its thread pools
+    result = tune.minimize(objective, objective.space, budget, seed, sampler=sampler, workers=workers,
+                           executor=executor)
     start_seconds = objective.start_seconds()
     if result.best is None and start_seconds is None:
         raise ValueError(f"none of {budget} configurations was feasible, and the starting options are over budget")

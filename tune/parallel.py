@@ -1,7 +1,7 @@
 """Evaluating a batch of configurations on any ``concurrent.futures.Executor``.
 
 ``tune.minimize(..., workers=k)`` proposes ``k`` configurations at a time and evaluates them here: on a
-local process pool by default, on threads (enough when each evaluation is a subprocess, as a scenario's
+local process pool by default (forked, or started fresh with ``"spawn"`` / ``"forkserver"``), on threads (enough when each evaluation is a subprocess, as a scenario's
 command is), on a Dask cluster (``distributed.Client(...).get_executor()``, or a scheduler's address), or
 inline (one after another in this process: the same batches as any executor, for checking). An evaluation
 that raises, or whose worker dies, is recorded as infeasible; the others of its batch are kept. When a
@@ -11,6 +11,7 @@ fresh process, so only the one that kills its process is lost.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -18,6 +19,10 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 Objective = Callable[[dict[str, Any]], float]
+# local process pools: "processes" starts workers the platform's default way (fork on Linux: quick, and a
+# function of a script's __main__ pickles), "spawn" and "forkserver" start them fresh (needed where the
+# parent's threads would not survive a fork, as torch's do; the objective must then be importable)
+_START_METHODS = ("processes", "spawn", "forkserver")
 
 
 class InlineExecutor(Executor):
@@ -53,10 +58,12 @@ class Evaluator:
         self.workers = workers
         self._client = None
         self._owned_pool = False
+        self._context = None
         if isinstance(executor, Executor):
             self.executor = executor
-        elif executor is None or executor == "processes":
-            self.executor, self._owned_pool = ProcessPoolExecutor(workers), True
+        elif executor is None or executor in _START_METHODS:
+            self._context = None if executor in (None, "processes") else multiprocessing.get_context(executor)
+            self.executor, self._owned_pool = self._pool(workers), True
         elif executor == "threads":
             self.executor = ThreadPoolExecutor(workers)
         elif executor == "inline":
@@ -66,8 +73,12 @@ class Evaluator:
             self._client = Client(executor)
             self.executor = self._client.get_executor()
         else:
-            raise ValueError(f"executor must be a concurrent.futures.Executor, 'processes', 'threads', 'inline' or a "
-                             f"Dask scheduler address such as 'tcp://host:8786'; got {executor!r}")
+            raise ValueError(f"executor must be a concurrent.futures.Executor, 'processes', 'spawn', 'forkserver', "
+                             f"'threads', 'inline' or a Dask scheduler address such as 'tcp://host:8786'; "
+                             f"got {executor!r}")
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=self._context)
 
     def evaluate(self, objective: Objective, configs: Sequence[Mapping[str, Any]]) -> list[tuple[float | None, float]]:
         futures = [self.executor.submit(evaluate, objective, dict(c)) for c in configs]
@@ -85,7 +96,7 @@ class Evaluator:
         return results
 
     def _alone(self, objective: Objective, config: Mapping[str, Any]) -> tuple[float | None, float]:
-        with ProcessPoolExecutor(1) as pool:
+        with self._pool(1) as pool:
             try:
                 return pool.submit(evaluate, objective, dict(config)).result()
             except BrokenProcessPool:
@@ -93,7 +104,7 @@ class Evaluator:
 
     def _restart(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self.executor = ProcessPoolExecutor(self.workers)
+        self.executor = self._pool(self.workers)
 
     def close(self) -> None:
         if self._owned_pool or isinstance(self.executor, ThreadPoolExecutor):

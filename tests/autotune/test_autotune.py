@@ -128,3 +128,43 @@ def test_configurations_differing_only_in_knobs_their_level_ignores_are_measured
     assert objective({**level1, "unroll": 16, "buffer_bytes": 1024}) == first and len(objective.cache) == 1
     objective({**level1, "vector_width": 8})
     assert len(objective.cache) == 2
+
+
+def test_per_region_tuning_gives_every_region_its_own_knobs_under_their_constraints():
+    torch.manual_seed(0)
+    model, inputs = UnevenTables(), uneven_inputs(8)
+    start = {"device": "edge", "opt_level": 2, "vector_width": 1}
+    objective = Objective(model, inputs, start, per_region=True)
+    # two forward bags and their two backward scatters, four knobs less the tile (one core) each, one level
+    assert len(objective.regions) == 4 and len(objective.space.names) == 1 + 4 * 3
+    assert sum("buffer_bytes %" in c.text for c in objective.space.constraints) == 4
+    tuned = autotune(model, inputs, budget=8, options=start, per_region=True, sampler=tune.RandomSampler(
+        objective.space, seed=0))
+    assert tuned.modeled_seconds < tuned.start_seconds
+    region_knobs = tuned.options["region_knobs"]
+    assert set(region_knobs) == set(objective.regions) and tuned.options["device"] == "edge"
+    for knobs in region_knobs.values():
+        assert knobs["buffer_bytes"] % (4 * knobs["vector_width"]) == 0
+    assert measure(model, inputs, tuned.options).modeled_seconds == tuned.modeled_seconds
+    torch._dynamo.reset()
+    torch.testing.assert_close(torch.compile(model, backend="ember", options=tuned)(*inputs), model(*inputs))
+
+
+def test_per_region_configurations_differing_only_in_ignored_knobs_are_measured_once():
+    objective = Objective(*bag_and_inputs(), {"device": "edge"}, per_region=True)
+    config = objective.space.design(1, seed=0)[0] | {"opt_level": 1}
+    unroll = next(n for n in objective.space.names if n.endswith("__unroll"))
+    objective(config)
+    objective({**config, unroll: 64 if config[unroll] != 64 else 1})     # level 1 does not unroll
+    assert len(objective.cache) == 1
+
+
+def test_autotune_measures_batches_in_worker_processes_and_refuses_threads():
+    model, inputs = bag_and_inputs()
+    start = {"device": "edge", "opt_level": 1, "unroll": 1}
+    tuned = autotune(model, inputs, budget=4, options=start, workers=2)
+    assert len(tuned.result.history) == 4 and all(e.feasible for e in tuned.result.history)
+    for e in tuned.result.history:       # a worker's measurement is the one made here
+        assert e.value == measure(model, inputs, {**start, **e.config}).modeled_seconds
+    with pytest.raises(ValueError, match="not thread-safe"):
+        autotune(model, inputs, budget=2, options=start, workers=2, executor="threads")

@@ -70,6 +70,8 @@ def test_a_process_pool_gives_the_inline_run_and_finds_the_optimum_region():
     assert inline.best_value < 0.3
     threads = tune.minimize(objective, space, 12, seed=3, workers=4, executor="threads")
     assert [e.config for e in threads.history] == [e.config for e in inline.history[:12]]
+    spawned = tune.minimize(objective, space, 8, seed=3, workers=4, executor="spawn")    # workers started fresh
+    assert [e.value for e in spawned.history] == [e.value for e in inline.history[:8]]
 
 
 def test_a_failing_evaluation_is_infeasible_and_the_rest_of_its_batch_is_kept():
@@ -79,8 +81,9 @@ def test_a_failing_evaluation_is_infeasible_and_the_rest_of_its_batch_is_kept():
     assert any(e.value is None for e in result.history) and result.best is not None
 
 
-def test_a_crashing_worker_loses_only_its_own_evaluation():
-    result = tune.minimize(crashing_objective, _space(), 12, seed=0, workers=4)
+@pytest.mark.parametrize("executor", [None, "forkserver"])
+def test_a_crashing_worker_loses_only_its_own_evaluation(executor):
+    result = tune.minimize(crashing_objective, _space(), 12, seed=0, workers=4, executor=executor)
     assert len(result.history) == 12
     crashed = [e for e in result.history if e.config["tile"] > 24]
     assert crashed and all(e.value is None for e in crashed)
