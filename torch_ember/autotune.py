@@ -42,6 +42,7 @@ import tune
 from dae_emulator.config import DeviceConfig
 from dae_emulator.verify import DaeVerifyError
 
+from .dynamo_backend import relowering_backend
 from .explain import explain
 from .options import EmberOptions
 from .pipeline import knobs_used
@@ -146,8 +147,31 @@ class Tuned(dict):
 def measure(model: torch.nn.Module, example_inputs: Sequence[Any], options: dict[str, Any]) -> RegionRecord:
     """Compile with ``options`` (host part eager), run forward and backward once, and total the regions."""
     torch._dynamo.reset()
-    current_session().reset()
     compiled = torch.compile(model, backend="ember", options={**options, "rest": "eager"})
+    return _run(compiled, model, example_inputs)
+
+
+class Measurer:
+    """``measure`` for one options after another, tracing the model once: its ATen graphs are lowered again
+    for each options (``relowering_backend``), which costs the fx passes, not Dynamo's and AOTAutograd's
+    trace (most of a compile: 0.74 of 0.87 s per configuration of examples/dlrm.py's model, profiled)."""
+
+    def __init__(self, model: torch.nn.Module, example_inputs: Sequence[Any]) -> None:
+        self.model, self.example_inputs = model, tuple(example_inputs)
+        self._options: EmberOptions | None = None
+        self._compiled = None
+
+    def __call__(self, options: dict[str, Any]) -> RegionRecord:
+        self._options = EmberOptions.from_dict({**options, "rest": "eager"})
+        if self._compiled is None:
+            torch._dynamo.reset()
+            self._compiled = torch.compile(self.model, backend=relowering_backend(lambda: self._options))
+        return _run(self._compiled, self.model, self.example_inputs)
+
+
+def _run(compiled, model: torch.nn.Module, example_inputs: Sequence[Any]) -> RegionRecord:
+    """Forward and backward once (``torch.autograd.grad``: no ``.grad`` is touched); the regions' total."""
+    current_session().reset()
     outputs = [t for t in pytree.tree_leaves(compiled(*example_inputs))
                if isinstance(t, torch.Tensor) and t.requires_grad]
     wrt = [p for p in model.parameters() if p.requires_grad]
@@ -207,6 +231,11 @@ class Objective:
             limits = [] if hardware.area_mm2 is None else [f"{area} <= {hardware.area_mm2!r}"]
             self.space = tune.Space(DEVICE_PARAMS, limits)
         self.cache: dict[tuple, float | None] = {}
+        self._measure = Measurer(model, self.example_inputs)
+
+    def __getstate__(self) -> dict:
+        """What a worker process gets: not the traced model (it traces its own)."""
+        return {**self.__dict__, "_measure": Measurer(self.model, self.example_inputs)}
 
     def options(self, config: dict[str, Any]) -> dict[str, Any]:
         """``torch.compile`` options for ``config``: the starting options with the knobs or the device replaced."""
@@ -239,7 +268,7 @@ class Objective:
 
     def _evaluate(self, options: dict[str, Any]) -> float | None:
         try:
-            total = measure(self.model, self.example_inputs, options)
+            total = self._measure(options)
         except DaeVerifyError:      # too few queues or traversal units for a region's program
             return None
         budget = self.hardware.energy_joules if self.hardware else None

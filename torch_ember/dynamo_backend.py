@@ -3,6 +3,7 @@ backward ATen graphs (lookup ops kept whole), the fx passes move the lookups int
 goes to Inductor or runs eagerly."""
 from __future__ import annotations
 
+import copy
 import logging
 import re
 
@@ -78,19 +79,47 @@ def _compiler(settings: EmberOptions, table_names: dict[str, str], kind: GraphKi
     return compile_graph
 
 
-def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None, mode: str | None = None,
-                  *, observer: Observer | None = None):
-    """``torch.compile(model, backend="ember", options={...})`` or ``mode=...``; see ``EmberOptions``.
-    ``observer`` sees every graph the passes lowered."""
-    settings = EmberOptions.from_dict(options, mode)
+def _aot_lowering(gm: torch.fx.GraphModule, example_inputs, make_compiler, rest_on_inductor: bool):
+    """AOTAutograd over ``gm``, each ATen graph compiled by ``make_compiler(table_names, kind, gradient_names)``
+    (table names: the user's names for the graph's inputs)."""
     primal_names = _primal_names(gm)
     table_names = {f"primals_{i + 1}": name for i, name in enumerate(primal_names)}
     table_names.update({f"arg{i}_1": name for i, name in enumerate(primal_names)})
     return aot_module_simplified(
         gm, example_inputs,
-        fw_compiler=_compiler(settings, table_names, GraphKind.FORWARD, observer),
-        bw_compiler=_compiler(settings, {}, GraphKind.BACKWARD, observer, tuple(primal_names)),
-        inference_compiler=_compiler(settings, table_names, GraphKind.INFERENCE, observer),
-        decompositions=aot_decompositions(settings.rest == "inductor"),
+        fw_compiler=make_compiler(table_names, GraphKind.FORWARD, ()),
+        bw_compiler=make_compiler({}, GraphKind.BACKWARD, tuple(primal_names)),
+        inference_compiler=make_compiler(table_names, GraphKind.INFERENCE, ()),
+        decompositions=aot_decompositions(rest_on_inductor),
         keep_inference_input_mutations=True,
     )
+
+
+def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None, mode: str | None = None,
+                  *, observer: Observer | None = None):
+    """``torch.compile(model, backend="ember", options={...})`` or ``mode=...``; see ``EmberOptions``.
+    ``observer`` sees every graph the passes lowered."""
+    settings = EmberOptions.from_dict(options, mode)
+    return _aot_lowering(gm, example_inputs, lambda names, kind, gradients: _compiler(
+        settings, names, kind, observer, gradients), settings.rest == "inductor")
+
+
+def relowering_backend(current: Callable[[], EmberOptions]):
+    """A backend that traces once and lowers each ATen graph again for whatever options ``current()`` gives
+    when the graph runs (the host part eager), keeping each lowering: ``autotune`` measures configuration
+    after configuration without tracing the model again, which is most of a compile's time."""
+    def make_compiler(table_names, kind, gradient_names):
+        def compile_graph(gm: torch.fx.GraphModule, example_inputs):
+            pristine, lowered = copy.deepcopy(gm), {}
+
+            def run(args):
+                settings = current()
+                if settings not in lowered:
+                    lowered[settings] = make_boxed_func(lower_graph(
+                        copy.deepcopy(pristine), settings, table_names, kind, gradient_names=gradient_names).forward)
+                return lowered[settings](args)
+            run._boxed_call = True
+            return run
+        return compile_graph
+
+    return lambda gm, example_inputs: _aot_lowering(gm, example_inputs, make_compiler, False)

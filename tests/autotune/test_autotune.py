@@ -168,3 +168,22 @@ def test_autotune_measures_batches_in_worker_processes_and_refuses_threads():
         assert e.value == measure(model, inputs, {**start, **e.config}).modeled_seconds
     with pytest.raises(ValueError, match="not thread-safe"):
         autotune(model, inputs, budget=2, options=start, workers=2, executor="threads")
+
+
+def test_the_measurer_traces_once_and_measures_each_options_as_a_fresh_compile_does(monkeypatch):
+    import torch_ember.autotune as autotune_module
+    traced = []
+    backend = autotune_module.relowering_backend
+
+    def counting(current):
+        inner = backend(current)
+        return lambda gm, example_inputs: traced.append(gm) or inner(gm, example_inputs)
+    monkeypatch.setattr(autotune_module, "relowering_backend", counting)
+    model, inputs = bag_and_inputs()
+    measurer = autotune_module.Measurer(model, inputs)
+    configs = [{"device": "edge", "opt_level": 3, "unroll": 2}, {"device": "edge", "opt_level": 1},
+               {"device": "server", "opt_level": 3, "vector_width": 4}]
+    seconds = [measurer(c).modeled_seconds for c in configs + configs[:1]]
+    assert len(traced) == 1
+    assert seconds[3] == seconds[0] and len(set(seconds[:3])) == 3
+    assert seconds[:3] == [measure(model, inputs, c).modeled_seconds for c in configs]
