@@ -6,6 +6,7 @@ import fnmatch
 import functools
 import hashlib
 import importlib.util
+import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -48,12 +49,15 @@ class Knobs:
 KNOB_NAMES = tuple(f.name for f in fields(Knobs))
 
 
-def _knob_problem(name: str, value: Any) -> str | None:
-    """Why ``value`` is no value of knob ``name`` (None: it is one)."""
-    positive = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    if name == "unroll":
-        return None if positive else f"must be a positive int, got {value!r}"
-    return None if value is None or positive else f"must be a positive int or None, got {value!r}"
+def _knob_value(name: str, value: Any) -> Any:
+    """``value`` as knob ``name`` keeps it (an integer of any kind, numpy's too, as a Python int); a
+    ValueError saying what is wrong with it otherwise."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    if value is None and name != "unroll":
+        return None
+    allowed = "a positive int" if name == "unroll" else "a positive int or None"
+    raise ValueError(f"{name!r} must be {allowed}, got {value!r}")
 
 
 def _region_knobs(value: Any) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
@@ -75,13 +79,14 @@ def _region_knobs(value: Any) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], 
         except (TypeError, ValueError):
             raise ValueError(f"option 'region_knobs' for {pattern!r}: expected a mapping of knobs "
                              f"({', '.join(KNOB_NAMES)}) to values, got {knobs!r}") from None
-        for name, v in knobs:
+        for name, _ in knobs:
             if name not in KNOB_NAMES:
                 raise ValueError(f"option 'region_knobs' for {pattern!r}: unknown knob {name!r}; the knobs are "
                                  f"{', '.join(KNOB_NAMES)}")
-            problem = _knob_problem(name, v)
-            if problem:
-                raise ValueError(f"option 'region_knobs' for {pattern!r}: {name!r} {problem}")
+        try:
+            knobs = tuple((name, _knob_value(name, v)) for name, v in knobs)
+        except ValueError as err:
+            raise ValueError(f"option 'region_knobs' for {pattern!r}: {err}") from None
         frozen.append((pattern, knobs))
     return tuple(frozen)
 
@@ -133,9 +138,10 @@ class EmberOptions:
         if self.opt_level not in range(4):
             raise ValueError(f"option 'opt_level' must be 0, 1, 2 or 3, got {self.opt_level!r}")
         for name in KNOB_NAMES:
-            problem = _knob_problem(name, getattr(self, name))
-            if problem:
-                raise ValueError(f"option {name!r} {problem}")
+            try:
+                object.__setattr__(self, name, _knob_value(name, getattr(self, name)))
+            except ValueError as err:
+                raise ValueError(f"option {err}") from None
         object.__setattr__(self, "region_knobs", _region_knobs(self.region_knobs))
         try:
             object.__setattr__(self, "timing", Timing(self.timing))

@@ -108,3 +108,11 @@ def test_a_table_tuned_apart_runs_alone_and_every_value_and_gradient_equals_eage
     for t, grad in zip(model.tables, grads):
         torch.testing.assert_close(t.weight.grad, grad)
 
+
+
+def test_numpy_integers_are_knob_values_and_stay_json():
+    """Tuners hand out numpy integers (ConfigSpace's ordinals do): taken as ints, so the options still travel."""
+    import numpy as np
+    options = EmberOptions(unroll=np.int64(4), region_knobs={"*": {"vector_width": np.int32(8)}})
+    assert options.unroll == 4 and type(options.unroll) is int
+    assert json.loads(json.dumps(options.to_dict()))["region_knobs"] == {"*": {"vector_width": 8}}
