@@ -305,26 +305,36 @@ def _from_configspace(values: dict, space: tune.Space) -> dict:
 
 def run_smac(problem: Problem, budget: int, seed: int) -> list[float | None]:
     """SMAC3's hyperparameter-optimization facade (random forest), by ask and tell; a known-constraint
-    violation is told as a crash and not charged (at most SKIPS x budget of them), a failure as a crash."""
+    violation is told as a crash and not charged (at most SKIPS x budget of them), a failure as a crash. A
+    crash is told at the worst cost seen so far (SMAC's classic imputation; its log-scaled encoder turns an
+    infinite cost into NaN, and its forest refuses NaN), and not told while nothing has succeeded yet."""
     import smac
-    scenario = smac.Scenario(_configspace(problem.space, seed), deterministic=True, n_trials=(SKIPS + 1) * budget, seed=seed,
-                             output_directory=Path(tempfile.mkdtemp()) / "smac")
+    from smac.runhistory import StatusType, TrialValue
+    scenario = smac.Scenario(_configspace(problem.space, seed), deterministic=True, n_trials=(SKIPS + 1) * budget,
+                             seed=seed, output_directory=Path(tempfile.mkdtemp()) / "smac")
     facade = smac.HyperparameterOptimizationFacade(scenario, lambda config, seed=0: 0.0, overwrite=True,
                                                    logging_level=40)
     values, skipped = [], 0
+
+    def tell(info, value: float | None) -> None:
+        seen = [v for v in values if v is not None] + ([value] if value is not None else [])
+        if value is not None:
+            facade.tell(info, TrialValue(cost=value, status=StatusType.SUCCESS))
+        elif seen:
+            facade.tell(info, TrialValue(cost=max(seen), status=StatusType.CRASHED))
+
     while len(values) < budget:
         info = facade.ask()
         config = _from_configspace(dict(info.config), problem.space)
         if not problem.space.is_feasible(config) and skipped < SKIPS * budget:
             skipped += 1
-            facade.tell(info, smac.runhistory.TrialValue(cost=math.inf, status=smac.runhistory.StatusType.CRASHED))
+            tell(info, None)
             continue
         try:
             value = float(problem.objective(config)) if problem.space.is_feasible(config) else None
         except tune.Infeasible:
             value = None
-        status = smac.runhistory.StatusType.SUCCESS if value is not None else smac.runhistory.StatusType.CRASHED
-        facade.tell(info, smac.runhistory.TrialValue(cost=value if value is not None else math.inf, status=status))
+        tell(info, value)
         values.append(value)
     return values
 

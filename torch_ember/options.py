@@ -135,8 +135,10 @@ class EmberOptions:
                              f"dae_emulator.DeviceConfig, got {self.device!r}")
         if self.rest not in ("inductor", "eager"):
             raise ValueError(f"option 'rest' must be 'inductor' or 'eager', got {self.rest!r}")
-        if self.opt_level not in range(4):
+        if isinstance(self.opt_level, bool) or not isinstance(self.opt_level, numbers.Integral) or \
+                self.opt_level not in range(4):
             raise ValueError(f"option 'opt_level' must be 0, 1, 2 or 3, got {self.opt_level!r}")
+        object.__setattr__(self, "opt_level", int(self.opt_level))     # numpy's too, as a Python int
         for name in KNOB_NAMES:
             try:
                 object.__setattr__(self, name, _knob_value(name, getattr(self, name)))

@@ -113,6 +113,6 @@ def test_a_table_tuned_apart_runs_alone_and_every_value_and_gradient_equals_eage
 def test_numpy_integers_are_knob_values_and_stay_json():
     """Tuners hand out numpy integers (ConfigSpace's ordinals do): taken as ints, so the options still travel."""
     import numpy as np
-    options = EmberOptions(unroll=np.int64(4), region_knobs={"*": {"vector_width": np.int32(8)}})
-    assert options.unroll == 4 and type(options.unroll) is int
+    options = EmberOptions(unroll=np.int64(4), opt_level=np.int64(2), region_knobs={"*": {"vector_width": np.int32(8)}})
+    assert options.unroll == 4 and type(options.unroll) is int and type(options.opt_level) is int
     assert json.loads(json.dumps(options.to_dict()))["region_knobs"] == {"*": {"vector_width": 8}}
