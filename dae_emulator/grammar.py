@@ -1,0 +1,89 @@
+"""The DAE program's text form (``dae_emulator.text``) as a grammar, for decoding constrained to it.
+
+The grammar is GBNF, the EBNF dialect that llama.cpp's server, xgrammar (and so vLLM) and transformers-cfg
+read. Its words come from the program's enums (dtypes, stream kinds, ALU and execute ops, reductions,
+queue kinds, events), so a new op is in the grammar as soon as it is in the parser; its line shapes follow
+the parser's patterns, written in the order ``format_program`` prints (parameters, ``access:``, ``queues:``,
+``execute:``; accumulators before callbacks). A test holds the two together: every program of the corpus
+(the hand-written ones, the agent's tasks' expert programs and examples, compiled programs as printed) is
+accepted by this grammar, and malformed text is refused by both.
+
+``program_grammar`` narrows it to what one task allows: its parameters and outputs exactly (names, dtypes,
+shapes, in order: the model does not choose them), its size symbols in every dimension, lanes and unroll
+factors the device takes, and no comment lines, so a model writes the program and nothing else.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .program import AluOp, DType, Event, OpKind, QueueKind, ReduceKind, StreamKind
+from .text import STORE_OPS
+
+# execute ops written ``%x = op a, b``: all but those with a form of their own
+_VALUE_OPS = [op for op in OpKind if op not in STORE_OPS and op not in (
+    OpKind.POP, OpKind.COUNT, OpKind.READ, OpKind.READ_ARG, OpKind.CAST, OpKind.UPDATE, OpKind.RESET)]
+_LOAD_KINDS = [StreamKind.LOAD, StreamKind.LOAD_ROW, StreamKind.PREFETCH_ROW]
+
+
+def _words(words: Iterable[str]) -> str:
+    """A GBNF alternative of literal words, longest first (so that a prefix never shadows a longer word)."""
+    return " | ".join(f'"{w}"' for w in sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+def program_grammar(*, params: Sequence[str] | None = None, symbols: Sequence[str] | None = None,
+                    lanes: Sequence[int] | None = None, unrolls: Sequence[int] | None = None,
+                    comments: bool = True) -> str:
+    """The grammar of one program, as GBNF text (its start rule is ``root``).
+
+    ``params``: the exact parameter and output lines (``"param table: f32[num_rows, dim]"``), in order; None
+    lets any. ``symbols``: the size symbols a dimension may name; None lets any name. ``lanes`` and
+    ``unrolls``: the values a callback may take; None lets any number. ``comments``: whether ``# ...`` lines
+    may appear (the parser keeps them as notes)."""
+    blank = r'[ ]* "#" [^\n]* "\n" | [ ]* "\n"' if comments else r'[ ]* "\n"'
+    if params is None:
+        param_rules = ('params ::= (ind param-line nl)+\n'
+                       'param-line ::= ("param" | "output") " " name ": " dtype "[" dims "]" (" init " number)?\n')
+    else:
+        if not params:
+            raise ValueError("a program has at least one parameter")
+        param_rules = "params ::= " + " ".join(f'"{line}" nl' for line in params) + "\n"
+    symbol = "name" if symbols is None else f"({_words(symbols)})"
+    store_forms = " | ".join(f'"{op.value} " name "[" args "] {sign} " value' for op, sign in STORE_OPS.items())
+    return f"""root ::= blank* "program " name nl params "access:" nl access "queues:" nl queues "execute:" nl execute
+blank ::= {blank}
+nl ::= [ ]* "\\n" blank*
+ind ::= [ ]*
+{param_rules}dims ::= dim ("," [ ]* dim)*
+dim ::= {symbol} ([ ]* [+-] [ ]* digits)? | digits
+access ::= (ind access-line nl)*
+access-line ::= traversal | stream | tile | rule
+traversal ::= "traversal " name " = " ("dense [0, " dim ")" | "range [" name ", " name ")") (" in " name)?
+tile ::= "cores take outer items in tiles of " digits
+stream ::= "stream " name " = " (induction | load | alu)
+induction ::= "{StreamKind.INDUCTION.value} " name
+load ::= ({_words(k.value for k in _LOAD_KINDS)}) " " name "[" name "] @" name
+alu ::= "{StreamKind.ALU.value} " ({_words(op.value for op in AluOp)}) "(" operand ("," [ ]* operand)* ") @" name
+operand ::= "-"? digits | name | "$" {symbol}
+rule ::= "on " name "." ({_words(e.value for e in Event)}) (" when " name)? ": " ("push " push ("," [ ]* push)* "; ")? "token " name
+push ::= name " <- " name
+queues ::= (ind "queue " name ": " ({_words(k.value for k in QueueKind)}) " " dtype (" x" digits)? nl)*
+execute ::= (ind acc nl)* (ind callback nl body)*
+acc ::= "acc " name ": " ({_words(r.value for r in ReduceKind)}) " " dtype ("[" dim "]")? " init " number (" arg " "-"? digits)?
+callback ::= "callback " name (" lanes " {"digits" if lanes is None else f"({_words(str(n) for n in lanes)})"})? (" unroll " {"digits" if unrolls is None else f"({_words(str(n) for n in unrolls)})"})? ":"
+body ::= (ind instr nl)+
+instr ::= assign | store | update | reset
+assign ::= "%" name " = " (assigned)
+assigned ::= "{OpKind.COUNT.value}" | ({_words(op.value for op in (OpKind.POP, OpKind.READ, OpKind.READ_ARG))}) " " name | "{OpKind.CAST.value}." dtype " " args | ({_words(op.value for op in _VALUE_OPS)}) " " args
+store ::= {store_forms}
+update ::= "{OpKind.UPDATE.value} " name ", " args
+reset ::= "{OpKind.RESET.value} " name
+args ::= value ("," [ ]* value)*
+value ::= "%" name | number
+number ::= "-"? ("inf" | digits ("." digits)? ([eE] [+-]? digits)?)
+dtype ::= {_words(d.value for d in DType)}
+name ::= [A-Za-z_] [A-Za-z0-9_]*
+digits ::= [0-9]+
+"""
+
+
+PROGRAM_GRAMMAR = program_grammar()
