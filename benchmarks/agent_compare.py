@@ -1,14 +1,16 @@
 """Single call vs agent vs self-improved agent on the dae_agent benchmark, with modeled cycles of the best
-verified program against the expert program and the compiler's program.
+verified program against the expert program and the compiler's program, decoding free and then constrained
+to each task's grammar (``dae_agent.grammar``), in one run.
 
     python benchmarks/agent_compare.py --model local --tasks gather_rows,bag_sum --samples 1
+    python benchmarks/agent_compare.py --model local --record transcripts/    # keep both runs' answers
 
 The agent runs in the paper's setting unless switched (``--no-checker``, ``--repair K``, ``--speed K``, ...:
 the options of ``python -m dae_agent run``, from ``dae_agent.cli``).
 
 The compiler's cycles are those of the program the backend compiles by default (``opt_level`` 3), shown
 only for tasks whose compiled program (torch_ember.pipeline.compile_region) passes that task's verifier, so the columns compare programs that compute the same thing. The last line is
-``self-improved/single tasks solved: A/B (model M, T tasks)``.
+``self-improved/single tasks solved: A/B (model M, T tasks)``, for the run with the grammar.
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ import sys
 
 import dae_emulator
 from dae_agent.agent import Agent
-from dae_agent.cli import add_config_arguments, config_from_arguments
-from dae_agent.models import load_model
+from pathlib import Path
+
+from dae_agent.cli import add_config_arguments, add_model_arguments, config_from_arguments
+from dae_agent.models import Recorder, load_model
 from dae_agent.report import JsonlLog, results_table
 from dae_agent.tasks import TASKS, select
 from dae_agent.verifier import verify
@@ -43,21 +47,31 @@ def compiler_cycles(device: str) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="local", help="local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")
+    add_model_arguments(parser)
     parser.add_argument("--tasks", default="all")
     add_config_arguments(parser)
     parser.add_argument("--log", default="agent_compare_attempts.jsonl")
+    parser.add_argument("--record", help="a folder: each run's model answers saved there as a replay transcript "
+                                         "(free.json, grammar.json)")
     args = parser.parse_args(argv)
     tasks = select(args.tasks)
-    model = load_model(args.model, args.max_tokens)
     config = config_from_arguments(args)
-    result = Agent(model, config, JsonlLog(args.log)).run(
-        tasks, lambda task, rnd: print(f"round {rnd}: {task.name} done", file=sys.stderr, flush=True))
-    print(results_table(result, compiler_cycles(args.device)))
-    print(f"self-improved/single tasks solved: {len(result.solved())}/{len(result.solved(single=True))} "
-          f"(model {result.model}, {len(tasks)} tasks)")
+    cycles = compiler_cycles(args.device)
+    runs = [("free", False)] + ([("grammar", True)] if args.grammar else [])
+    for label, grammar in runs:
+        model = load_model(args.model, args.max_tokens, grammar, args.grammar_field)
+        model = Recorder(model) if args.record else model
+        result = Agent(model, config, JsonlLog(args.log)).run(
+            tasks, lambda task, rnd: print(f"{label}, round {rnd}: {task.name} done", file=sys.stderr, flush=True))
+        if args.record:
+            Path(args.record).mkdir(parents=True, exist_ok=True)
+            model.save(Path(args.record) / f"{label}.json", grammar=grammar, tasks=[t.name for t in tasks],
+                       note="raw answers of a real model run by benchmarks/agent_compare.py; replayed by tests")
+        print(f"decoding {'constrained to each task grammar' if grammar else 'free'}:")
+        print(results_table(result, cycles))
+        print(f"self-improved/single tasks solved: {len(result.solved())}/{len(result.solved(single=True))} "
+              f"(model {result.model}{', grammar' if grammar else ', free decoding'}, {len(tasks)} tasks)", flush=True)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

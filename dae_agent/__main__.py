@@ -13,8 +13,8 @@ from dataclasses import asdict
 from tqdm import tqdm
 
 from .agent import Agent
-from .cli import add_config_arguments, config_from_arguments
-from .models import Recorder, load_model
+from .cli import add_config_arguments, add_model_arguments, config_from_arguments, model_from_arguments
+from .models import Recorder
 from .report import JsonlLog, results_table
 from .switch import save_library
 from .tasks import select
@@ -24,7 +24,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m dae_agent")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the agent on tasks")
-    run.add_argument("--model", default="local", help="local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")
+    add_model_arguments(run)
     run.add_argument("--tasks", default="all", help="comma list of task or group names")
     add_config_arguments(run)
     run.add_argument("--log", help="write every attempt here, one JSON object per line")
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         tasks = select(args.tasks)
-        model = load_model(args.model, args.max_tokens)
+        model = model_from_arguments(args)
     except (ValueError, OSError) as error:      # the user's arguments: unknown task or model, missing file
         print(f"python -m dae_agent: error: {error}", file=sys.stderr)
         return 2
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                    settings={**{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
                              "tasks": [t.name for t in tasks],
                              "max_new_tokens": getattr(model.model, "max_new_tokens", None),
+                             "grammar": args.grammar, "grammar_field": args.grammar_field,
                              "command": " ".join(["python -m dae_agent"] + (argv or sys.argv[1:]))},
                    note="raw answers of a real model run, recorded by dae_agent's Recorder; replayed by tests")
     if args.save_library:

@@ -27,6 +27,7 @@ from typing import Callable
 from dae_emulator.cost import CostRecord
 
 from .demos import Library, Solution
+from .grammar import task_grammar
 from .models import LanguageModel
 from .prompt import build_messages, checker_messages, extract_program, prompt_hash, speed_messages
 from .tasks import TASKS, Task
@@ -230,13 +231,14 @@ class Agent:
                 sample: int, step: int, temperature: float, demos: tuple[str, ...]) -> Attempt:
         """One model call, the checker's call on its program (when on), and the verifier's verdict."""
         device = self.config.device
-        first = self.model.complete(messages, temperature, seed_of(rnd, index, sample, step, 0))
+        grammar = task_grammar(task, device)      # the backend decides whether to constrain decoding to it
+        first = self.model.complete(messages, temperature, seed_of(rnd, index, sample, step, 0), grammar)
         proposal = extract_program(first.text)
         calls = [first]
         if self.config.checker:
             proposed = verify(task, proposal, device, cost=False)
             check = self.model.complete(checker_messages(task, proposal, proposed.findings()), temperature,
-                                        seed_of(rnd, index, sample, step, 1))
+                                        seed_of(rnd, index, sample, step, 1), grammar)
             calls.append(check)
             program = extract_program(check.text) or proposal   # an answer without a program changes nothing
             verdict = verify(task, program, device) if program != proposal or proposed.passed else proposed

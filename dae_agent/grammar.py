@@ -1,0 +1,39 @@
+"""Each task's grammar: the DAE program grammar (``dae_emulator.grammar``) narrowed to what the task allows,
+for decoding constrained to it.
+
+The task's signature lines are fixed text (the model does not choose its parameters' names, dtypes or
+shapes), dimensions name only the task's size symbols, streams load only its inputs and stores write only
+its outputs, callbacks take only lanes and unroll factors the device can run, traversals and queues stay
+within the device's, the layout is ``format_program``'s, and no comment lines are allowed: what a model writes is the program, with no prose to
+strip. The ICML 2025 agent does not constrain decoding; this is how a small local model gets past writing
+no program at all.
+"""
+from __future__ import annotations
+
+import dae_emulator
+from dae_emulator.grammar import program_grammar
+
+from .tasks import Task
+
+UNROLLS = (1, 2, 4, 8, 16, 32)
+# not device limits: bounds that stop a small model repeating a callback or an instruction until it runs out
+# of tokens (the expert programs have at most 2 callbacks, of at most 11 instructions)
+MAX_CALLBACKS, MAX_INSTRUCTIONS = 4, 12
+
+
+def size_symbols(task: Task) -> tuple[str, ...]:
+    """The size symbols the task's dimensions name (``num_offsets - 1`` names ``num_offsets``)."""
+    dims = [d for t in (*task.inputs, *task.outputs) for d in t.dims if isinstance(d, str)]
+    return tuple(sorted({d.partition(" - ")[0].strip() for d in dims}))
+
+
+def task_grammar(task: Task, device: str) -> str:
+    """The GBNF grammar of a program for ``task`` on preset ``device``."""
+    config = dae_emulator.preset(device)
+    widest = max(config.vector_bytes // 4, 1)       # fp32 lanes of one vector
+    lanes = tuple(2 ** k for k in range(widest.bit_length()) if 2 ** k <= widest)
+    return program_grammar(params=task.signature().splitlines(), symbols=size_symbols(task),
+                           inputs=[t.name for t in task.inputs], outputs=[o.name for o in task.outputs],
+                           lanes=lanes, unrolls=UNROLLS, max_traversals=config.traversal_units,
+                           max_queues=config.queues, max_callbacks=MAX_CALLBACKS, max_instructions=MAX_INSTRUCTIONS,
+                           comments=False, canonical=True)
