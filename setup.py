@@ -10,6 +10,7 @@ setup(
     version="0.1.0",
     description="Run PyTorch embedding work as programs for an emulated decoupled access-execute device",
     packages=find_packages(include=["torch_ember*", "dae_emulator*", "tune*", "dae_agent*"]),
+    package_data={"dae_agent": ["tasks/programs/*.dae", "prompts/*.dae"]},
     python_requires=">=3.11",
     install_requires=["torch>=2.11", "numpy", "numba", "gpytorch", "scikit-learn", "tqdm", "matplotlib"],
     extras_require={"test": ["pytest", "hypothesis", "torch_geometric", "triton==3.9.0", "transformers", "gguf",

@@ -3,14 +3,15 @@ the task for the proposer; the proposed program with the static legality finding
 paper's second stage); the failed program with the verifier's message for a repair round; a verified
 program with its cost record for a speed round.
 
-The reference's one full example program is deliberately not a benchmark task (it reads no index), so no
-expert program ever reaches a prompt.
+The reference's one full example program (``prompts/double_rows.dae``) is deliberately not a benchmark task (it
+reads no index), so no expert program ever reaches a prompt.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from pathlib import Path
 
 from .tasks import Task
 
@@ -74,24 +75,7 @@ runs the callback named by it. A program has four parts, in this order.
    exactly the queues that token's callback pops; each %value is assigned once; only outputs are stored.
 
 Full example (out[i, :] = 2 * x[i, :]):
-program double_rows
-param x: f32[num_items, dim]
-output out: f32[num_items, dim]
-access:
-  traversal tu0 = dense [0, num_items)
-  stream i = induction tu0
-  stream row = load_row x[i] @tu0
-  on tu0.iter: push q_i <- i, q_row <- row; token ITEM
-queues:
-  queue q_i: scalar i64
-  queue q_row: row f32
-execute:
-  callback ITEM:
-    %i = pop q_i
-    %row = pop q_row
-    %y = mul %row, 2.0
-    store out[%i] = %y
-"""
+""" + (Path(__file__).parent / "prompts" / "double_rows.dae").read_text(encoding="utf-8")
 
 SYSTEM = "You write DAE device programs. Answer with the program text only."
 CHECKER_SYSTEM = "You check DAE device programs and repair their legality. Answer with the program text only."

@@ -116,8 +116,9 @@ class EmberOptions:
     tile: int | None = Knobs.tile   # compiler knob: at opt_level >= 1, cores take outer items in tiles of this many,
                                     # in turn (None: one contiguous block per core)
     # knobs per region: {pattern: {knob: value}}; a pattern (fnmatch) matches a region's ``op:table`` name or its
-    # table; every matching entry applies, in order, over the global knobs above (see ``knobs_for``)
-    region_knobs: Any = ()
+    # table; every matching entry applies, in order, over the global knobs above (see ``knobs_for``). Kept frozen
+    # as ((pattern, ((knob, value), ...)), ...)
+    region_knobs: Mapping[str, Mapping[str, int | None]] | tuple = ()
     verify: bool = False         # re-run each region eagerly and compare
     strict: bool = False         # raise instead of leaving a lookup op on the host
     agent_library: str | None = None   # a dae_agent library: its verified programs run where they model faster

@@ -1,6 +1,7 @@
 """What a benchmark task is: input specs, a PyTorch reference, the program's signature and an expert program.
 
-The expert program validates the task itself (tests check it verifies) and is never put in a prompt.
+The expert program validates the task itself (tests check it verifies) and is never put in a prompt; its
+text is ``programs/<task name>.dae`` next to this module.
 Sizes are symbolic: each case binds every symbol, so a candidate must work for empty bags, duplicate
 indices and several sizes, not for one shape it may have guessed.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -92,6 +94,11 @@ class Task:
         lines = [f"param {t.name}: {t.dtype.value}[{t.dim_text()}]" for t in self.inputs]
         lines += [f"output {o.name}: {o.dtype.value}[{o.dim_text()}]" for o in self.outputs]
         return "\n".join(lines)
+
+
+def expert_program(name: str) -> str:
+    """The expert program of task ``name``, as its ``.dae`` file holds it."""
+    return (Path(__file__).parent / "programs" / f"{name}.dae").read_text(encoding="utf-8")
 
 
 def size_of(dim: str | int, sizes: dict[str, int]) -> int:

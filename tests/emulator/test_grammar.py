@@ -2,14 +2,12 @@
 corpus parses and is accepted by the grammar; malformed text is refused by both."""
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
 import pytest
 
 import dae_emulator
-from dae_agent.prompt import LANGUAGE_REFERENCE
 from dae_agent.tasks import TASKS
 from dae_emulator.grammar import PROGRAM_GRAMMAR, program_grammar
 from torch_ember.ir.__main__ import WORKLOADS
@@ -30,17 +28,18 @@ def _programs_in(path: Path) -> list[str]:
     return [p for p in re.split(r"(?m)^(?=program )", path.read_text()) if p.startswith("program ")]
 
 
+# the corpus of DAE program text: hand-written programs, Ember's code per level, the tasks' expert programs,
+# the prompt's example, the emulator tests' programs
+CORPUS_FOLDERS = ("benchmarks/handwritten", "benchmarks/ember_code", "dae_agent/tasks/programs", "dae_agent/prompts",
+                  "tests/emulator/programs")
+
+
 def corpus() -> dict[str, str]:
     programs = {}
-    for folder in ("benchmarks/handwritten", "benchmarks/ember_code"):
+    for folder in CORPUS_FOLDERS:
         for path in sorted((ROOT / folder).glob("*.dae")):
             for k, text in enumerate(_programs_in(path)):
-                programs[f"{path.name}#{k}"] = text.replace("POOLING", "20")   # ember_figures.py fills it in
-    programs.update({f"task {t.name}": t.expert for t in TASKS.values()})
-    programs["prompt example"] = LANGUAGE_REFERENCE[LANGUAGE_REFERENCE.index("program double_rows"):]
-    tests = importlib.import_module("test_run_program")    # beside this file
-    programs.update({f"test_run_program.{n}": getattr(tests, n) for n in ("WEIGHTED_BAG", "ELEMENT_GATHER",
-                                                                          "TWO_TABLES", "MAX_BAG_WITH_ROWS")})
+                programs[f"{folder}/{path.name}#{k}"] = text.replace("POOLING", "20")   # ember_figures.py fills it in
     device = dae_emulator.preset("server")
     for name, (spec, dtypes, _) in WORKLOADS.items():
         for level in range(4):
@@ -93,3 +92,8 @@ def test_every_tasks_expert_program_is_in_its_own_grammar(name):
     from dae_agent.grammar import task_grammar
     task = TASKS[name]
     assert accepts(task_grammar(task, "server"), task.expert.strip() + "\n")
+
+
+def test_the_corpus_holds_every_tasks_expert_program():
+    assert len([n for n in CORPUS if n.startswith("dae_agent/tasks/programs/")]) == len(TASKS)
+    assert {TASKS[name].expert for name in TASKS} <= set(CORPUS.values())

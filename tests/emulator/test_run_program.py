@@ -1,5 +1,6 @@
 """``dae_emulator.run`` on hand-written program text and named tensors, against eager PyTorch."""
 import dataclasses
+from pathlib import Path
 
 import dae_emulator
 import pytest
@@ -8,46 +9,15 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-# the access side every bag program here starts with: a loop over bags, a loop over each bag's indices
-BAG_LOOPS = """access:
-  traversal tu0 = dense [0, num_offsets - 1)
-  stream b = induction tu0
-  stream lo = load offsets[b] @tu0
-  stream b1 = alu add(b, 1) @tu0
-  stream hi = load offsets[b1] @tu0
-  traversal tu1 = range [lo, hi) in tu0
-  stream j = induction tu1
-  stream r = load indices[j] @tu1
-"""
+PROGRAMS = Path(__file__).parent / "programs"
 
-WEIGHTED_BAG = f"""\
-program bag_sum_weighted
-param table: f32[num_rows, dim]
-param indices: i64[num_indices]
-param offsets: i64[num_offsets]
-param weights: f32[num_indices]
-output out: f32[num_offsets - 1, dim]
-{BAG_LOOPS}  stream w = load weights[j] @tu1
-  stream row = load_row table[r] @tu1
-  on tu1.iter: push q_row <- row, q_w <- w; token ROW
-  on tu0.end: push q_bag <- b; token BAG
-queues:
-  queue q_row: row f32
-  queue q_w: scalar f32
-  queue q_bag: scalar i64
-execute:
-  acc acc: sum f32[dim] init 0.0
-  callback ROW:
-    %x = pop q_row
-    %w = pop q_w
-    %y = mul %x, %w
-    update acc, %y
-  callback BAG:
-    %b = pop q_bag
-    %s = read acc
-    store out[%b] = %s
-    reset acc
-"""
+
+def _program(name: str) -> str:
+    """A program text of ``programs/`` beside this file."""
+    return (PROGRAMS / f"{name}.dae").read_text(encoding="utf-8")
+
+
+WEIGHTED_BAG = _program("weighted_bag")
 
 
 @settings(max_examples=40, deadline=None)
@@ -121,29 +91,7 @@ def test_program_must_fit_device_resources():
         dae_emulator.verify(program, tiny)
 
 
-ELEMENT_GATHER = """\
-program gather_dim1
-param x: f32[numel_x]
-param index: i64[numel_index]
-output out: f32[numel_index]
-access:
-  traversal tu0 = dense [0, numel_index)
-  stream p = induction tu0
-  stream k = load index[p] @tu0
-  stream row = alu div(p, $k_size) @tu0
-  stream base = alu mul(row, $n) @tu0
-  stream at = alu add(base, k) @tu0
-  stream v = load x[at] @tu0
-  on tu0.iter: push q0 <- p, q1 <- v; token E
-queues:
-  queue q0: scalar i64
-  queue q1: scalar f32
-execute:
-  callback E:
-    %p = pop q0
-    %v = pop q1
-    store out[%p] = %v
-"""
+ELEMENT_GATHER = _program("element_gather")
 
 
 def test_size_symbols_in_address_arithmetic_gather_along_columns():
@@ -180,62 +128,7 @@ def test_read_modify_write_stores_reduce_duplicates():
     assert result.outputs["out"].tolist() == [0.0, 1.0, 2.0]
 
 
-TWO_TABLES = """\
-program two_bags
-param t0: f32[rows0, dim0]
-param i0: i64[n0]
-param o0: i64[bags0]
-param t1: f32[rows1, dim1]
-param i1: i64[n1]
-param o1: i64[bags1]
-output out0: f32[bags0 - 1, dim0]
-output out1: f32[bags1 - 1, dim1]
-access:
-  traversal a0 = dense [0, bags0 - 1)
-  stream b0 = induction a0
-  stream lo0 = load o0[b0] @a0
-  stream n0b = alu add(b0, 1) @a0
-  stream hi0 = load o0[n0b] @a0
-  traversal a1 = range [lo0, hi0) in a0
-  stream j0 = induction a1
-  stream r0 = load i0[j0] @a1
-  stream row0 = load_row t0[r0] @a1
-  traversal c0 = dense [0, bags1 - 1)
-  stream b1 = induction c0
-  stream lo1 = load o1[b1] @c0
-  stream n1b = alu add(b1, 1) @c0
-  stream hi1 = load o1[n1b] @c0
-  traversal c1 = range [lo1, hi1) in c0
-  stream j1 = induction c1
-  stream r1 = load i1[j1] @c1
-  stream row1 = load_row t1[r1] @c1
-  on a1.iter: push q0 <- row0; token ROW0
-  on a0.end: token BAG0
-  on c1.iter: push q1 <- row1; token ROW1
-  on c0.end: token BAG1
-queues:
-  queue q0: row f32
-  queue q1: row f32
-execute:
-  acc s0: sum f32[dim0] init 0.0
-  acc s1: sum f32[dim1] init 0.0
-  callback ROW0 lanes 16:
-    %x = pop q0
-    update s0, %x
-  callback BAG0 lanes 16:
-    %b = count
-    %v = read s0
-    store out0[%b] = %v
-    reset s0
-  callback ROW1 lanes 16:
-    %y = pop q1
-    update s1, %y
-  callback BAG1 lanes 16:
-    %c = count
-    %w = read s1
-    store out1[%c] = %w
-    reset s1
-"""
+TWO_TABLES = _program("two_tables")
 
 
 def test_several_chains_run_one_after_another_and_split_work_across_all_their_bags():
@@ -274,34 +167,7 @@ def test_tiles_dealt_in_turn_balance_uneven_bags_and_change_no_result():
     assert tiled.cost.cycles < 0.5 * block.cost.cycles
 
 
-MAX_BAG_WITH_ROWS = f"""\
-program bag_max
-param table: f32[num_rows, dim]
-param indices: i64[num_indices]
-param offsets: i64[num_offsets]
-output out: f32[num_offsets - 1, dim]
-output max_indices: i64[num_offsets - 1, dim]
-{BAG_LOOPS}  stream row = load_row table[r] @tu1
-  on tu1.iter: push q_row <- row, q_r <- r; token ROW
-  on tu0.end: push q_bag <- b; token BAG
-queues:
-  queue q_row: row f32
-  queue q_r: scalar i64
-  queue q_bag: scalar i64
-execute:
-  acc acc: max f32[dim] init -inf arg 0
-  callback ROW:
-    %x = pop q_row
-    %r = pop q_r
-    update acc, %x, %r
-  callback BAG:
-    %b = pop q_bag
-    %m = read acc
-    %a = read_arg acc
-    store out[%b] = %m
-    store max_indices[%b] = %a
-    reset acc
-"""
+MAX_BAG_WITH_ROWS = _program("max_bag_with_rows")
 
 
 @settings(max_examples=60, deadline=None)
