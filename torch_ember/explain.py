@@ -7,6 +7,7 @@ collects what the fx passes decided for every graph.
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,7 @@ from .dynamo_backend import ember_backend
 from .exported import compile_exported
 from .fx_passes import LoweringState
 from .fx_passes.registry_base import meta
+from .options import EmberOptions
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class HostLookup:
 class Explanation:
     regions: tuple[LoweredRegion, ...]
     host_ops: tuple[HostLookup, ...]
+    unmatched_patterns: tuple[str, ...] = ()    # ``region_knobs`` patterns that name no region (a typo?)
 
     @property
     def region_keys(self) -> tuple[str, ...]:
@@ -55,6 +58,8 @@ class Explanation:
             parts = f"; parts: {', '.join(r.parts)}" if r.parts else ""
             lines.append(f"  [{r.graph}] {r.name} ({r.kind}, from {r.op}) table {r.table}; "
                          f"inputs {', '.join(r.input_shapes)}{fused}{parts}")
+        lines += [f"region_knobs pattern {p!r} matches no region (their names are the op:table keys above, or a "
+                  f"table alone)" for p in self.unmatched_patterns]
         if self.host_ops:
             lines.append(f"{len(self.host_ops)} lookup-like op(s) left on the host, run by PyTorch as eager runs them:")
             lines += [f"  [{h.graph}] {h.op}: {h.reason}" for h in self.host_ops]
@@ -72,6 +77,7 @@ def _shape(node) -> str:
 
 def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -> Explanation:
     regions, host = [], []
+    patterns = [pattern for pattern, _ in EmberOptions.from_dict(options).region_knobs]
 
     def observe(state: LoweringState) -> None:
         kind = state.graph_kind.value
@@ -85,7 +91,7 @@ def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -
     if isinstance(model, torch.export.ExportedProgram):
         with torch.no_grad():
             compile_exported(model, options, observer=observe)(*inputs)
-        return _finish(regions, host, verbose)
+        return _finish(regions, host, patterns, verbose)
     host.extend(_sparse_inputs(inputs))
     compiled = torch.compile(model, backend=lambda gm, ex: ember_backend(gm, ex, options, observer=observe))
     out = compiled(*inputs)
@@ -95,7 +101,7 @@ def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -
               if isinstance(t, torch.Tensor) and t.requires_grad]
     if outputs and leaves:
         torch.autograd.grad(sum(t.sum() for t in outputs), leaves, allow_unused=True)
-    return _finish(regions, host, verbose)
+    return _finish(regions, host, patterns, verbose)
 
 
 def _sparse_inputs(inputs) -> list[HostLookup]:
@@ -110,8 +116,11 @@ def _sparse_inputs(inputs) -> list[HostLookup]:
             for k, x in enumerate(flat) if isinstance(x, torch.Tensor) and x.layout != torch.strided]
 
 
-def _finish(regions, host, verbose: bool) -> Explanation:
-    explanation = Explanation(tuple(regions), tuple(host))
+def _finish(regions, host, patterns, verbose: bool) -> Explanation:
+    keys = [k for r in regions for k in (r.parts or (r.key,))]
+    unmatched = tuple(p for p in patterns if not any(
+        fnmatch.fnmatchcase(k, p) or fnmatch.fnmatchcase(k.partition(":")[2], p) for k in keys))
+    explanation = Explanation(tuple(regions), tuple(host), unmatched)
     if verbose:
         print(explanation)
     return explanation

@@ -89,7 +89,11 @@ def test_a_table_tuned_apart_runs_alone_and_every_value_and_gradient_equals_eage
     model, g = Bags(), torch.Generator().manual_seed(1)
     inputs = [(torch.randint(0, t.num_embeddings, (12,), generator=g), torch.tensor([0, 3, 3, 7])) for t in model.tables]
     options = {"device": "server", "region_knobs": {"tables.1.weight": {"vector_width": 2, "unroll": 1}}}
+    typo = {**options, "region_knobs": {**options["region_knobs"], "tables.1": {"unroll": 2}}}
+    explanation = torch_ember.explain(model, inputs, options=typo, verbose=False)
+    assert explanation.unmatched_patterns == ("tables.1",) and "pattern 'tables.1' matches no region" in str(explanation)
     explanation = torch_ember.explain(model, inputs, options=options, verbose=False)
+    assert explanation.unmatched_patterns == ()
     forward = {r.key: r.parts for r in explanation.regions if r.graph == "forward"}
     assert forward == {"batched_2_regions:tables.{0,2}.weight": ("embedding_bag_sum:tables.0.weight",
                                                                  "embedding_bag_max:tables.2.weight"),
