@@ -1,9 +1,16 @@
 """tune against random search, Optuna's TPE and GP samplers and SMAC3, with the same budget, on five objectives.
 
-    python benchmarks/tune_compare.py          # budget 60, seeds 0-9; with TPE alone it took 14-18 minutes on a
-                                               # 2-core machine; with the GP and SMAC peers it has not finished
-                                               # yet (SMAC: over 85 s per run of hidden-tiles, see issue 24's note)
-    python benchmarks/tune_compare.py --seeds 3 --budget 30 --jobs 1
+    python benchmarks/tune_compare.py --cache runs.jsonl    # budget 60, seeds 0-9; resumable (see --cache)
+    python benchmarks/tune_compare.py --seeds 3 --budget 30 --jobs 1 --methods random tpe
+
+How long it takes (2-core machine, 2026-12-04). With random search and TPE alone, the five objectives took
+14-18 minutes. With every peer, no full run has finished:
+- On ember-gnn-regions, tune, random search, TPE and the GP sampler took about 30 minutes for their 10 seeds
+  each, with a test run sharing the machine.
+- SMAC3 took about 15 s per run.
+- HyperMapper took 9 minutes for its first run; its random forest and local search are slow over 41
+  parameters. At that pace its 10 seeds alone take 1.5 hours.
+- Before the 5 x budget skip cap (below), SMAC took over 85 s per run of hidden-tiles.
 
 Ten seeds, not five: evaluations-to-95% is a heavy-tailed count, and its median over five seeds is decided by
 one or two lucky draws. With five, random search's median on ember-hardware was 7 (two seeds hit the best
@@ -52,6 +59,7 @@ import argparse
 import contextlib
 import io
 import itertools
+import json
 import math
 import statistics
 import sys
@@ -426,13 +434,32 @@ def run(problem: Problem, method: str, budget: int, seed: int) -> list[float | N
     return [e.value for e in result.history]
 
 
-def run_problem(name: str, seeds: int, budget: int) -> tuple[str, float, bool, dict[str, list[list[float | None]]]]:
+def run_problem(name: str, seeds: int, budget: int, methods: tuple[str, ...] = METHODS,
+                cache: str | None = None) -> tuple[str, float, bool, dict[str, list[list[float | None]]]]:
     """Every method and seed on one objective (in one worker process), with its best known value and whether
-    that is the true optimum (else the best any run found)."""
+    that is the true optimum (else the best any run found). With ``cache`` (a JSON-lines file), each finished
+    run is appended there as it ends and a run found there is not run again: a long run that is stopped
+    keeps what it finished."""
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     problem = PROBLEMS[name]()
-    traces = {m: [run(problem, m, budget, s) for s in range(seeds)] for m in METHODS}
+    done = {}
+    if cache and Path(cache).exists():
+        for line in Path(cache).read_text().splitlines():
+            run_ = json.loads(line)
+            done[(run_["objective"], run_["method"], run_["seed"], run_["budget"])] = run_["values"]
+    traces = {}
+    for method in methods:
+        traces[method] = []
+        for seed in range(seeds):
+            key = (name, method, seed, budget)
+            if key not in done:
+                done[key] = run(problem, method, budget, seed)
+                if cache:
+                    with open(cache, "a") as f:      # one short line per append: whole lines, even from two jobs
+                        f.write(json.dumps({"objective": name, "method": method, "seed": seed, "budget": budget,
+                                            "values": done[key]}) + "\n")
+            traces[method].append(done[key])
     seen = min(v for ts in traces.values() for t in ts for v in t if v is not None)
     exact = problem.best_known is not None
     return name, problem.best_known if exact else seen, exact, traces
@@ -467,11 +494,14 @@ def _row(name: str, best: float, exact: bool, traces: dict, budget: int, wins: i
          ) -> tuple[int, list]:
     """Print one objective's row; the running count of objectives where tune beats every peer, and the
     (batched, sequential) evaluations to 95%."""
-    s = {m: summarize(traces[m], best, budget) for m in METHODS}
-    cells = "".join(f" {s[m].relative:>8.4f} ({_reach(s[m].reach, budget):>5})" for m in METHODS)
-    won = [m for m in PEERS if beats(s["tune"], s[m])]
+    s = {m: summarize(traces[m], best, budget) for m in traces}
+    cells = "".join(f" {s[m].relative:>8.4f} ({_reach(s[m].reach, budget):>5})" if m in s else f" {'-':>16}"
+                    for m in METHODS)
+    peers = [m for m in PEERS if m in s]
+    won = [m for m in peers if beats(s["tune"], s[m])]
     print(f"{name:<20} {best:>10.5g}{' ' if exact else '*'}{cells}  {', '.join(won) or '-'}", flush=True)
-    return wins + (len(won) == len(PEERS)), batch_reach + [(s["tune batch"].reach, s["tune"].reach)]
+    batch = [(s["tune batch"].reach, s["tune"].reach)] if "tune batch" in s else []
+    return wins + (len(won) == len(PEERS)), batch_reach + batch
 
 
 def main(argv=None) -> int:
@@ -480,13 +510,18 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2, help="objectives run in this many processes")
     parser.add_argument("--only", nargs="*", choices=list(PROBLEMS), default=list(PROBLEMS))
+    parser.add_argument("--methods", nargs="*", choices=METHODS[1:], default=list(METHODS[1:]),
+                        help="peers (and 'tune batch') to run beside tune; 'tune beats' still needs every peer")
+    parser.add_argument("--cache", help="a JSON-lines file of finished runs: appended as runs end, read to skip "
+                                        "them (resumes a stopped run)")
     args = parser.parse_args(argv)
+    methods = ("tune", *args.methods)
     start = time.perf_counter()
     print(f"median over {args.seeds} seeds at budget {args.budget}: best / best known (evaluations to reach 95%)")
     print(f"{'objective':<20} {'best known':>11}" + "".join(f" {m:>16}" for m in METHODS) + "  tune beats", flush=True)
     wins, batch_reach, done = 0, [], []
     with ProcessPoolExecutor(args.jobs) as pool:    # a row as each objective finishes (each takes minutes)
-        runs = [pool.submit(run_problem, name, args.seeds, args.budget) for name in args.only]
+        runs = [pool.submit(run_problem, name, args.seeds, args.budget, methods, args.cache) for name in args.only]
         for future in tqdm(as_completed(runs), total=len(runs), desc="objectives", unit="objective", file=sys.stderr):
             done.append(future.result())
             wins, batch_reach = _row(*done[-1], args.budget, wins, batch_reach)
