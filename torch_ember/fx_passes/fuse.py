@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from typing import Callable
 
 import torch
 import torch.fx
@@ -115,26 +116,33 @@ def _by_knobs(members: list[RegionMatch], options: EmberOptions) -> list[list[Re
     return list(groups.values())
 
 
+def _batch(state: LoweringState, groups: list[list[RegionMatch]], order: dict,
+           shares: Callable[[list[RegionMatch]], tuple[tuple, tuple]] = lambda group: ((), ())) -> LoweringState:
+    """``state`` with each group of two or more that can be placed (``_outputs_used_after``) made one batched
+    region; ``shares`` gives a group's (``shared``, ``same_length``) inputs."""
+    batched, taken = [], set()
+    for group in groups:
+        anchor = _outputs_used_after(group, order) if len(group) > 1 else None
+        if anchor is None:
+            continue
+        shared, same_length = shares(group)
+        spec = RegionSpec(RegionKind.BATCHED, group_name([m.spec.table for m in group]),
+                          parts=tuple(m.spec for m in group), shared=shared, same_length=same_length)
+        batched.append(RegionMatch(group[0].node, spec, tuple(a for m in group for a in m.args),
+                                   tuple(m.node for m in group[1:]), after=anchor))
+        taken.update(m.node for m in group)
+    return dataclasses.replace(state, matches=tuple(batched + [m for m in state.matches if m.node not in taken]))
+
+
 def batch_embedding_bags(state: LoweringState) -> LoweringState:
     """One batched region for the forward embedding bags of the graph that have the same knobs, placed after
     the last of their inputs is computed; only when no bag's output is used before that point."""
-    matches = list(state.matches)
-    bags = [m for m in matches if m.spec.kind is RegionKind.EMBEDDING_BAG and not m.absorbs]
+    bags = [m for m in state.matches if m.spec.kind is RegionKind.EMBEDDING_BAG and not m.absorbs]
     if len(bags) < 2:
         return state
     order = {node: i for i, node in enumerate(bags[0].node.graph.nodes)}
     bags.sort(key=lambda m: order[m.node])
-    batched, taken = [], set()
-    for group in _by_knobs(bags, state.options):
-        anchor = _outputs_used_after(group, order) if len(group) > 1 else None
-        if anchor is None:
-            continue
-        spec = RegionSpec(RegionKind.BATCHED, group_name([m.spec.table for m in group]),
-                          parts=tuple(m.spec for m in group))
-        batched.append(RegionMatch(group[0].node, spec, tuple(a for m in group for a in m.args),
-                                   tuple(m.node for m in group[1:]), after=anchor))
-        taken.update(m.node for m in group)
-    return dataclasses.replace(state, matches=tuple(batched + [m for m in matches if m.node not in taken]))
+    return _batch(state, _by_knobs(bags, state.options), order)
 
 
 _GATHER_KINDS = (RegionKind.EMBEDDING, RegionKind.GATHER_ROWS)
@@ -165,8 +173,7 @@ def batch_gathers(state: LoweringState) -> LoweringState:
     one batched region per length: one launch, and loops over one iteration space that loop fusion
     (``fuse_loops``) makes one. Placed like batched bags: after the last of their inputs, when no output is
     used before that."""
-    matches = list(state.matches)
-    gathers = [m for m in matches if m.spec.kind in _GATHER_KINDS and not m.absorbs]
+    gathers = [m for m in state.matches if m.spec.kind in _GATHER_KINDS and not m.absorbs]
     if len(gathers) < 2:
         return state
     order = {node: i for i, node in enumerate(gathers[0].node.graph.nodes)}
@@ -179,18 +186,7 @@ def batch_gathers(state: LoweringState) -> LoweringState:
         else:
             group.append(m)
     groups = [same_knobs for group in groups for same_knobs in _by_knobs(group, state.options)]
-    batched, taken = [], set()
-    for group in groups:
-        anchor = _outputs_used_after(group, order) if len(group) > 1 else None
-        if anchor is None:
-            continue
-        shared, same_length = _shared_inputs(group)
-        spec = RegionSpec(RegionKind.BATCHED, group_name([m.spec.table for m in group]),
-                          parts=tuple(m.spec for m in group), shared=shared, same_length=same_length)
-        batched.append(RegionMatch(group[0].node, spec, tuple(a for m in group for a in m.args),
-                                   tuple(m.node for m in group[1:]), after=anchor))
-        taken.update(m.node for m in group)
-    return dataclasses.replace(state, matches=tuple(batched + [m for m in matches if m.node not in taken]))
+    return _batch(state, groups, order, _shared_inputs)
 
 
 # a row scatter's epilogue runs in a second program after it (see ``conversion.fx_to_slc.finish``)
