@@ -37,15 +37,17 @@ Objectives (the first two are Ember's own, through ``torch_ember.autotune.Object
   the tuner, makes large tiles fail, while large tiles are what make it fast. Best known: all 40,960
   configurations.
 
-Methods: ``tune`` (Bayesian, default options), ``tune batch`` (the same, proposing 4 configurations at a time
-by the constant liar, as ``tune.minimize(workers=4)`` does; compared with sequential tune, not a peer), random search (``tune.RandomSampler``), Optuna TPE (default
-options; ordinals as integer indices, a permutation as its Lehmer code; failures told to TPE as violated
-constraints, ``Trial.set_constraint``, so it models them), Optuna's GP sampler (the same), SMAC3's
-hyperparameter-optimization facade (by ask and tell on a ConfigSpace: ordinals as ordinal hyperparameters,
-a permutation as its Lehmer code, failures and known-constraint violations told as crashes). TPE cannot be told known constraints up front: a
-proposal that breaks one is not evaluated, not charged to the budget, and told to TPE as a violated
-constraint (at most SKIPS x budget of them, 5 x, after which they are charged; it was 50 x until SMAC joined,
-whose forest is refit at every ask, so that a run of hidden-tiles took over 85 s).
+Methods: ``tune`` (Bayesian, default options), ``tune batch`` (the same, proposing 4 configurations at a
+time by the constant liar, as ``tune.minimize(workers=4)`` does; compared with sequential tune, not a peer),
+random search (``tune.RandomSampler``), and the peers of ``tune_peers.py``, each given the space as
+faithfully as it can take it: Optuna's TPE and GP samplers (default options; ordinals as integer indices, a
+permutation as its Lehmer code; failures told as violated constraints, ``Trial.set_constraint``, so they
+model them), SMAC3's hyperparameter-optimization facade (by ask and tell on a ConfigSpace: ordinals as
+ordinal hyperparameters, a permutation as its Lehmer code, failures told as crashes) and HyperMapper 2
+(its own loop, with its feasibility classifier). None of them can be told known constraints up front: a
+proposal that breaks one is not evaluated, not charged to the budget, and told as a failure (at most
+SKIPS x budget of them, 5 x, after which they are charged; it was 50 x until SMAC joined, whose forest is
+refit at every ask, so that a run of hidden-tiles took over 85 s).
 
 The emulator is deterministic, so each Ember objective measures every configuration once and serves
 repeats from a cache; that changes no result, only the time. Per objective and method: the median over
@@ -56,21 +58,17 @@ tune beats a method on an objective when its median is lower, or equal and reach
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import itertools
 import json
 import math
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-import ConfigSpace
 import numpy as np
 import optuna
 import torch
@@ -80,9 +78,9 @@ from tqdm import tqdm
 import dae_emulator
 import tune
 from torch_ember.autotune import AreaModel, HardwareBudget, Objective
+from tune_peers import run_hypermapper, run_optuna, run_smac
 
 PEERS = ("random", "tpe", "gp", "smac", "hypermapper")    # what "tune beats" is judged against
-SKIPS = 5       # a peer that cannot be told the known constraints: unmeasured violations per evaluation, at most
 BATCH = 4
 METHODS = ("tune", *PEERS, "tune batch")   # "tune batch": tune proposing BATCH at a time (constant liar)
 
@@ -240,192 +238,13 @@ PROBLEMS = {"ember-knobs": ember_knobs, "ember-hardware": ember_hardware, "tsp-p
             "ember-dlrm-regions": ember_dlrm_regions, "ember-gnn-regions": ember_gnn_regions}
 
 
-def _suggest(trial: optuna.Trial, space: tune.Space) -> dict:
-    config = {}
-    for p in space.params:
-        if p.kind is tune.ParamKind.REAL:
-            config[p.name] = trial.suggest_float(p.name, p.lo, p.hi, log=p.log)
-        elif p.kind is tune.ParamKind.INTEGER:
-            config[p.name] = trial.suggest_int(p.name, p.lo, p.hi)
-        elif p.kind is tune.ParamKind.ORDINAL:
-            config[p.name] = p.values[trial.suggest_int(p.name, 0, len(p.values) - 1)]
-        elif p.kind is tune.ParamKind.CATEGORICAL:
-            config[p.name] = trial.suggest_categorical(p.name, p.values)
-        else:   # a permutation from its Lehmer code: position i picks among the n - i elements left
-            left = list(range(p.n))
-            config[p.name] = tuple(left.pop(trial.suggest_int(f"{p.name}_{i}", 0, p.n - 1 - i)) for i in range(p.n))
-    return config
-
-
-def run_optuna(problem: Problem, budget: int, seed: int, sampler: str) -> list[float | None]:
-    """Optuna's TPE or GP sampler, told failures and known-constraint violations as violated constraints."""
-    made = (optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
-            else optuna.samplers.GPSampler(seed=seed, deterministic_objective=True))
-    study = optuna.create_study(sampler=made)
-    values, skipped = [], 0
-    while len(values) < budget:
-        trial = study.ask()
-        config = _suggest(trial, problem.space)
-        if not problem.space.is_feasible(config) and skipped < SKIPS * budget:
-            skipped += 1
-            trial.set_constraint("known", 1.0)
-            trial.set_constraint("unknown", 0.0)       # every trial names the same constraints (the GP asks it)
-            study.tell(trial, math.inf)
-            continue
-        try:
-            value = float(problem.objective(config)) if problem.space.is_feasible(config) else None
-        except tune.Infeasible:
-            value = None
-        trial.set_constraint("known", 0.0)
-        trial.set_constraint("unknown", 0.0 if value is not None else 1.0)
-        study.tell(trial, value if value is not None else math.inf)
-        values.append(value)
-    return values
-
-
-def _configspace(space: tune.Space, seed: int) -> ConfigSpace.ConfigurationSpace:
-    """The space for SMAC: ordinals as ordinal hyperparameters, a permutation as its Lehmer code."""
-    cs = ConfigSpace.ConfigurationSpace(seed=seed)
-    for p in space.params:
-        if p.kind is tune.ParamKind.REAL:
-            cs.add(ConfigSpace.Float(p.name, (p.lo, p.hi), log=p.log))
-        elif p.kind is tune.ParamKind.INTEGER:
-            cs.add(ConfigSpace.Integer(p.name, (p.lo, p.hi)))
-        elif p.kind is tune.ParamKind.ORDINAL:
-            cs.add(ConfigSpace.OrdinalHyperparameter(p.name, list(p.values)))
-        elif p.kind is tune.ParamKind.CATEGORICAL:
-            cs.add(ConfigSpace.Categorical(p.name, list(p.values)))
-        else:
-            cs.add(*(ConfigSpace.Integer(f"{p.name}_{i}", (0, p.n - 1 - i)) for i in range(p.n - 1)))  # the last: 0
-    return cs
-
-
-def _from_configspace(values: dict, space: tune.Space) -> dict:
-    config = {}
-    for p in space.params:
-        if p.kind is tune.ParamKind.PERMUTATION:
-            left = list(range(p.n))
-            config[p.name] = tuple(left.pop(int(values.get(f"{p.name}_{i}", 0))) for i in range(p.n))
-        else:
-            config[p.name] = values[p.name]
-    return config
-
-
-def run_smac(problem: Problem, budget: int, seed: int) -> list[float | None]:
-    """SMAC3's hyperparameter-optimization facade (random forest), by ask and tell; a known-constraint
-    violation is told as a crash and not charged (at most SKIPS x budget of them), a failure as a crash. A
-    crash is told at the worst cost seen so far (SMAC's classic imputation; its log-scaled encoder turns an
-    infinite cost into NaN, and its forest refuses NaN), and not told while nothing has succeeded yet."""
-    import smac
-    from smac.runhistory import StatusType, TrialValue
-    scenario = smac.Scenario(_configspace(problem.space, seed), deterministic=True, n_trials=(SKIPS + 1) * budget,
-                             seed=seed, output_directory=Path(tempfile.mkdtemp()) / "smac")
-    facade = smac.HyperparameterOptimizationFacade(scenario, lambda config, seed=0: 0.0, overwrite=True,
-                                                   logging_level=40)
-    values, skipped = [], 0
-
-    def tell(info, value: float | None) -> None:
-        seen = [v for v in values if v is not None] + ([value] if value is not None else [])
-        if value is not None:
-            facade.tell(info, TrialValue(cost=value, status=StatusType.SUCCESS))
-        elif seen:
-            facade.tell(info, TrialValue(cost=max(seen), status=StatusType.CRASHED))
-
-    while len(values) < budget:
-        info = facade.ask()
-        config = _from_configspace(dict(info.config), problem.space)
-        if not problem.space.is_feasible(config) and skipped < SKIPS * budget:
-            skipped += 1
-            tell(info, None)
-            continue
-        try:
-            value = float(problem.objective(config)) if problem.space.is_feasible(config) else None
-        except tune.Infeasible:
-            value = None
-        tell(info, value)
-        values.append(value)
-    return values
-
-
-class _Spent(Exception):
-    """Raised from HyperMapper's black box to end its run once the budget is spent."""
-
-
-def run_hypermapper(problem: Problem, budget: int, seed: int) -> list[float | None]:
-    """HyperMapper 2's Bayesian optimization (random forest, with its feasibility classifier), driving its own
-    loop: ordinals as ordinal parameters over their indices, a permutation as its Lehmer code, categoricals as
-    the integer of their index (2.2.13's categorical encoding calls scikit-learn's ``OneHotEncoder(sparse=)``,
-    which scikit-learn 1.4 removed; the one categorical here has two values, which a forest splits the same
-    either way); it takes no known constraints, so a violation is answered infeasible without being measured
-    or charged (at most SKIPS x budget of them), a failure as infeasible."""
-    import json
-    import random
-    from hypermapper import optimizer
-    params = {}
-    for p in problem.space.params:
-        if p.kind is tune.ParamKind.REAL:
-            params[p.name] = {"parameter_type": "real", "values": [p.lo, p.hi]}
-        elif p.kind is tune.ParamKind.INTEGER:
-            params[p.name] = {"parameter_type": "integer", "values": [p.lo, p.hi]}
-        elif p.kind is tune.ParamKind.ORDINAL:
-            params[p.name] = {"parameter_type": "ordinal", "values": list(range(len(p.values)))}
-        elif p.kind is tune.ParamKind.CATEGORICAL:    # see the docstring: as the integer of its index
-            params[p.name] = {"parameter_type": "integer", "values": [0, len(p.values) - 1]}
-        else:
-            params.update({f"{p.name}_{i}": {"parameter_type": "integer", "values": [0, p.n - 1 - i]}
-                           for i in range(p.n - 1)})
-    values, skipped = [], [0]
-
-    def black_box(x: dict) -> dict:
-        config = {}
-        for p in problem.space.params:
-            if p.kind is tune.ParamKind.ORDINAL:
-                config[p.name] = p.values[int(x[p.name])]
-            elif p.kind is tune.ParamKind.CATEGORICAL:
-                config[p.name] = p.values[int(x[p.name])]
-            elif p.kind is tune.ParamKind.PERMUTATION:
-                left = list(range(p.n))
-                config[p.name] = tuple(left.pop(int(x.get(f"{p.name}_{i}", 0))) for i in range(p.n))
-            else:
-                config[p.name] = x[p.name]
-        if not problem.space.is_feasible(config) and skipped[0] < SKIPS * budget:
-            skipped[0] += 1
-            return {"value": 0.0, "Valid": False}
-        try:
-            value = float(problem.objective(config)) if problem.space.is_feasible(config) else None
-        except tune.Infeasible:
-            value = None
-        values.append(value)
-        if len(values) >= budget:
-            raise _Spent
-        return {"value": value if value is not None else 0.0, "Valid": value is not None}
-
-    folder = Path(tempfile.mkdtemp())
-    scenario = {"application_name": "tune_compare", "optimization_objectives": ["value"],
-                "feasible_output": {"name": "Valid", "true_value": True, "false_value": False,
-                                    "enable_feasible_predictor": True},
-                "design_of_experiment": {"doe_type": "random sampling", "number_of_samples": min(10, budget)},
-                "optimization_iterations": (SKIPS + 1) * budget, "input_parameters": params,
-                "run_directory": str(folder), "output_data_file": str(folder / "samples.csv"),
-                "log_file": str(folder / "hypermapper.log")}
-    (folder / "scenario.json").write_text(json.dumps(scenario))
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            optimizer.optimize(str(folder / "scenario.json"), black_box)
-    except _Spent:
-        pass
-    return values + [None] * (budget - len(values))      # a run HyperMapper ended early: the rest infeasible
-
-
 def run(problem: Problem, method: str, budget: int, seed: int) -> list[float | None]:
     if method == "hypermapper":
-        return run_hypermapper(problem, budget, seed)
+        return run_hypermapper(problem.space, problem.objective, budget, seed)
     if method in ("tpe", "gp"):
-        return run_optuna(problem, budget, seed, method)
+        return run_optuna(problem.space, problem.objective, budget, seed, method)
     if method == "smac":
-        return run_smac(problem, budget, seed)
+        return run_smac(problem.space, problem.objective, budget, seed)
     sampler = tune.RandomSampler(problem.space, seed) if method == "random" else None
     # batches of 4 as four workers would run them, evaluated inline: the same proposals, without nesting a
     # process pool in this objective's worker process

@@ -4,8 +4,8 @@ for decoding constrained to it.
 The task's signature lines are fixed text (the model does not choose its parameters' names, dtypes or
 shapes), dimensions name only the task's size symbols, streams load only its inputs and stores write only
 its outputs, callbacks take only lanes and unroll factors the device can run, traversals and queues stay
-within the device's, the layout is ``format_program``'s, and no comment lines are allowed: what a model writes is the program, with no prose to
-strip. The ICML 2025 agent does not constrain decoding; this is how a small local model gets past writing
+within the device's, the layout is ``format_program``'s, and no comment lines are allowed: what a model
+writes is the program, with no prose to strip. The ICML 2025 agent does not constrain decoding; this is how a small local model gets past writing
 no program at all.
 """
 from __future__ import annotations

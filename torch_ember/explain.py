@@ -7,7 +7,6 @@ collects what the fx passes decided for every graph.
 """
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +15,7 @@ from .dynamo_backend import ember_backend
 from .exported import compile_exported
 from .fx_passes import LoweringState
 from .fx_passes.registry_base import meta
-from .options import EmberOptions
+from .options import EmberOptions, pattern_matches
 
 
 @dataclass(frozen=True)
@@ -118,8 +117,7 @@ def _sparse_inputs(inputs) -> list[HostLookup]:
 
 def _finish(regions, host, patterns, verbose: bool) -> Explanation:
     keys = [k for r in regions for k in (r.parts or (r.key,))]
-    unmatched = tuple(p for p in patterns if not any(
-        fnmatch.fnmatchcase(k, p) or fnmatch.fnmatchcase(k.partition(":")[2], p) for k in keys))
+    unmatched = tuple(p for p in patterns if not any(pattern_matches(p, k) for k in keys))
     explanation = Explanation(tuple(regions), tuple(host), unmatched)
     if verbose:
         print(explanation)

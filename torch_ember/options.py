@@ -104,6 +104,12 @@ def inductor_modes() -> dict[str, dict]:
     return torch._inductor.list_mode_options()
 
 
+def pattern_matches(pattern: str, key: str) -> bool:
+    """Whether a ``region_knobs`` pattern (fnmatch) names the region of ``op:table`` key ``key``: its whole key
+    or its table alone."""
+    return fnmatch.fnmatchcase(key, pattern) or fnmatch.fnmatchcase(key.partition(":")[2], pattern)
+
+
 @dataclass(frozen=True)
 class EmberOptions:
     device: str | DeviceConfig = next(iter(dae_emulator.PRESETS))   # preset name or a DeviceConfig
@@ -197,7 +203,7 @@ class EmberOptions:
             return self.knobs_for(spec.parts[0])
         changes: dict[str, Any] = {}
         for pattern, knobs in self.region_knobs:
-            if fnmatch.fnmatchcase(spec.key, pattern) or fnmatch.fnmatchcase(spec.table, pattern):
+            if pattern_matches(pattern, spec.key):
                 changes.update(knobs)
         return replace(self.knobs, **changes) if changes else self.knobs
 

@@ -2,8 +2,9 @@
 
 ``tune.minimize(..., workers=k)`` proposes ``k`` configurations at a time and evaluates them here: on a
 local process pool by default (forked, or started fresh with ``"spawn"`` / ``"forkserver"``), on threads
-(enough when each evaluation is a subprocess, as a scenario's command is), on a Dask cluster (``distributed.Client(...).get_executor()``, or a scheduler's address), or
-inline (one after another in this process: the same batches as any executor, for checking). An evaluation
+(enough when each evaluation is a subprocess, as a scenario's command is), on a Dask cluster
+(``distributed.Client(...).get_executor()``, or a scheduler's address), or inline (one after another in this
+process: the same batches as any executor, for checking). An evaluation
 that raises, or whose worker dies, is recorded as infeasible; the others of its batch are kept. When a
 worker of the pool this module started dies, the batch's unfinished evaluations are run again one per
 fresh process, so only the one that kills its process is lost.

@@ -1,0 +1,203 @@
+"""The peers of ``tune_compare.py``: the field's tuners driven on a ``tune.Space`` and an objective, each given
+the space as faithfully as it can take it (each runner's docstring says how), each returning the values of
+its ``budget`` evaluations in order (None: infeasible).
+
+A peer that cannot be told the known constraints up front gets a violating proposal answered without
+measuring it or charging the budget, at most ``SKIPS`` x budget times, after which violations are charged.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import ConfigSpace
+import numpy as np
+import optuna
+
+import tune
+
+SKIPS = 5       # a peer that cannot be told the known constraints: unmeasured violations per evaluation, at most
+Objective = Callable[[dict], float]
+
+
+def _suggest(trial: optuna.Trial, space: tune.Space) -> dict:
+    config = {}
+    for p in space.params:
+        if p.kind is tune.ParamKind.REAL:
+            config[p.name] = trial.suggest_float(p.name, p.lo, p.hi, log=p.log)
+        elif p.kind is tune.ParamKind.INTEGER:
+            config[p.name] = trial.suggest_int(p.name, p.lo, p.hi)
+        elif p.kind is tune.ParamKind.ORDINAL:
+            config[p.name] = p.values[trial.suggest_int(p.name, 0, len(p.values) - 1)]
+        elif p.kind is tune.ParamKind.CATEGORICAL:
+            config[p.name] = trial.suggest_categorical(p.name, p.values)
+        else:   # a permutation from its Lehmer code: position i picks among the n - i elements left
+            left = list(range(p.n))
+            config[p.name] = tuple(left.pop(trial.suggest_int(f"{p.name}_{i}", 0, p.n - 1 - i)) for i in range(p.n))
+    return config
+
+
+def run_optuna(space: tune.Space, objective: Objective, budget: int, seed: int, sampler: str) -> list[float | None]:
+    """Optuna's TPE or GP sampler, told failures and known-constraint violations as violated constraints."""
+    made = (optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
+            else optuna.samplers.GPSampler(seed=seed, deterministic_objective=True))
+    study = optuna.create_study(sampler=made)
+    values, skipped = [], 0
+    while len(values) < budget:
+        trial = study.ask()
+        config = _suggest(trial, space)
+        if not space.is_feasible(config) and skipped < SKIPS * budget:
+            skipped += 1
+            trial.set_constraint("known", 1.0)
+            trial.set_constraint("unknown", 0.0)       # every trial names the same constraints (the GP asks it)
+            study.tell(trial, math.inf)
+            continue
+        try:
+            value = float(objective(config)) if space.is_feasible(config) else None
+        except tune.Infeasible:
+            value = None
+        trial.set_constraint("known", 0.0)
+        trial.set_constraint("unknown", 0.0 if value is not None else 1.0)
+        study.tell(trial, value if value is not None else math.inf)
+        values.append(value)
+    return values
+
+
+def _configspace(space: tune.Space, seed: int) -> ConfigSpace.ConfigurationSpace:
+    """The space for SMAC: ordinals as ordinal hyperparameters, a permutation as its Lehmer code."""
+    cs = ConfigSpace.ConfigurationSpace(seed=seed)
+    for p in space.params:
+        if p.kind is tune.ParamKind.REAL:
+            cs.add(ConfigSpace.Float(p.name, (p.lo, p.hi), log=p.log))
+        elif p.kind is tune.ParamKind.INTEGER:
+            cs.add(ConfigSpace.Integer(p.name, (p.lo, p.hi)))
+        elif p.kind is tune.ParamKind.ORDINAL:
+            cs.add(ConfigSpace.OrdinalHyperparameter(p.name, list(p.values)))
+        elif p.kind is tune.ParamKind.CATEGORICAL:
+            cs.add(ConfigSpace.Categorical(p.name, list(p.values)))
+        else:
+            cs.add(*(ConfigSpace.Integer(f"{p.name}_{i}", (0, p.n - 1 - i)) for i in range(p.n - 1)))  # the last: 0
+    return cs
+
+
+def _from_configspace(values: dict, space: tune.Space) -> dict:
+    config = {}
+    for p in space.params:
+        if p.kind is tune.ParamKind.PERMUTATION:
+            left = list(range(p.n))
+            config[p.name] = tuple(left.pop(int(values.get(f"{p.name}_{i}", 0))) for i in range(p.n))
+        else:
+            config[p.name] = values[p.name]
+    return config
+
+
+def run_smac(space: tune.Space, objective: Objective, budget: int, seed: int) -> list[float | None]:
+    """SMAC3's hyperparameter-optimization facade (random forest), by ask and tell; a known-constraint
+    violation is told as a crash and not charged (at most SKIPS x budget of them), a failure as a crash. A
+    crash is told at the worst cost seen so far (SMAC's classic imputation; its log-scaled encoder turns an
+    infinite cost into NaN, and its forest refuses NaN), and not told while nothing has succeeded yet."""
+    import smac
+    from smac.runhistory import StatusType, TrialValue
+    scenario = smac.Scenario(_configspace(space, seed), deterministic=True, n_trials=(SKIPS + 1) * budget,
+                             seed=seed, output_directory=Path(tempfile.mkdtemp()) / "smac")
+    facade = smac.HyperparameterOptimizationFacade(scenario, lambda config, seed=0: 0.0, overwrite=True,
+                                                   logging_level=40)
+    values, skipped = [], 0
+
+    def tell(info, value: float | None) -> None:
+        seen = [v for v in values if v is not None] + ([value] if value is not None else [])
+        if value is not None:
+            facade.tell(info, TrialValue(cost=value, status=StatusType.SUCCESS))
+        elif seen:
+            facade.tell(info, TrialValue(cost=max(seen), status=StatusType.CRASHED))
+
+    while len(values) < budget:
+        info = facade.ask()
+        config = _from_configspace(dict(info.config), space)
+        if not space.is_feasible(config) and skipped < SKIPS * budget:
+            skipped += 1
+            tell(info, None)
+            continue
+        try:
+            value = float(objective(config)) if space.is_feasible(config) else None
+        except tune.Infeasible:
+            value = None
+        tell(info, value)
+        values.append(value)
+    return values
+
+
+class _Spent(Exception):
+    """Raised from HyperMapper's black box to end its run once the budget is spent."""
+
+
+def run_hypermapper(space: tune.Space, objective: Objective, budget: int, seed: int) -> list[float | None]:
+    """HyperMapper 2's Bayesian optimization (random forest, with its feasibility classifier), driving its own
+    loop: ordinals as ordinal parameters over their indices, a permutation as its Lehmer code, categoricals as
+    the integer of their index (2.2.13's categorical encoding calls scikit-learn's ``OneHotEncoder(sparse=)``,
+    which scikit-learn 1.4 removed; the one categorical here has two values, which a forest splits the same
+    either way); it takes no known constraints, so a violation is answered infeasible without being measured
+    or charged (at most SKIPS x budget of them), a failure as infeasible."""
+    from hypermapper import optimizer
+    params = {}
+    for p in space.params:
+        if p.kind is tune.ParamKind.REAL:
+            params[p.name] = {"parameter_type": "real", "values": [p.lo, p.hi]}
+        elif p.kind is tune.ParamKind.INTEGER:
+            params[p.name] = {"parameter_type": "integer", "values": [p.lo, p.hi]}
+        elif p.kind is tune.ParamKind.ORDINAL:
+            params[p.name] = {"parameter_type": "ordinal", "values": list(range(len(p.values)))}
+        elif p.kind is tune.ParamKind.CATEGORICAL:    # see the docstring: as the integer of its index
+            params[p.name] = {"parameter_type": "integer", "values": [0, len(p.values) - 1]}
+        else:
+            params.update({f"{p.name}_{i}": {"parameter_type": "integer", "values": [0, p.n - 1 - i]}
+                           for i in range(p.n - 1)})
+    values, skipped = [], [0]
+
+    def black_box(x: dict) -> dict:
+        config = {}
+        for p in space.params:
+            if p.kind is tune.ParamKind.ORDINAL:
+                config[p.name] = p.values[int(x[p.name])]
+            elif p.kind is tune.ParamKind.CATEGORICAL:
+                config[p.name] = p.values[int(x[p.name])]
+            elif p.kind is tune.ParamKind.PERMUTATION:
+                left = list(range(p.n))
+                config[p.name] = tuple(left.pop(int(x.get(f"{p.name}_{i}", 0))) for i in range(p.n))
+            else:
+                config[p.name] = x[p.name]
+        if not space.is_feasible(config) and skipped[0] < SKIPS * budget:
+            skipped[0] += 1
+            return {"value": 0.0, "Valid": False}
+        try:
+            value = float(objective(config)) if space.is_feasible(config) else None
+        except tune.Infeasible:
+            value = None
+        values.append(value)
+        if len(values) >= budget:
+            raise _Spent
+        return {"value": value if value is not None else 0.0, "Valid": value is not None}
+
+    folder = Path(tempfile.mkdtemp())
+    scenario = {"application_name": "tune_compare", "optimization_objectives": ["value"],
+                "feasible_output": {"name": "Valid", "true_value": True, "false_value": False,
+                                    "enable_feasible_predictor": True},
+                "design_of_experiment": {"doe_type": "random sampling", "number_of_samples": min(10, budget)},
+                "optimization_iterations": (SKIPS + 1) * budget, "input_parameters": params,
+                "run_directory": str(folder), "output_data_file": str(folder / "samples.csv"),
+                "log_file": str(folder / "hypermapper.log")}
+    (folder / "scenario.json").write_text(json.dumps(scenario))
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            optimizer.optimize(str(folder / "scenario.json"), black_box)
+    except _Spent:
+        pass
+    return values + [None] * (budget - len(values))      # a run HyperMapper ended early: the rest infeasible
