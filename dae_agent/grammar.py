@@ -1,12 +1,13 @@
 """Each task's grammar: the DAE program grammar (``dae_emulator.grammar``) narrowed to what the task allows,
 for decoding constrained to it.
 
-The task's signature lines are fixed text (the model does not choose its parameters' names, dtypes or
-shapes), dimensions name only the task's size symbols, streams load only its inputs and stores write only
-its outputs, callbacks take only lanes and unroll factors the device can run, traversals and queues stay
-within the device's, the layout is ``format_program``'s, and no comment lines are allowed: what a model
-writes is the program, with no prose to strip. The ICML 2025 agent does not constrain decoding; this is how a small local model gets past writing
-no program at all.
+The program's name is the task's; its signature lines are fixed text (the model does not choose its
+parameters' names, dtypes or shapes); dimensions name only the task's size symbols; streams load only its
+inputs (each by the load its rank takes) and stores write only its outputs; callbacks take only lanes and
+unroll factors the device can run; traversals and queues stay within the device's; the layout is
+``format_program``'s, and no comment lines are allowed: what a model writes is the program, with no prose
+to strip. The ICML 2025 agent does not constrain decoding; this is how a small local model gets past
+writing no program at all.
 """
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def task_grammar(task: Task, device: str) -> str:
     config = dae_emulator.preset(device)
     widest = max(config.vector_bytes // 4, 1)       # fp32 lanes of one vector
     lanes = tuple(2 ** k for k in range(widest.bit_length()) if 2 ** k <= widest)
-    return program_grammar(params=task.signature().splitlines(), symbols=size_symbols(task),
-                           inputs=[t.name for t in task.inputs], outputs=[o.name for o in task.outputs],
+    return program_grammar(name=task.name, params=task.signature().splitlines(), symbols=size_symbols(task),
+                           inputs={t.name: len(t.dims) for t in task.inputs},
+                           outputs={o.name: len(o.dims) for o in task.outputs},
                            lanes=lanes, unrolls=UNROLLS, max_traversals=config.traversal_units,
                            max_queues=config.queues, max_callbacks=MAX_CALLBACKS, max_instructions=MAX_INSTRUCTIONS,
                            comments=False, canonical=True)

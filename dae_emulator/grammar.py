@@ -14,7 +14,7 @@ factors the device takes, and no comment lines, so a model writes the program an
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .program import AluOp, DType, Event, OpKind, QueueKind, ReduceKind, StreamKind
 from .text import STORE_OPS
@@ -35,8 +35,9 @@ def _times(least: int, most: int | None) -> str:
     return ("*" if least == 0 else "+") if most is None else f"{{{least},{most}}}"
 
 
-def program_grammar(*, params: Sequence[str] | None = None, symbols: Sequence[str] | None = None,
-                    inputs: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
+def program_grammar(*, name: str | None = None, params: Sequence[str] | None = None,
+                    symbols: Sequence[str] | None = None,
+                    inputs: Mapping[str, int] | None = None, outputs: Mapping[str, int] | None = None,
                     lanes: Sequence[int] | None = None, unrolls: Sequence[int] | None = None,
                     max_traversals: int | None = None, max_queues: int | None = None,
                     max_callbacks: int | None = None, max_instructions: int | None = None,
@@ -50,8 +51,14 @@ def program_grammar(*, params: Sequence[str] | None = None, symbols: Sequence[st
     spaces before a section's line, four before an instruction, no blank lines; each traversal followed by
     its streams, the push rules last), so that a model spends no tokens on layout and cannot run on in
     whitespace; otherwise any layout and order of access lines the parser takes. ``inputs`` and
-    ``outputs``: the tensors a stream may load and a store may write (None: any name). ``max_*``: bounds
-    on traversals (canonical layout only), queues, callbacks and instructions per callback (None: none)."""
+    ``outputs``: the tensors a stream may load and a store may write, each with its number of dimensions,
+    as the verifier holds loads to them (``load`` a 1-d input, ``load_row`` a 2-d one, ``prefetch_row`` a 2-d
+    input or output); None: any name. ``name``: the program's name (None: any). ``max_*``: bounds on
+    traversals (canonical layout only), queues, callbacks and instructions per callback (None: none).
+
+    The canonical layout is for a model writing a program, so it also bounds what a model can only
+    repeat: a number has at most 19 digits (an i64 has 19), a name at most 32 characters, and the access
+    section holds at least one push rule (a program without one sends no token, so runs no callback)."""
     if canonical:
         space = {"blank": '"\\n"', "nl": '"\\n"', "ind": '"  "', "ind2": '"    "', "sep": '", "',
                  "sign": '" " [+-] " "', "lead": ""}
@@ -70,15 +77,18 @@ def program_grammar(*, params: Sequence[str] | None = None, symbols: Sequence[st
             raise ValueError("a program has at least one parameter")
         param_rules = "params ::= " + " ".join(f'"{line}" nl' for line in params) + "\n"
     symbol = "name" if symbols is None else f"({_words(symbols)})"
-    tensor = "name" if inputs is None else f"({_words(inputs)})"
     output = "name" if outputs is None else f"({_words(outputs)})"
+    load_rule = "load ::= " + " | ".join(_load_forms(inputs, outputs))
     if canonical:
         access = (f'access ::= (ind traversal nl (ind stream nl)*){_times(1, max_traversals)} (ind tile nl)? '
-                  f'(ind rule nl)*')
+                  f'(ind rule nl)+')
+        bounded = {"name": "[A-Za-z_] [A-Za-z0-9_]{0,31}", "digits": "[0-9]{1,19}"}
     else:
         access = "access ::= (ind access-line nl)*\naccess-line ::= traversal | stream | tile | rule"
+        bounded = {"name": "[A-Za-z_] [A-Za-z0-9_]*", "digits": "[0-9]+"}
     store_forms = " | ".join(f'"{op.value} " {output} "[" args "] {sign} " value' for op, sign in STORE_OPS.items())
-    return f"""root ::= {space["lead"]}"program " name nl params "access:" nl access "queues:" nl queues "execute:" nl execute
+    program_name = "name" if name is None else f'"{name}"'
+    return f"""root ::= {space["lead"]}"program " {program_name} nl params "access:" nl access "queues:" nl queues "execute:" nl execute
 blank ::= {space["blank"]}
 nl ::= {space["nl"]}
 ind ::= {space["ind"]}
@@ -90,7 +100,7 @@ traversal ::= "traversal " name " = " ("dense [0, " dim ")" | "range [" name ", 
 tile ::= "cores take outer items in tiles of " digits
 stream ::= "stream " name " = " (induction | load | alu)
 induction ::= "{StreamKind.INDUCTION.value} " name
-load ::= ({_words(k.value for k in _LOAD_KINDS)}) " " {tensor} "[" name "] @" name
+{load_rule}
 alu ::= "{StreamKind.ALU.value} " ({_words(op.value for op in AluOp)}) "(" operand ({space["sep"]} operand)* ") @" name
 operand ::= "-"? digits | name | "$" {symbol}
 rule ::= "on " name "." ({_words(e.value for e in Event)}) (" when " name)? ": " ("push " push ({space["sep"]} push)* "; ")? "token " name
@@ -110,9 +120,22 @@ args ::= value ({space["sep"]} value)*
 value ::= "%" name | number
 number ::= "-"? ("inf" | digits ("." digits)? ([eE] [+-]? digits)?)
 dtype ::= {_words(d.value for d in DType)}
-name ::= [A-Za-z_] [A-Za-z0-9_]*
-digits ::= [0-9]+
+name ::= {bounded["name"]}
+digits ::= {bounded["digits"]}
 """
+
+
+def _load_forms(inputs: Mapping[str, int] | None, outputs: Mapping[str, int] | None) -> list[str]:
+    """The alternatives of a load stream's ``kind tensor`` head (then ``[index] @unit``), each kind over the
+    tensors of the rank it takes; a kind no tensor fits is left out."""
+    if inputs is None:
+        return [f'({_words(k.value for k in _LOAD_KINDS)}) " " name "[" name "] @" name']
+    rows = [t for t, rank in inputs.items() if rank == 2] + [t for t, rank in (outputs or {}).items() if rank == 2]
+    takes = {StreamKind.LOAD: [t for t, rank in inputs.items() if rank == 1],
+             StreamKind.LOAD_ROW: [t for t, rank in inputs.items() if rank == 2],
+             StreamKind.PREFETCH_ROW: rows if outputs is not None else None}
+    return [f'"{kind.value} " ' + ("name" if tensors is None else f"({_words(tensors)})") + ' "[" name "] @" name'
+            for kind, tensors in takes.items() if tensors is None or tensors]
 
 
 PROGRAM_GRAMMAR = program_grammar()

@@ -97,3 +97,25 @@ def test_every_tasks_expert_program_is_in_its_own_grammar(name):
 def test_the_corpus_holds_every_tasks_expert_program():
     assert len([n for n in CORPUS if n.startswith("dae_agent/tasks/programs/")]) == len(TASKS)
     assert {TASKS[name].expert for name in TASKS} <= set(CORPUS.values())
+
+
+def test_a_tasks_grammar_holds_loads_to_their_tensors_ranks_and_bounds_what_a_model_can_only_repeat():
+    from dae_agent.grammar import task_grammar
+    task = TASKS["gather_rows"]         # table: 2-d, indices: 1-d
+    grammar = task_grammar(task, "server")
+    expert = task.expert.strip() + "\n"
+    assert accepts(grammar, expert)
+    variants = {
+        "load of a 2-d table": expert.replace("load indices[i]", "load table[i]"),
+        "row load of a 1-d tensor": expert.replace("load_row table[r]", "load_row indices[r]"),
+        "another program name": expert.replace("program gather_rows", "program double_rows"),
+        "a 20-digit number": expert.replace("dense [0, num_indices)", "dense [0, num_indices - " + "1" * 20 + ")"),
+        "a 33-character name": expert.replace("stream r ", "stream " + "r" * 33 + " "),
+        "no push rule": re.sub(r"  on tu0\.iter.*\n", "", expert),
+    }
+    for what, text in variants.items():
+        assert text != expert, what
+        assert not accepts(grammar, text), what
+    # the general grammar keeps all but the verifier's rank rule and the push rule out of its business
+    for what in ("another program name", "a 20-digit number", "a 33-character name", "no push rule"):
+        assert accepts(PROGRAM_GRAMMAR, variants[what]), what
