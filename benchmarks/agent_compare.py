@@ -21,7 +21,7 @@ import dae_emulator
 from dae_agent.agent import Agent
 from pathlib import Path
 
-from dae_agent.cli import add_config_arguments, add_model_arguments, config_from_arguments
+from dae_agent.cli import add_config_arguments, add_model_arguments, config_from_arguments, transcript_header
 from dae_agent.models import Recorder, load_model
 from dae_agent.report import JsonlLog, results_table
 from dae_agent.tasks import TASKS, select
@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             tasks, lambda task, rnd: print(f"{label}, round {rnd}: {task.name} done", file=sys.stderr, flush=True))
         if args.record:
             Path(args.record).mkdir(parents=True, exist_ok=True)
-            model.save(Path(args.record) / f"{label}.json", grammar=grammar, tasks=[t.name for t in tasks],
+            command = " ".join(["python benchmarks/agent_compare.py"] + (argv or sys.argv[1:]))
+            model.save(Path(args.record) / f"{label}.json",
+                       **transcript_header(config, [t.name for t in tasks], model.model, grammar, args.grammar_field,
+                                           command),
                        note="raw answers of a real model run by benchmarks/agent_compare.py; replayed by tests")
         print(f"decoding {'constrained to each task grammar' if grammar else 'free'}:")
         print(results_table(result, cycles))

@@ -6,14 +6,13 @@ arguments (an unknown task, model or file) is one line on stderr and exit status
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
-from dataclasses import asdict
 
 from tqdm import tqdm
 
 from .agent import Agent
-from .cli import add_config_arguments, add_model_arguments, config_from_arguments, model_from_arguments
+from .cli import (add_config_arguments, add_model_arguments, config_from_arguments, model_from_arguments,
+                  transcript_header)
 from .models import Recorder
 from .report import JsonlLog, results_table
 from .switch import save_library
@@ -63,12 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     result = Agent(model, config, on_attempt).run(tasks, progress)
     bar.close()
     if args.record:
-        model.save(args.record, recorded=datetime.date.today().isoformat(),
-                   settings={**{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
-                             "tasks": [t.name for t in tasks],
-                             "max_new_tokens": getattr(model.model, "max_new_tokens", None),
-                             "grammar": args.grammar, "grammar_field": args.grammar_field,
-                             "command": " ".join(["python -m dae_agent"] + (argv or sys.argv[1:]))},
+        command = " ".join(["python -m dae_agent"] + (argv or sys.argv[1:]))
+        model.save(args.record, **transcript_header(config, [t.name for t in tasks], model.model, args.grammar,
+                                                    args.grammar_field, command),
                    note="raw answers of a real model run, recorded by dae_agent's Recorder; replayed by tests")
     if args.save_library:
         save_library(result.library, args.save_library)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime
+from dataclasses import asdict
 
 from .agent import AgentConfig
 from .models import LanguageModel, load_model
@@ -58,3 +60,12 @@ def config_from_arguments(args: argparse.Namespace) -> AgentConfig:
                        checker=args.checker, strata=args.strata, demos=args.demos, max_rounds=args.rounds,
                        workers=args.workers, device=args.device, repair=args.repair, repair_step=args.repair_step,
                        speed=args.speed)
+
+
+def transcript_header(config: AgentConfig, tasks: list[str], model: LanguageModel, grammar: bool,
+                      grammar_field: str | None, command: str) -> dict:
+    """What a recorded transcript says of its run, for a test to replay it in the same setting."""
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+    return {"recorded": datetime.date.today().isoformat(),
+            "settings": {**settings, "tasks": tasks, "max_new_tokens": getattr(model, "max_new_tokens", None),
+                         "grammar": grammar, "grammar_field": grammar_field, "command": command}}
