@@ -43,7 +43,6 @@ from dae_emulator.config import DeviceConfig
 from dae_emulator.verify import DaeVerifyError
 
 from .dynamo_backend import relowering_backend
-from .explain import explain
 from .options import EmberOptions
 from .pipeline import knobs_used
 from .runtime.stats import RegionRecord
@@ -160,13 +159,26 @@ class Measurer:
         self.model, self.example_inputs = model, tuple(example_inputs)
         self._options: EmberOptions | None = None
         self._compiled = None
+        self._keys: dict[EmberOptions, list[str]] = {}    # per options lowered: its regions' keys
 
     def __call__(self, options: dict[str, Any]) -> RegionRecord:
         self._options = EmberOptions.from_dict({**options, "rest": "eager"})
         if self._compiled is None:
             torch._dynamo.reset()
-            self._compiled = torch.compile(self.model, backend=relowering_backend(lambda: self._options))
+            backend = relowering_backend(lambda: self._options, self._observe)
+            self._compiled = torch.compile(self.model, backend=backend)
         return _run(self._compiled, self.model, self.example_inputs)
+
+    def region_keys(self, options: dict[str, Any]) -> tuple[str, ...]:
+        """The ``op:table`` key of every region ``options`` lower (a batched region's parts), each once, in
+        the order lowered, as ``explain(...).region_keys`` lists them; seen while measuring ``options``, so
+        that the model is traced once for this and every measurement."""
+        self(options)
+        return tuple(dict.fromkeys(self._keys.get(self._options, ())))
+
+    def _observe(self, state) -> None:
+        self._keys.setdefault(self._options, []).extend(
+            k for m in state.matches for k in ([p.key for p in m.spec.parts] or [m.spec.key]))
 
 
 def _run(compiled, model: torch.nn.Module, example_inputs: Sequence[Any]) -> RegionRecord:
@@ -212,8 +224,9 @@ class Objective:
             raise ValueError("per_region tunes the compiler's knobs; hardware mode tunes the device: pick one")
         self.regions: dict[str, str] = {}
         knobs = [k for k in KNOBS if k.name != "tile" or self.device.cores > 1]
+        self._measure = Measurer(model, self.example_inputs)
         if per_region:
-            keys = explain(model, *self.example_inputs, options=self.start, verbose=False).region_keys
+            keys = self._measure.region_keys(self.start)
             if not keys:
                 raise ValueError("the model lowers no DAE region on the example inputs: there is nothing to tune")
             taken: set[str] = set()
@@ -231,7 +244,6 @@ class Objective:
             limits = [] if hardware.area_mm2 is None else [f"{area} <= {hardware.area_mm2!r}"]
             self.space = tune.Space(DEVICE_PARAMS, limits)
         self.cache: dict[tuple, float | None] = {}
-        self._measure = Measurer(model, self.example_inputs)
 
     def __getstate__(self) -> dict:
         """What a worker process gets: not the traced model (it traces its own)."""

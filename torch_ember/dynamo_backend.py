@@ -104,10 +104,11 @@ def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None
         settings, names, kind, observer, gradients), settings.rest == "inductor")
 
 
-def relowering_backend(current: Callable[[], EmberOptions]):
+def relowering_backend(current: Callable[[], EmberOptions], observer: Observer | None = None):
     """A backend that traces once and lowers each ATen graph again for whatever options ``current()`` gives
     when the graph runs (the host part eager), keeping each lowering: ``autotune`` measures configuration
-    after configuration without tracing the model again, which is most of a compile's time."""
+    after configuration without tracing the model again, which is most of a compile's time. ``observer``
+    sees every lowering."""
     def make_compiler(table_names, kind, gradient_names):
         def compile_graph(gm: torch.fx.GraphModule, example_inputs):
             pristine, lowered = copy.deepcopy(gm), {}
@@ -116,7 +117,8 @@ def relowering_backend(current: Callable[[], EmberOptions]):
                 settings = current()
                 if settings not in lowered:
                     lowered[settings] = make_boxed_func(lower_graph(
-                        copy.deepcopy(pristine), settings, table_names, kind, gradient_names=gradient_names).forward)
+                        copy.deepcopy(pristine), settings, table_names, kind, observer=observer,
+                        gradient_names=gradient_names).forward)
                 return lowered[settings](args)
             run._boxed_call = True
             return run

@@ -176,8 +176,8 @@ def test_the_measurer_traces_once_and_measures_each_options_as_a_fresh_compile_d
     traced = []
     backend = autotune_module.relowering_backend
 
-    def counting(current):
-        inner = backend(current)
+    def counting(*args):
+        inner = backend(*args)
         return lambda gm, example_inputs: traced.append(gm) or inner(gm, example_inputs)
     monkeypatch.setattr(autotune_module, "relowering_backend", counting)
     model, inputs = bag_and_inputs()
@@ -188,3 +188,22 @@ def test_the_measurer_traces_once_and_measures_each_options_as_a_fresh_compile_d
     assert len(traced) == 1
     assert seconds[3] == seconds[0] and len(set(seconds[:3])) == 3
     assert seconds[:3] == [measure(model, inputs, c).modeled_seconds for c in configs]
+
+
+def test_per_region_objective_lists_explains_regions_from_the_trace_it_measures_with():
+    """The regions are read off the measurer's own lowering (Dynamo traces the model once, forward and
+    backward, for the listing and every measurement), and they are the ones ``explain`` lists, batched
+    regions by their parts."""
+    from torch._dynamo.utils import counters
+    from torch_ember import explain
+    torch.manual_seed(0)
+    model, inputs = UnevenTables(), uneven_inputs(8)
+    for start in ({"device": "edge", "opt_level": 2}, {"device": "server", "opt_level": 3}):
+        counters.clear()
+        objective = Objective(model, inputs, start, per_region=True)
+        for config in objective.space.design(2, seed=0):
+            objective(config)
+        assert counters["stats"]["unique_graphs"] == 1
+        torch._dynamo.reset()
+        assert tuple(objective.regions) == explain(model, *inputs, options=start, verbose=False).region_keys
+        assert len(objective.regions) == 4
