@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dae_agent.cli import add_config_arguments, add_model_arguments, config_from_arguments, transcript_header
 from dae_agent.models import Recorder, load_model
-from dae_agent.report import JsonlLog, results_table
+from dae_agent.report import JsonlLog, attempt_row, outcome, results_table
 from dae_agent.tasks import TASKS, select
 from dae_agent.verifier import verify
 from torch_ember.options import EmberOptions
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             model.save(Path(args.record) / f"{label}.json",
                        **transcript_header(config, [t.name for t in tasks], model.model, grammar, args.grammar_field,
                                            command),
+                       outcome=outcome([attempt_row(a) for a in result.attempts]),
                        note="raw answers of a real model run by benchmarks/agent_compare.py; replayed by tests")
         print(f"decoding {'constrained to each task grammar' if grammar else 'free'}:")
         print(results_table(result, cycles))

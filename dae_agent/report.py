@@ -16,6 +16,23 @@ from .tasks import TASKS
 from .verifier import modeled_cycles
 
 
+def attempt_row(attempt: Attempt) -> dict:
+    """An attempt as JSON values: a row of the log."""
+    row = {f.name: getattr(attempt, f.name) for f in fields(attempt) if f.name != "cost"}
+    return {k: v.value if isinstance(v, enum.Enum) else v for k, v in row.items()}
+
+
+# what a replay of a recorded run must reproduce of each attempt (not its timing)
+OUTCOME_FIELDS = ("task", "round", "kind", "sample", "repair", "temperature", "seed", "prompt_hash", "demos",
+                  "proposal_stage", "checked", "stage", "line", "message", "cycles")
+
+
+def outcome(rows: list[dict]) -> list[list]:
+    """A run's attempts (log rows, in order) as the fields a replay of it must reproduce."""
+    return [[row[name] if not isinstance(row[name], tuple) else list(row[name]) for name in OUTCOME_FIELDS]
+            for row in rows]
+
+
 class JsonlLog:
     """Appends one JSON object per attempt; the file is the run's full record."""
 
@@ -25,10 +42,8 @@ class JsonlLog:
         self.path.write_text("")
 
     def __call__(self, attempt: Attempt) -> None:
-        row = {f.name: getattr(attempt, f.name) for f in fields(attempt) if f.name != "cost"}
-        row = {k: v.value if isinstance(v, enum.Enum) else v for k, v in row.items()}
         with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(json.dumps(attempt_row(attempt)) + "\n")
 
 
 def _cell(value: float | None) -> str:
