@@ -51,13 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default="all")
     add_config_arguments(parser)
     parser.add_argument("--log", default="agent_compare_attempts.jsonl")
+    parser.add_argument("--decoding", nargs="+", choices=("free", "grammar"), default=["free", "grammar"],
+                        help="which runs, in order (default: both; --no-grammar drops the constrained one)")
     parser.add_argument("--record", help="a folder: each run's model answers saved there as a replay transcript "
                                          "(free.json, grammar.json)")
     args = parser.parse_args(argv)
     tasks = select(args.tasks)
     config = config_from_arguments(args)
     cycles = compiler_cycles(args.device)
-    runs = [("free", False)] + ([("grammar", True)] if args.grammar else [])
+    runs = [(label, label == "grammar") for label in args.decoding if args.grammar or label == "free"]
     for label, grammar in runs:
         model = load_model(args.model, args.max_tokens, grammar, args.grammar_field)
         model = Recorder(model) if args.record else model

@@ -4,7 +4,8 @@ The grammar is GBNF, the EBNF dialect that llama.cpp's server, xgrammar (and so 
 read. Its words come from the program's enums (dtypes, stream kinds, ALU and execute ops, reductions,
 queue kinds, events), so a new op is in the grammar as soon as it is in the parser; its line shapes follow
 the parser's patterns, written in the order ``format_program`` prints (parameters, ``access:``, ``queues:``,
-``execute:``; accumulators before callbacks). A test holds the two together: every program of the corpus
+``execute:``; accumulators before callbacks), and each op takes the number of operands the verifier holds it
+to (``program.OPERANDS``; a store one or two indices, an update one or two operands). A test holds the two together: every program of the corpus
 (the hand-written ones, the agent's tasks' expert programs and examples, compiled programs as printed) is
 accepted by this grammar, and malformed text is refused by both.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from .program import AluOp, DType, Event, OpKind, QueueKind, ReduceKind, StreamKind
+from .program import ALU_OPERANDS, OPERANDS, AluOp, DType, Event, OpKind, QueueKind, ReduceKind, StreamKind
 from .text import STORE_OPS
 
 # execute ops written ``%x = op a, b``: all but those with a form of their own
@@ -86,7 +87,12 @@ def program_grammar(*, name: str | None = None, params: Sequence[str] | None = N
     else:
         access = "access ::= (ind access-line nl)*\naccess-line ::= traversal | stream | tile | rule"
         bounded = {"name": "[A-Za-z_] [A-Za-z0-9_]*", "digits": "[0-9]+"}
-    store_forms = " | ".join(f'"{op.value} " {output} "[" args "] {sign} " value' for op, sign in STORE_OPS.items())
+    store_forms = " | ".join(f'"{op.value} " {output} "[" value ({space["sep"]} value)? "] {sign} " value'
+                             for op, sign in STORE_OPS.items())
+    value_forms = " | ".join(f'({_words(op.value for op in _VALUE_OPS if OPERANDS[op] == n)}) " " value'
+                             + f' ({space["sep"]} value)' * (n - 1) for n in sorted({OPERANDS[op] for op in _VALUE_OPS}))
+    cast_form = f'"{OpKind.CAST.value}." dtype " " value' + f' ({space["sep"]} value)' * (OPERANDS[OpKind.CAST] - 1)
+    operands = "operand" + f' {space["sep"]} operand' * (ALU_OPERANDS - 1)
     program_name = "name" if name is None else f'"{name}"'
     return f"""root ::= {space["lead"]}"program " {program_name} nl params "access:" nl access "queues:" nl queues "execute:" nl execute
 blank ::= {space["blank"]}
@@ -101,7 +107,7 @@ tile ::= "cores take outer items in tiles of " digits
 stream ::= "stream " name " = " (induction | load | alu)
 induction ::= "{StreamKind.INDUCTION.value} " name
 {load_rule}
-alu ::= "{StreamKind.ALU.value} " ({_words(op.value for op in AluOp)}) "(" operand ({space["sep"]} operand)* ") @" name
+alu ::= "{StreamKind.ALU.value} " ({_words(op.value for op in AluOp)}) "(" {operands} ") @" name
 operand ::= "-"? digits | name | "$" {symbol}
 rule ::= "on " name "." ({_words(e.value for e in Event)}) (" when " name)? ": " ("push " push ({space["sep"]} push)* "; ")? "token " name
 push ::= name " <- " name
@@ -112,11 +118,10 @@ callback ::= "callback " name (" lanes " {"digits" if lanes is None else f"({_wo
 body ::= (ind2 instr nl){_times(1, max_instructions)}
 instr ::= assign | store | update | reset
 assign ::= "%" name " = " (assigned)
-assigned ::= "{OpKind.COUNT.value}" | ({_words(op.value for op in (OpKind.POP, OpKind.READ, OpKind.READ_ARG))}) " " name | "{OpKind.CAST.value}." dtype " " args | ({_words(op.value for op in _VALUE_OPS)}) " " args
+assigned ::= "{OpKind.COUNT.value}" | ({_words(op.value for op in (OpKind.POP, OpKind.READ, OpKind.READ_ARG))}) " " name | {cast_form} | {value_forms}
 store ::= {store_forms}
-update ::= "{OpKind.UPDATE.value} " name ", " args
+update ::= "{OpKind.UPDATE.value} " name ", " value ({space["sep"]} value)?
 reset ::= "{OpKind.RESET.value} " name
-args ::= value ({space["sep"]} value)*
 value ::= "%" name | number
 number ::= "-"? ("inf" | digits ("." digits)? ([eE] [+-]? digits)?)
 dtype ::= {_words(d.value for d in DType)}

@@ -194,6 +194,11 @@ class OpKind(enum.Enum):
 
 
 STORE_KINDS = frozenset({OpKind.STORE, OpKind.STORE_ADD, OpKind.STORE_MAX, OpKind.STORE_MIN, OpKind.STORE_MUL})
+# how many operands each execute op of the form ``%x = op a, b`` takes (the verifier holds programs to it)
+OPERANDS = {**{op: 2 for op in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.MAX, OpKind.MIN, OpKind.GT,
+                                OpKind.DOT)},
+            OpKind.SELECT: 3, OpKind.CAST: 1}
+ALU_OPERANDS = 2        # every AluOp is binary
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ launch).
 from __future__ import annotations
 
 from .config import DeviceConfig
-from .program import STORE_KINDS, OpKind, Program, QueueKind, StreamKind, TraversalKind
+from .program import ALU_OPERANDS, OPERANDS, STORE_KINDS, OpKind, Program, QueueKind, StreamKind, TraversalKind
 
 
 class DaeVerifyError(ValueError):
@@ -101,6 +101,9 @@ def verify(p: Program, device: DeviceConfig | None = None) -> Program:
                     raise DaeVerifyError(f"stream {s.name} prefetches {s.tensor!r}, which is not a 2-d parameter")
                 visible(s.index, layer, f"stream {s.name}")
             elif s.kind is StreamKind.ALU:
+                if len(s.operands) != ALU_OPERANDS:
+                    raise DaeVerifyError(f"stream {s.name}: alu {s.op.value} takes {ALU_OPERANDS} operands, "
+                                         f"got {len(s.operands)}")
                 for operand in s.operands:
                     if isinstance(operand, str) and not operand.startswith("$"):
                         visible(operand, layer, f"stream {s.name}")
@@ -185,6 +188,8 @@ def _verify_callbacks(p: Program, outputs) -> None:
             raise DaeVerifyError(f"callback {cb.token} both updates and resets {sorted(updated & reset)[0]}")
         for i in cb.body:
             where = f"callback {cb.token}, {i.op.value}"
+            if i.op in OPERANDS and len(i.args) != OPERANDS[i.op]:
+                raise DaeVerifyError(f"{where}: takes {OPERANDS[i.op]} operand(s), got {len(i.args)}")
             for a in i.args:
                 if isinstance(a, str) and a not in defined:
                     raise DaeVerifyError(f"{where}: value %{a} is used before it is defined")

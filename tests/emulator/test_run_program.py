@@ -188,3 +188,30 @@ def test_max_accumulator_with_rows_is_compare_and_select(rows, dim, lengths, spe
     want, _, _, want_rows = torch.ops.aten._embedding_bag(table, indices, offsets[:-1], False, 2)
     torch.testing.assert_close(result.outputs["out"], want, equal_nan=True)
     assert torch.equal(result.outputs["max_indices"], want_rows)
+
+
+DOUBLE_ROWS = (Path(__file__).parents[2] / "dae_agent" / "prompts" / "double_rows.dae").read_text(encoding="utf-8")
+_ITEM_OP = "%y = mul %row, 2.0"
+_INDUCTION = "  stream i = induction tu0\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (DOUBLE_ROWS.replace(_ITEM_OP, "%y = add %row"), "add: takes 2 operand"),               # was IndexError
+    (DOUBLE_ROWS.replace(_ITEM_OP, "%y = mul %row, 2.0, 5.0"), "mul: takes 2 operand"),     # ran, 5.0 ignored
+    (DOUBLE_ROWS.replace(_ITEM_OP, "%y = select %row, %row"), "select: takes 3 operand"),   # was ValueError
+    (DOUBLE_ROWS.replace(_ITEM_OP, "%y = cast.f32 %row, %row"), "cast: takes 1 operand"),   # ran, one ignored
+    (DOUBLE_ROWS.replace(_ITEM_OP, "%y = dot %row"), "dot: takes 2 operand"),
+    (DOUBLE_ROWS.replace(_INDUCTION, _INDUCTION + "  stream j = alu add(i) @tu0\n"), "alu add takes 2 operands"),
+    (DOUBLE_ROWS.replace(_INDUCTION, _INDUCTION + "  stream j = alu add(i, 1, 7) @tu0\n")        # ran as i + 7 * 1
+     .replace("push q_i <- i", "push q_i <- j"), "alu add takes 2 operands, got 3"),
+])
+def test_an_op_given_the_wrong_number_of_operands_is_refused_before_it_runs(text, message):
+    """Each of these crashed deep in the emulator or ran with an operand silently dropped (or, for the ALU,
+    taken as torch.add's ``alpha``): the verifier refuses them, and the grammar does not allow them."""
+    from dae_emulator.grammar import PROGRAM_GRAMMAR
+    from tests.emulator.test_grammar import accepts
+    x = torch.randn(4, 3)
+    with pytest.raises(dae_emulator.DaeVerifyError, match=message):
+        dae_emulator.run(text, {"x": x})
+    assert not accepts(PROGRAM_GRAMMAR, text)
+    assert accepts(PROGRAM_GRAMMAR, DOUBLE_ROWS)
