@@ -5,14 +5,17 @@ independent loop nest, e.g. one per table of a batched region, issued one after 
 only their own layer or the layers above; each queue has exactly one consumer callback, which pops it
 once per token, and every rule that sends that token pushes it exactly once (so pushes and pops match in
 count and kind and the execute unit can never wait on a queue the access unit will not fill); accumulators
-are read only where they are reset; stores go to outputs; resources fit the device, the scratchpad that
+are read only where they are reset; stores go to outputs; each op has its number of operands; integer and
+bool outputs and accumulators start at a value their dtype holds; resources fit the device, the scratchpad that
 holds the operand queues included (``scratchpad``; checked here where row widths are constants, else at
 launch).
 """
 from __future__ import annotations
 
+import math
+
 from .config import DeviceConfig
-from .program import ALU_OPERANDS, OPERANDS, STORE_KINDS, OpKind, Program, QueueKind, StreamKind, TraversalKind
+from .program import ALU_OPERANDS, OPERANDS, STORE_KINDS, DType, OpKind, Program, QueueKind, StreamKind, TraversalKind
 
 
 class DaeVerifyError(ValueError):
@@ -26,6 +29,17 @@ def _unique(kind: str, names) -> set[str]:
             raise DaeVerifyError(f"{kind} {n!r} is defined twice")
         seen.add(n)
     return seen
+
+
+_INTEGER_RANGES = {DType.I32: (-2**31, 2**31 - 1), DType.I64: (-2**63, 2**63 - 1), DType.BOOL: (0, 1)}
+
+
+def _check_init(kind: str, name: str, dtype: DType, init: float) -> None:
+    """An integer or bool output or accumulator starts at a value its dtype holds (not -inf, not 0.5)."""
+    if dtype in _INTEGER_RANGES:
+        lo, hi = _INTEGER_RANGES[dtype]
+        if not (math.isfinite(init) and init == int(init) and lo <= init <= hi):
+            raise DaeVerifyError(f"{kind} {name} is {dtype.value} and cannot start at {init:g}")
 
 
 def layer_parents(p: Program) -> list[int | None]:
@@ -58,10 +72,14 @@ def ancestors(parents: list[int | None], layer: int) -> set[int]:
 def verify(p: Program, device: DeviceConfig | None = None) -> Program:
     """Return ``p`` unchanged if legal, else raise ``DaeVerifyError``."""
     _unique("parameter", (x.name for x in p.params))
+    _unique("traversal unit", (x.name for x in p.traversals))
     _unique("stream", (x.name for x in p.streams))
     _unique("queue", (x.name for x in p.queues))
     _unique("accumulator", (x.name for x in p.accumulators))
     _unique("callback", (x.token for x in p.callbacks))
+    for kind, items in (("output", p.outputs), ("accumulator", p.accumulators)):
+        for x in items:
+            _check_init(kind, x.name, x.dtype, x.init)
     if p.tile is not None and (not isinstance(p.tile, int) or isinstance(p.tile, bool) or p.tile < 1):
         raise DaeVerifyError(f"tile must be a positive number of outer items, got {p.tile!r}")
     parents = layer_parents(p)

@@ -215,3 +215,32 @@ def test_an_op_given_the_wrong_number_of_operands_is_refused_before_it_runs(text
         dae_emulator.run(text, {"x": x})
     assert not accepts(PROGRAM_GRAMMAR, text)
     assert accepts(PROGRAM_GRAMMAR, DOUBLE_ROWS)
+
+
+def test_a_traversal_unit_declared_twice_is_refused_before_it_runs():
+    """Found by mutating the tasks' expert programs: it raised IndexError in the access unit's stream walk."""
+    twice = DOUBLE_ROWS.replace("  traversal tu0 = dense [0, num_items)\n", "  traversal tu0 = dense [0, num_items)\n" * 2)
+    with pytest.raises(dae_emulator.DaeVerifyError, match="traversal unit 'tu0' is defined twice"):
+        dae_emulator.run(twice, {"x": torch.randn(4, 3)})
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("output out: f32[num_items, dim]", "output out: i64[num_items, dim] init -inf"), "i64 and cannot start at -inf"),
+    (("output out: f32[num_items, dim]", "output out: i32[num_items, dim] init 0.5"), "i32 and cannot start at 0.5"),
+    (("output out: f32[num_items, dim]", "output out: bool[num_items, dim] init 2"), "bool and cannot start at 2"),
+])
+def test_an_integer_output_that_cannot_hold_its_start_value_is_refused(edit, message):
+    text = DOUBLE_ROWS.replace(*edit)
+    assert text != DOUBLE_ROWS
+    with pytest.raises(dae_emulator.DaeVerifyError, match=message):
+        dae_emulator.run(text, {"x": torch.randn(4, 3)})
+
+
+def test_an_integer_accumulator_that_cannot_hold_its_start_value_is_refused():
+    """Found by the mutation test: ``acc best: max i64[dim] init -inf`` raised torch's RuntimeError."""
+    bag_max = (Path(__file__).parents[2] / "dae_agent" / "tasks" / "programs" / "bag_max.dae").read_text()
+    text = bag_max.replace("acc best: max f32[dim] init -inf", "acc best: max i64[dim] init -inf")
+    assert text != bag_max
+    inputs = dict(table=torch.randn(5, 2), indices=torch.tensor([1, 2]), offsets=torch.tensor([0, 2]))
+    with pytest.raises(dae_emulator.DaeVerifyError, match="accumulator best is i64 and cannot start at -inf"):
+        dae_emulator.run(text, inputs)
