@@ -9,7 +9,8 @@ The agent runs in the paper's setting unless switched (``--no-checker``, ``--rep
 the options of ``python -m dae_agent run``, from ``dae_agent.cli``).
 
 The compiler's cycles are those of the program the backend compiles by default (``opt_level`` 3), shown
-only for tasks whose compiled program (torch_ember.pipeline.compile_region) passes that task's verifier, so the columns compare programs that compute the same thing. The last line is
+only for tasks whose compiled program (torch_ember.pipeline.compile_region) passes that task's verifier, so
+the columns compare programs that compute the same thing. The last line is
 ``self-improved/single tasks solved: A/B (model M, T tasks)``, for the run with the grammar.
 """
 from __future__ import annotations

@@ -4,10 +4,10 @@ The grammar is GBNF, the EBNF dialect that llama.cpp's server, xgrammar (and so 
 read. Its words come from the program's enums (dtypes, stream kinds, ALU and execute ops, reductions,
 queue kinds, events), so a new op is in the grammar as soon as it is in the parser; its line shapes follow
 the parser's patterns, written in the order ``format_program`` prints (parameters, ``access:``, ``queues:``,
-``execute:``; accumulators before callbacks), and each op takes the number of operands the verifier holds it
-to (``program.OPERANDS``; a store one or two indices, an update one or two operands). A test holds the two together: every program of the corpus
-(the hand-written ones, the agent's tasks' expert programs and examples, compiled programs as printed) is
-accepted by this grammar, and malformed text is refused by both.
+``execute:``; accumulators before callbacks), and each op takes the number of operands the verifier holds
+it to (``program.OPERANDS``; a store one or two indices, an update one or two operands). A test holds the
+two together: every program of the corpus (the hand-written ones, the agent's tasks' expert programs and
+examples, compiled programs as printed) is accepted by this grammar, and malformed text is refused by both.
 
 ``program_grammar`` narrows it to what one task allows: its parameters and outputs exactly (names, dtypes,
 shapes, in order: the model does not choose them), its size symbols in every dimension, lanes and unroll
@@ -89,8 +89,9 @@ def program_grammar(*, name: str | None = None, params: Sequence[str] | None = N
         bounded = {"name": "[A-Za-z_] [A-Za-z0-9_]*", "digits": "[0-9]+"}
     store_forms = " | ".join(f'"{op.value} " {output} "[" value ({space["sep"]} value)? "] {sign} " value'
                              for op, sign in STORE_OPS.items())
+    arities = sorted({OPERANDS[op] for op in _VALUE_OPS})
     value_forms = " | ".join(f'({_words(op.value for op in _VALUE_OPS if OPERANDS[op] == n)}) " " value'
-                             + f' ({space["sep"]} value)' * (n - 1) for n in sorted({OPERANDS[op] for op in _VALUE_OPS}))
+                             + f' ({space["sep"]} value)' * (n - 1) for n in arities)
     cast_form = f'"{OpKind.CAST.value}." dtype " " value' + f' ({space["sep"]} value)' * (OPERANDS[OpKind.CAST] - 1)
     operands = "operand" + f' {space["sep"]} operand' * (ALU_OPERANDS - 1)
     program_name = "name" if name is None else f'"{name}"'

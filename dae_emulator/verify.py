@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 
 from .config import DeviceConfig
-from .program import ALU_OPERANDS, OPERANDS, STORE_KINDS, DType, OpKind, Program, QueueKind, StreamKind, TraversalKind
+from .program import (ALU_OPERANDS, OPERANDS, STORE_KINDS, DType, OpKind, Program, QueueKind, StreamKind,
+                      TraversalKind)
 
 
 class DaeVerifyError(ValueError):

@@ -219,7 +219,8 @@ def test_an_op_given_the_wrong_number_of_operands_is_refused_before_it_runs(text
 
 def test_a_traversal_unit_declared_twice_is_refused_before_it_runs():
     """Found by mutating the tasks' expert programs: it raised IndexError in the access unit's stream walk."""
-    twice = DOUBLE_ROWS.replace("  traversal tu0 = dense [0, num_items)\n", "  traversal tu0 = dense [0, num_items)\n" * 2)
+    line = "  traversal tu0 = dense [0, num_items)\n"
+    twice = DOUBLE_ROWS.replace(line, line * 2)
     with pytest.raises(dae_emulator.DaeVerifyError, match="traversal unit 'tu0' is defined twice"):
         dae_emulator.run(twice, {"x": torch.randn(4, 3)})
 
