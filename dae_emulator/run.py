@@ -63,11 +63,16 @@ def _with_extra_sizes(bound: dict[str, int], extra: dict[str, int]) -> dict[str,
 
 
 def _all_sizes(program: Program, inputs: dict[str, torch.Tensor], sizes: dict[str, int] | None) -> dict[str, int]:
+    """The input-bound sizes and ``sizes``; every size symbol the program names must be among them."""
     sizes = _with_extra_sizes(bind_sizes(program, inputs), sizes or {})
-    for s in program.streams:
-        for operand in s.operands:
-            if isinstance(operand, str) and operand.startswith("$") and operand[1:] not in sizes:
-                raise DaeShapeError(f"stream {s.name} uses size {operand[1:]}, which no input binds; pass it in sizes=")
+    named = [(f"stream {s.name}", o[1:]) for s in program.streams for o in s.operands
+             if isinstance(o, str) and o.startswith("$")]
+    named += [(f"traversal unit {t.name}", t.extent.symbol) for t in program.traversals if t.extent is not None]
+    named += [(f"accumulator {a.name}", a.width.symbol) for a in program.accumulators if a.width is not None]
+    named += [(f"output {o.name}", d.symbol) for o in program.outputs for d in o.shape]
+    for user, symbol in named:
+        if symbol is not None and symbol not in sizes:
+            raise DaeShapeError(f"{user} uses size {symbol}, which no input binds; pass it in sizes=")
     return sizes
 
 

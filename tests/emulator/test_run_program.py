@@ -245,3 +245,15 @@ def test_an_integer_accumulator_that_cannot_hold_its_start_value_is_refused():
     inputs = dict(table=torch.randn(5, 2), indices=torch.tensor([1, 2]), offsets=torch.tensor([0, 2]))
     with pytest.raises(dae_emulator.DaeVerifyError, match="accumulator best is i64 and cannot start at -inf"):
         dae_emulator.run(text, inputs)
+
+
+@pytest.mark.parametrize("edit, user", [
+    (("dense [0, num_items)", "dense [0, acc - 1)"), "traversal unit tu0 uses size acc"),
+    (("output out: f32[num_items, dim]", "output out: f32[num_items, width]"), "output out uses size width"),
+])
+def test_a_size_no_input_binds_is_named_before_it_runs(edit, user):
+    """Found by the mutation test: a traversal over ``acc - 1`` raised KeyError('acc') in the access unit."""
+    text = DOUBLE_ROWS.replace(*edit)
+    assert text != DOUBLE_ROWS
+    with pytest.raises(dae_emulator.DaeShapeError, match=f"{user}, which no input binds"):
+        dae_emulator.run(text, {"x": torch.randn(4, 3)})
