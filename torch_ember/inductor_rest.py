@@ -53,8 +53,22 @@ def _for_inductor(gm: torch.fx.GraphModule, settings: EmberOptions) -> tuple[tor
     whole run as their ATen kernels (eager's values, eager's errors); an older Inductor is given their
     decompositions instead."""
     if _inductor_takes_decompositions():
+        _allow_fallbacks(gm)
         return gm, {"get_decomp_fn": inductor_decompositions}
     return decompose_host_ops(gm, inductor_needs_decomposed(kept_whole())), {}
+
+
+def _allow_fallbacks(gm: torch.fx.GraphModule) -> None:
+    """Register the ATen kernel as Inductor's lowering of each op kept whole in ``gm`` that Inductor has no
+    lowering for (``index_select``, ...), as Inductor's implicit fallback does. Where the environment names
+    a CI (``CI`` set, as GitHub Actions and our CI do), Inductor refuses to make that implicit fallback for an
+    op with a decomposition, and the graph ran eagerly instead (with a warning) unless Inductor's cache held
+    its compile: a cold cache in CI saw it, a warm one here did not."""
+    from torch._inductor import lowering
+    kept = kept_whole()
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and node.target in kept and node.target not in lowering.lowerings:
+            lowering.make_fallback(node.target, warn=False, override_decomp=True)
 
 
 def compile_rest(gm: torch.fx.GraphModule, example_inputs, settings: EmberOptions, kind: GraphKind):

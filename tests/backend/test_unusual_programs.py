@@ -285,3 +285,22 @@ MISUSE = {
 def test_eager_exception_types(case, rest):
     assert_like_eager(*MISUSE[case], rest, grads=False)
     torch_ember.reset()
+
+
+@pytest.mark.slow
+def test_an_op_left_on_the_host_compiles_under_inductor_where_the_environment_names_a_ci(tmp_path):
+    """With ``CI`` set (GitHub Actions sets it), Inductor refused to make its implicit fallback for an op kept
+    whole that has a decomposition (index_select), so the graph ran eagerly with a warning, in whichever
+    process compiled such an op first and had no cached compile of it: seen in our CI. A fresh process and
+    an empty Inductor cache, as a new user's would be."""
+    import os
+    import subprocess
+    import sys
+    script = ("import logging, torch, torch_ember\nlogging.basicConfig()\n"
+              "x, i = torch.randn(3, 5), torch.tensor([4, 0])\n"
+              "f = torch.compile(lambda x, i: x.index_select(1, i) * 2, backend='ember', options={'rest': 'inductor'})\n"
+              "assert torch.equal(f(x, i), x.index_select(1, i) * 2)\n")
+    run = subprocess.run([sys.executable, "-c", script], env={**os.environ, "CI": "true", "TORCHINDUCTOR_CACHE_DIR": str(tmp_path)}, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "could not compile" not in run.stderr, run.stderr[-2000:]
