@@ -26,6 +26,22 @@ SKIPS = 5       # a peer that cannot be told the known constraints: unmeasured v
 Objective = Callable[[dict], float]
 
 
+def _measured(space: tune.Space, objective: Objective, config: dict) -> float | None:
+    """The objective at ``config``; None where it breaks a known constraint (once a peer's skips are spent) or
+    is infeasible."""
+    try:
+        return float(objective(config)) if space.is_feasible(config) else None
+    except tune.Infeasible:
+        return None
+
+
+def _permutation(n: int, digit: Callable[[int], int]) -> tuple[int, ...]:
+    """The permutation of ``range(n)`` whose Lehmer code has ``digit(i)`` at position ``i``: position ``i``
+    picks among the ``n - i`` elements left."""
+    left = list(range(n))
+    return tuple(left.pop(digit(i)) for i in range(n))
+
+
 def _suggest(trial: optuna.Trial, space: tune.Space) -> dict:
     config = {}
     for p in space.params:
@@ -37,9 +53,8 @@ def _suggest(trial: optuna.Trial, space: tune.Space) -> dict:
             config[p.name] = p.values[trial.suggest_int(p.name, 0, len(p.values) - 1)]
         elif p.kind is tune.ParamKind.CATEGORICAL:
             config[p.name] = trial.suggest_categorical(p.name, p.values)
-        else:   # a permutation from its Lehmer code: position i picks among the n - i elements left
-            left = list(range(p.n))
-            config[p.name] = tuple(left.pop(trial.suggest_int(f"{p.name}_{i}", 0, p.n - 1 - i)) for i in range(p.n))
+        else:
+            config[p.name] = _permutation(p.n, lambda i: trial.suggest_int(f"{p.name}_{i}", 0, p.n - 1 - i))
     return config
 
 
@@ -58,10 +73,7 @@ def run_optuna(space: tune.Space, objective: Objective, budget: int, seed: int, 
             trial.set_constraint("unknown", 0.0)       # every trial names the same constraints (the GP asks it)
             study.tell(trial, math.inf)
             continue
-        try:
-            value = float(objective(config)) if space.is_feasible(config) else None
-        except tune.Infeasible:
-            value = None
+        value = _measured(space, objective, config)
         trial.set_constraint("known", 0.0)
         trial.set_constraint("unknown", 0.0 if value is not None else 1.0)
         study.tell(trial, value if value is not None else math.inf)
@@ -90,8 +102,7 @@ def _from_configspace(values: dict, space: tune.Space) -> dict:
     config = {}
     for p in space.params:
         if p.kind is tune.ParamKind.PERMUTATION:
-            left = list(range(p.n))
-            config[p.name] = tuple(left.pop(int(values.get(f"{p.name}_{i}", 0))) for i in range(p.n))
+            config[p.name] = _permutation(p.n, lambda i: int(values.get(f"{p.name}_{i}", 0)))
         else:
             config[p.name] = values[p.name]
     return config
@@ -124,10 +135,7 @@ def run_smac(space: tune.Space, objective: Objective, budget: int, seed: int) ->
             skipped += 1
             tell(info, None)
             continue
-        try:
-            value = float(objective(config)) if space.is_feasible(config) else None
-        except tune.Infeasible:
-            value = None
+        value = _measured(space, objective, config)
         tell(info, value)
         values.append(value)
     return values
@@ -193,22 +201,16 @@ def _hypermapper(space: tune.Space, objective: Objective, budget: int, seed: int
     def black_box(x: dict) -> dict:
         config = {}
         for p in space.params:
-            if p.kind is tune.ParamKind.ORDINAL:
-                config[p.name] = p.values[int(x[p.name])]
-            elif p.kind is tune.ParamKind.CATEGORICAL:
+            if p.kind in (tune.ParamKind.ORDINAL, tune.ParamKind.CATEGORICAL):
                 config[p.name] = p.values[int(x[p.name])]
             elif p.kind is tune.ParamKind.PERMUTATION:
-                left = list(range(p.n))
-                config[p.name] = tuple(left.pop(int(x.get(f"{p.name}_{i}", 0))) for i in range(p.n))
+                config[p.name] = _permutation(p.n, lambda i: int(x.get(f"{p.name}_{i}", 0)))
             else:
                 config[p.name] = x[p.name]
         if not space.is_feasible(config) and skipped[0] < SKIPS * budget:
             skipped[0] += 1
             return {"value": 0.0, "Valid": False}
-        try:
-            value = float(objective(config)) if space.is_feasible(config) else None
-        except tune.Infeasible:
-            value = None
+        value = _measured(space, objective, config)
         values.append(value)
         if len(values) >= budget:
             raise _Spent
