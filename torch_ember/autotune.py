@@ -177,8 +177,7 @@ class Measurer:
         return tuple(dict.fromkeys(self._keys.get(self._options, ())))
 
     def _observe(self, state) -> None:
-        self._keys.setdefault(self._options, []).extend(
-            k for m in state.matches for k in ([p.key for p in m.spec.parts] or [m.spec.key]))
+        self._keys.setdefault(self._options, []).extend(k for m in state.matches for k in m.spec.knob_keys)
 
 
 def _run(compiled, model: torch.nn.Module, example_inputs: Sequence[Any]) -> RegionRecord:

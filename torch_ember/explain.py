@@ -7,6 +7,7 @@ collects what the fx passes decided for every graph.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -116,9 +117,9 @@ def _sparse_inputs(inputs) -> list[HostLookup]:
 
 
 def _finish(regions, host, patterns, verbose: bool) -> Explanation:
-    keys = [k for r in regions for k in (r.parts or (r.key,))]
-    unmatched = tuple(p for p in patterns if not any(pattern_matches(p, k) for k in keys))
-    explanation = Explanation(tuple(regions), tuple(host), unmatched)
+    explanation = Explanation(tuple(regions), tuple(host))
+    unmatched = tuple(p for p in patterns if not any(pattern_matches(p, k) for k in explanation.region_keys))
+    explanation = dataclasses.replace(explanation, unmatched_patterns=unmatched)
     if verbose:
         print(explanation)
     return explanation

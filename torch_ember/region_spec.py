@@ -160,6 +160,11 @@ class RegionSpec:
         """``name:table``: how reports, traces and logs name the region."""
         return f"{self.name}:{self.table}"
 
+    @property
+    def knob_keys(self) -> tuple[str, ...]:
+        """The keys ``region_knobs`` can give knobs to in this region: a batched region's parts', else its own."""
+        return tuple(p.key for p in self.parts) or (self.key,)
+
     @staticmethod
     def prefix(part: int) -> str:
         """A batched region's part ``part`` names its program inputs and outputs with this prefix."""
