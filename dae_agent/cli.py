@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 from .agent import AgentConfig
 from .models import LanguageModel, load_model
@@ -69,3 +69,9 @@ def transcript_header(config: AgentConfig, tasks: list[str], model: LanguageMode
     return {"recorded": datetime.date.today().isoformat(),
             "settings": {**settings, "tasks": tasks, "max_new_tokens": getattr(model, "max_new_tokens", None),
                          "grammar": grammar, "grammar_field": grammar_field, "command": command}}
+
+
+def config_from_transcript(settings: dict) -> AgentConfig:
+    """The agent's settings as ``transcript_header`` recorded them (lists back to tuples)."""
+    return AgentConfig(**{f.name: tuple(v) if isinstance(v := settings[f.name], list) else v
+                          for f in fields(AgentConfig)})

@@ -3,13 +3,13 @@ task's grammar, replayed from its transcripts: the agent's bookkeeping must repr
 logged (prompts, seeds, stages, verifier messages), and the constrained run's answers must be text its
 grammar allows, which is what constrained decoding promises."""
 import json
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import xgrammar as xgr
 
 from dae_agent.agent import Agent, AgentConfig
+from dae_agent.cli import config_from_transcript
 from dae_agent.grammar import task_grammar
 from dae_agent.models import ReplayModel
 from dae_agent.report import attempt_row, outcome
@@ -21,10 +21,7 @@ _VOCAB = [chr(c) for c in range(32, 127)] + ["\n"]
 
 def _load(path: Path):
     data = json.loads(path.read_text())
-    settings = data["settings"]
-    config = AgentConfig(**{f.name: tuple(settings[f.name]) if isinstance(settings[f.name], list) else settings[f.name]
-                            for f in fields(AgentConfig)})
-    return data, config, [TASKS[n] for n in settings["tasks"]]
+    return data, config_from_transcript(data["settings"]), [TASKS[n] for n in data["settings"]["tasks"]]
 
 
 class Watching:

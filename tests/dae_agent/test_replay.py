@@ -2,12 +2,12 @@
 setting (two parallel samples per task, proposer then checker, the paper's temperatures and stop rule):
 the same prompts, temperatures and seeds get the recorded answers, so the run is reproduced call for call."""
 import json
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from dae_agent.agent import Agent, AgentConfig, Kind
+from dae_agent.cli import config_from_transcript
 from dae_agent.models import ReplayModel
 from dae_agent.report import JsonlLog, results_table
 from dae_agent.tasks import TASKS
@@ -18,10 +18,7 @@ TRANSCRIPT = Path(__file__).parent / "transcripts" / "smollm2_paper_gather_rows_
 
 def _recorded():
     data = json.loads(TRANSCRIPT.read_text())
-    settings = data["settings"]
-    config = AgentConfig(**{f.name: tuple(settings[f.name]) if isinstance(settings[f.name], list) else settings[f.name]
-                            for f in fields(AgentConfig)})
-    return data, config, [TASKS[n] for n in settings["tasks"]]
+    return data, config_from_transcript(data["settings"]), [TASKS[n] for n in data["settings"]["tasks"]]
 
 
 def test_the_transcript_was_recorded_in_the_papers_setting():
