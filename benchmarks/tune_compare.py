@@ -38,7 +38,7 @@ Objectives (the first two are Ember's own, through ``torch_ember.autotune.Object
   configurations.
 
 Methods: ``tune`` (Bayesian, default options), ``tune batch`` (the same, proposing 4 configurations at a
-time by the constant liar, as ``tune.minimize(workers=4)`` does; compared with sequential tune, not a peer),
+time by the Kriging believer, as ``tune.minimize(workers=4)`` does; compared with sequential tune, not a peer),
 random search (``tune.RandomSampler``), and the peers of ``tune_peers.py``, each given the space as
 faithfully as it can take it: Optuna's TPE and GP samplers (default options; ordinals as integer indices, a
 permutation as its Lehmer code; failures told as violated constraints, ``Trial.set_constraint``, so they
@@ -82,7 +82,7 @@ from tune_peers import run_hypermapper, run_optuna, run_smac
 
 PEERS = ("random", "tpe", "gp", "smac", "hypermapper")    # what "tune beats" is judged against
 BATCH = 4
-METHODS = ("tune", *PEERS, "tune batch")   # "tune batch": tune proposing BATCH at a time (constant liar)
+METHODS = ("tune", *PEERS, "tune batch")   # "tune batch": tune proposing BATCH at a time
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ configuration maximizing EI x P(feasible) found by local search over the constra
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from tune.optimize_acq import LocalSearch, maximize
 from tune.priors import Prior, PriorWeighted, check_priors, prior_design
 from tune.sampler import distinct_from
 from tune.space import Config, Space
-from tune.surrogate import MIXED_DISTANCES, Combination, PermutationDistance, SurrogateKind, fit_surrogate
+from tune.surrogate import MIXED_DISTANCES, Combination, PermutationDistance, Surrogate, SurrogateKind, fit_surrogate
 
 # A surrogate needs a few feasible points before its predictions mean anything.
 _MIN_FEASIBLE = 2
@@ -65,43 +65,46 @@ class BayesianSampler:
         self.seen: set[tuple] = set()
 
     def suggest(self) -> Config:
-        if len(self.configs) < len(self.design):
-            return self.design[len(self.configs)]
+        return self.suggest_batch(1)[0]
+
+    def suggest_batch(self, k: int) -> list[Config]:
+        """``k`` distinct configurations to evaluate at once: the design's next ones, then each the
+        acquisition's maximizer on one surrogate (fit once, on the evaluations so far) that believes the
+        batch's earlier proposals scored its own prediction there (the Kriging believer): their uncertainty
+        is gone, so the next proposal looks elsewhere. A proposal already in the batch is redrawn at random."""
+        batch: list[Config] = []
+        step = None
+        for _ in range(k):
+            evaluated = len(self.configs) + len(batch)
+            if evaluated < len(self.design):
+                config = self.design[evaluated]
+            else:
+                step = step if step is not None else self._step(batch)
+                found = step.propose(self.seen | {self.space.key(c) for c in batch}) if step else None
+                config = found if found is not None else self.space.sample(self.rng)[0]
+            config = distinct_from(self.space, batch, config, lambda: self.space.sample(self.rng)[0])
+            batch.append(config)
+            if step is not None and len(batch) < k:
+                step = step.believing(config)
+        return batch
+
+    def _step(self, pending: list[Config]) -> _Step | None:
+        """The surrogate, feasibility model and incumbents of one step, fit to the evaluations so far and
+        believing ``pending``; None while too few evaluations are feasible."""
         feasible = np.asarray([v is not None for v in self.values])
         if feasible.sum() < _MIN_FEASIBLE:
-            return self.space.sample(self.rng)[0]
+            return None
         x = self.space.encode(self.configs)
         y = self._targets(np.asarray([v for v in self.values if v is not None], dtype=np.float64))
         seed = int(self.rng.integers(2**31))
         opts = self.options
         surrogate = fit_surrogate(opts.surrogate, self.space, x[feasible], y, seed, opts.distance, opts.combination)
-        feasibility = FeasibilityModel.fit(x, feasible, seed)
-        acquisition = ConstrainedEI(self.space, surrogate, feasibility, float(y.min()), opts.min_feasibility)
-        if opts.priors:
-            acquisition = PriorWeighted(acquisition, self.space, opts.priors, opts.prior_strength / len(self.configs))
         good = [c for c, v in zip(self.configs, self.values) if v is not None]
-        incumbents = [good[i] for i in np.argsort(y, kind="stable")[:_INCUMBENT_STARTS]]
-        found = maximize(acquisition, self.space, incumbents, self.seen, self.rng, opts.search)
-        return found if found is not None else self.space.sample(self.rng)[0]
-
-    def suggest_batch(self, k: int) -> list[Config]:
-        """``k`` distinct configurations by the constant liar: each proposal is observed, for the next, as if
-        it had scored the best value seen so far (infeasible before any is feasible); then the lies are
-        taken back. A proposal already in the batch is redrawn at random from the space."""
-        known, seen = len(self.configs), set(self.seen)
-        feasible = [v for v in self.values if v is not None]
-        lie = min(feasible) if feasible else None
-        batch: list[Config] = []
-        try:
-            for _ in range(k):
-                config = self.suggest()
-                config = distinct_from(self.space, batch, config, lambda: self.space.sample(self.rng)[0])
-                batch.append(config)
-                self.observe(config, lie)
-        finally:
-            del self.configs[known:], self.values[known:]
-            self.seen = seen
-        return batch
+        step = _Step(self, surrogate, FeasibilityModel.fit(x, feasible, seed), float(y.min()),
+                     [good[i] for i in np.argsort(y, kind="stable")[:_INCUMBENT_STARTS]])
+        for config in pending:
+            step = step.believing(config)
+        return step
 
     def observe(self, config: Mapping[str, Any], value: float | None) -> None:
         self.configs.append(dict(config))
@@ -112,3 +115,25 @@ class BayesianSampler:
         if self.options.log_objective and (values > 0).all():
             return np.log(values)
         return values
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What one step proposes from: the models, the best target seen and where local search starts."""
+
+    sampler: BayesianSampler
+    surrogate: Surrogate
+    feasibility: FeasibilityModel
+    best: float
+    incumbents: list[Config]
+
+    def propose(self, seen: set[tuple]) -> Config | None:
+        """The unseen configuration that maximizes the acquisition (None when local search finds none)."""
+        space, opts = self.sampler.space, self.sampler.options
+        acquisition = ConstrainedEI(space, self.surrogate, self.feasibility, self.best, opts.min_feasibility)
+        if opts.priors:
+            acquisition = PriorWeighted(acquisition, space, opts.priors, opts.prior_strength / len(self.sampler.configs))
+        return maximize(acquisition, space, self.incumbents, seen, self.sampler.rng, opts.search)
+
+    def believing(self, config: Config) -> _Step:
+        return replace(self, surrogate=self.surrogate.fantasize(self.sampler.space.encode([config])))

@@ -35,7 +35,7 @@ def minimize(
     ``callback`` sees each evaluation as it completes (the CLI drives its progress bar with it).
 
     With ``workers`` above 1, or an ``executor``, the sampler proposes ``workers`` distinct configurations at
-    a time (``suggest_batch``: the Bayesian sampler's constant liar) and they are evaluated together on
+    a time (``suggest_batch``: the Bayesian sampler's Kriging believer) and they are evaluated together on
     ``executor`` (``tune.parallel``): a local process pool by default (``objective`` must then pickle: a
     module-level function or an instance of a module-level class), ``"threads"``, ``"inline"``, a Dask
     scheduler's address, or any ``concurrent.futures.Executor`` (``distributed.Client(...).get_executor()``).

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tune
-from tune.surrogate import MIXED_DISTANCES, PermutationDistance
+from tune.surrogate import MIXED_DISTANCES, PermutationDistance, SurrogateKind, fit_surrogate
 from tune.surrogate.gp import GaussianProcess
 from tune.surrogate.kernels import HammingKernel, PermutationKernel
 
@@ -141,3 +141,27 @@ def test_predictions_equal_gpytorchs_own_posterior():
         posterior = gp.model(torch.as_tensor(space.encode(test)))
     assert np.allclose(mean, posterior.mean.numpy() * gp.scale + gp.offset, atol=1e-8)
     assert np.allclose(std, posterior.variance.clamp_min(1e-12).sqrt().numpy() * gp.scale, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", list(SurrogateKind))
+def test_a_believed_point_keeps_the_mean_and_loses_the_uncertainty(kind):
+    """The Kriging believer that a batch proposes from: pending points observed at the surrogate's own mean."""
+    space = tune.Space([tune.Real("x", 0, 1), tune.Permutation("p", 5)])
+    rng = np.random.default_rng(3)
+    train, pending, test = space.sample(rng, 20), space.sample(rng, 3), space.sample(rng, 50)
+    y = np.asarray([c["x"] ** 2 + c["p"][0] for c in train])
+    surrogate = fit_surrogate(kind, space, space.encode(train), y, seed=0)
+    believing = surrogate.fantasize(space.encode(pending))
+    mean, std = surrogate.predict(space.encode(pending))
+    believed_mean, believed_std = believing.predict(space.encode(pending))
+    assert (believed_std < std).all(), (std, believed_std)
+    if kind is SurrogateKind.FOREST:     # refit trees: the mean moves a little, the spread shrinks
+        assert (np.abs(believed_mean - mean) < std).all(), (mean, believed_mean, std)
+        return
+    # a GP posterior: the mean stays, a believed point is as certain as an evaluated one, none is added anywhere
+    evaluated_std = surrogate.predict(space.encode(train))[1]
+    assert np.allclose(believed_mean, mean, atol=1e-6)
+    assert (believed_std <= 1.5 * evaluated_std.max()).all(), (believed_std, evaluated_std)
+    test_mean, test_std = surrogate.predict(space.encode(test))
+    after_mean, after_std = believing.predict(space.encode(test))
+    assert np.allclose(after_mean, test_mean, atol=1e-6) and (after_std <= test_std + 1e-9).all()

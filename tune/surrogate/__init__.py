@@ -16,6 +16,10 @@ class Surrogate(Protocol):
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the objective at encoded configurations."""
 
+    def fantasize(self, x: np.ndarray) -> Surrogate:
+        """The surrogate as if the encoded configurations ``x``, still being evaluated, had scored its own
+        prediction there (the Kriging believer): what a batch's next proposal is chosen on."""
+
 
 class SurrogateKind(enum.Enum):
     GP = "gp"

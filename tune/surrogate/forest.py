@@ -20,11 +20,19 @@ class RandomForest:
     """A fitted forest; ``predict`` gives mean and standard deviation across its trees."""
 
     model: RandomForestRegressor
+    x: np.ndarray
+    y: np.ndarray
+    seed: int
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, seed: int) -> RandomForest:
         model = RandomForestRegressor(n_estimators=_TREES, min_samples_leaf=1, max_features=0.8, random_state=seed)
-        return cls(model.fit(x, y))
+        return cls(model.fit(x, y), x, y, seed)
+
+    def fantasize(self, x: np.ndarray) -> RandomForest:
+        """The forest refit with the encoded configurations ``x`` observed at its own mean (the Kriging
+        believer): trees have no posterior to condition."""
+        return self.fit(np.concatenate([self.x, x]), np.concatenate([self.y, self.predict(x)[0]]), self.seed)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         per_tree = np.stack([tree.predict(x) for tree in self.model.estimators_])

@@ -64,6 +64,7 @@ class GaussianProcess:
     offset: float
     scale: float
     train_x: torch.Tensor
+    train_y: torch.Tensor     # standardized targets
     factor: torch.Tensor      # Cholesky factor of K(train, train) + noise
     weights: torch.Tensor     # (K + noise)^-1 (y - prior mean)
     prior_mean: float
@@ -104,12 +105,27 @@ class GaussianProcess:
         if not fitted:  # a numerical failure costs one step's model quality, never the tuning run
             model.load_state_dict(initial)
         model.eval()
+        return cls._posterior(model, offset, scale, tx, ty)
+
+    @classmethod
+    def _posterior(cls, model: _ExactGP, offset: float, scale: float, tx: torch.Tensor, ty: torch.Tensor
+                   ) -> GaussianProcess:
         with torch.no_grad():
             covariance = model.kernel(tx).to_dense() + model.likelihood.noise * torch.eye(len(tx), dtype=tx.dtype)
             factor = _cholesky(covariance)
             prior_mean = float(model.mean.constant)
             weights = torch.cholesky_solve((ty - prior_mean).unsqueeze(-1), factor).squeeze(-1)
-        return cls(model, offset, scale, tx, factor, weights, prior_mean)
+        return cls(model, offset, scale, tx, ty, factor, weights, prior_mean)
+
+    @_one_thread()
+    def fantasize(self, x: np.ndarray) -> GaussianProcess:
+        """This GP, also conditioned on the encoded configurations ``x`` observed at its own mean (the Kriging
+        believer), with the same hyperparameters: the mean is unchanged, the uncertainty near ``x`` shrinks."""
+        with torch.no_grad():
+            tx = torch.as_tensor(x, dtype=torch.float64)
+            believed = self.prior_mean + self.model.kernel(tx, self.train_x).to_dense() @ self.weights
+        return self._posterior(self.model, self.offset, self.scale, torch.cat([self.train_x, tx]),
+                               torch.cat([self.train_y, believed]))
 
     @_one_thread()
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
