@@ -15,12 +15,15 @@ import random
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import ConfigSpace
 import numpy as np
 import optuna
 
 import tune
+
+if TYPE_CHECKING:     # SMAC's; imported where it is used, so that the other peers run without it
+    import ConfigSpace
 
 SKIPS = 5       # a peer that cannot be told the known constraints: unmeasured violations per evaluation, at most
 Objective = Callable[[dict], float]
@@ -28,11 +31,12 @@ Objective = Callable[[dict], float]
 
 def _measured(space: tune.Space, objective: Objective, config: dict) -> float | None:
     """The objective at ``config``; None where it breaks a known constraint (once a peer's skips are spent) or
-    is infeasible."""
+    is infeasible, or its value is NaN or infinite (as ``tune.minimize`` counts it)."""
     try:
-        return float(objective(config)) if space.is_feasible(config) else None
+        value = float(objective(config)) if space.is_feasible(config) else None
     except tune.Infeasible:
         return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _permutation(n: int, digit: Callable[[int], int]) -> tuple[int, ...]:
@@ -83,6 +87,7 @@ def run_optuna(space: tune.Space, objective: Objective, budget: int, seed: int, 
 
 def _configspace(space: tune.Space, seed: int) -> ConfigSpace.ConfigurationSpace:
     """The space for SMAC: ordinals as ordinal hyperparameters, a permutation as its Lehmer code."""
+    import ConfigSpace
     cs = ConfigSpace.ConfigurationSpace(seed=seed)
     for p in space.params:
         if p.kind is tune.ParamKind.REAL:
@@ -146,12 +151,10 @@ class _Spent(Exception):
 
 
 def run_hypermapper(space: tune.Space, objective: Objective, budget: int, seed: int) -> list[float | None]:
-    """``_hypermapper`` in a forked process of its own: HyperMapper keeps state from one run to the next in a
-    process (the third run of hidden-tiles in one process proposed a value outside its parameter's range,
-    while that seed alone runs). Forked, so ``objective`` need not pickle; only the values come back. Even
-    so, one of five forked runs of hidden-tiles here stopped with ``ValueError: Input y contains NaN`` from
-    its forest (seed 4, which then ran through alone: HyperMapper 2.2.13 is not deterministic here): such a
-    run keeps what it measured, the rest of its budget counts as infeasible, and a line on stderr says so."""
+    """``_hypermapper`` in a forked process of its own, so that no run sees another's state (HyperMapper keeps
+    some in module globals). Forked, so ``objective`` need not pickle; only the values come back. A run that
+    HyperMapper stops keeps what it measured, the rest of its budget counts as infeasible, and a line on
+    stderr says so."""
     import multiprocessing
     import sys
     context = multiprocessing.get_context("fork")
@@ -181,6 +184,10 @@ def _hypermapper(space: tune.Space, objective: Objective, budget: int, seed: int
     ``OneHotEncoder(sparse=)``, which scikit-learn 1.4 removed; the one categorical here has two values, which
     a forest splits the same either way). It takes no known constraints, so a violation is answered
     infeasible without being measured or charged (at most SKIPS x budget of them), a failure as infeasible.
+    Its local search sometimes proposes an integer or ordinal outside the range it was given (``ty=0`` for
+    ``[1, 64]`` on hidden-tiles, seed 5, after 44 evaluations; ``layout=2`` for ``[0, 1]``); such a proposal
+    is answered like a known-constraint violation. Before, ``ty=0`` divided by zero, the infinite time made
+    HyperMapper's objective normalization NaN, and its forest refused to fit: 1 in 5 runs stopped there.
     Each measured value is appended to ``values`` as it comes."""
     from hypermapper import optimizer
     params = {}
@@ -198,7 +205,11 @@ def _hypermapper(space: tune.Space, objective: Objective, budget: int, seed: int
                            for i in range(p.n - 1)})
     skipped = [0]
 
-    def black_box(x: dict) -> dict:
+    def decoded(x: dict) -> dict | None:
+        """The configuration HyperMapper proposes, or None when a value is outside its parameter's range (its
+        bug: see the docstring)."""
+        if not all(spec["values"][0] <= x[name] <= spec["values"][-1] for name, spec in params.items()):
+            return None
         config = {}
         for p in space.params:
             if p.kind in (tune.ParamKind.ORDINAL, tune.ParamKind.CATEGORICAL):
@@ -207,10 +218,14 @@ def _hypermapper(space: tune.Space, objective: Objective, budget: int, seed: int
                 config[p.name] = _permutation(p.n, lambda i: int(x.get(f"{p.name}_{i}", 0)))
             else:
                 config[p.name] = x[p.name]
-        if not space.is_feasible(config) and skipped[0] < SKIPS * budget:
+        return config
+
+    def black_box(x: dict) -> dict:
+        config = decoded(x)
+        if (config is None or not space.is_feasible(config)) and skipped[0] < SKIPS * budget:
             skipped[0] += 1
             return {"value": 0.0, "Valid": False}
-        value = _measured(space, objective, config)
+        value = None if config is None else _measured(space, objective, config)
         values.append(value)
         if len(values) >= budget:
             raise _Spent
