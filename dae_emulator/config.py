@@ -82,7 +82,11 @@ timing never does). They came after the others, so they have defaults, the same 
 from __future__ import annotations
 
 import enum
+import numbers
 from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
 
 
 class Topology(str, enum.Enum):
@@ -91,6 +95,20 @@ class Topology(str, enum.Enum):
     SWITCH = "switch"                     # one full-duplex link per device into a non-blocking switch
     RING = "ring"                         # a bidirectional ring, messages take the shorter way
     FULLY_CONNECTED = "fully connected"   # a full-duplex link between every pair (NVLink-style mesh)
+
+
+# A numeric field's kind, as its annotation names it (``from __future__ import annotations``: a string); the
+# Python type its values are kept as, and the numbers it accepts (numpy's among them: tuners hand them out).
+_NUMBER_KINDS = {"int": (int, numbers.Integral), "float": (float, numbers.Real)}
+
+
+def _typed(name: str, kind: str, value: Any) -> Any:
+    """``value`` as a Python number of field ``name``'s ``kind``; a ValueError naming the field otherwise (a bool
+    is not a number here, nor is a string)."""
+    python_type, accepted = _NUMBER_KINDS[kind]
+    if isinstance(value, accepted) and not isinstance(value, (bool, np.bool_)):
+        return python_type(value)
+    raise ValueError(f"DeviceConfig.{name} must be {'an int' if kind == 'int' else 'a number'}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -150,14 +168,20 @@ class DeviceConfig:
             raise ValueError(f"DeviceConfig.topology must be one of {[t.value for t in Topology]}, "
                              f"got {self.topology!r}") from None
         for f in fields(self):
+            if f.type in _NUMBER_KINDS:
+                object.__setattr__(self, f.name, _typed(f.name, f.type, getattr(self, f.name)))
             value = getattr(self, f.name)
             if f.name == "callback_dispatch_cycles":
                 if not value >= 0:
                     raise ValueError(f"DeviceConfig.{f.name} must be zero or positive, got {value!r}")
             elif f.name == "out_of_order_execute":
-                if not isinstance(value, bool):
+                if not isinstance(value, (bool, np.bool_)):
                     raise ValueError(f"DeviceConfig.{f.name} must be True or False, got {value!r}")
-            elif f.name not in ("name", "topology") and not value > 0:
+                object.__setattr__(self, f.name, bool(value))
+            elif f.name == "name":
+                if not isinstance(value, str):
+                    raise ValueError(f"DeviceConfig.name must be a str, got {value!r}")
+            elif f.name != "topology" and not value > 0:
                 raise ValueError(f"DeviceConfig.{f.name} must be positive, got {value!r}")
         if self.cache_bytes % (self.line_bytes * self.cache_ways):
             raise ValueError("cache_bytes must be a multiple of line_bytes * cache_ways")

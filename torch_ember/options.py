@@ -158,8 +158,9 @@ class EmberOptions:
             raise ValueError(f"option 'timing' must be 'sampled' or 'full', got {self.timing!r}") from None
         for name in ("timing_error", "timing_confidence"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
                 raise ValueError(f"option {name!r} must be a number between 0 and 1 (exclusive), got {value!r}")
+            object.__setattr__(self, name, float(value))     # numpy's too, as a Python float
         if self.regions not in ("dae", "triton"):
             raise ValueError(f"option 'regions' must be 'dae' or 'triton', got {self.regions!r}")
         if not isinstance(self.mode, str) or self.mode not in inductor_modes():

@@ -120,3 +120,17 @@ def test_numpy_integers_are_knob_values_and_stay_json():
     options = EmberOptions(unroll=np.int64(4), opt_level=np.int64(2), region_knobs={"*": {"vector_width": np.int32(8)}})
     assert options.unroll == 4 and type(options.unroll) is int and type(options.opt_level) is int
     assert json.loads(json.dumps(options.to_dict()))["region_knobs"] == {"*": {"vector_width": 8}}
+
+
+def test_numpy_numbers_in_a_device_and_the_timing_options_stay_json():
+    """ember-hardware tunes the device: SMAC's integers reached the DeviceConfig as numpy ints, and lowering then
+    failed deep in the fx passes with "Object of type int64 is not JSON serializable"."""
+    import numpy as np
+
+    import dae_emulator
+    device = dataclasses.replace(dae_emulator.preset("server"), cores=np.int64(4), queue_capacity=np.int64(32))
+    options = EmberOptions(device=device, timing_error=np.float32(0.05), timing_confidence=np.float64(0.9))
+    again = EmberOptions.from_json_dict(json.loads(json.dumps(options.to_dict())))
+    assert again == options and type(options.timing_error) is float and again.device_config.cores == 4
+    with pytest.raises(ValueError, match=r"'timing_error' must be a number between 0 and 1 \(exclusive\), got True"):
+        EmberOptions(timing_error=True)
