@@ -338,11 +338,17 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     print(f"median over {args.seeds} seeds at budget {args.budget}: best / best known (evaluations to reach 95%)")
     print(f"{'objective':<20} {'best known':>11}" + "".join(f" {m:>16}" for m in METHODS) + "  tune beats", flush=True)
-    wins, batch_reach, done = 0, [], []
+    wins, batch_reach, done, failed = 0, [], [], []
     with ProcessPoolExecutor(args.jobs) as pool:    # a row as each objective finishes (each takes minutes)
-        runs = [pool.submit(run_problem, name, args.seeds, args.budget, methods, args.cache) for name in args.only]
+        runs = {pool.submit(run_problem, name, args.seeds, args.budget, methods, args.cache): name
+                for name in args.only}
         for future in tqdm(as_completed(runs), total=len(runs), desc="objectives", unit="objective", file=sys.stderr):
-            done.append(future.result())
+            try:
+                done.append(future.result())
+            except Exception as error:      # noqa: BLE001 - one objective's failure must not lose the others' rows
+                failed.append(runs[future])
+                tqdm.write(f"{runs[future]}: failed: {type(error).__name__}: {error}", file=sys.stderr)
+                continue
             wins, batch_reach = _row(*done[-1], args.budget, wins, batch_reach)
     if not all(exact for _, _, exact, _ in done):
         print("* best known = the best any run found (the space is too large to measure whole)")
@@ -353,8 +359,10 @@ def main(argv=None) -> int:
               f"{sum(s for _, s in finite):g} ({sum(b for b, _ in finite) / sum(s for _, s in finite) - 1:+.0%}; "
               f"target at most +15%)")
     print(f"took {time.perf_counter() - start:.0f} s")
+    if failed:
+        print(f"failed (no row; the error is on stderr): {', '.join(failed)}")
     print(f"tune beats every peer ({', '.join(PEERS)}) on {wins} of {len(done)} objectives at budget {args.budget}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
