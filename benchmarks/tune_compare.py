@@ -91,6 +91,7 @@ class Problem:
     space: tune.Space
     objective: Callable[[dict], float]
     best_known: float | None          # None: the best that any run finds
+    tune_options: tune.BayesianOptions = tune.BayesianOptions()     # as torch_ember.autotune gives them
 
 
 class TwoTables(nn.Module):
@@ -216,7 +217,8 @@ def ember_dlrm_regions() -> Problem:
     torch.manual_seed(0)
     dense, sparse, _ = dlrm.synthetic_batch(64, torch.Generator().manual_seed(0))
     objective = Objective(dlrm.DLRM(), (dense, sparse), {"device": "server"}, per_region=True)
-    return Problem("ember-dlrm-regions", objective.space, objective, None)
+    return Problem("ember-dlrm-regions", objective.space, objective, None,
+                   tune.BayesianOptions(groups=objective.groups))
 
 
 def ember_gnn_regions() -> Problem:
@@ -230,7 +232,8 @@ def ember_gnn_regions() -> Problem:
     src, dst = gnn.power_law_graph(300, 1500, g)
     inputs = (torch.randn(300, 16, generator=g), src, dst)
     objective = Objective(gnn.GNN(gnn.GCNLayer, 16, 16, 4), inputs, {"device": "server"}, per_region=True)
-    return Problem("ember-gnn-regions", objective.space, objective, None)
+    return Problem("ember-gnn-regions", objective.space, objective, None,
+                   tune.BayesianOptions(groups=objective.groups))
 
 
 PROBLEMS = {"ember-knobs": ember_knobs, "ember-hardware": ember_hardware, "tsp-permutation": tsp_permutation,
@@ -249,7 +252,8 @@ def run(problem: Problem, method: str, budget: int, seed: int) -> list[float | N
     # batches of 4 as four workers would run them, evaluated inline: the same proposals, without nesting a
     # process pool in this objective's worker process
     batch = dict(workers=BATCH, executor="inline") if method == "tune batch" else {}
-    result = tune.minimize(problem.objective, problem.space, budget, seed, sampler=sampler, **batch)
+    result = tune.minimize(problem.objective, problem.space, budget, seed, sampler=sampler,
+                           options=problem.tune_options, **batch)
     return [e.value for e in result.history]
 
 

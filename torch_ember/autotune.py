@@ -222,6 +222,7 @@ class Objective:
         if per_region and hardware is not None:
             raise ValueError("per_region tunes the compiler's knobs; hardware mode tunes the device: pick one")
         self.regions: dict[str, str] = {}
+        self.groups: tuple[tuple[str, ...], ...] = ()     # tune.BayesianOptions.groups for this space
         knobs = [k for k in KNOBS if k.name != "tile" or self.device.cores > 1]
         self._measure = Measurer(model, self.example_inputs)
         if per_region:
@@ -236,6 +237,9 @@ class Objective:
                 constraints += [re.sub(rf"\b({'|'.join(REGION_KNOBS)})\b", rf"{prefix}__\1", c)
                                 for c in KNOB_CONSTRAINTS]
             self.space = tune.Space(params, constraints)
+            # the modeled time is the sum of the regions' times: each region's knobs (and opt_level) add apart
+            self.groups = tuple((knobs[0].name, *(f"{prefix}__{k.name}" for k in knobs[1:]))
+                                for prefix in self.regions.values())
         elif hardware is None:
             self.space = tune.Space(knobs, list(KNOB_CONSTRAINTS))
         else:
@@ -316,7 +320,7 @@ def autotune(model: torch.nn.Module, example_inputs: Sequence[Any], budget: int 
     if workers > 1 and executor is None:
         executor = "spawn"      # a forked child of a process that has run torch can hang in its thread pools
     result = tune.minimize(objective, objective.space, budget, seed, sampler=sampler, workers=workers,
-                           executor=executor)
+                           executor=executor, options=tune.BayesianOptions(groups=objective.groups))
     start_seconds = objective.start_seconds()
     if result.best is None and start_seconds is None:
         raise ValueError(f"none of {budget} configurations was feasible, and the starting options are over budget")

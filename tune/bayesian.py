@@ -22,6 +22,11 @@ from tune.surrogate import MIXED_DISTANCES, Combination, PermutationDistance, Su
 
 # A surrogate needs a few feasible points before its predictions mean anything.
 _MIN_FEASIBLE = 2
+# The design of experiments: parameters + 1 configurations (BaCO's), at least this many ...
+_MIN_DESIGN = 5
+# ... and, when the budget is known, at most this share of it (as SMAC3's initial designs cap theirs): with
+# 41 parameters and a budget of 60, the design took 42 evaluations and the model had 18 to work with.
+_DESIGN_SHARE = 0.25
 # Local search also starts from this many of the best configurations evaluated so far.
 _INCUMBENT_STARTS = 2
 
@@ -30,12 +35,16 @@ _INCUMBENT_STARTS = 2
 class BayesianOptions:
     """The method's choices, with BaCO's defaults.
 
-    ``initial``: size of the design of experiments (None: number of parameters + 1, at least 5).
+    ``initial``: size of the design of experiments (None: number of parameters + 1, at least 5, and at most a
+    quarter of the budget when the sampler is told it).
     ``log_objective``: model log(value) when every feasible value so far is positive (runtimes are).
     ``min_feasibility``: never propose what the feasibility classifier thinks more likely to fail than this.
     ``priors``: per parameter name, a ``tune.Gaussian`` or ``tune.Weights`` belief about where good values
     lie (``tune.priors``): the design is drawn from it and the acquisition weighted by it, with the weight's
     exponent ``prior_strength / evaluations`` decaying as evidence comes in.
+    ``groups``: names of parameters whose effects add up (a cost that is a sum of parts, each part's
+    parameters a group; a parameter every part depends on goes in each): the GP is then a sum of one kernel
+    per group (``surrogate.kernels.make_kernel``).
     """
 
     surrogate: SurrogateKind = SurrogateKind.GP
@@ -47,17 +56,29 @@ class BayesianOptions:
     search: LocalSearch = LocalSearch()
     priors: Mapping[str, Prior] = field(default_factory=dict)
     prior_strength: float = 10.0
+    groups: tuple[tuple[str, ...], ...] = ()
+
+
+def design_size(params: int, budget: int | None = None) -> int:
+    """The default size of the design of experiments for ``params`` parameters and, if known, ``budget``."""
+    size = max(_MIN_DESIGN, params + 1)
+    return size if budget is None else max(_MIN_DESIGN, min(size, int(budget * _DESIGN_SHARE)))
 
 
 class BayesianSampler:
     """Suggests the design of experiments in order, then the acquisition's maximizer."""
 
-    def __init__(self, space: Space, seed: int = 0, options: BayesianOptions = BayesianOptions()) -> None:
+    def __init__(self, space: Space, seed: int = 0, options: BayesianOptions = BayesianOptions(),
+                 budget: int | None = None) -> None:
         self.space = space
         self.options = options
         self.rng = np.random.default_rng(seed)
-        initial = options.initial if options.initial is not None else max(5, len(space.params) + 1)
+        initial = options.initial if options.initial is not None else design_size(len(space.params), budget)
         check_priors(space, options.priors)
+        unknown = sorted({name for names in options.groups for name in names} - set(space.names))
+        if unknown or not all(options.groups):
+            raise ValueError(f"BayesianOptions.groups must be non-empty groups of the space's parameters "
+                             f"({', '.join(space.names)}); unknown: {', '.join(unknown) or 'none'}")
         self.design = (prior_design(space, options.priors, initial, self.rng) if options.priors
                        else space.design(initial, seed))
         self.configs: list[Config] = []
@@ -98,7 +119,8 @@ class BayesianSampler:
         y = self._targets(np.asarray([v for v in self.values if v is not None], dtype=np.float64))
         seed = int(self.rng.integers(2**31))
         opts = self.options
-        surrogate = fit_surrogate(opts.surrogate, self.space, x[feasible], y, seed, opts.distance, opts.combination)
+        surrogate = fit_surrogate(opts.surrogate, self.space, x[feasible], y, seed, opts.distance, opts.combination,
+                                  opts.groups)
         good = [c for c, v in zip(self.configs, self.values) if v is not None]
         step = _Step(self, surrogate, FeasibilityModel.fit(x, feasible, seed), float(y.min()),
                      [good[i] for i in np.argsort(y, kind="stable")[:_INCUMBENT_STARTS]])
@@ -132,7 +154,8 @@ class _Step:
         space, opts = self.sampler.space, self.sampler.options
         acquisition = ConstrainedEI(space, self.surrogate, self.feasibility, self.best, opts.min_feasibility)
         if opts.priors:
-            acquisition = PriorWeighted(acquisition, space, opts.priors, opts.prior_strength / len(self.sampler.configs))
+            exponent = opts.prior_strength / len(self.sampler.configs)
+            acquisition = PriorWeighted(acquisition, space, opts.priors, exponent)
         return maximize(acquisition, space, self.incumbents, seen, self.sampler.rng, opts.search)
 
     def believing(self, config: Config) -> _Step:

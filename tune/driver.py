@@ -45,7 +45,7 @@ def minimize(
         raise ValueError(f"budget must be at least 1, got {budget}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    sampler = sampler if sampler is not None else BayesianSampler(space, seed, options)
+    sampler = sampler if sampler is not None else BayesianSampler(space, seed, options, budget)
     evaluator = Evaluator(executor, workers) if workers > 1 or executor is not None else None
     history: list[Evaluation] = []
     try:

@@ -139,6 +139,9 @@ def test_per_region_tuning_gives_every_region_its_own_knobs_under_their_constrai
     # two forward bags and their two backward scatters, four knobs less the tile (one core) each, one level
     assert len(objective.regions) == 4 and len(objective.space.names) == 1 + 4 * 3
     assert sum("buffer_bytes %" in c.text for c in objective.space.constraints) == 4
+    # the modeled time adds up over regions: the search models one part per region, its knobs and the level
+    assert len(objective.groups) == 4 and all(g[0] == "opt_level" and len(g) == 4 for g in objective.groups)
+    assert sorted(n for g in objective.groups for n in g[1:]) == sorted(objective.space.names[1:])
     tuned = autotune(model, inputs, budget=8, options=start, per_region=True, sampler=tune.RandomSampler(
         objective.space, seed=0))
     assert tuned.modeled_seconds < tuned.start_seconds

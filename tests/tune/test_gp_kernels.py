@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tune
-from tune.surrogate import MIXED_DISTANCES, PermutationDistance, SurrogateKind, fit_surrogate
+from tune.surrogate import MIXED_DISTANCES, Combination, PermutationDistance, SurrogateKind, fit_surrogate
 from tune.surrogate.gp import GaussianProcess
-from tune.surrogate.kernels import HammingKernel, PermutationKernel
+from tune.surrogate.kernels import HammingKernel, PermutationKernel, make_kernel
 
 
 def _permutations(n: int):
@@ -165,3 +165,37 @@ def test_a_believed_point_keeps_the_mean_and_loses_the_uncertainty(kind):
     test_mean, test_std = surrogate.predict(space.encode(test))
     after_mean, after_std = believing.predict(space.encode(test))
     assert np.allclose(after_mean, test_mean, atol=1e-6) and (after_std <= test_std + 1e-9).all()
+
+
+def _additive_parts(k: int = 4):
+    """A space of ``k`` parts with two knobs each, and a cost that is the sum of the parts' costs."""
+    space = tune.Space([p for i in range(k)
+                        for p in (tune.Integer(f"p{i}_a", 1, 16), tune.Ordinal(f"p{i}_b", (1, 2, 4, 8)))])
+    groups = tuple((f"p{i}_a", f"p{i}_b") for i in range(k))
+
+    def cost(c):
+        return sum((c[f"p{i}_a"] - 3 - 3 * i) ** 2 / 40 + abs(np.log2(c[f"p{i}_b"]) - i % 4) * (1 + c[f"p{i}_a"] / 16)
+                   for i in range(k))
+    return space, groups, cost
+
+
+def test_groups_model_a_sum_of_parts_better_than_one_kernel_over_all():
+    space, groups, cost = _additive_parts()
+    rng = np.random.default_rng(4)
+    train, test = space.sample(rng, 24), space.sample(rng, 200)
+    y, truth = np.asarray([cost(c) for c in train]), np.asarray([cost(c) for c in test])
+    errors = {}
+    for name, by in (("one kernel", ()), ("groups", groups)):
+        gp = GaussianProcess.fit(space, space.encode(train), y, groups=by)
+        errors[name] = float(np.sqrt(np.mean((gp.predict(space.encode(test))[0] - truth) ** 2)))
+    assert errors["groups"] < 0.7 * errors["one kernel"], errors
+
+
+def test_groups_name_the_spaces_parameters_and_the_rest_form_one_more():
+    space, groups, _ = _additive_parts()
+    kernel = make_kernel(space, MIXED_DISTANCES, Combination.PRODUCT, groups[:2])
+    assert len(kernel.kernels) == 3        # two groups, and p2_*, p3_* together
+    with pytest.raises(ValueError, match="unknown: p9_a"):
+        tune.BayesianSampler(space, options=tune.BayesianOptions(groups=(("p0_a", "p9_a"),)))
+    with pytest.raises(ValueError, match="non-empty groups"):
+        tune.BayesianSampler(space, options=tune.BayesianOptions(groups=((),)))

@@ -5,6 +5,7 @@ GPyTorch and scikit-learn are imported only when the surrogate that needs them i
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -60,15 +61,17 @@ def fit_surrogate(
     seed: int,
     distance: PermutationDistance | tuple[PermutationDistance, ...] = MIXED_DISTANCES,
     combination: Combination = Combination.PRODUCT,
+    groups: Sequence[Sequence[str]] = (),
 ) -> Surrogate:
-    """Fit a fresh surrogate of ``kind`` to encoded configurations ``x`` and targets ``y``."""
+    """Fit a fresh surrogate of ``kind`` to encoded configurations ``x`` and targets ``y`` (``groups``: the GP's
+    additive parts, see ``kernels.make_kernel``; a forest needs none)."""
     if kind is SurrogateKind.FOREST:
         from tune.surrogate.forest import RandomForest
 
         return RandomForest.fit(x, y, seed)
     from tune.surrogate.gp import GaussianProcess
 
-    return GaussianProcess.fit(space, x, y, distance, combination)
+    return GaussianProcess.fit(space, x, y, distance, combination, groups)
 
 
 __all__ = ["MIXED_DISTANCES", "Combination", "PermutationDistance", "Surrogate", "SurrogateKind", "fit_surrogate"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import gpytorch
@@ -78,11 +78,12 @@ class GaussianProcess:
         y: np.ndarray,
         distance: PermutationDistance | tuple[PermutationDistance, ...] = MIXED_DISTANCES,
         combination: Combination = Combination.PRODUCT,
+        groups: Sequence[Sequence[str]] = (),
     ) -> GaussianProcess:
         offset, scale = float(np.mean(y)), float(np.std(y)) or 1.0
         tx = torch.as_tensor(x, dtype=torch.float64)
         ty = torch.as_tensor((y - offset) / scale, dtype=torch.float64)
-        model = _ExactGP(tx, ty, make_kernel(space, distance, combination)).double()
+        model = _ExactGP(tx, ty, make_kernel(space, distance, combination, groups)).double()
         model.train()
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
         optimizer = torch.optim.LBFGS(

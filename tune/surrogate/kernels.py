@@ -112,9 +112,23 @@ def permutation_distance(x1: torch.Tensor, x2: torch.Tensor, distance: Permutati
 
 
 def make_kernel(space: Space, distance: PermutationDistance | Sequence[PermutationDistance],
-                combination: Combination) -> Kernel:
-    """One kernel per parameter group, each acting on its own encoded columns."""
-    groups = list(space.columns().values())
+                combination: Combination, groups: Sequence[Sequence[str]] = ()) -> Kernel:
+    """One kernel per parameter type, each acting on its own encoded columns, combined by ``combination``.
+    With ``groups`` (names of parameters whose effects on the objective add up; the parameters in no group
+    form one more), the sum of one such kernel per group, each with its own scale: an additive model, which
+    needs far fewer evaluations than one kernel over all parameters when the objective is a sum of parts."""
+    if not groups:
+        return _kernel(space, space.names, distance, combination)
+    grouped = {name for names in groups for name in names}
+    rest = [name for name in space.names if name not in grouped]
+    parts = [*groups, rest] if rest else list(groups)
+    return AdditiveKernel(*(_kernel(space, names, distance, combination) for names in parts))
+
+
+def _kernel(space: Space, names: Sequence[str], distance: PermutationDistance | Sequence[PermutationDistance],
+            combination: Combination) -> Kernel:
+    columns = space.columns()
+    groups = [columns[name] for name in names]
     numeric = [c for kind, cols in groups if kind in _NUMERIC for c in cols]
     categorical = [c for kind, cols in groups if kind is ParamKind.CATEGORICAL for c in cols]
     parts: list[Kernel] = []
