@@ -91,7 +91,8 @@ class Problem:
     space: tune.Space
     objective: Callable[[dict], float]
     best_known: float | None          # None: the best that any run finds
-    tune_options: tune.BayesianOptions = tune.BayesianOptions()     # as torch_ember.autotune gives them
+    tune_options: tune.BayesianOptions = tune.BayesianOptions()     # as torch_ember.autotune gives them ...
+    equivalent: Callable[[dict], tuple] | None = None                # ... with its configurations' equivalence
 
 
 class TwoTables(nn.Module):
@@ -131,7 +132,8 @@ def ember_knobs() -> Problem:
     objective = Objective(TwoTables(rows, 64), uneven_bag_inputs(rows, 32, (16, 2)), {"device": "server"})
     names, values = objective.space.names, [p.values for p in objective.space.params]
     allowed = [c for c in (dict(zip(names, v)) for v in itertools.product(*values)) if objective.space.is_feasible(c)]
-    return Problem("ember-knobs", objective.space, objective, min(_feasible_values(objective, allowed)))
+    return Problem("ember-knobs", objective.space, objective, min(_feasible_values(objective, allowed)),
+                   equivalent=objective.key)
 
 
 def _feasible_values(objective, configs) -> list[float]:
@@ -218,7 +220,7 @@ def ember_dlrm_regions() -> Problem:
     dense, sparse, _ = dlrm.synthetic_batch(64, torch.Generator().manual_seed(0))
     objective = Objective(dlrm.DLRM(), (dense, sparse), {"device": "server"}, per_region=True)
     return Problem("ember-dlrm-regions", objective.space, objective, None,
-                   tune.BayesianOptions(groups=objective.groups))
+                   tune.BayesianOptions(groups=objective.groups), objective.key)
 
 
 def ember_gnn_regions() -> Problem:
@@ -233,7 +235,7 @@ def ember_gnn_regions() -> Problem:
     inputs = (torch.randn(300, 16, generator=g), src, dst)
     objective = Objective(gnn.GNN(gnn.GCNLayer, 16, 16, 4), inputs, {"device": "server"}, per_region=True)
     return Problem("ember-gnn-regions", objective.space, objective, None,
-                   tune.BayesianOptions(groups=objective.groups))
+                   tune.BayesianOptions(groups=objective.groups), objective.key)
 
 
 PROBLEMS = {"ember-knobs": ember_knobs, "ember-hardware": ember_hardware, "tsp-permutation": tsp_permutation,
@@ -253,7 +255,7 @@ def run(problem: Problem, method: str, budget: int, seed: int) -> list[float | N
     # process pool in this objective's worker process
     batch = dict(workers=BATCH, executor="inline") if method == "tune batch" else {}
     result = tune.minimize(problem.objective, problem.space, budget, seed, sampler=sampler,
-                           options=problem.tune_options, **batch)
+                           options=problem.tune_options, equivalent=problem.equivalent, **batch)
     return [e.value for e in result.history]
 
 

@@ -266,14 +266,14 @@ class Objective:
         return {**self.start, "device": device}
 
     def __call__(self, config: dict[str, Any]) -> float:
-        key = self._key(config)
+        key = self.key(config)
         if key not in self.cache:
             self.cache[key] = self._evaluate(self.options(config))
         if self.cache[key] is None:
             raise tune.Infeasible("the device cannot run the program, or spends more energy than the budget")
         return self.cache[key]
 
-    def _key(self, config: dict[str, Any]) -> tuple:
+    def key(self, config: dict[str, Any]) -> tuple:
         """Configurations that differ only in knobs their opt_level ignores compile to the same programs, so
         they share one measurement."""
         if self.hardware is not None:
@@ -320,7 +320,8 @@ def autotune(model: torch.nn.Module, example_inputs: Sequence[Any], budget: int 
     if workers > 1 and executor is None:
         executor = "spawn"      # a forked child of a process that has run torch can hang in its thread pools
     result = tune.minimize(objective, objective.space, budget, seed, sampler=sampler, workers=workers,
-                           executor=executor, options=tune.BayesianOptions(groups=objective.groups))
+                           executor=executor, options=tune.BayesianOptions(groups=objective.groups),
+                           equivalent=objective.key)
     start_seconds = objective.start_seconds()
     if result.best is None and start_seconds is None:
         raise ValueError(f"none of {budget} configurations was feasible, and the starting options are over budget")

@@ -6,7 +6,7 @@ configuration maximizing EI x P(feasible) found by local search over the constra
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,8 +69,11 @@ class BayesianSampler:
     """Suggests the design of experiments in order, then the acquisition's maximizer."""
 
     def __init__(self, space: Space, seed: int = 0, options: BayesianOptions = BayesianOptions(),
-                 budget: int | None = None) -> None:
+                 budget: int | None = None, equivalent: Callable[[Config], Hashable] | None = None) -> None:
         self.space = space
+        # configurations with one key give one value (``minimize``'s ``equivalent``); one evaluated, none is
+        # proposed again
+        self.key = equivalent if equivalent is not None else space.key
         self.options = options
         self.rng = np.random.default_rng(seed)
         initial = options.initial if options.initial is not None else design_size(len(space.params), budget)
@@ -101,9 +104,9 @@ class BayesianSampler:
                 config = self.design[evaluated]
             else:
                 step = step if step is not None else self._step(batch)
-                found = step.propose(self.seen | {self.space.key(c) for c in batch}) if step else None
+                found = step.propose(self.seen | {self.key(c) for c in batch}) if step else None
                 config = found if found is not None else self.space.sample(self.rng)[0]
-            config = distinct_from(self.space, batch, config, lambda: self.space.sample(self.rng)[0])
+            config = distinct_from(self.key, batch, config, lambda: self.space.sample(self.rng)[0])
             batch.append(config)
             if step is not None and len(batch) < k:
                 step = step.believing(config)
@@ -131,7 +134,7 @@ class BayesianSampler:
     def observe(self, config: Mapping[str, Any], value: float | None) -> None:
         self.configs.append(dict(config))
         self.values.append(value)
-        self.seen.add(self.space.key(config))
+        self.seen.add(self.key(config))
 
     def _targets(self, values: np.ndarray) -> np.ndarray:
         if self.options.log_objective and (values > 0).all():
@@ -156,7 +159,7 @@ class _Step:
         if opts.priors:
             exponent = opts.prior_strength / len(self.sampler.configs)
             acquisition = PriorWeighted(acquisition, space, opts.priors, exponent)
-        return maximize(acquisition, space, self.incumbents, seen, self.sampler.rng, opts.search)
+        return maximize(acquisition, space, self.incumbents, seen, self.sampler.rng, opts.search, self.sampler.key)
 
     def believing(self, config: Config) -> _Step:
         return replace(self, surrogate=self.surrogate.fantasize(self.sampler.space.encode([config])))

@@ -1,7 +1,7 @@
 """The tuning loop: ask the sampler, evaluate the objective, tell the sampler, for ``budget`` rounds."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -27,6 +27,7 @@ def minimize(
     callback: Callable[[Evaluation], None] | None = None,
     workers: int = 1,
     executor: Executor | str | None = None,
+    equivalent: Callable[[dict[str, Any]], Hashable] | None = None,
 ) -> Result:
     """Minimize ``objective`` over ``space`` with ``budget`` evaluations.
 
@@ -40,12 +41,16 @@ def minimize(
     module-level function or an instance of a module-level class), ``"threads"``, ``"inline"``, a Dask
     scheduler's address, or any ``concurrent.futures.Executor`` (``distributed.Client(...).get_executor()``).
     There an evaluation that raises, or whose worker dies, is infeasible and the run goes on.
+
+    ``equivalent`` maps a configuration to a key that configurations of one value share (a compiler setting
+    that ignores some knobs makes the same program whatever they are): once one is evaluated, the Bayesian
+    sampler proposes none of the others, instead of spending the budget on a plateau it already knows.
     """
     if budget < 1:
         raise ValueError(f"budget must be at least 1, got {budget}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    sampler = sampler if sampler is not None else BayesianSampler(space, seed, options, budget)
+    sampler = sampler if sampler is not None else BayesianSampler(space, seed, options, budget, equivalent)
     evaluator = Evaluator(executor, workers) if workers > 1 or executor is not None else None
     history: list[Evaluation] = []
     try:

@@ -7,7 +7,7 @@ satisfy the known constraints are ever scored, and already-evaluated ones are ne
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,13 +32,15 @@ def maximize(
     seen: set[tuple],
     rng: np.random.Generator,
     search: LocalSearch = LocalSearch(),
+    key: Callable[[Config], Hashable] | None = None,
 ) -> Config | None:
-    """The best-scoring unseen configuration among all scored on the way, or None if all were seen.
+    """The best-scoring unseen configuration among all scored on the way, or None if all were seen (``seen``
+    holds ``key``s of configurations, ``space.key`` by default).
 
     The climbs advance together so each step costs one batched acquisition call; a climb that stops on
     an evaluated point (typically the incumbent) still contributes its best unseen neighbour.
     """
-    best = _Best(seen, space)
+    best = _Best(seen, key if key is not None else space.key)
     pool = space.sample(rng, search.candidates)
     scores = acquisition(pool)
     best.offer(pool, scores)
@@ -66,8 +68,8 @@ def maximize(
 class _Best:
     """Keeps the highest-scoring configuration offered that has not been evaluated yet."""
 
-    def __init__(self, seen: set[tuple], space: Space) -> None:
-        self.seen, self.space = seen, space
+    def __init__(self, seen: set, key: Callable[[Config], Hashable]) -> None:
+        self.seen, self.key = seen, key
         self.config: Config | None = None
         self.score = -np.inf
 
@@ -75,6 +77,6 @@ class _Best:
         for i in np.argsort(-scores, kind="stable"):
             if scores[i] <= self.score:
                 return
-            if self.space.key(configs[i]) not in self.seen:
+            if self.key(configs[i]) not in self.seen:
                 self.config, self.score = configs[i], float(scores[i])
                 return

@@ -6,7 +6,7 @@ swapped and compared on the same contract (same seed, same trajectory).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -38,7 +38,7 @@ class RandomSampler:
     def suggest_batch(self, k: int) -> list[Config]:
         batch: list[Config] = []
         for _ in range(k):
-            batch.append(distinct_from(self.space, batch, self.suggest(), self.suggest))
+            batch.append(distinct_from(self.space.key, batch, self.suggest(), self.suggest))
         return batch
 
     def observe(self, config: Mapping[str, Any], value: float | None) -> None:
@@ -48,12 +48,12 @@ class RandomSampler:
 _DRAWS_PER_SLOT = 20        # tries to find a configuration not already in a batch before accepting a repeat
 
 
-def distinct_from(space: Space, batch: list[Config], config: Config, redraw) -> Config:
-    """``config``, or when the batch holds it already, a ``redraw()`` that it does not (a few tries: a space
-    with fewer configurations than the batch repeats some)."""
-    keys = {space.key(c) for c in batch}
+def distinct_from(key: Callable[[Config], Hashable], batch: list[Config], config: Config, redraw) -> Config:
+    """``config``, or when the batch holds one of its ``key`` already, a ``redraw()`` that it does not (a few
+    tries: a space with fewer configurations than the batch repeats some)."""
+    keys = {key(c) for c in batch}
     for _ in range(_DRAWS_PER_SLOT):
-        if space.key(config) not in keys:
+        if key(config) not in keys:
             return config
         config = redraw()
     return config
