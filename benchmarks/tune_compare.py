@@ -1,15 +1,18 @@
-"""tune against random search, Optuna's TPE and GP samplers and SMAC3, with the same budget, on five objectives.
+"""tune against random search, Optuna's TPE and GP samplers, SMAC3 and HyperMapper 2, with the same budget, on
+seven objectives.
 
     python benchmarks/tune_compare.py --cache runs.jsonl    # budget 60, seeds 0-9; resumable (see --cache)
     python benchmarks/tune_compare.py --seeds 3 --budget 30 --jobs 1 --methods random tpe
 
-How long it takes (2-core machine, 2026-12-04). With random search and TPE alone, the five objectives took
-14-18 minutes. With every peer, no full run has finished:
-- On ember-gnn-regions, tune, random search, TPE and the GP sampler took about 30 minutes for their 10 seeds
-  each, with a test run sharing the machine.
-- SMAC3 took about 15 s per run.
-- HyperMapper took 9 minutes for its first run; its random forest and local search are slow over 41
-  parameters. At that pace its 10 seeds alone take 1.5 hours.
+How long it takes (2-core machine, 2026-12-05, several jobs sharing it): the whole table has not been run in
+one go; ``benchmarks/results/tune_compare_runs.jsonl`` holds every run, made by several resumed invocations.
+- The five small objectives with every method: minutes each, except HyperMapper (its 50 runs took 34
+  minutes) and ember-knobs' exhaustive best known (about 3 minutes, 2,143 programs).
+- ember-gnn-regions (41 parameters): tune 1.5-2 minutes a run, Optuna's GP sampler about 4, SMAC3 about
+  1, random search and TPE less.
+- ember-dlrm-regions (65 parameters): tune 3-4 minutes a run, Optuna's GP sampler 2-7.
+- HyperMapper was not run on the two region objectives: its first run on ember-gnn-regions took 9 minutes
+  (its random forest and local search over 41 parameters), so its 20 runs would take about 3 hours here.
 - Before the 5 x budget skip cap (below), SMAC took over 85 s per run of hidden-tiles.
 
 Ten seeds, not five: evaluations-to-95% is a heavy-tailed count, and its median over five seeds is decided by
@@ -37,14 +40,18 @@ Objectives (the first two are Ember's own, through ``torch_ember.autotune.Object
   the tuner, makes large tiles fail, while large tiles are what make it fast. Best known: all 40,960
   configurations.
 
-Methods: ``tune`` (Bayesian, default options), ``tune batch`` (the same, proposing 4 configurations at a
+Methods: ``tune`` (Bayesian, default options; on the Ember objectives as ``torch_ember.autotune`` runs it:
+told which configurations are equivalent, since knobs an opt_level ignores make the same program, and on the
+region objectives told that the regions' times add up, each region's knobs with opt_level a group of an
+additive GP; the peers are told neither), ``tune batch`` (the same, proposing 4 configurations at a
 time by the Kriging believer, as ``tune.minimize(workers=4)`` does; compared with sequential tune, not a peer),
 random search (``tune.RandomSampler``), and the peers of ``tune_peers.py``, each given the space as
 faithfully as it can take it: Optuna's TPE and GP samplers (default options; ordinals as integer indices, a
 permutation as its Lehmer code; failures told as violated constraints, ``Trial.set_constraint``, so they
 model them), SMAC3's hyperparameter-optimization facade (by ask and tell on a ConfigSpace: ordinals as
 ordinal hyperparameters, a permutation as its Lehmer code, failures told as crashes) and HyperMapper 2
-(its own loop, with its feasibility classifier). None of them can be told known constraints up front: a
+(its own loop, with its feasibility classifier; its proposals outside a parameter's range, a bug of its local
+search, are answered infeasible unmeasured). None of them can be told known constraints up front: a
 proposal that breaks one is not evaluated, not charged to the budget, and told as a failure (at most
 SKIPS x budget of them, 5 x, after which they are charged; it was 50 x until SMAC joined, whose forest is
 refit at every ask, so that a run of hidden-tiles took over 85 s).
