@@ -73,7 +73,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -322,18 +322,32 @@ def _reach(reach: float, budget: int) -> str:
     return f">{budget}" if math.isinf(reach) else f"{reach:g}"
 
 
-def _row(name: str, best: float, exact: bool, traces: dict, budget: int, wins: int, batch_reach: list
-         ) -> tuple[int, list]:
-    """Print one objective's row; the running count of objectives where tune beats every peer, and the
-    (batched, sequential) evaluations to 95%."""
+@dataclass
+class Tally:
+    """What the last lines say: objectives where tune beats every peer, every peer that ran, the peers that
+    did not run where, and the (batched, sequential) evaluations to 95%."""
+
+    every: int = 0
+    every_that_ran: int = 0
+    not_run: dict = field(default_factory=dict)
+    batch_reach: list = field(default_factory=list)
+
+
+def _row(name: str, best: float, exact: bool, traces: dict, budget: int, tally: Tally) -> None:
+    """Print one objective's row and count it in ``tally``."""
     s = {m: summarize(traces[m], best, budget) for m in traces}
     cells = "".join(f" {s[m].relative:>8.4f} ({_reach(s[m].reach, budget):>5})" if m in s else f" {'-':>16}"
                     for m in METHODS)
     peers = [m for m in PEERS if m in s]
     won = [m for m in peers if beats(s["tune"], s[m])]
     print(f"{name:<20} {best:>10.5g}{' ' if exact else '*'}{cells}  {', '.join(won) or '-'}", flush=True)
-    batch = [(s["tune batch"].reach, s["tune"].reach)] if "tune batch" in s else []
-    return wins + (len(won) == len(PEERS)), batch_reach + batch
+    tally.every += len(won) == len(PEERS)
+    tally.every_that_ran += len(won) == len(peers)
+    for m in PEERS:
+        if m not in s:
+            tally.not_run.setdefault(m, []).append(name)
+    if "tune batch" in s:
+        tally.batch_reach.append((s["tune batch"].reach, s["tune"].reach))
 
 
 def main(argv=None) -> int:
@@ -351,7 +365,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     print(f"median over {args.seeds} seeds at budget {args.budget}: best / best known (evaluations to reach 95%)")
     print(f"{'objective':<20} {'best known':>11}" + "".join(f" {m:>16}" for m in METHODS) + "  tune beats", flush=True)
-    wins, batch_reach, done, failed = 0, [], [], []
+    tally, done, failed = Tally(), [], []
     with ProcessPoolExecutor(args.jobs) as pool:    # a row as each objective finishes (each takes minutes)
         runs = {pool.submit(run_problem, name, args.seeds, args.budget, methods, args.cache): name
                 for name in args.only}
@@ -362,10 +376,10 @@ def main(argv=None) -> int:
                 failed.append(runs[future])
                 tqdm.write(f"{runs[future]}: failed: {type(error).__name__}: {error}", file=sys.stderr)
                 continue
-            wins, batch_reach = _row(*done[-1], args.budget, wins, batch_reach)
+            _row(*done[-1], args.budget, tally)
     if not all(exact for _, _, exact, _ in done):
         print("* best known = the best any run found (the space is too large to measure whole)")
-    finite = [(b, s) for b, s in batch_reach if math.isfinite(b) and math.isfinite(s)]
+    finite = [(b, s) for b, s in tally.batch_reach if math.isfinite(b) and math.isfinite(s)]
     if finite:
         print(f"tune in batches of {BATCH} against sequential tune, median evaluations to 95% summed over the "
               f"{len(finite)} objectives both reach: {sum(b for b, _ in finite):g} against "
@@ -374,9 +388,13 @@ def main(argv=None) -> int:
     print(f"took {time.perf_counter() - start:.0f} s")
     if failed:
         print(f"failed (no row; the error is on stderr): {', '.join(failed)}")
-    print(f"tune beats every peer ({', '.join(PEERS)}) on {wins} of {len(done)} objectives at budget {args.budget}")
+    if tally.not_run:
+        print("peers not run, so not beaten: " + "; ".join(f"{m} on {', '.join(names)}"
+                                                          for m, names in tally.not_run.items())
+              + f". tune beats every peer that ran on {tally.every_that_ran} of {len(done)} objectives")
+    print(f"tune beats every peer ({', '.join(PEERS)}) on {tally.every} of {len(done)} objectives at budget "
+          f"{args.budget}")
     return 1 if failed else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
