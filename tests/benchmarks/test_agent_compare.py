@@ -1,7 +1,5 @@
 """benchmarks/agent_compare.py compares the agent's programs with what the backend really compiles."""
-import importlib.util
-from pathlib import Path
-
+import benchmark_script          # tests/benchmarks/benchmark_script.py
 import dae_emulator
 from dae_agent.tasks import TASKS
 from dae_agent.verifier import verify
@@ -9,14 +7,9 @@ from torch_ember.options import EmberOptions
 from torch_ember.pipeline import compile_region
 from torch_ember.programs.agent import TASK_DTYPES, TASK_REGIONS
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "agent_compare.py"
-
 
 def _load():
-    spec = importlib.util.spec_from_file_location("agent_compare", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script.load("agent_compare")
 
 
 def test_compiler_cycles_are_those_of_the_backends_default_level():

@@ -1,21 +1,15 @@
 """benchmarks/tune_peers.py gives each peer tuner the objective's answers as ``tune.minimize`` would count them,
 whatever the peer proposes."""
-import importlib.util
 import math
 import sys
 import types
-from pathlib import Path
 
+import benchmark_script          # tests/benchmarks/benchmark_script.py
 import tune
-
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "tune_peers.py"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("tune_peers", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script.load("tune_peers")
 
 
 SPACE = tune.Space([tune.Integer("ty", 1, 64), tune.Categorical("layout", ("row", "col"))], ["ty <= 48"])
