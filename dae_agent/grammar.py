@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import dae_emulator
 from dae_emulator.grammar import program_grammar
+from dae_emulator.scoped_grammar import ScopedGrammar
 
+from .scoped_decoding import Constraint
 from .tasks import Task
+from .verifier import static_failure
 
 UNROLLS = (1, 2, 4, 8, 16, 32)
 # not device limits: bounds that stop a small model repeating a callback or an instruction until it runs out
@@ -28,14 +31,28 @@ def size_symbols(task: Task) -> tuple[str, ...]:
     return tuple(sorted({d.partition(" - ")[0].strip() for d in dims}))
 
 
+def _lanes(config) -> tuple[int, ...]:
+    widest = max(config.vector_bytes // 4, 1)       # fp32 lanes of one vector
+    return tuple(2 ** k for k in range(widest.bit_length()) if 2 ** k <= widest)
+
+
 def task_grammar(task: Task, device: str) -> str:
     """The GBNF grammar of a program for ``task`` on preset ``device``."""
     config = dae_emulator.preset(device)
-    widest = max(config.vector_bytes // 4, 1)       # fp32 lanes of one vector
-    lanes = tuple(2 ** k for k in range(widest.bit_length()) if 2 ** k <= widest)
+    lanes = _lanes(config)
     return program_grammar(name=task.name, params=task.signature().splitlines(), symbols=size_symbols(task),
                            inputs={t.name: len(t.dims) for t in task.inputs},
                            outputs={o.name: len(o.dims) for o in task.outputs},
                            lanes=lanes, unrolls=UNROLLS, max_traversals=config.traversal_units,
                            max_queues=config.queues, max_callbacks=MAX_CALLBACKS, max_instructions=MAX_INSTRUCTIONS,
                            comments=False, canonical=True)
+
+
+def task_constraint(task: Task, device: str) -> Constraint:
+    """What a model call for ``task`` on preset ``device`` carries: the task's grammar, its piece grammars
+    (``dae_emulator.scoped_grammar``: the same signature, symbols, device limits and bounds, and the
+    verifier's rules of scope), and the agent's full static check as the place an answer may end."""
+    config = dae_emulator.preset(device)
+    scoped = ScopedGrammar(task.name, tuple(task.signature().splitlines()), size_symbols(task), _lanes(config),
+                           UNROLLS, config.traversal_units, config.queues, MAX_CALLBACKS, MAX_INSTRUCTIONS)
+    return Constraint(task_grammar(task, device), scoped, lambda text: static_failure(task, text, config) is None)

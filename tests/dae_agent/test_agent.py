@@ -245,7 +245,7 @@ def test_program_extraction():
 
 
 def test_every_call_carries_the_tasks_grammar_for_the_backend_to_use():
-    from dae_agent.grammar import task_grammar
+    from dae_agent.grammar import task_constraint, task_grammar
     seen = []
 
     class Recording(Scripted):
@@ -253,4 +253,6 @@ def test_every_call_carries_the_tasks_grammar_for_the_backend_to_use():
             seen.append(grammar)
             return super().complete(messages, temperature, seed, grammar)
     Agent(Recording(), AgentConfig(samples=1, max_rounds=0)).run([TASKS["gather_rows"]])
-    assert seen and all(g == task_grammar(TASKS["gather_rows"], AgentConfig.device) for g in seen)
+    scoped = task_constraint(TASKS["gather_rows"], AgentConfig.device).scoped
+    assert seen and all(g.text == task_grammar(TASKS["gather_rows"], AgentConfig.device) and g.scoped == scoped
+                        for g in seen)

@@ -33,15 +33,18 @@ def test_local_model_runs_the_agent_on_two_tasks():
 def test_constrained_decoding_writes_only_what_the_tasks_grammar_allows_and_the_switch_turns_it_off():
     import xgrammar
 
-    from dae_agent.grammar import task_grammar
+    from dae_agent.grammar import task_constraint
+    from dae_agent.models import Decoding
     from dae_agent.prompt import build_messages
     task = TASKS["gather_rows"]
-    grammar, messages = task_grammar(task, "server"), build_messages(task, [])
-    model = LocalModel(max_new_tokens=48)
-    text = model.complete(messages, 0.0, 0, grammar).text
-    assert text.startswith("program ") and task.signature().splitlines()[0] in text
+    constraint, messages = task_constraint(task, "server"), build_messages(task, [])
+    model = LocalModel(max_new_tokens=48, decoding=Decoding.GRAMMAR)
     info = xgrammar.TokenizerInfo.from_huggingface(model.tokenizer, vocab_size=model.model.config.vocab_size)
-    matcher = xgrammar.GrammarMatcher(xgrammar.GrammarCompiler(info).compile_grammar(grammar))
-    assert matcher.accept_string(text)          # a prefix of a program of the grammar (48 tokens cut it)
-    model.constrained = False
-    assert model.complete(messages, 0.0, 0, grammar).text == model.complete(messages, 0.0, 0).text
+    grammar = xgrammar.GrammarCompiler(info).compile_grammar(constraint.text)
+    for decoding in (Decoding.GRAMMAR, Decoding.SCOPED):
+        model.decoding = decoding
+        text = model.complete(messages, 0.0, 0, constraint).text
+        assert text.startswith(constraint.scoped.prefix)        # the signature, given or forced
+        assert xgrammar.GrammarMatcher(grammar).accept_string(text)     # a prefix of a program of the grammar
+    model.decoding = Decoding.FREE
+    assert model.complete(messages, 0.0, 0, constraint).text == model.complete(messages, 0.0, 0).text

@@ -2,7 +2,8 @@
 task's grammar."""
 import pytest
 
-from dae_agent.models import HttpModel, load_model
+from dae_agent.models import Decoding, HttpModel, load_model
+from dae_agent.scoped_decoding import Constraint
 
 
 class _Reply:
@@ -13,15 +14,18 @@ class _Reply:
         return {"choices": [{"message": {"content": "program p"}}], "usage": {}}
 
 
-@pytest.mark.parametrize("field, grammar, sent", [("grammar", True, "grammar"), ("guided_grammar", True, "guided_grammar"),
-                                                  ("grammar", False, None), (None, True, None)])
-def test_an_http_request_carries_the_grammar_only_where_the_server_is_told_to_take_it(monkeypatch, field, grammar, sent):
+@pytest.mark.parametrize("field, decoding, sent", [("grammar", Decoding.SCOPED, "grammar"),
+                                                   ("guided_grammar", Decoding.GRAMMAR, "guided_grammar"),
+                                                   ("grammar", Decoding.FREE, None), (None, Decoding.SCOPED, None)])
+def test_an_http_request_carries_the_grammar_only_where_the_server_is_told_to_take_it(monkeypatch, field, decoding,
+                                                                                       sent):
     import requests
     bodies = []
     monkeypatch.setattr(requests, "post", lambda url, json, headers, timeout: bodies.append(json) or _Reply())
-    model = load_model("http:some-model", grammar=grammar, grammar_field=field)
+    model = load_model("http:some-model", decoding=decoding, grammar_field=field)
     assert isinstance(model, HttpModel)
-    model.complete([{"role": "user", "content": "hi"}], 0.0, 0, grammar='root ::= "program p"')
+    constraint = Constraint('root ::= "program p"', None, lambda text: True)     # a server takes the GBNF text
+    model.complete([{"role": "user", "content": "hi"}], 0.0, 0, grammar=constraint)
     (body,) = bodies
     extra = set(body) - {"model", "messages", "temperature", "seed", "max_tokens"}
     assert extra == ({sent} if sent else set())

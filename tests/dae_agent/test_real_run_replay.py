@@ -32,7 +32,7 @@ class Watching:
 
     def complete(self, messages, temperature, seed, grammar=None):
         completion = self.model.complete(messages, temperature, seed, grammar)
-        self.calls.append((grammar, completion))
+        self.calls.append((grammar.text, completion))
         return completion
 
 

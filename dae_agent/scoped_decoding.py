@@ -1,0 +1,131 @@
+"""Decoding one piece at a time under grammars that grow with the program (``dae_emulator.scoped_grammar``).
+
+The program's prefix (its name and the task's signature) is given, not sampled. Then at every step the
+tokens allowed are those that continue the current piece under its grammar, and, where that piece may end
+here, those that start the next piece under the grammar made from the text so far, and the end of the
+answer where the text so far passes every static check (``Constraint.complete``). A token chosen from
+the next piece's mask starts that piece. The answer ends at the end-of-text token or where the model starts
+what follows a program in text (a blank line, a closing fence): a small model asked for a program rarely
+ends its turn right after one, but it leaves the program's block. Sampling is as ``generate`` samples (the mask, then temperature,
+then top-p 0.95, from torch's generator seeded by the caller); greedy at temperature 0.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from dae_emulator.scoped_grammar import ScopedGrammar
+
+TOP_P = 0.95
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What an answer for one task must be: ``text``, the task's context-free grammar (GBNF, for a server or
+    the whole-program mode); ``scoped``, its piece grammars; ``complete``, whether a program text passes
+    every static check (so that the answer may end there)."""
+
+    text: str
+    scoped: ScopedGrammar
+    complete: Callable[[str], bool]
+
+
+class PieceDecoder:
+    """Masks for one answer: the current piece's matcher and, at a piece's possible end, the next one's."""
+
+    def __init__(self, compile_grammar: Callable[[str], object], constraint: Constraint, vocab_size: int):
+        import xgrammar
+
+        self.xgrammar, self.compile, self.constraint = xgrammar, compile_grammar, constraint
+        self.text = constraint.scoped.prefix
+        self.vocab_size = vocab_size
+        self.current = self._matcher(self.text)
+        self.following = None
+
+    def _matcher(self, text: str):
+        grammar = self.constraint.scoped.next_piece(text)
+        return None if grammar is None else self.xgrammar.GrammarMatcher(self.compile(grammar))
+
+    def _mask(self, matcher) -> torch.Tensor:
+        bitmask = self.xgrammar.allocate_token_bitmask(1, self.vocab_size)
+        matcher.fill_next_token_bitmask(bitmask)
+        return _unpack(bitmask, self.vocab_size)
+
+    def allowed(self, stop: int, ends: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """The tokens allowed next (a bool mask), and whether the answer may end here (then ``ends``, the
+        tokens that end it, are allowed too)."""
+        mask = self._mask(self.current) if self.current is not None else torch.zeros(self.vocab_size, dtype=torch.bool)
+        may_end_piece = self.current is None or bool(mask[stop])
+        mask[stop] = False
+        self.following, done = None, False
+        if may_end_piece:
+            self.following = self._matcher(self.text)
+            if self.following is not None:
+                following = self._mask(self.following)
+                following[stop] = False
+                mask |= following           # (a token both could take stays in this piece: ``accept``)
+            done = "\nexecute:" in self.text and self.constraint.complete(self.text + "\n")
+        if done:
+            mask |= ends
+        return mask, done
+
+    def accept(self, token: int, piece: str) -> None:
+        if self.current is not None and self.current.accept_token(token):
+            self.text += piece
+            return
+        if self.following is None or not self.following.accept_token(token):
+            raise RuntimeError(f"token {token} ({piece!r}) is in no piece's mask")
+        self.current, self.text = self.following, self.text + piece
+
+
+def _ending_tokens(tokenizer, size: int) -> torch.Tensor:
+    """The tokens that end an answer: end-of-text, and those that start a blank line or a code fence."""
+    ends = torch.zeros(size, dtype=torch.bool)
+    for token in range(min(size, len(tokenizer))):
+        text = tokenizer.decode([token])
+        ends[token] = text.startswith(("\n\n", "```", "\n```"))
+    ends[tokenizer.eos_token_id] = True
+    return ends
+
+
+def _unpack(bitmask: torch.Tensor, size: int) -> torch.Tensor:
+    """xgrammar's packed int32 bitmask as one bool per token."""
+    bits = (bitmask[0].unsqueeze(1) >> torch.arange(32, dtype=torch.int32)) & 1
+    return bits.reshape(-1)[:size].bool()
+
+
+def sample(logits: torch.Tensor, mask: torch.Tensor, temperature: float) -> int:
+    logits = logits.masked_fill(~mask, float("-inf"))
+    if temperature <= 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits / temperature, dim=-1)
+    ordered, order = probs.sort(descending=True)
+    keep = ordered.cumsum(0) - ordered < TOP_P           # the smallest head holding TOP_P of the mass
+    probs = torch.zeros_like(probs).scatter(0, order[keep], ordered[keep])
+    return int(torch.multinomial(probs, 1))
+
+
+def decode(model, tokenizer, prompt_ids: torch.Tensor, decoder: PieceDecoder, temperature: float,
+           max_new_tokens: int) -> tuple[str, int, bool]:
+    """The answer (the prefix and the pieces written), how many tokens it took (prefix included), and
+    whether it ended (else the cap, or a text no piece can follow, cut it)."""
+    prefix = tokenizer.encode(decoder.text, add_special_tokens=False)
+    stop = tokenizer.eos_token_id
+    ends = _ending_tokens(tokenizer, decoder.vocab_size)
+    ids = torch.cat([prompt_ids, torch.tensor([prefix])], dim=1)
+    out = model(input_ids=ids, use_cache=True)
+    cache = "cache" if hasattr(out, "cache") else "past_key_values"     # transformers 5.x renamed it
+    written = len(prefix)
+    while written < max_new_tokens:
+        mask, _ = decoder.allowed(stop, ends)
+        if not mask.any():
+            break                       # no piece can follow: the answer ends where it is, unfinished
+        token = sample(out.logits[0, -1].float(), mask, temperature)
+        if ends[token]:
+            return decoder.text, written, True
+        decoder.accept(token, tokenizer.decode([token]))
+        written += 1
+        out = model(input_ids=torch.tensor([[token]]), use_cache=True, **{cache: getattr(out, cache)})
+    return decoder.text, written, False

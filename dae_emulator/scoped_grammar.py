@@ -1,0 +1,422 @@
+"""The DAE program's static rules as a grammar that grows with the text: the grammar of the next piece of a
+program, given the text before it, for decoding one piece at a time.
+
+``dae_emulator.grammar`` is context-free, so it cannot say what the verifier (``dae_emulator.verify``) holds
+a program to: a name is defined once and before use, a stream reads only its own layer or those above, a
+queue is popped by one callback once per token and pushed by every rule that sends that token, a token
+has one callback, a queue's kind is its stream's. A small model that decodes under the context-free
+grammar writes programs that break exactly these (a queue pushed and never popped, a callback declared
+twice). Here the grammar of each piece is made from the program parsed so far, so only names in scope
+(and fresh names where a line defines one) can be written, and those rules cannot be broken.
+
+A piece is one line, or one part of a push rule (``on tu0.iter:``, each ``q <- s`` item, ``; token T``),
+each starting with its separator (``"\\n"``, ``" push "``, ``", "``, ``"; token "``): a model's token never
+spans two pieces, since a BPE token never joins a newline or a comma to the name before it. The layout is
+``format_program``'s (the canonical one of ``program_grammar``), so every piece is text the task's
+context-free grammar allows too. Beyond the verifier, it asks what a program in that layout can always be
+rewritten to: a queue declared with its stream's dtype, one induction stream per traversal unit, and a
+callback that uses each value it computes (pops aside); a program may end only where ``complete`` (the
+decoder's, from the agent's full static check) says so.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .grammar import _words
+from .program import (ALU_OPERANDS, OPERANDS, STORE_KINDS, AluOp, DType, Event, OpKind, Program, QueueKind,
+                      ReduceKind, StreamKind)
+from .text import STORE_OPS, DaeSyntaxError, parse_program
+from .verify import DaeVerifyError, ancestors, layer_parents
+
+_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
+_REST = _FIRST + "0123456789"
+NAME_LENGTH = 16                    # a fresh name's most characters (the corpus's longest is 9)
+MAX_ACCUMULATORS = 4
+MAX_STREAMS = 8                     # streams of one traversal unit (the expert programs make at most 7)
+MAX_PUSHES = 6                      # queues one rule pushes (the expert programs push at most 4)
+_RULE = re.compile(r"  on (\w+)\.(iter|end)(?: when (\w+))?:(?: push (.*))?$")
+_VALUE_OPS = [op for op in OpKind if op not in STORE_OPS and op not in (
+    OpKind.POP, OpKind.COUNT, OpKind.READ, OpKind.READ_ARG, OpKind.CAST, OpKind.UPDATE, OpKind.RESET)]
+_NUMBER = '"-"? ("inf" | [0-9]{1,19} ("." [0-9]{1,19})? ([eE] [+-]? [0-9]{1,3})?)'
+
+
+def fresh_name(taken, length: int = NAME_LENGTH) -> str:
+    """A GBNF expression for any name (``[A-Za-z_][A-Za-z0-9_]*``, at most ``length`` characters) that is not
+    in ``taken``: a trie of the taken names, each node letting the name end there unless that prefix is
+    taken."""
+    taken = {t for t in taken if 0 < len(t) <= length}
+
+    def after(prefix: str) -> str | None:
+        """The rest of a name written up to ``prefix`` (None: it cannot be completed; "": it ends here)."""
+        alternatives = []
+        if len(prefix) < length:
+            children = sorted({t[len(prefix)] for t in taken if len(t) > len(prefix) and t.startswith(prefix)})
+            for c in children:
+                rest = after(prefix + c)
+                if rest is not None:
+                    alternatives.append(f'"{c}" {rest}'.strip())
+            if others := "".join(c for c in (_REST if prefix else _FIRST) if c not in children):
+                room = length - len(prefix) - 1
+                alternatives.append(f"[{others}]" + (f" [{_REST}]{{0,{room}}}" if room else ""))
+        ends = bool(prefix) and prefix not in taken
+        if not alternatives:
+            return "" if ends else None
+        return f"({' | '.join(alternatives)})" + ("?" if ends else "")
+
+    return after("")
+
+
+def _alt(words) -> str:
+    words = list(words)
+    return f"({_words(words)})" if words else ""
+
+
+@dataclass(frozen=True)
+class ScopedGrammar:
+    """One program's piece grammars. ``params``: its exact parameter and output lines; ``symbols``: the size
+    symbols a dimension may name; ``lanes``, ``unrolls``: what a callback may take; the ``max_*`` bounds as
+    in ``program_grammar``."""
+
+    name: str
+    params: tuple[str, ...]
+    symbols: tuple[str, ...]
+    lanes: tuple[int, ...]
+    unrolls: tuple[int, ...]
+    max_traversals: int
+    max_queues: int
+    max_callbacks: int
+    max_instructions: int
+
+    @property
+    def prefix(self) -> str:
+        """The text every program starts with (its name and signature are the task's); pieces follow."""
+        return "\n".join([f"program {self.name}", *self.params, "access:"])
+
+    def next_piece(self, text: str) -> str | None:
+        """The GBNF grammar (start rule ``root``) of the piece that may follow ``text`` (the prefix and whole
+        pieces), or None where no piece may follow (a program that must end, or cannot go on)."""
+        lines = text.split("\n")
+        head, last = "\n".join(lines[:-1]), lines[-1]
+        rule = _RULE.match(last)
+        if rule and " token " not in last:
+            program = _parse(head)
+            return None if program is None else self._rule_rest(program, *rule.groups())
+        program = _parse(text)
+        if program is None:
+            return None
+        section = next(s for s in reversed(lines) if s in ("access:", "queues:", "execute:"))
+        alternatives = {"access:": self._access, "queues:": self._queues, "execute:": self._execute}[section](program)
+        alternatives = [a for a in alternatives if a]
+        return _grammar(alternatives) if alternatives else None
+
+    def _dim(self) -> str:
+        """A dimension: a size symbol, with a constant added or taken away, or a constant."""
+        symbol = f'{_alt(self.symbols)} (" " [+-] " " [0-9]{{1,9}})? | ' if self.symbols else ""
+        return f"({symbol}[0-9]{{1,9}})"
+
+    # --------------------------------------------------------------------------------------- access
+    def _access(self, p: Program) -> list[str]:
+        names = {t.name for t in p.traversals} | {s.name for s in p.streams}
+        out = []
+        layout_open = not p.rules and p.tile is None       # traversals and streams come before rules
+        if layout_open and len(p.traversals) < self.max_traversals:
+            fresh = fresh_name(names)
+            dense = f'"dense [0, " {self._dim()} ")"'
+            if not p.traversals:
+                out.append(f'"\\n  traversal " {fresh} " = " {dense}')
+            else:
+                last = p.traversals[-1].name
+                bounds = _alt(s.name for s in self._visible(p, last) if self._integer(p, s.name))
+                ranged = f' | "range [" {bounds} ", " {bounds} ") in {last}"' if bounds else ""
+                out.append(f'"\\n  traversal " {fresh} " = " ({dense} (" in {last}")?{ranged})')
+        if layout_open and p.traversals and sum(s.traversal == p.traversals[-1].name for s in p.streams) < MAX_STREAMS:
+            out.append(self._stream(p, fresh_name(names)))
+        if p.traversals and p.streams and (p.rules or self._all_loaded(p)):
+            if layout_open:
+                out.append('"\\n  cores take outer items in tiles of " [1-9] [0-9]{0,5}')
+            for t in p.traversals:
+                guards = _alt(s.name for s in self._visible(p, t.name) if self._integer(p, s.name))
+                when = f' (" when " {guards})?' if guards else ""
+                out.append(f'"\\n  on {t.name}." ({_words(e.value for e in Event)}){when} ":"')
+        if p.rules and self._all_used(p):
+            out.append('"\\nqueues:"')
+        return out
+
+    @staticmethod
+    def _all_loaded(p: Program) -> bool:
+        """Whether every input is loaded: a program reads what it is given (before its first push rule)."""
+        return {x.name for x in p.inputs} <= {s.tensor for s in p.streams}
+
+    @staticmethod
+    def _all_used(p: Program) -> bool:
+        """Whether every stream is used (an index, an operand, a bound, a guard, a push): a program makes
+        no stream it throws away (before its queues)."""
+        used = ({s.index for s in p.streams} | {o for s in p.streams for o in s.operands}
+                | {t.lo for t in p.traversals} | {t.hi for t in p.traversals} | {r.when for r in p.rules}
+                | {s for r in p.rules for _, s in r.pushes})
+        return all(s.name in used for s in p.streams)
+
+    def _stream(self, p: Program, fresh: str) -> str:
+        unit = p.traversals[-1].name
+        visible = self._visible(p, unit)
+        index = _alt(s.name for s in visible if self._integer(p, s.name))
+        kinds = []
+        if not any(s.traversal == unit and s.kind is StreamKind.INDUCTION for s in p.streams):
+            kinds.append(f'"induction {unit}"')
+        if index:
+            tensors = {1: [x.name for x in p.inputs if len(x.shape) == 1],
+                       2: [x.name for x in p.inputs if len(x.shape) == 2]}
+            rows = tensors[2] + [x.name for x in p.outputs if len(x.shape) == 2]
+            loaded = {(s.kind, s.tensor, s.index) for s in p.streams if s.traversal == unit}
+            indices = [s.name for s in visible if self._integer(p, s.name)]
+            for kind, names in ((StreamKind.LOAD, tensors[1]), (StreamKind.LOAD_ROW, tensors[2]),
+                                (StreamKind.PREFETCH_ROW, rows)):
+                fresh_loads = [f"{t}[{i}]" for t in names for i in indices if (kind, t, i) not in loaded]
+                if fresh_loads:      # a load this unit already makes is not made twice
+                    kinds.append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
+            symbols = " | ".join(f'"${s}"' for s in self.symbols)
+            operand = f'({index[1:-1]} | "-"? [0-9]{{1,9}}' + (f" | {symbols})" if symbols else ")")
+            operands = operand + f' ", " {operand}' * (ALU_OPERANDS - 1)
+            kinds.append(f'"alu " ({_words(op.value for op in AluOp)}) "(" {operands} ") @{unit}"')
+        return f'"\\n  stream " {fresh} " = " ({" | ".join(kinds)})'
+
+    @staticmethod
+    def _visible(p: Program, unit: str):
+        parents = layer_parents(p)
+        depth = {t.name: i for i, t in enumerate(p.traversals)}
+        layers = {p.traversals[i].name for i in ancestors(parents, depth[unit])}
+        return [s for s in p.streams if s.traversal in layers]
+
+    @staticmethod
+    def _integer(p: Program, stream: str) -> bool:
+        s = p.stream(stream)
+        if s.kind in (StreamKind.INDUCTION, StreamKind.ALU):
+            return True
+        tensor = next(x for x in p.params if x.name == s.tensor)
+        return s.kind is StreamKind.LOAD and not tensor.dtype.is_float
+
+    # ------------------------------------------------------------------------------- a push rule
+    def _rule_rest(self, p: Program, unit: str, event: str, when: str | None, items: str | None) -> str | None:
+        """The next piece of a push rule whose line so far is ``on UNIT.EVENT[ when S]:[ push ITEMS]``: new
+        queues for a new token, or an existing token's queues (each once) for that token, which this
+        event does not send already."""
+        pushed = [tuple(x.strip() for x in item.split("<-")) for item in (items or "").split(", ") if item]
+        token_queues, sent_here = {}, set()
+        for r in p.rules:
+            token_queues.setdefault(r.token, [q for q, _ in r.pushes])
+            if (r.traversal, r.event.value, r.when) == (unit, event, when):
+                sent_here.add(r.token)
+        owner = {q: t for t, qs in token_queues.items() for q in qs}
+        row_queues = {q for r in p.rules for q, s in r.pushes if p.stream(s).kind is StreamKind.LOAD_ROW}
+        streams = [s for s in self._visible(p, unit) if s.kind is not StreamKind.PREFETCH_ROW]
+        rows = _alt(s.name for s in streams if s.kind is StreamKind.LOAD_ROW)
+        scalars = _alt(s.name for s in streams if s.kind is not StreamKind.LOAD_ROW)
+        anything = _alt(s.name for s in streams)
+        mine = [q for q, _ in pushed]
+        old = [q for q in mine if q in owner]
+        items_next, tokens = [], []
+        all_queues = set(owner) | set(mine)
+        may_add_token = len(token_queues) < self.max_callbacks
+        if not old and may_add_token and len(all_queues) < self.max_queues and len(mine) < MAX_PUSHES and anything:
+            items_next.append(f'{fresh_name(all_queues)} " <- " {anything}')
+        if not mine or old:
+            for token, queues in token_queues.items():
+                if (old and owner[old[0]] != token) or token in sent_here:
+                    continue
+                for q in queues:
+                    if q not in mine and (rows if q in row_queues else scalars):
+                        items_next.append(f'"{q} <- " {rows if q in row_queues else scalars}')
+        if not mine:
+            tokens = [t for t, qs in token_queues.items() if not qs and t not in sent_here]
+        elif old:
+            token = owner[old[0]]
+            tokens = [token] if sorted(mine) == sorted(token_queues[token]) and token not in sent_here else []
+        if not old and may_add_token:
+            tokens.append(None)                         # a new token, for new queues (or none)
+        token_forms = [fresh_name(set(token_queues)) if t is None else f'"{t}"' for t in tokens]
+        out = []
+        if items_next:
+            out.append(("\", \" " if mine else "\" push \" ") + f'({" | ".join(items_next)})')
+        if token_forms:
+            out.append(("\"; token \" " if mine else "\" token \" ") + f'({" | ".join(token_forms)})')
+        return _grammar(out) if out else None
+
+    # ---------------------------------------------------------------------------------- queues
+    def _queues(self, p: Program) -> list[str]:
+        declared = {q.name for q in p.queues}
+        out = []
+        for r in p.rules:
+            for q, s in r.pushes:
+                if q in declared:
+                    continue
+                declared.add(q)
+                stream = p.stream(s)
+                row = stream.kind is StreamKind.LOAD_ROW
+                dtype = (next(x.dtype for x in p.params if x.name == stream.tensor)
+                         if stream.kind in (StreamKind.LOAD, StreamKind.LOAD_ROW) else DType.I64)
+                entry = f' (" x" {_alt(str(n) for n in self.lanes if n > 1)})?' if row and max(self.lanes) > 1 else ""
+                kind = QueueKind.ROW if row else QueueKind.SCALAR
+                out.append(f'"\\n  queue {q}: {kind.value} {dtype.value}"{entry}')
+        if len(declared) == len({q.name for q in p.queues}):
+            out.append('"\\nexecute:"')
+        return out
+
+    # --------------------------------------------------------------------------------- execute
+    def _execute(self, p: Program) -> list[str]:
+        out = []
+        accs = {a.name: a for a in p.accumulators}
+        sent = list(dict.fromkeys(r.token for r in p.rules))
+        pending = [t for t in sent if t not in {cb.token for cb in p.callbacks}]
+        if not p.callbacks and len(accs) < MAX_ACCUMULATORS:
+            out.append(f'"\\n  acc " {fresh_name(set(accs))} ": " ({_words(r.value for r in ReduceKind)}) " " '
+                       f'({_words(d.value for d in DType)}) ("[" {self._dim()} "]")? " init " {_NUMBER} (" arg " "-"? [0-9])?')
+        current = p.callbacks[-1] if p.callbacks else None
+        if pending and (current is None or self._closed(p, current)):
+            lanes = f' (" lanes " {_alt(str(n) for n in self.lanes)})?'
+            unroll = f' (" unroll " {_alt(str(n) for n in self.unrolls)})?'
+            out.append(f'"\\n  callback " {_alt(pending)}{lanes}{unroll} ":"')
+        if current is not None and len(current.body) < self.max_instructions:
+            out.append('"\\n    " (' + " | ".join(self._instructions(p, current, accs)) + ")")
+        return out
+
+    @staticmethod
+    def _closed(p: Program, cb) -> bool:
+        """Whether callback ``cb`` may end: it popped each queue of its token, uses every value it defines,
+        resets every accumulator it reads, and holds an instruction."""
+        queues = next(([q for q, _ in r.pushes] for r in p.rules if r.token == cb.token), [])
+        popped = [i.target for i in cb.body if i.op is OpKind.POP]
+        used = {a for i in cb.body for a in i.args if isinstance(a, str)}
+        computed = {i.result for i in cb.body if i.result is not None}
+        read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
+        reset = {i.target for i in cb.body if i.op is OpKind.RESET}
+        return bool(cb.body) and sorted(popped) == sorted(queues) and computed <= used and read <= reset
+
+    def _instructions(self, p: Program, cb, accs) -> list[str]:
+        """The instructions that may come next in callback ``cb``: pops of its token's queues not yet popped,
+        values computed from values defined (a row's dot only of rows), then, once every queue is popped
+        (and then only, so that a callback cannot compute after its first effect), stores, updates and
+        resets. A store's indices are
+        integer scalars, its value a row where it writes a row and a scalar where it writes an element; a
+        store is not repeated at the same indices."""
+        queues = next(([q for q, _ in r.pushes] for r in p.rules if r.token == cb.token), [])
+        popped = {i.target for i in cb.body if i.op is OpKind.POP}
+        types = value_types(p, cb)
+        updated = {i.target for i in cb.body if i.op is OpKind.UPDATE}
+        reset = {i.target for i in cb.body if i.op is OpKind.RESET}
+        read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
+        effects = any(i.op in STORE_KINDS or i.op in (OpKind.UPDATE, OpKind.RESET) for i in cb.body)
+
+        def values(keep=lambda row, integer: True) -> str:
+            return "(" + " | ".join([f'"%{v}"' for v, t in types.items() if keep(*t)] + [_NUMBER]) + ")"
+
+        out = []
+        if not effects:
+            assigned = []
+            if left := [q for q in queues if q not in popped]:
+                assigned.append(f'"pop " {_alt(left)}')
+            assigned.append('"count"')
+            readable = [a for a in accs if a not in updated]
+            if readable:
+                assigned.append(f'"read " {_alt(readable)}')
+            if tracking := [a for a in readable if accs[a].tracks_arg]:
+                assigned.append(f'"read_arg " {_alt(tracking)}')
+            if types:
+                for n in sorted({OPERANDS[op] for op in _VALUE_OPS if op is not OpKind.DOT}):
+                    ops = [op.value for op in _VALUE_OPS if OPERANDS[op] == n and op is not OpKind.DOT]
+                    assigned.append(f'({_words(ops)}) " " {values()}' + f' ", " {values()}' * (n - 1))
+                if any(row for row, _ in types.values()):
+                    rows = "(" + " | ".join(f'"%{v}"' for v, (row, _) in types.items() if row) + ")"
+                    assigned.append(f'"{OpKind.DOT.value} " {rows} ", " {rows}')
+                assigned.append(f'"{OpKind.CAST.value}." ({_words(d.value for d in DType)}) " " {values()}')
+            out.append(f'"%" {fresh_name(set(types))} " = " ({" | ".join(assigned)})')
+        if [q for q in queues if q not in popped]:
+            return out                                  # a callback pops its operands before its first effect
+        stored = {(i.target, i.args[:-1]) for i in cb.body if i.op in STORE_KINDS}
+        indices = [v for v, (row, integer) in types.items() if integer and not row]
+        for x in p.outputs:
+            for count in (1, 2)[:len(x.shape)]:
+                element = count == len(x.shape)
+                where = [f'"{", ".join("%" + v for v in c)}"' for c in _index_tuples(indices, count)
+                         if (x.name, c) not in stored]
+                value = values(lambda row, _, e=element: row != e)
+                for op, sign in STORE_OPS.items():
+                    out.append(f'"{op.value} {x.name}[" ({" | ".join(where)}) "] {sign} " {value}')
+        for a, acc in accs.items():
+            if a not in read and a not in reset:
+                value = values(lambda row, integer, w=acc.width is not None: row == w)
+                arg = values(lambda row, integer: integer and not row)
+                out.append(f'"update {a}, " {value}' + f' ", " {arg}' * acc.tracks_arg)
+        out += [f'"reset {a}"' for a in accs if a not in updated and a not in reset]
+        return out
+
+
+def _index_tuples(names: list[str], count: int) -> list[tuple[str, ...]]:
+    return [(a,) for a in names] if count == 1 else [(a, b) for a in names for b in names]
+
+
+def value_types(p: Program, cb) -> dict[str, tuple[bool, bool]]:
+    """Each value callback ``cb`` defines, as (is a row, is an integer): a pop's from its queue, ``count``
+    an integer scalar, a read from its accumulator (``read_arg`` an integer), a cast's its operand's shape with its
+    dtype, ``dot`` a floating scalar, ``gt`` its operands' shape, integer (a mask); other ops a row where an
+    operand is, integer where every operand is."""
+    queues = {q.name: q for q in p.queues}
+    accs = {a.name: a for a in p.accumulators}
+    types: dict[str, tuple[bool, bool]] = {}
+    for i in cb.body:
+        if i.result is None:
+            continue
+        operands = [types.get(a, (False, True)) if isinstance(a, str) else (False, float(a).is_integer())
+                    for a in i.args]
+        row = any(r for r, _ in operands)
+        if i.op is OpKind.POP:
+            q = queues.get(i.target)
+            types[i.result] = (q is not None and q.kind is QueueKind.ROW, q is not None and not q.dtype.is_float)
+        elif i.op is OpKind.COUNT:
+            types[i.result] = (False, True)
+        elif i.op in (OpKind.READ, OpKind.READ_ARG):
+            a = accs.get(i.target)
+            integer = i.op is OpKind.READ_ARG or (a is not None and not a.dtype.is_float)
+            types[i.result] = (a is not None and a.width is not None, integer)
+        elif i.op is OpKind.CAST:
+            types[i.result] = (row, not i.dtype.is_float)
+        elif i.op is OpKind.DOT:
+            types[i.result] = (False, False)
+        elif i.op is OpKind.GT:
+            types[i.result] = (row, True)
+        elif i.op is OpKind.SELECT:
+            types[i.result] = (row, all(n for _, n in operands[1:]))
+        else:
+            types[i.result] = (row, all(n for _, n in operands))
+    return types
+
+
+def pieces(text: str, prefix: str) -> list[str]:
+    """``text`` (a program starting with ``prefix``) cut into the pieces a decoder writes after the prefix,
+    each starting with its separator; for holding the piece grammars to whole programs."""
+    if not text.startswith(prefix):
+        raise ValueError("the program does not start with the prefix")
+    out = []
+    for line in text[len(prefix):].rstrip("\n").split("\n")[1:]:
+        rule = _RULE.match(line.split("; token ")[0].split(": token ")[0] if line.startswith("  on ") else "")
+        if not rule:
+            out.append("\n" + line)
+            continue
+        head, _, token = line.rpartition(" token ")
+        head = head.removesuffix(";")
+        items = rule.group(4)
+        out.append("\n" + (head[:head.index(": push ") + 1] if items else head))
+        out += [(", " if n else " push ") + item for n, item in enumerate((items or "").split(", ")) if item]
+        out.append(("; token " if items else " token ") + token)
+    return out
+
+
+def _parse(text: str) -> Program | None:
+    try:
+        return parse_program(text + "\n")
+    except (DaeSyntaxError, DaeVerifyError, ValueError):
+        return None
+
+
+def _grammar(alternatives: list[str]) -> str:
+    return "root ::= " + " | ".join(f"({a})" for a in alternatives) + "\n"

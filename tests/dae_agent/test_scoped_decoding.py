@@ -1,0 +1,118 @@
+"""Decoding one piece at a time (``dae_agent.scoped_decoding``), with a stand-in model that writes noisy copies
+of a task's expert program over a small vocabulary whose tokens join spaces, names and separators as a BPE
+vocabulary does: whatever it samples, an answer that ends is a program that passes every static check,
+every answer is text the task's grammar allows, and the same seed gives the same answer."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from dae_agent.grammar import task_constraint
+from dae_agent.scoped_decoding import PieceDecoder, decode, sample
+from dae_agent.tasks import TASKS
+from dae_agent.verifier import Stage, verify
+
+xgr = pytest.importorskip("xgrammar")
+_WORDS = ["\n", "\n ", "\n  ", "\n   ", "\n    ", "\n\n", " ", "  ", ",", ", ", ";", ":", "=", " =", "[", "]", "(", ")",
+          "%", " %", "@", "<-", " <-", "_", ".", "0", "1", "2", "-", "$", " push", " token", " stream", " on", "on",
+          "stream", "callback", " callback", "queue", " queue", "execute", "queues", "store", " store", "pop", " pop",
+          "mul", " mul", "add", "update", " update", "read", " read", "reset", " reset", "load", "load_row", "_row",
+          " load", " load_row", "induction", " induction", "alu", "traversal", " traversal", "dense", " dense",
+          "range", " range", "in", " in", "iter", "end", "scalar", " scalar", "row", " row", "i64", " i64", "f32",
+          " f32", "tu0", "tu1", " tu0", "q_", "q_i", "q_row", "ROW", "ITEM", "BAG", "i", "r", "b", "j", "lo", "hi",
+          "x", "y", "total", "table", "indices", "offsets", "out", "num_indices", "num_offsets", "sum", " sum",
+          "acc", " acc", "init", " init", "0.0", " 0.0", "dim", "lanes", "unroll", "```"]
+_VOCAB = sorted(set(_WORDS + [chr(c) for c in range(32, 127)])) + ["<eos>"]
+EOS = len(_VOCAB) - 1
+
+
+class Tokenizer:
+    eos_token_id = EOS
+
+    def __len__(self):
+        return len(_VOCAB)
+
+    def decode(self, ids):
+        return "".join(_VOCAB[i] for i in ids if i != EOS)
+
+    def encode(self, text, add_special_tokens=False):
+        return [_VOCAB.index(c) for c in text]          # one character a token: the prefix is given
+
+
+class NoisyCopyModel:
+    """Scores each token by whether it continues ``target`` (the expert program) from the answer so far,
+    plus seeded noise: it writes near-copies of the program, wandering off where the noise wins."""
+
+    def __init__(self, target: str, prompt_tokens: int, seed: int, noise: float = 3.0):
+        self.target, self.prompt_tokens, self.noise = target, prompt_tokens, noise
+        self.generator = torch.Generator().manual_seed(seed)
+        self.seen: list[int] = []
+
+    def __call__(self, input_ids, cache=None, use_cache=True):
+        self.seen += input_ids[0].tolist()
+        text = Tokenizer().decode(self.seen[self.prompt_tokens:])
+        follows = self.target.startswith(text)
+        if follows:
+            scores = torch.tensor([12.0 if self.target.startswith(text + w) else 0.0 for w in _VOCAB])
+            scores[EOS] = 12.0 if text == self.target else 0.0
+        else:           # off the program: towards ending the line and the answer
+            scores = torch.tensor([6.0 if w.startswith("\n") else 0.0 for w in _VOCAB])
+            scores[EOS] = 12.0
+        scores += self.noise * torch.randn(len(_VOCAB), generator=self.generator)
+        return SimpleNamespace(logits=scores.view(1, 1, -1), cache=None)
+
+
+_COMPILER = xgr.GrammarCompiler(xgr.TokenizerInfo(_VOCAB, stop_token_ids=[EOS]))
+
+
+def _answer(name: str, seed: int, cap: int = 900) -> tuple[str, bool]:
+    constraint = task_constraint(TASKS[name], "server")
+    torch.manual_seed(seed)
+    decoder = PieceDecoder(_COMPILER.compile_grammar, constraint, len(_VOCAB))
+    model = NoisyCopyModel(TASKS[name].expert.strip(), 3, seed)
+    text, _, ended = decode(model, Tokenizer(), torch.zeros(1, 3, dtype=torch.long), decoder, 1.0, cap)
+    return text, ended
+
+
+def test_an_answer_passes_the_static_checks_where_it_ends_and_stays_in_the_tasks_grammar():
+    ended = 0
+    for name in ("gather_rows", "bag_sum", "scatter_add_weighted"):
+        task = TASKS[name]
+        grammar = xgr.GrammarCompiler(xgr.TokenizerInfo([chr(c) for c in range(32, 127)] + ["\n"])).compile_grammar(
+            task_constraint(task, "server").text)
+        for seed in range(4):
+            text, end = _answer(name, seed)
+            assert xgr.GrammarMatcher(grammar).accept_string(text), text    # a prefix of a program of the grammar
+            if end:         # not cut at the cap: it ended where every static check passes
+                ended += 1
+                assert verify(task, text, "server").stage in (Stage.RUNTIME, Stage.MISMATCH, Stage.PASSED), text
+    assert ended >= 2
+
+
+def test_an_answer_may_end_only_where_the_program_is_complete():
+    constraint = task_constraint(TASKS["gather_rows"], "server")
+    decoder = PieceDecoder(_COMPILER.compile_grammar, constraint, len(_VOCAB))
+    ends = torch.zeros(len(_VOCAB), dtype=torch.bool)
+    ends[EOS] = True
+    assert not decoder.allowed(EOS, ends)[1]
+    expert = TASKS["gather_rows"].expert.strip()
+    decoder.text = expert.rsplit("\n", 1)[0]                 # all but the store: out is never stored
+    decoder.current = None
+    assert not decoder.allowed(EOS, ends)[1]
+    decoder.text = expert
+    mask, done = decoder.allowed(EOS, ends)
+    assert done and mask[EOS]
+
+
+def test_the_same_seed_gives_the_same_answer():
+    assert _answer("gather_rows", 3) == _answer("gather_rows", 3)
+
+
+def test_sampling_keeps_to_the_mask_and_the_top_p_head():
+    logits = torch.tensor([5.0, 4.0, -1.0, 0.0])
+    mask = torch.tensor([False, True, True, True])
+    assert sample(logits, mask, 0.0) == 1
+    torch.manual_seed(0)
+    assert {sample(logits, mask, 0.5) for _ in range(50)} == {1}      # the masked best is out; 1 holds > 95%

@@ -1,0 +1,104 @@
+"""The piece grammars (``dae_emulator.scoped_grammar``): every task's expert program is written by them piece
+after piece; what the verifier refuses (names out of scope, a queue popped twice, a callback declared twice,
+a store before the pops) they refuse; a fresh name is any name but the taken ones."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dae_agent.grammar import task_constraint
+from dae_agent.tasks import TASKS
+from dae_emulator.scoped_grammar import fresh_name, pieces
+
+xgr = pytest.importorskip("xgrammar")
+_VOCAB = [chr(c) for c in range(32, 127)] + ["\n"]      # one token per character: the grammar alone decides
+_COMPILER = xgr.GrammarCompiler(xgr.TokenizerInfo(_VOCAB))
+
+
+def accepts(grammar: str | None, text: str) -> bool:
+    if grammar is None:
+        return False
+    matcher = xgr.GrammarMatcher(_COMPILER.compile_grammar(grammar), terminate_without_stop_token=True)
+    return matcher.accept_string(text) and matcher.is_completed()
+
+
+def scoped(name: str):
+    return task_constraint(TASKS[name], "server").scoped
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_tasks_expert_program_is_written_piece_by_piece(name):
+    grammar, text = scoped(name), TASKS[name].expert.strip() + "\n"
+    written = grammar.prefix
+    for piece in pieces(text, grammar.prefix):
+        assert accepts(grammar.next_piece(written), piece), (written, piece)
+        written += piece
+    assert written + "\n" == text
+
+
+def _before(name: str, line: str) -> str:
+    """The expert program of ``name`` up to (not including) the first line that starts with ``line``."""
+    text = TASKS[name].expert
+    return text[:text.index("\n" + line)]
+
+
+@pytest.mark.parametrize("name, before, piece", [
+    # execute: a queue popped twice, a value assigned twice, a value not defined, a store before the pops
+    ("gather_rows", "    store out", "\n    %again = pop q_i"),
+    ("gather_rows", "    store out", "\n    %i = pop q_row"),
+    ("gather_rows", "    store out", "\n    %y = mul %nothing, 2.0"),
+    ("gather_rows", "    %row = pop", "\n    store out[%i] = %i"),
+    ("gather_rows", "    store out", "\n    store out[%i] = %i"),           # a scalar where a row is stored
+    ("gather_rows", "    store out", "\n    store out[%row] = %row"),       # a row as an index
+    ("gather_rows", "    store out", "\n    store table[%i] = %row"),       # only outputs are stored
+    ("gather_rows", "    store out", "\n    %d = dot %i, %row"),            # dot takes rows
+    ("gather_rows", "    store out", "\n  callback ROW:"),                  # the callback cannot end unpopped...
+    # ... or once it did: a callback declared twice, a token nothing sends
+    ("bag_sum", "  callback BAG:", "\n  callback ROW:"),
+    ("bag_sum", "  callback BAG:", "\n  callback OTHER:"),
+    ("bag_sum", "  callback BAG:", "\n    %t = read total"),               # ROW updates total: read it in BAG
+    # queues: the kind and dtype of the stream pushed, only queues pushed, all of them before execute
+    ("gather_rows", "  queue q_i", "\n  queue q_i: row f32"),
+    ("gather_rows", "  queue q_i", "\n  queue q_other: scalar i64"),
+    ("gather_rows", "  queue q_row", "\nexecute:"),
+    ("gather_rows_i32", "  queue q_i", "\n  queue q_i: scalar i32"),
+    # access: names defined once and before use, a load made once, layers in scope, every input read
+    ("gather_rows", "  stream row", "\n  stream r = induction tu0"),
+    ("gather_rows", "  stream row", "\n  stream r2 = load indices[i] @tu0"),
+    ("gather_rows", "  stream row", "\n  stream row = load_row table[x] @tu0"),
+    ("gather_rows", "  stream r ", "\n  on tu0.iter: token ROW"),              # indices not read yet
+    ("gather_rows", "  stream row", "\n  stream row = load_row table[i] @tu1"),
+    ("bag_sum", "  traversal tu1", "\n  traversal tu1 = range [b, j) in tu0"),
+    ("bag_sum", "  on tu0.end", "\n  on tu0.iter when row:"),                  # a row is no guard
+    ("bag_sum", "  on tu1.iter", "\nqueues:"),                                 # no rule yet
+])
+def test_what_the_verifier_refuses_the_next_piece_cannot_be(name, before, piece):
+    grammar = scoped(name)
+    assert not accepts(grammar.next_piece(_before(name, before)), piece)
+
+
+def test_a_push_rule_pushes_a_new_tokens_new_queues_or_an_existing_tokens_own():
+    grammar = scoped("bag_sum")
+    text = _before("bag_sum", "  on tu0.end") + "\n  on tu0.end:"
+    assert accepts(grammar.next_piece(text), " push q_b <- b")
+    assert not accepts(grammar.next_piece(text), " push q_row <- b")         # q_row holds rows
+    assert accepts(grammar.next_piece(text + " push q_row <- row"), "; token ROW")
+    assert not accepts(grammar.next_piece(text + " push q_b <- b"), "; token ROW")     # ROW's queue is q_row
+    assert not accepts(grammar.next_piece(text + " push q_b <- b"), ", q_b <- lo")     # a queue once a rule
+    again = _before("bag_sum", "  on tu0.end") + "\n  on tu1.iter:"
+    assert not accepts(grammar.next_piece(again), " push q_row <- row")        # ROW is sent there already
+    assert not accepts(grammar.next_piece(again + " push q_row <- row"), "; token ROW")
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,5}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(taken=st.sets(st.from_regex(_NAME, fullmatch=True), max_size=6),
+       name=st.one_of(st.from_regex(_NAME, fullmatch=True), st.sampled_from(["", "1a", "a-b", "abcdefg"])))
+def test_a_fresh_name_is_any_short_name_but_a_taken_one(taken, name):
+    grammar = f"root ::= {fresh_name(taken, 6)}"
+    assert accepts(grammar, name) == (bool(_NAME.fullmatch(name)) and name not in taken)
