@@ -135,10 +135,15 @@ class ScopedGrammar:
         if p.traversals and p.streams and (p.rules or self._all_loaded(p)):
             if layout_open:
                 out.append('"\\n  cores take outer items in tiles of " [1-9] [0-9]{0,5}')
+            tokens = {r.token for r in p.rules}
             for t in p.traversals:
-                guards = _alt(s.name for s in self._visible(p, t.name) if self._integer(p, s.name))
-                when = f' (" when " {guards})?' if guards else ""
-                out.append(f'"\\n  on {t.name}." ({_words(e.value for e in Event)}){when} ":"')
+                guards = [s.name for s in self._visible(p, t.name) if self._integer(p, s.name)]
+                for event in Event:
+                    for guard in (None, *guards):      # begun only where some token can end it
+                        sent = {r.token for r in p.rules if (r.traversal, r.event, r.when) == (t.name, event, guard)}
+                        if len(tokens) < self.max_callbacks or tokens - sent:
+                            when = f" when {guard}" if guard else ""
+                            out.append(f'"\\n  on {t.name}.{event.value}{when}:"')
         if p.rules and self._all_used(p):
             out.append('"\\nqueues:"')
         return out

@@ -102,3 +102,15 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,5}")
 def test_a_fresh_name_is_any_short_name_but_a_taken_one(taken, name):
     grammar = f"root ::= {fresh_name(taken, 6)}"
     assert accepts(grammar, name) == (bool(_NAME.fullmatch(name)) and name not in taken)
+
+
+def test_a_rule_is_begun_only_where_some_token_can_end_it():
+    """SmolLM2 under the piece grammars sent 4 tokens (the most) on tu0.iter and began another rule there,
+    which no piece could finish: its answer stopped at ``on tu0.iter:`` (found by the real run)."""
+    grammar = scoped("bincount")
+    text = _before("bincount", "  on tu0.iter")
+    for token in ("A", "B", "C", "D"):
+        text += f"\n  on tu0.iter: token {token}"
+    follows = grammar.next_piece(text)
+    assert not accepts(follows, "\n  on tu0.iter:")
+    assert accepts(follows, "\n  on tu0.end:") and accepts(follows, "\n  on tu0.iter when r:")
