@@ -1,7 +1,9 @@
-"""``benchmarks/agent_compare.py``'s run of the real local model on every task, free and constrained to each
-task's grammar, replayed from its transcripts: the agent's bookkeeping must reproduce every attempt the run
-logged (prompts, seeds, stages, verifier messages), and the constrained run's answers must be text its
-grammar allows, which is what constrained decoding promises."""
+"""``benchmarks/agent_compare.py``'s runs of the real local model, replayed from their transcripts: on every
+task, free and constrained to each task's grammar; on six tasks, decoding one piece at a time under the
+piece grammars (scoped). The agent's bookkeeping must reproduce every attempt a run logged (prompts,
+seeds, stages, verifier messages); a constrained run's answers must be text its grammar allows, and a
+scoped answer that stopped before the token cap must pass every static check, which is what those
+decodings promise."""
 import json
 from pathlib import Path
 
@@ -14,8 +16,10 @@ from dae_agent.grammar import task_grammar
 from dae_agent.models import ReplayModel
 from dae_agent.report import attempt_row, outcome
 from dae_agent.tasks import TASKS
+from dae_agent.verifier import STATIC_STAGES, verify
 
 TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("smollm2_all_tasks_*.json"))
+SCOPED = Path(__file__).parent / "transcripts" / "smollm2_six_tasks_scoped.json"
 _VOCAB = [chr(c) for c in range(32, 127)] + ["\n"]
 
 
@@ -45,7 +49,7 @@ def test_both_runs_are_recorded_on_every_task_in_the_papers_setting_with_one_sam
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", TRANSCRIPTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*TRANSCRIPTS, SCOPED], ids=lambda p: p.stem)
 def test_replay_reproduces_every_attempt_of_the_real_run(path):
     data, config, tasks = _load(path)
     model = Watching(ReplayModel(path))
@@ -58,6 +62,12 @@ def test_replay_reproduces_every_attempt_of_the_real_run(path):
     compiled = {g: compiler.compile_grammar(xgr.Grammar.from_ebnf(g)) for g in grammars}
     inside = sum(xgr.GrammarMatcher(compiled[g], terminate_without_stop_token=True).accept_string(c.text)
                  for g, c in model.calls)
+    if data["settings"].get("decoding") == "scoped":
+        task_of = {task_grammar(task, config.device): task for task in tasks}
+        for g, c in model.calls:
+            task = task_of[g]
+            if c.completion_tokens < data["settings"]["max_new_tokens"]:
+                assert verify(task, c.text, config.device, cost=False).stage not in STATIC_STAGES, c.text
     if data["settings"]["grammar"]:
         assert inside == len(model.calls)        # constrained: every answer is (a prefix of) grammar text
     else:
