@@ -31,7 +31,7 @@ from .verify import DaeVerifyError, ancestors, layer_parents
 
 _FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
 _REST = _FIRST + "0123456789"
-NAME_LENGTH = 16                    # a fresh name's most characters (the corpus's longest is 9)
+NAME_LENGTH = 16                    # a fresh name's most characters (the expert programs' longest is 8)
 MAX_ACCUMULATORS = 4
 MAX_STREAMS = 8                     # streams of one traversal unit (the expert programs make at most 7)
 MAX_PUSHES = 6                      # queues one rule pushes (the expert programs push at most 4)
@@ -120,7 +120,9 @@ class ScopedGrammar:
         names = {t.name for t in p.traversals} | {s.name for s in p.streams}
         out = []
         layout_open = not p.rules and p.tile is None       # traversals and streams come before rules
-        if layout_open and len(p.traversals) < self.max_traversals:
+        # a unit makes a stream before the next unit is declared (a unit with none only repeats its parent)
+        unit_has_stream = not p.traversals or any(s.traversal == p.traversals[-1].name for s in p.streams)
+        if layout_open and len(p.traversals) < self.max_traversals and unit_has_stream:
             fresh = fresh_name(names)
             dense = f'"dense [0, " {self._dim()} ")"'
             if not p.traversals:
@@ -205,7 +207,7 @@ class ScopedGrammar:
     def _rule_rest(self, p: Program, unit: str, event: str, when: str | None, items: str | None) -> str | None:
         """The next piece of a push rule whose line so far is ``on UNIT.EVENT[ when S]:[ push ITEMS]``: new
         queues for a new token, or an existing token's queues (each once) for that token, which this
-        event does not send already."""
+        event does not send already; each stream pushed once (its callback can use a value twice)."""
         pushed = [tuple(x.strip() for x in item.split("<-")) for item in (items or "").split(", ") if item]
         token_queues, sent_here = {}, set()
         for r in p.rules:
@@ -214,7 +216,8 @@ class ScopedGrammar:
                 sent_here.add(r.token)
         owner = {q: t for t, qs in token_queues.items() for q in qs}
         row_queues = {q for r in p.rules for q, s in r.pushes if p.stream(s).kind is StreamKind.LOAD_ROW}
-        streams = [s for s in self._visible(p, unit) if s.kind is not StreamKind.PREFETCH_ROW]
+        streams = [s for s in self._visible(p, unit) if s.kind is not StreamKind.PREFETCH_ROW
+                   and s.name not in {stream for _, stream in pushed}]     # a stream once a rule
         rows = _alt(s.name for s in streams if s.kind is StreamKind.LOAD_ROW)
         scalars = _alt(s.name for s in streams if s.kind is not StreamKind.LOAD_ROW)
         anything = _alt(s.name for s in streams)

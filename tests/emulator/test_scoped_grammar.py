@@ -74,6 +74,8 @@ def _before(name: str, line: str) -> str:
     ("bag_sum", "  traversal tu1", "\n  traversal tu1 = range [b, j) in tu0"),
     ("bag_sum", "  on tu0.end", "\n  on tu0.iter when row:"),                  # a row is no guard
     ("bag_sum", "  on tu1.iter", "\nqueues:"),                                 # no rule yet
+    # what SmolLM2 repeated under them: a unit with no stream before the next, a stream pushed twice a rule
+    ("bag_sum", "  stream j", "\n  traversal tu2 = dense [0, num_rows) in tu1"),
 ])
 def test_what_the_verifier_refuses_the_next_piece_cannot_be(name, before, piece):
     grammar = scoped(name)
@@ -88,6 +90,8 @@ def test_a_push_rule_pushes_a_new_tokens_new_queues_or_an_existing_tokens_own():
     assert accepts(grammar.next_piece(text + " push q_row <- row"), "; token ROW")
     assert not accepts(grammar.next_piece(text + " push q_b <- b"), "; token ROW")     # ROW's queue is q_row
     assert not accepts(grammar.next_piece(text + " push q_b <- b"), ", q_b <- lo")     # a queue once a rule
+    assert not accepts(grammar.next_piece(text + " push q_b <- b"), ", q_b2 <- b")     # a stream once a rule
+    assert accepts(grammar.next_piece(text + " push q_b <- b"), ", q_b2 <- lo")
     again = _before("bag_sum", "  on tu0.end") + "\n  on tu1.iter:"
     assert not accepts(grammar.next_piece(again), " push q_row <- row")        # ROW is sent there already
     assert not accepts(grammar.next_piece(again + " push q_row <- row"), "; token ROW")
