@@ -123,6 +123,7 @@ class LocalModel:
         self.max_new_tokens, self.decoding = max_new_tokens, decoding
         self.lock = threading.Lock()
         self._grammars: OrderedDict[str, object] = OrderedDict()   # grammar text -> compiled, the latest kept
+        self._compiler = None       # xgrammar's, for this tokenizer: made at the first grammar
 
     def complete(self, messages, temperature, seed, grammar=None):
         # de-quantized GGUF weights hold denormals: 3x slower matmuls unless they are flushed
@@ -137,7 +138,7 @@ class LocalModel:
         import xgrammar
 
         if grammar not in self._grammars:
-            if not hasattr(self, "_compiler"):
+            if self._compiler is None:
                 info = xgrammar.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
                 self._compiler = xgrammar.GrammarCompiler(info)
             self._grammars[grammar] = self._compiler.compile_grammar(grammar)

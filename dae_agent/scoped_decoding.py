@@ -11,6 +11,7 @@ then top-p 0.95, from torch's generator seeded by the caller); greedy at tempera
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,6 +81,7 @@ class PieceDecoder:
         self.current, self.text = self.following, self.text + piece
 
 
+@functools.lru_cache(maxsize=4)         # one per tokenizer: decoding the whole vocabulary takes a second
 def _ending_tokens(tokenizer, size: int) -> torch.Tensor:
     """The tokens that end an answer: end-of-text, and those that start a blank line or a code fence."""
     ends = torch.zeros(size, dtype=torch.bool)
