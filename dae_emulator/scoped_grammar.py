@@ -36,6 +36,7 @@ MAX_ACCUMULATORS = 4
 MAX_STREAMS = 8                     # streams of one traversal unit (the expert programs make at most 7)
 MAX_PUSHES = 6                      # queues one rule pushes (the expert programs push at most 4)
 _RULE = re.compile(r"  on (\w+)\.(iter|end)(?: when (\w+))?:(?: push (.*))?$")
+_RULE_DONE = re.compile(r"[:;] token \w+$")      # a rule's last piece (a queue may be named ``token``)
 _VALUE_OPS = [op for op in OpKind if op not in STORE_OPS and op not in (
     OpKind.POP, OpKind.COUNT, OpKind.READ, OpKind.READ_ARG, OpKind.CAST, OpKind.UPDATE, OpKind.RESET)]
 _NUMBER = '"-"? ("inf" | [0-9]{1,19} ("." [0-9]{1,19})? ([eE] [+-]? [0-9]{1,3})?)'
@@ -99,7 +100,7 @@ class ScopedGrammar:
         lines = text.split("\n")
         head, last = "\n".join(lines[:-1]), lines[-1]
         rule = _RULE.match(last)
-        if rule and " token " not in last:
+        if rule and not _RULE_DONE.search(last):
             program = _parse(head)
             return None if program is None else self._rule_rest(program, *rule.groups())
         program = _parse(text)

@@ -118,3 +118,12 @@ def test_a_rule_is_begun_only_where_some_token_can_end_it():
     follows = grammar.next_piece(text)
     assert not accepts(follows, "\n  on tu0.iter:")
     assert accepts(follows, "\n  on tu0.end:") and accepts(follows, "\n  on tu0.iter when r:")
+
+
+def test_a_queue_may_be_named_token():
+    """SmolLM2 named a queue ``token``; the rule then looked finished (it holds ' token '), no piece could
+    follow, and the answer stopped mid-rule (found by the real run)."""
+    grammar = scoped("gather_rows")
+    text = _before("gather_rows", "  on tu0.iter") + "\n  on tu0.iter: push token <- i"
+    assert accepts(grammar.next_piece(text), ", q_row <- row")
+    assert accepts(grammar.next_piece(text + ", q_row <- row"), "; token ROW")
