@@ -348,6 +348,8 @@ class ScopedGrammar:
                 element = count == len(x.shape)
                 where = [f'"{", ".join("%" + v for v in c)}"' for c in _index_tuples(indices, count)
                          if (x.name, c) not in stored]
+                if not where:
+                    continue        # every index there is stored already
                 value = values(lambda row, _, e=element: row != e)
                 for op, sign in STORE_OPS.items():
                     out.append(f'"{op.value} {x.name}[" ({" | ".join(where)}) "] {sign} " {value}')

@@ -127,3 +127,13 @@ def test_a_queue_may_be_named_token():
     text = _before("gather_rows", "  on tu0.iter") + "\n  on tu0.iter: push token <- i"
     assert accepts(grammar.next_piece(text), ", q_row <- row")
     assert accepts(grammar.next_piece(text + ", q_row <- row"), "; token ROW")
+
+
+def test_a_store_has_an_index_even_when_every_index_is_stored():
+    """SmolLM2 stored counts[%i] and counts[%i_1], after which the store's index alternatives were empty and
+    the grammar let ``store_max counts[] max= ...`` through (found by the real run)."""
+    grammar = scoped("moe_expert_counts")
+    text = _before("moe_expert_counts", "  callback") + (
+        "\n  callback SLOT:\n    %i = pop q_k\n    %j = mul %i, 2.0\n    store counts[%j] = %j\n    store counts[%i] = %j")
+    follows = grammar.next_piece(text)
+    assert follows is None or not accepts(follows, "\n    store_max counts[] max= %j")
