@@ -286,7 +286,8 @@ class ScopedGrammar:
             unroll = f' (" unroll " {_alt(str(n) for n in self.unrolls)})?'
             out.append(f'"\\n  callback " {_alt(pending)}{lanes}{unroll} ":"')
         if current is not None and len(current.body) < self.max_instructions:
-            out.append('"\\n    " (' + " | ".join(self._instructions(p, current, accs)) + ")")
+            if instructions := self._instructions(p, current, accs):
+                out.append('"\\n    " (' + " | ".join(instructions) + ")")
         return out
 
     @staticmethod
