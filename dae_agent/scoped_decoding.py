@@ -6,8 +6,9 @@ here, those that start the next piece under the grammar made from the text so fa
 answer where the text so far passes every static check (``Constraint.complete``). A token chosen from
 the next piece's mask starts that piece. The answer ends at the end-of-text token or where the model starts
 what follows a program in text (a blank line, a closing fence): a small model asked for a program rarely
-ends its turn right after one, but it leaves the program's block. Sampling is as ``generate`` samples (the mask, then temperature,
-then top-p 0.95, from torch's generator seeded by the caller); greedy at temperature 0.
+ends its turn right after one, but it leaves the program's block. Sampling is as ``generate`` samples (the
+mask, then temperature, then top-p 0.95, from torch's generator seeded by the caller); greedy at
+temperature 0.
 """
 from __future__ import annotations
 

@@ -167,24 +167,22 @@ class ScopedGrammar:
 
     def _stream(self, p: Program, fresh: str) -> str:
         unit = p.traversals[-1].name
-        visible = self._visible(p, unit)
-        index = _alt(s.name for s in visible if self._integer(p, s.name))
+        indices = [s.name for s in self._visible(p, unit) if self._integer(p, s.name)]
         kinds = []
         if not any(s.traversal == unit and s.kind is StreamKind.INDUCTION for s in p.streams):
             kinds.append(f'"induction {unit}"')
-        if index:
+        if indices:
             tensors = {1: [x.name for x in p.inputs if len(x.shape) == 1],
                        2: [x.name for x in p.inputs if len(x.shape) == 2]}
             rows = tensors[2] + [x.name for x in p.outputs if len(x.shape) == 2]
             loaded = {(s.kind, s.tensor, s.index) for s in p.streams if s.traversal == unit}
-            indices = [s.name for s in visible if self._integer(p, s.name)]
             for kind, names in ((StreamKind.LOAD, tensors[1]), (StreamKind.LOAD_ROW, tensors[2]),
                                 (StreamKind.PREFETCH_ROW, rows)):
                 fresh_loads = [f"{t}[{i}]" for t in names for i in indices if (kind, t, i) not in loaded]
                 if fresh_loads:      # a load this unit already makes is not made twice
                     kinds.append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
             symbols = " | ".join(f'"${s}"' for s in self.symbols)
-            operand = f'({index[1:-1]} | "-"? [0-9]{{1,9}}' + (f" | {symbols})" if symbols else ")")
+            operand = f'({_words(indices)} | "-"? [0-9]{{1,9}}' + (f" | {symbols})" if symbols else ")")
             operands = operand + f' ", " {operand}' * (ALU_OPERANDS - 1)
             kinds.append(f'"alu " ({_words(op.value for op in AluOp)}) "(" {operands} ") @{unit}"')
         return f'"\\n  stream " {fresh} " = " ({" | ".join(kinds)})'
@@ -201,8 +199,7 @@ class ScopedGrammar:
         s = p.stream(stream)
         if s.kind in (StreamKind.INDUCTION, StreamKind.ALU):
             return True
-        tensor = next(x for x in p.params if x.name == s.tensor)
-        return s.kind is StreamKind.LOAD and not tensor.dtype.is_float
+        return s.kind is StreamKind.LOAD and not p.param(s.tensor).dtype.is_float
 
     # ------------------------------------------------------------------------------- a push rule
     def _rule_rest(self, p: Program, unit: str, event: str, when: str | None, items: str | None) -> str | None:
@@ -262,9 +259,10 @@ class ScopedGrammar:
                 declared.add(q)
                 stream = p.stream(s)
                 row = stream.kind is StreamKind.LOAD_ROW
-                dtype = (next(x.dtype for x in p.params if x.name == stream.tensor)
-                         if stream.kind in (StreamKind.LOAD, StreamKind.LOAD_ROW) else DType.I64)
-                entry = f' (" x" {_alt(str(n) for n in self.lanes if n > 1)})?' if row and max(self.lanes) > 1 else ""
+                dtype = (p.param(stream.tensor).dtype if stream.kind in (StreamKind.LOAD, StreamKind.LOAD_ROW)
+                         else DType.I64)
+                wide = [str(n) for n in self.lanes if n > 1]
+                entry = f' (" x" {_alt(wide)})?' if row and wide else ""
                 kind = QueueKind.ROW if row else QueueKind.SCALAR
                 out.append(f'"\\n  queue {q}: {kind.value} {dtype.value}"{entry}')
         if len(declared) == len({q.name for q in p.queues}):
@@ -279,7 +277,8 @@ class ScopedGrammar:
         pending = [t for t in sent if t not in {cb.token for cb in p.callbacks}]
         if not p.callbacks and len(accs) < MAX_ACCUMULATORS:
             out.append(f'"\\n  acc " {fresh_name(set(accs))} ": " ({_words(r.value for r in ReduceKind)}) " " '
-                       f'({_words(d.value for d in DType)}) ("[" {self._dim()} "]")? " init " {_NUMBER} (" arg " "-"? [0-9])?')
+                       f'({_words(d.value for d in DType)}) ("[" {self._dim()} "]")? " init " {_NUMBER} '
+                       f'(" arg " "-"? [0-9])?')
         current = p.callbacks[-1] if p.callbacks else None
         if pending and (current is None or self._closed(p, current)):
             lanes = f' (" lanes " {_alt(str(n) for n in self.lanes)})?'
@@ -294,7 +293,7 @@ class ScopedGrammar:
     def _closed(p: Program, cb) -> bool:
         """Whether callback ``cb`` may end: it popped each queue of its token, uses every value it defines,
         resets every accumulator it reads, and holds an instruction."""
-        queues = next(([q for q, _ in r.pushes] for r in p.rules if r.token == cb.token), [])
+        queues = _token_queues(p, cb.token)
         popped = [i.target for i in cb.body if i.op is OpKind.POP]
         used = {a for i in cb.body for a in i.args if isinstance(a, str)}
         computed = {i.result for i in cb.body if i.result is not None}
@@ -306,10 +305,9 @@ class ScopedGrammar:
         """The instructions that may come next in callback ``cb``: pops of its token's queues not yet popped,
         values computed from values defined (a row's dot only of rows), then, once every queue is popped
         (and then only, so that a callback cannot compute after its first effect), stores, updates and
-        resets. A store's indices are
-        integer scalars, its value a row where it writes a row and a scalar where it writes an element; a
-        store is not repeated at the same indices."""
-        queues = next(([q for q, _ in r.pushes] for r in p.rules if r.token == cb.token), [])
+        resets. A store's indices are integer scalars, its value a row where it writes a row and a scalar
+        where it writes an element; a store is not repeated at the same indices."""
+        queues = _token_queues(p, cb.token)
         popped = {i.target for i in cb.body if i.op is OpKind.POP}
         types = value_types(p, cb)
         updated = {i.target for i in cb.body if i.op is OpKind.UPDATE}
@@ -363,15 +361,20 @@ class ScopedGrammar:
         return out
 
 
+def _token_queues(p: Program, token: str) -> list[str]:
+    """The queues the rules sending ``token`` push (every such rule pushes the same ones)."""
+    return next(([q for q, _ in r.pushes] for r in p.rules if r.token == token), [])
+
+
 def _index_tuples(names: list[str], count: int) -> list[tuple[str, ...]]:
     return [(a,) for a in names] if count == 1 else [(a, b) for a in names for b in names]
 
 
 def value_types(p: Program, cb) -> dict[str, tuple[bool, bool]]:
-    """Each value callback ``cb`` defines, as (is a row, is an integer): a pop's from its queue, ``count``
-    an integer scalar, a read from its accumulator (``read_arg`` an integer), a cast's its operand's shape with its
-    dtype, ``dot`` a floating scalar, ``gt`` its operands' shape, integer (a mask); other ops a row where an
-    operand is, integer where every operand is."""
+    """Each value callback ``cb`` defines, as (is a row, is an integer): a pop's from its queue, ``count`` an
+    integer scalar, a read from its accumulator (``read_arg`` an integer), a cast's its operand's shape with
+    its dtype, ``dot`` a floating scalar, ``gt`` its operands' shape, integer (a mask); other ops a row where
+    an operand is, integer where every operand is."""
     queues = {q.name: q for q in p.queues}
     accs = {a.name: a for a in p.accumulators}
     types: dict[str, tuple[bool, bool]] = {}

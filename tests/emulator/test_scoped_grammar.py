@@ -134,7 +134,8 @@ def test_a_store_has_an_index_even_when_every_index_is_stored():
     the grammar let ``store_max counts[] max= ...`` through (found by the real run)."""
     grammar = scoped("moe_expert_counts")
     text = _before("moe_expert_counts", "  callback") + (
-        "\n  callback SLOT:\n    %i = pop q_k\n    %j = mul %i, 2.0\n    store counts[%j] = %j\n    store counts[%i] = %j")
+        "\n  callback SLOT:\n    %i = pop q_k\n    %j = mul %i, 2.0"
+        "\n    store counts[%j] = %j\n    store counts[%i] = %j")
     follows = grammar.next_piece(text)
     assert follows is None or not accepts(follows, "\n    store_max counts[] max= %j")
     assert follows is None or not accepts(follows, "\n    ")        # nor an empty instruction (it let one)
