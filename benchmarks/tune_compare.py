@@ -396,5 +396,6 @@ def main(argv=None) -> int:
           f"{args.budget}")
     return 1 if failed else 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
