@@ -100,6 +100,7 @@ class Problem:
     best_known: float | None          # None: the best that any run finds
     tune_options: tune.BayesianOptions = tune.BayesianOptions()     # as torch_ember.autotune gives them ...
     equivalent: Callable[[dict], tuple] | None = None                # ... with its configurations' equivalence
+    conditions: dict[str, tuple[str, tuple]] = field(default_factory=dict)   # for the peers that take them
 
 
 class TwoTables(nn.Module):
@@ -140,7 +141,7 @@ def ember_knobs() -> Problem:
     names, values = objective.space.names, [p.values for p in objective.space.params]
     allowed = [c for c in (dict(zip(names, v)) for v in itertools.product(*values)) if objective.space.is_feasible(c)]
     return Problem("ember-knobs", objective.space, objective, min(_feasible_values(objective, allowed)),
-                   equivalent=objective.key)
+                   equivalent=objective.key, conditions=objective.conditions)
 
 
 def _feasible_values(objective, configs) -> list[float]:
@@ -227,7 +228,7 @@ def ember_dlrm_regions() -> Problem:
     dense, sparse, _ = dlrm.synthetic_batch(64, torch.Generator().manual_seed(0))
     objective = Objective(dlrm.DLRM(), (dense, sparse), {"device": "server"}, per_region=True)
     return Problem("ember-dlrm-regions", objective.space, objective, None,
-                   tune.BayesianOptions(groups=objective.groups), objective.key)
+                   tune.BayesianOptions(groups=objective.groups), objective.key, objective.conditions)
 
 
 def ember_gnn_regions() -> Problem:
@@ -242,7 +243,7 @@ def ember_gnn_regions() -> Problem:
     inputs = (torch.randn(300, 16, generator=g), src, dst)
     objective = Objective(gnn.GNN(gnn.GCNLayer, 16, 16, 4), inputs, {"device": "server"}, per_region=True)
     return Problem("ember-gnn-regions", objective.space, objective, None,
-                   tune.BayesianOptions(groups=objective.groups), objective.key)
+                   tune.BayesianOptions(groups=objective.groups), objective.key, objective.conditions)
 
 
 PROBLEMS = {"ember-knobs": ember_knobs, "ember-hardware": ember_hardware, "tsp-permutation": tsp_permutation,
@@ -254,9 +255,9 @@ def run(problem: Problem, method: str, budget: int, seed: int) -> list[float | N
     if method == "hypermapper":
         return run_hypermapper(problem.space, problem.objective, budget, seed)
     if method in ("tpe", "gp"):
-        return run_optuna(problem.space, problem.objective, budget, seed, method)
+        return run_optuna(problem.space, problem.objective, budget, seed, method, problem.conditions)
     if method == "smac":
-        return run_smac(problem.space, problem.objective, budget, seed)
+        return run_smac(problem.space, problem.objective, budget, seed, problem.conditions)
     sampler = tune.RandomSampler(problem.space, seed) if method == "random" else None
     # batches of 4 as four workers would run them, evaluated inline: the same proposals, without nesting a
     # process pool in this objective's worker process

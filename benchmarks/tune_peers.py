@@ -4,9 +4,15 @@ its ``budget`` evaluations in order (None: infeasible).
 
 A peer that cannot be told the known constraints up front gets a violating proposal answered without
 measuring it or charging the budget, at most ``SKIPS`` x budget times, after which violations are charged.
+
+``conditions`` (``{parameter: (parent, values)}``: the parameter matters only where the parent takes one of
+``values``; ``torch_ember.autotune.Objective.conditions`` for Ember's knobs and ``opt_level``) go to the peers
+that take conditional parameters: SMAC3 (ConfigSpace conditions) and Optuna's TPE (define-by-run). A
+parameter a proposal leaves inactive is filled with a value the objective ignores (``_filled``).
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -27,6 +33,7 @@ if TYPE_CHECKING:     # SMAC's; imported where it is used, so that the other pee
 
 SKIPS = 5       # a peer that cannot be told the known constraints: unmeasured violations per evaluation, at most
 Objective = Callable[[dict], float]
+Conditions = dict[str, tuple[str, tuple]]
 
 
 def _measured(space: tune.Space, objective: Objective, config: dict) -> float | None:
@@ -46,9 +53,33 @@ def _permutation(n: int, digit: Callable[[int], int]) -> tuple[int, ...]:
     return tuple(left.pop(digit(i)) for i in range(n))
 
 
-def _suggest(trial: optuna.Trial, space: tune.Space) -> dict:
+def _active(name: str, config: dict, conditions: Conditions) -> bool:
+    """Whether ``name`` matters in ``config`` (its parent, listed before it in the space, already chosen)."""
+    return name not in conditions or config[conditions[name][0]] in conditions[name][1]
+
+
+def _filled(space: tune.Space, config: dict) -> dict:
+    """``config`` with the parameters it leaves out (inactive under their conditions) filled in, each with its
+    first value that keeps every known constraint whose parameters are all chosen so far: the objective
+    ignores them, and the space checks them."""
+    names = {c.text: {n.id for n in ast.walk(c.tree) if isinstance(n, ast.Name)} for c in space.constraints}
+    filled = dict(config)
+    for p in space.params:
+        if p.name in filled:
+            continue
+        candidates = p.values if p.kind in (tune.ParamKind.ORDINAL, tune.ParamKind.CATEGORICAL) else (
+            [p.lo] if p.kind is not tune.ParamKind.PERMUTATION else [tuple(range(p.n))])
+        filled[p.name] = next((v for v in candidates
+                               if all(c.holds({**filled, p.name: v}) for c in space.constraints
+                                      if names[c.text] <= {*filled, p.name})), candidates[0])
+    return filled
+
+
+def _suggest(trial: optuna.Trial, space: tune.Space, conditions: Conditions) -> dict:
     config = {}
     for p in space.params:
+        if not _active(p.name, config, conditions):
+            continue
         if p.kind is tune.ParamKind.REAL:
             config[p.name] = trial.suggest_float(p.name, p.lo, p.hi, log=p.log)
         elif p.kind is tune.ParamKind.INTEGER:
@@ -59,18 +90,24 @@ def _suggest(trial: optuna.Trial, space: tune.Space) -> dict:
             config[p.name] = trial.suggest_categorical(p.name, p.values)
         else:
             config[p.name] = _permutation(p.n, lambda i: trial.suggest_int(f"{p.name}_{i}", 0, p.n - 1 - i))
-    return config
+    return _filled(space, config)
 
 
-def run_optuna(space: tune.Space, objective: Objective, budget: int, seed: int, sampler: str) -> list[float | None]:
-    """Optuna's TPE or GP sampler, told failures and known-constraint violations as violated constraints."""
+def run_optuna(space: tune.Space, objective: Objective, budget: int, seed: int, sampler: str,
+               conditions: Conditions | None = None) -> list[float | None]:
+    """Optuna's TPE or GP sampler, told failures and known-constraint violations as violated constraints.
+    TPE takes ``conditions`` define-by-run: a trial suggests only the parameters its earlier choices make
+    active. The GP sampler gets the whole space: it models only the parameters every trial has (Optuna's
+    intersection search space) and draws the rest at random, so with Ember's conditions one trial at
+    ``opt_level`` 0 would leave it modeling ``opt_level`` alone."""
     made = (optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
             else optuna.samplers.GPSampler(seed=seed, deterministic_objective=True))
+    conditions = (conditions or {}) if sampler == "tpe" else {}
     study = optuna.create_study(sampler=made)
     values, skipped = [], 0
     while len(values) < budget:
         trial = study.ask()
-        config = _suggest(trial, space)
+        config = _suggest(trial, space, conditions)
         if not space.is_feasible(config) and skipped < SKIPS * budget:
             skipped += 1
             trial.set_constraint("known", 1.0)
@@ -85,8 +122,9 @@ def run_optuna(space: tune.Space, objective: Objective, budget: int, seed: int, 
     return values
 
 
-def _configspace(space: tune.Space, seed: int) -> ConfigSpace.ConfigurationSpace:
-    """The space for SMAC: ordinals as ordinal hyperparameters, a permutation as its Lehmer code."""
+def _configspace(space: tune.Space, seed: int, conditions: Conditions) -> ConfigSpace.ConfigurationSpace:
+    """The space for SMAC: ordinals as ordinal hyperparameters, a permutation as its Lehmer code, and an
+    ``InCondition`` per conditional parameter."""
     import ConfigSpace
     cs = ConfigSpace.ConfigurationSpace(seed=seed)
     for p in space.params:
@@ -100,6 +138,8 @@ def _configspace(space: tune.Space, seed: int) -> ConfigSpace.ConfigurationSpace
             cs.add(ConfigSpace.Categorical(p.name, list(p.values)))
         else:
             cs.add(*(ConfigSpace.Integer(f"{p.name}_{i}", (0, p.n - 1 - i)) for i in range(p.n - 1)))  # the last: 0
+    cs.add(*(ConfigSpace.InCondition(cs[child], cs[parent], list(values))
+             for child, (parent, values) in conditions.items()))
     return cs
 
 
@@ -108,20 +148,23 @@ def _from_configspace(values: dict, space: tune.Space) -> dict:
     for p in space.params:
         if p.kind is tune.ParamKind.PERMUTATION:
             config[p.name] = _permutation(p.n, lambda i: int(values.get(f"{p.name}_{i}", 0)))
-        else:
+        elif p.name in values:      # else inactive under its condition
             config[p.name] = values[p.name]
-    return config
+    return _filled(space, config)
 
 
-def run_smac(space: tune.Space, objective: Objective, budget: int, seed: int) -> list[float | None]:
-    """SMAC3's hyperparameter-optimization facade (random forest), by ask and tell; a known-constraint
-    violation is told as a crash and not charged (at most SKIPS x budget of them), a failure as a crash. A
-    crash is told at the worst cost seen so far (SMAC's classic imputation; its log-scaled encoder turns an
-    infinite cost into NaN, and its forest refuses NaN), and not told while nothing has succeeded yet."""
+def run_smac(space: tune.Space, objective: Objective, budget: int, seed: int,
+             conditions: Conditions | None = None) -> list[float | None]:
+    """SMAC3's hyperparameter-optimization facade (random forest), by ask and tell, with ``conditions`` as
+    ConfigSpace conditions; a known-constraint violation is told as a crash and not charged (at most SKIPS x
+    budget of them), a failure as a crash. A crash is told at the worst cost seen so far (SMAC's classic
+    imputation; its log-scaled encoder turns an infinite cost into NaN, and its forest refuses NaN), and not
+    told while nothing has succeeded yet."""
     import smac
     from smac.runhistory import StatusType, TrialValue
-    scenario = smac.Scenario(_configspace(space, seed), deterministic=True, n_trials=(SKIPS + 1) * budget,
-                             seed=seed, output_directory=Path(tempfile.mkdtemp()) / "smac")
+    scenario = smac.Scenario(_configspace(space, seed, conditions or {}), deterministic=True,
+                             n_trials=(SKIPS + 1) * budget, seed=seed,
+                             output_directory=Path(tempfile.mkdtemp()) / "smac")
     facade = smac.HyperparameterOptimizationFacade(scenario, lambda config, seed=0: 0.0, overwrite=True,
                                                    logging_level=40)
     values, skipped = [], 0
@@ -182,8 +225,9 @@ def _hypermapper(space: tune.Space, objective: Objective, budget: int, seed: int
     loop: ordinals as ordinal parameters over their indices, a permutation as its Lehmer code (each digit an
     ordinal), categoricals as an ordinal over their index (2.2.13's categorical encoding calls scikit-learn's
     ``OneHotEncoder(sparse=)``, which scikit-learn 1.4 removed; the one categorical here has two values, which
-    a forest splits the same either way). It takes no known constraints, so a violation is answered
-    infeasible without being measured or charged (at most SKIPS x budget of them), a failure as infeasible.
+    a forest splits the same either way). It takes no conditional parameters (its scenario schema has none)
+    and no known constraints, so a violation is answered infeasible without being measured or charged (at
+    most SKIPS x budget of them), a failure as infeasible.
     Its local search sometimes proposes an integer or ordinal outside the range it was given (``ty=0`` for
     ``[1, 64]`` on hidden-tiles, seed 5, after 44 evaluations; ``layout=2`` for ``[0, 1]``); such a proposal
     is answered like a known-constraint violation. Before, ``ty=0`` divided by zero, the infinite time made

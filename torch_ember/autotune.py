@@ -28,6 +28,7 @@ compiles on its own; threads are refused, as torch.compile is not thread-safe.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import re
 from collections.abc import Sequence
@@ -273,13 +274,24 @@ class Objective:
             raise tune.Infeasible("the device cannot run the program, or spends more energy than the budget")
         return self.cache[key]
 
+    @functools.cached_property
+    def conditions(self) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """When each knob matters: ``{parameter: ("opt_level", levels that read it)}``, for a tuner that takes
+        conditional parameters (SMAC3's conditions, Optuna's define-by-run). Empty in hardware mode."""
+        if self.hardware is not None:
+            return {}
+        levels = next(p.values for p in self.space.params if p.name == "opt_level")
+        return {n: ("opt_level", tuple(lv for lv in levels if n.rpartition("__")[2] in knobs_used(lv)))
+                for n in self.space.names if n != "opt_level"}
+
     def key(self, config: dict[str, Any]) -> tuple:
         """Configurations that differ only in knobs their opt_level ignores compile to the same programs, so
         they share one measurement."""
         if self.hardware is not None:
             return self.space.key(config)
-        used = knobs_used(config["opt_level"]) | {"opt_level"}
-        return tuple(config[n] if n.rpartition("__")[2] in used else None for n in self.space.names)
+        conditions = self.conditions
+        return tuple(None if n in conditions and config[conditions[n][0]] not in conditions[n][1] else config[n]
+                     for n in self.space.names)
 
     def _evaluate(self, options: dict[str, Any]) -> float | None:
         try:

@@ -59,6 +59,7 @@ def test_hardware_mode_stays_under_the_area_budget_and_learns_unfit_devices_as_i
     area = AreaModel()
     budget = HardwareBudget(area_mm2=0.5 * area.mm2(dae_emulator.preset("server")))
     objective = Objective(model, inputs, {"device": "server"}, budget)
+    assert objective.conditions == {}            # every device parameter always matters
     sampler = tune.RandomSampler(objective.space, seed=3)
     tuned = autotune(model, inputs, budget=6, options={"device": "server"}, hardware=budget, sampler=sampler)
     for e in tuned.result.history:
@@ -161,6 +162,13 @@ def test_per_region_configurations_differing_only_in_ignored_knobs_are_measured_
     objective(config)
     objective({**config, unroll: 64 if config[unroll] != 64 else 1})     # level 1 does not unroll
     assert len(objective.cache) == 1
+    # the same facts as conditions, for tuners that take conditional parameters
+    width, pieces = (next(n for n in objective.space.names if n.endswith(k)) for k in ("__vector_width",
+                                                                                          "__buffer_bytes"))
+    assert objective.conditions[unroll] == ("opt_level", (3,))
+    assert objective.conditions[pieces] == ("opt_level", (2, 3))
+    assert objective.conditions[width] == ("opt_level", (1, 2, 3))
+    assert set(objective.conditions) == set(objective.space.names) - {"opt_level"}
 
 
 def test_autotune_measures_batches_in_worker_processes_and_refuses_threads():

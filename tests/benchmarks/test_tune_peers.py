@@ -49,3 +49,60 @@ def test_hypermapper_proposals_outside_their_range_are_infeasible_and_not_measur
     peers._hypermapper(SPACE, tile_time, 3, seed=0, values=values)     # ends when the budget is spent
     assert values == [None, 25.0, 11.0]       # only ty=44 (it fails), ty=4 and ty=10 were measured
     assert [a["Valid"] for a in answers] == [False, False, False, False, True]
+
+
+
+LEVELS = tune.Space([tune.Ordinal("level", (0, 1, 2)), tune.Ordinal("width", (1, 2, 4, 8, 16, 32, 64)),
+                     tune.Ordinal("bytes", (64, 128, 256, 512, 1024)), tune.Ordinal("unroll", (1, 2, 4, 8, 16, 32))],
+                    ["bytes % (4 * width) == 0"])
+WHEN = {"width": ("level", (1, 2)), "bytes": ("level", (2,)), "unroll": ("level", (2,))}   # as Ember's knobs
+
+
+def leveled_time(config):
+    """Only the active knobs count: level 0 is flat, width matters from 1, bytes and unroll at 2."""
+    time = 10.0 - 2 * config["level"]
+    if config["level"] >= 1:
+        time -= 1 / (1 + abs(config["width"] - 16))
+    if config["level"] >= 2:
+        time -= config["bytes"] / 1024 + 0.1 * config["unroll"]
+    return time
+
+
+def test_inactive_parameters_are_filled_with_values_that_keep_the_known_constraints():
+    peers = _load()
+    assert peers._filled(LEVELS, {"level": 0}) == {"level": 0, "width": 1, "bytes": 64, "unroll": 1}
+    # width 64 needs bytes divisible by 256: the first such value, not the first value
+    assert peers._filled(LEVELS, {"level": 1, "width": 64}) == {"level": 1, "width": 64, "bytes": 256, "unroll": 1}
+    assert peers._filled(LEVELS, {"level": 2, "width": 4, "bytes": 1024, "unroll": 8})["bytes"] == 1024
+
+
+def _recording(objective, seen):
+    def recorded(config):
+        seen.append(dict(config))
+        return objective(config)
+    return recorded
+
+
+def test_smac_and_tpe_take_the_conditions_and_never_vary_an_inactive_parameter():
+    """Told the conditions, SMAC and TPE propose an inactive knob only at its filled value: they search the
+    conditional space, not the flat one. Without them (the control) the flat search varies it."""
+    peers = _load()
+    for run in (lambda f, c: peers.run_smac(LEVELS, f, 20, 0, c),
+                lambda f, c: peers.run_optuna(LEVELS, f, 20, 0, "tpe", c)):
+        told, flat = [], []
+        values = run(_recording(leveled_time, told), WHEN)
+        run(_recording(leveled_time, flat), None)
+        assert len(values) == 20 and all(v is not None for v in values)
+        assert all(LEVELS.is_feasible(c) for c in told)
+        assert {(c["width"], c["bytes"], c["unroll"]) for c in told if c["level"] == 0} <= {(1, 64, 1)}
+        assert {(c["bytes"], c["unroll"]) for c in told if c["level"] == 1} <= {(64, 1), (128, 1), (256, 1)}
+        assert len({(c["width"], c["bytes"], c["unroll"]) for c in flat if c["level"] < 2}) > 3
+
+
+def test_the_gp_sampler_gets_the_flat_space():
+    """Optuna's GP sampler models only the parameters every trial has, so it is not given the conditions:
+    its proposals vary knobs their level ignores."""
+    peers = _load()
+    seen = []
+    peers.run_optuna(LEVELS, _recording(leveled_time, seen), 12, 0, "gp", WHEN)
+    assert len({(c["bytes"], c["unroll"]) for c in seen if c["level"] < 2}) > 1
