@@ -38,7 +38,10 @@ def _lanes(config) -> tuple[int, ...]:
 
 def task_grammar(task: Task, device: str) -> str:
     """The GBNF grammar of a program for ``task`` on preset ``device``."""
-    config = dae_emulator.preset(device)
+    return _task_grammar(task, dae_emulator.preset(device))
+
+
+def _task_grammar(task: Task, config) -> str:
     lanes = _lanes(config)
     return program_grammar(name=task.name, params=task.signature().splitlines(), symbols=size_symbols(task),
                            inputs={t.name: len(t.dims) for t in task.inputs},
@@ -55,4 +58,4 @@ def task_constraint(task: Task, device: str) -> Constraint:
     config = dae_emulator.preset(device)
     scoped = ScopedGrammar(task.name, tuple(task.signature().splitlines()), size_symbols(task), _lanes(config),
                            UNROLLS, config.traversal_units, config.queues, MAX_CALLBACKS, MAX_INSTRUCTIONS)
-    return Constraint(task_grammar(task, device), scoped, lambda text: static_failure(task, text, config) is None)
+    return Constraint(_task_grammar(task, config), scoped, lambda text: static_failure(task, text, config) is None)

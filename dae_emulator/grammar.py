@@ -26,7 +26,7 @@ _VALUE_OPS = [op for op in OpKind if op not in STORE_OPS and op not in (
 _LOAD_KINDS = [StreamKind.LOAD, StreamKind.LOAD_ROW, StreamKind.PREFETCH_ROW]
 
 
-def _words(words: Iterable[str]) -> str:
+def alternatives(words: Iterable[str]) -> str:
     """A GBNF alternative of literal words, longest first (so that a prefix never shadows a longer word)."""
     return " | ".join(f'"{w}"' for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
@@ -77,8 +77,8 @@ def program_grammar(*, name: str | None = None, params: Sequence[str] | None = N
         if not params:
             raise ValueError("a program has at least one parameter")
         param_rules = "params ::= " + " ".join(f'"{line}" nl' for line in params) + "\n"
-    symbol = "name" if symbols is None else f"({_words(symbols)})"
-    output = "name" if outputs is None else f"({_words(outputs)})"
+    symbol = "name" if symbols is None else f"({alternatives(symbols)})"
+    output = "name" if outputs is None else f"({alternatives(outputs)})"
     load_rule = "load ::= " + " | ".join(_load_forms(inputs, outputs))
     if canonical:
         access = (f'access ::= (ind traversal nl (ind stream nl)*){_times(1, max_traversals)} (ind tile nl)? '
@@ -90,7 +90,7 @@ def program_grammar(*, name: str | None = None, params: Sequence[str] | None = N
     store_forms = " | ".join(f'"{op.value} " {output} "[" value ({space["sep"]} value)? "] {sign} " value'
                              for op, sign in STORE_OPS.items())
     arities = sorted({OPERANDS[op] for op in _VALUE_OPS})
-    value_forms = " | ".join(f'({_words(op.value for op in _VALUE_OPS if OPERANDS[op] == n)}) " " value'
+    value_forms = " | ".join(f'({alternatives(op.value for op in _VALUE_OPS if OPERANDS[op] == n)}) " " value'
                              + f' ({space["sep"]} value)' * (n - 1) for n in arities)
     cast_form = f'"{OpKind.CAST.value}." dtype " " value' + f' ({space["sep"]} value)' * (OPERANDS[OpKind.CAST] - 1)
     operands = "operand" + f' {space["sep"]} operand' * (ALU_OPERANDS - 1)
@@ -108,24 +108,24 @@ tile ::= "cores take outer items in tiles of " digits
 stream ::= "stream " name " = " (induction | load | alu)
 induction ::= "{StreamKind.INDUCTION.value} " name
 {load_rule}
-alu ::= "{StreamKind.ALU.value} " ({_words(op.value for op in AluOp)}) "(" {operands} ") @" name
+alu ::= "{StreamKind.ALU.value} " ({alternatives(op.value for op in AluOp)}) "(" {operands} ") @" name
 operand ::= "-"? digits | name | "$" {symbol}
-rule ::= "on " name "." ({_words(e.value for e in Event)}) (" when " name)? ": " ("push " push ({space["sep"]} push)* "; ")? "token " name
+rule ::= "on " name "." ({alternatives(e.value for e in Event)}) (" when " name)? ": " ("push " push ({space["sep"]} push)* "; ")? "token " name
 push ::= name " <- " name
-queues ::= (ind "queue " name ": " ({_words(k.value for k in QueueKind)}) " " dtype (" x" digits)? nl){_times(0, max_queues)}
+queues ::= (ind "queue " name ": " ({alternatives(k.value for k in QueueKind)}) " " dtype (" x" digits)? nl){_times(0, max_queues)}
 execute ::= (ind acc nl)* (ind callback nl body){_times(0, max_callbacks)}
-acc ::= "acc " name ": " ({_words(r.value for r in ReduceKind)}) " " dtype ("[" dim "]")? " init " number (" arg " "-"? digits)?
-callback ::= "callback " name (" lanes " {"digits" if lanes is None else f"({_words(str(n) for n in lanes)})"})? (" unroll " {"digits" if unrolls is None else f"({_words(str(n) for n in unrolls)})"})? ":"
+acc ::= "acc " name ": " ({alternatives(r.value for r in ReduceKind)}) " " dtype ("[" dim "]")? " init " number (" arg " "-"? digits)?
+callback ::= "callback " name (" lanes " {"digits" if lanes is None else f"({alternatives(str(n) for n in lanes)})"})? (" unroll " {"digits" if unrolls is None else f"({alternatives(str(n) for n in unrolls)})"})? ":"
 body ::= (ind2 instr nl){_times(1, max_instructions)}
 instr ::= assign | store | update | reset
 assign ::= "%" name " = " (assigned)
-assigned ::= "{OpKind.COUNT.value}" | ({_words(op.value for op in (OpKind.POP, OpKind.READ, OpKind.READ_ARG))}) " " name | {cast_form} | {value_forms}
+assigned ::= "{OpKind.COUNT.value}" | ({alternatives(op.value for op in (OpKind.POP, OpKind.READ, OpKind.READ_ARG))}) " " name | {cast_form} | {value_forms}
 store ::= {store_forms}
 update ::= "{OpKind.UPDATE.value} " name ", " value ({space["sep"]} value)?
 reset ::= "{OpKind.RESET.value} " name
 value ::= "%" name | number
 number ::= "-"? ("inf" | digits ("." digits)? ([eE] [+-]? digits)?)
-dtype ::= {_words(d.value for d in DType)}
+dtype ::= {alternatives(d.value for d in DType)}
 name ::= {bounded["name"]}
 digits ::= {bounded["digits"]}
 """
@@ -135,12 +135,12 @@ def _load_forms(inputs: Mapping[str, int] | None, outputs: Mapping[str, int] | N
     """The alternatives of a load stream's ``kind tensor`` head (then ``[index] @unit``), each kind over the
     tensors of the rank it takes; a kind no tensor fits is left out."""
     if inputs is None:
-        return [f'({_words(k.value for k in _LOAD_KINDS)}) " " name "[" name "] @" name']
+        return [f'({alternatives(k.value for k in _LOAD_KINDS)}) " " name "[" name "] @" name']
     rows = [t for t, rank in inputs.items() if rank == 2] + [t for t, rank in (outputs or {}).items() if rank == 2]
     takes = {StreamKind.LOAD: [t for t, rank in inputs.items() if rank == 1],
              StreamKind.LOAD_ROW: [t for t, rank in inputs.items() if rank == 2],
              StreamKind.PREFETCH_ROW: rows if outputs is not None else None}
-    return [f'"{kind.value} " ' + ("name" if tensors is None else f"({_words(tensors)})") + ' "[" name "] @" name'
+    return [f'"{kind.value} " ' + ("name" if tensors is None else f"({alternatives(tensors)})") + ' "[" name "] @" name'
             for kind, tensors in takes.items() if tensors is None or tensors]
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .grammar import _words
+from .grammar import alternatives
 from .program import (ALU_OPERANDS, OPERANDS, STORE_KINDS, AluOp, DType, Event, OpKind, Program, QueueKind,
                       ReduceKind, StreamKind)
 from .text import STORE_OPS, DaeSyntaxError, parse_program
@@ -70,7 +70,7 @@ def fresh_name(taken, length: int = NAME_LENGTH) -> str:
 
 def _alt(words) -> str:
     words = list(words)
-    return f"({_words(words)})" if words else ""
+    return f"({alternatives(words)})" if words else ""
 
 
 @dataclass(frozen=True)
@@ -182,9 +182,9 @@ class ScopedGrammar:
                 if fresh_loads:      # a load this unit already makes is not made twice
                     kinds.append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
             symbols = " | ".join(f'"${s}"' for s in self.symbols)
-            operand = f'({_words(indices)} | "-"? [0-9]{{1,9}}' + (f" | {symbols})" if symbols else ")")
+            operand = f'({alternatives(indices)} | "-"? [0-9]{{1,9}}' + (f" | {symbols})" if symbols else ")")
             operands = operand + f' ", " {operand}' * (ALU_OPERANDS - 1)
-            kinds.append(f'"alu " ({_words(op.value for op in AluOp)}) "(" {operands} ") @{unit}"')
+            kinds.append(f'"alu " ({alternatives(op.value for op in AluOp)}) "(" {operands} ") @{unit}"')
         return f'"\\n  stream " {fresh} " = " ({" | ".join(kinds)})'
 
     @staticmethod
@@ -276,8 +276,8 @@ class ScopedGrammar:
         sent = list(dict.fromkeys(r.token for r in p.rules))
         pending = [t for t in sent if t not in {cb.token for cb in p.callbacks}]
         if not p.callbacks and len(accs) < MAX_ACCUMULATORS:
-            out.append(f'"\\n  acc " {fresh_name(set(accs))} ": " ({_words(r.value for r in ReduceKind)}) " " '
-                       f'({_words(d.value for d in DType)}) ("[" {self._dim()} "]")? " init " {_NUMBER} '
+            out.append(f'"\\n  acc " {fresh_name(set(accs))} ": " ({alternatives(r.value for r in ReduceKind)}) " " '
+                       f'({alternatives(d.value for d in DType)}) ("[" {self._dim()} "]")? " init " {_NUMBER} '
                        f'(" arg " "-"? [0-9])?')
         current = p.callbacks[-1] if p.callbacks else None
         if pending and (current is None or self._closed(p, current)):
@@ -332,11 +332,11 @@ class ScopedGrammar:
             if types:
                 for n in sorted({OPERANDS[op] for op in _VALUE_OPS if op is not OpKind.DOT}):
                     ops = [op.value for op in _VALUE_OPS if OPERANDS[op] == n and op is not OpKind.DOT]
-                    assigned.append(f'({_words(ops)}) " " {values()}' + f' ", " {values()}' * (n - 1))
+                    assigned.append(f'({alternatives(ops)}) " " {values()}' + f' ", " {values()}' * (n - 1))
                 if any(row for row, _ in types.values()):
                     rows = "(" + " | ".join(f'"%{v}"' for v, (row, _) in types.items() if row) + ")"
                     assigned.append(f'"{OpKind.DOT.value} " {rows} ", " {rows}')
-                assigned.append(f'"{OpKind.CAST.value}." ({_words(d.value for d in DType)}) " " {values()}')
+                assigned.append(f'"{OpKind.CAST.value}." ({alternatives(d.value for d in DType)}) " " {values()}')
             out.append(f'"%" {fresh_name(set(types))} " = " ({" | ".join(assigned)})')
         if [q for q in queues if q not in popped]:
             return out                                  # a callback pops its operands before its first effect
