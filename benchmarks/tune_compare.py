@@ -43,7 +43,7 @@ Objectives (the first two are Ember's own, through ``torch_ember.autotune.Object
 Methods: ``tune`` (Bayesian, default options; on the Ember objectives as ``torch_ember.autotune`` runs it:
 told which configurations are equivalent, since knobs an opt_level ignores make the same program, and on the
 region objectives told that the regions' times add up, each region's knobs with opt_level a group of an
-additive GP; the peers are told neither), ``tune batch`` (the same, proposing 4 configurations at a
+additive GP; the peers are told neither, but see conditions below), ``tune batch`` (the same, proposing 4 configurations at a
 time by the Kriging believer, as ``tune.minimize(workers=4)`` does; compared with sequential tune, not a peer),
 random search (``tune.RandomSampler``), and the peers of ``tune_peers.py``, each given the space as
 faithfully as it can take it: Optuna's TPE and GP samplers (default options; ordinals as integer indices, a
@@ -55,6 +55,13 @@ search, are answered infeasible unmeasured). None of them can be told known cons
 proposal that breaks one is not evaluated, not charged to the budget, and told as a failure (at most
 SKIPS x budget of them, 5 x, after which they are charged; it was 50 x until SMAC joined, whose forest is
 refit at every ask, so that a run of hidden-tiles took over 85 s).
+
+Conditions: on the Ember knob objectives a knob matters only at the opt_levels that read it
+(``Objective.conditions``). SMAC takes that as ConfigSpace conditions and TPE define-by-run (a trial suggests
+only the knobs its opt_level reads), and ``smac`` and ``tpe`` are told it; ``smac flat`` and ``tpe flat`` are
+the same tuners given the flat space, as they were before they were told, and tune must beat both. The GP
+sampler models only parameters every trial has, and HyperMapper 2 has no conditional parameters: both get
+the flat space.
 
 The emulator is deterministic, so each Ember objective measures every configuration once and serves
 repeats from a cache; that changes no result, only the time. Per objective and method: the median over
@@ -87,7 +94,10 @@ import tune
 from torch_ember.autotune import AreaModel, HardwareBudget, Objective
 from tune_peers import run_hypermapper, run_optuna, run_smac
 
-PEERS = ("random", "tpe", "gp", "smac", "hypermapper")    # what "tune beats" is judged against
+# what "tune beats" is judged against. "tpe flat" and "smac flat": TPE and SMAC not told the conditions
+# (on an objective without conditions, the same runs as "tpe" and "smac")
+PEERS = ("random", "tpe", "tpe flat", "gp", "smac", "smac flat", "hypermapper")
+FLAT = " flat"
 BATCH = 4
 METHODS = ("tune", *PEERS, "tune batch")   # "tune batch": tune proposing BATCH at a time
 
@@ -252,12 +262,14 @@ PROBLEMS = {"ember-knobs": ember_knobs, "ember-hardware": ember_hardware, "tsp-p
 
 
 def run(problem: Problem, method: str, budget: int, seed: int) -> list[float | None]:
+    conditions = {} if method.endswith(FLAT) else problem.conditions
+    method = method.removesuffix(FLAT)
     if method == "hypermapper":
         return run_hypermapper(problem.space, problem.objective, budget, seed)
     if method in ("tpe", "gp"):
-        return run_optuna(problem.space, problem.objective, budget, seed, method, problem.conditions)
+        return run_optuna(problem.space, problem.objective, budget, seed, method, conditions)
     if method == "smac":
-        return run_smac(problem.space, problem.objective, budget, seed, problem.conditions)
+        return run_smac(problem.space, problem.objective, budget, seed, conditions)
     sampler = tune.RandomSampler(problem.space, seed) if method == "random" else None
     # batches of 4 as four workers would run them, evaluated inline: the same proposals, without nesting a
     # process pool in this objective's worker process
@@ -284,13 +296,15 @@ def run_problem(name: str, seeds: int, budget: int, methods: tuple[str, ...] = M
     traces = {}
     for method in methods:
         traces[method] = []
+        # without conditions, a flat peer is the peer itself: the same runs
+        ran = method if problem.conditions else method.removesuffix(FLAT)
         for seed in range(seeds):
-            key = (name, method, seed, budget)
+            key = (name, ran, seed, budget)
             if key not in done:
-                done[key] = run(problem, method, budget, seed)
+                done[key] = run(problem, ran, budget, seed)
                 if cache:
                     with open(cache, "a") as f:      # one short line per append: whole lines, even from two jobs
-                        f.write(json.dumps({"objective": name, "method": method, "seed": seed, "budget": budget,
+                        f.write(json.dumps({"objective": name, "method": ran, "seed": seed, "budget": budget,
                                             "values": done[key]}) + "\n")
             traces[method].append(done[key])
     seen = min(v for ts in traces.values() for t in ts for v in t if v is not None)
