@@ -95,22 +95,29 @@ class BayesianSampler:
         """``k`` distinct configurations to evaluate at once: the design's next ones, then each the
         acquisition's maximizer on one surrogate (fit once, on the evaluations so far) that believes the
         batch's earlier proposals scored its own prediction there (the Kriging believer): their uncertainty
-        is gone, so the next proposal looks elsewhere. A proposal already in the batch is redrawn at random."""
+        is gone, so the next proposal looks elsewhere. While too few evaluations succeed to fit them, and
+        where the acquisition finds nothing new, a proposal is a random draw that neither an evaluation nor the
+        batch holds; a design point the batch holds is redrawn likewise."""
         batch: list[Config] = []
         step = None
         for _ in range(k):
             evaluated = len(self.configs) + len(batch)
+            taken = {self.key(c) for c in batch}
             if evaluated < len(self.design):
                 config = self.design[evaluated]
             else:
+                taken |= self.seen
                 step = step if step is not None else self._step(batch)
-                found = step.propose(self.seen | {self.key(c) for c in batch}) if step else None
-                config = found if found is not None else self.space.sample(self.rng)[0]
-            config = distinct_from(self.key, batch, config, lambda: self.space.sample(self.rng)[0])
+                found = step.propose(taken) if step else None
+                config = found if found is not None else self._draw()
+            config = distinct_from(self.key, taken, config, self._draw)
             batch.append(config)
             if step is not None and len(batch) < k:
                 step = step.believing(config)
         return batch
+
+    def _draw(self) -> Config:
+        return self.space.sample(self.rng)[0]
 
     def _step(self, pending: list[Config]) -> _Step | None:
         """The surrogate, feasibility model and incumbents of one step, fit to the evaluations so far and

@@ -9,10 +9,15 @@ drawn by Optuna's ``RandomSampler``.
 
 Optuna distributions map onto tune's parameters: a float range is a ``Real`` (on a log scale when the
 distribution's is), a stepped float or int range an ``Ordinal`` of its values, an int range of step 1 an
-``Integer``, a categorical a ``Categorical``. Only single-objective studies are supported.
+``Integer``, a categorical a ``Categorical`` of its choices' indices (Optuna's own internal form: choices
+such as ``1`` and ``True``, equal in Python, stay two). Only single-objective studies are supported.
+
+``options`` name parameters as the study does: ``priors`` and ``groups`` are keyed by Optuna's names (a
+``Weights`` prior on a categorical by its choices), and apply once a parameter is in every finished trial.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tune.bayesian import BayesianOptions, BayesianSampler
 from tune.params import Categorical, Integer, Ordinal, Param, Real
+from tune.priors import Prior, Weights
 from tune.space import Space
 
 _STEPPED_LIMIT = 10_000      # a stepped range with more values than this is searched as a continuous one
@@ -32,7 +38,7 @@ _STEPPED_LIMIT = 10_000      # a stepped range with more values than this is sea
 
 def _param(name: str, distribution: BaseDistribution) -> Param:
     if isinstance(distribution, CategoricalDistribution):
-        return Categorical(name, distribution.choices)
+        return Categorical(name, tuple(range(len(distribution.choices))))
     if isinstance(distribution, IntDistribution):
         if distribution.step == 1 and not distribution.log:
             return Integer(name, distribution.low, distribution.high)
@@ -56,7 +62,32 @@ def _external(value: Any, distribution: BaseDistribution) -> Any:
         return int(min(max(snapped, distribution.low), distribution.high))
     if isinstance(distribution, FloatDistribution):
         return float(min(max(float(value), distribution.low), distribution.high))
-    return value
+    return distribution.to_external_repr(value)
+
+
+def _inner_names(names: list[str]) -> dict[str, str]:
+    """tune's name for each Optuna parameter: its own where that is an identifier, else ``p<i>`` (one the
+    study does not use)."""
+    inner = {}
+    for i, name in enumerate(names):
+        fallback = f"p{i}"
+        while fallback in names:
+            fallback += "_"
+        inner[name] = name if name.isidentifier() else fallback
+    return inner
+
+
+def _inner_prior(prior: Prior, distribution: BaseDistribution) -> Prior:
+    """A prior as tune's parameter for ``distribution`` takes it: a categorical's weights by choice index."""
+    if isinstance(prior, Weights) and isinstance(distribution, CategoricalDistribution):
+        return Weights({_choice_index(distribution, key): w for key, w in prior.weights.items()})
+    return prior
+
+
+def _choice_index(distribution: CategoricalDistribution, value: Any) -> Any:
+    """The index of ``value`` among the choices, by type and value (``True`` is not ``1``); ``value`` itself when
+    it is not one of them."""
+    return next((i for i, c in enumerate(distribution.choices) if type(c) is type(value) and c == value), value)
 
 
 class OptunaSampler(BaseSampler):
@@ -82,15 +113,29 @@ class OptunaSampler(BaseSampler):
         if not search_space:
             return {}
         names = sorted(search_space)
-        inner = {name: f"p{i}" for i, name in enumerate(names)}       # tune's names: identifiers
-        space = Space([_param(inner[name], search_space[name]) for name in names])
-        sampler = BayesianSampler(space, seed=self._seed, options=self._options)
+        inner = _inner_names(names)
+        try:
+            space = Space([_param(inner[name], search_space[name]) for name in names])
+            options = replace(self._options, priors={
+                inner[name]: _inner_prior(prior, search_space[name])
+                for name, prior in self._options.priors.items() if name in inner},
+                groups=tuple(g for g in (tuple(inner[n] for n in group if n in inner)
+                                         for group in self._options.groups) if g))
+            sampler = BayesianSampler(space, seed=self._seed, options=options)
+        except ValueError as error:      # name the study's parameters, not tune's inner ones
+            message = str(error)
+            for name in names:
+                message = message.replace(repr(inner[name]), repr(name))
+            raise ValueError(message) from None
+        # the design is the study's (its seed); draws past it differ from one trial to the next
+        sampler.rng = np.random.default_rng((self._seed, trial.number))
         sign = -1.0 if study.direction is StudyDirection.MAXIMIZE else 1.0
         for past in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL,
                                                              TrialState.PRUNED)):
             if not all(name in past.params for name in names):
                 continue
-            config = {inner[name]: _internal(past.params[name], space.params[i]) for i, name in enumerate(names)}
+            config = {inner[name]: _internal(past.params[name], space.params[i], search_space[name])
+                      for i, name in enumerate(names)}
             value = sign * past.value if past.state is TrialState.COMPLETE and np.isfinite(past.value) else None
             sampler.observe(config, value)
         proposal = sampler.suggest()
@@ -101,8 +146,10 @@ class OptunaSampler(BaseSampler):
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
 
-def _internal(value: Any, param: Param) -> Any:
-    """A past trial's value as tune's parameter holds it (an ordinal's nearest value)."""
+def _internal(value: Any, param: Param, distribution: BaseDistribution) -> Any:
+    """A past trial's value as tune's parameter holds it (an ordinal's nearest value, a choice's index)."""
+    if isinstance(distribution, CategoricalDistribution):
+        return _choice_index(distribution, value)
     if isinstance(param, Ordinal):
         return min(param.values, key=lambda v: abs(float(v) - float(value)))
     if isinstance(param, Integer):

@@ -15,6 +15,7 @@ twice:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -37,6 +38,12 @@ class Gaussian:
     std: float
 
     def __post_init__(self) -> None:
+        for field_name in ("mean", "std"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"a Gaussian prior's {field_name} must be a real number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"a Gaussian prior's {field_name} must be finite, got {value}")
         if not self.std > 0:
             raise ValueError(f"a Gaussian prior needs std > 0, got {self.std}")
 
@@ -57,7 +64,11 @@ class Weights:
     weights: Mapping[Any, float]
 
     def __post_init__(self) -> None:
-        if not self.weights or any(w < 0 for w in self.weights.values()) or not any(self.weights.values()):
+        if not isinstance(self.weights, Mapping):
+            raise TypeError(f"Weights take a mapping of values to weights, got {type(self.weights).__name__}")
+        if any(isinstance(w, bool) or not isinstance(w, numbers.Real) for w in self.weights.values()):
+            raise TypeError(f"Weights must be real numbers; got {dict(self.weights)}")
+        if not self.weights or any(not w >= 0 for w in self.weights.values()) or not any(self.weights.values()):
             raise ValueError(f"Weights need non-negative weights, not all zero; got {dict(self.weights)}")
 
     def density(self, param: Param, values: np.ndarray) -> np.ndarray:
@@ -68,19 +79,47 @@ class Weights:
 Prior = Gaussian | Weights
 
 
+_NEGLIGIBLE = 1e-6      # a Gaussian whose density is below this over a whole range says nothing about it
+
+
 def check_priors(space: Space, priors: Mapping[str, Prior]) -> None:
-    """Refuse a prior on an unknown parameter, on a permutation, or of the wrong kind for its parameter."""
+    """Refuse a prior on an unknown parameter, on a permutation, of the wrong kind for its parameter, or one
+    that would be ignored: weights on values the parameter does not take, a Gaussian with no weight inside
+    its parameter's range."""
     params = {p.name: p for p in space.params}
     for name, prior in priors.items():
         param = params.get(name)
         if param is None:
             raise ValueError(f"prior for unknown parameter {name!r}; parameters: {sorted(params)}")
+        if not isinstance(prior, (Gaussian, Weights)):
+            raise TypeError(f"parameter {name!r}: a prior is a tune.Gaussian or tune.Weights, got {prior!r}")
         if isinstance(param, Permutation):
             raise ValueError(f"parameter {name!r}: priors on permutations are not supported")
-        if isinstance(prior, Gaussian) and not isinstance(param, (Real, Integer)):
-            raise ValueError(f"parameter {name!r}: a Gaussian prior needs a Real or Integer parameter")
-        if isinstance(prior, Weights) and not isinstance(param, (Ordinal, Categorical, Integer)):
+        if isinstance(prior, Gaussian):
+            _check_gaussian(param, prior)
+        elif not isinstance(param, (Ordinal, Categorical, Integer)):
             raise ValueError(f"parameter {name!r}: Weights need an Ordinal, Categorical or Integer parameter")
+        else:
+            taken = (lambda v: not isinstance(v, bool) and isinstance(v, numbers.Integral)
+                     and param.lo <= v <= param.hi) if isinstance(param, Integer) else (
+                lambda v: any(v == w and isinstance(v, bool) == isinstance(w, bool) for w in param.values))
+            strangers = [v for v in prior.weights if not taken(v)]
+            if strangers:
+                values = f"[{param.lo}, {param.hi}]" if isinstance(param, Integer) else list(param.values)
+                raise ValueError(f"parameter {name!r}: Weights on {strangers}, which are not among its values "
+                                 f"{values}")
+
+
+def _check_gaussian(param: Param, prior: Gaussian) -> None:
+    if not isinstance(param, (Real, Integer)):
+        raise ValueError(f"parameter {param.name!r}: a Gaussian prior needs a Real or Integer parameter")
+    if isinstance(param, Real) and param.log and prior.mean <= 0:
+        raise ValueError(f"parameter {param.name!r} is searched on a log scale: a Gaussian prior's mean must be "
+                         f"positive, got {prior.mean}")
+    nearest = min(max(prior.mean, param.lo), param.hi)
+    if prior.density(param, np.asarray([float(nearest)]))[0] < _NEGLIGIBLE:
+        raise ValueError(f"parameter {param.name!r}: a Gaussian prior at {prior.mean} with std {prior.std} puts "
+                         f"no weight on its range [{param.lo}, {param.hi}]")
 
 
 def prior_density(space: Space, priors: Mapping[str, Prior], configs: Sequence[Mapping[str, Any]],

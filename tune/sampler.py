@@ -38,20 +38,21 @@ class RandomSampler:
     def suggest_batch(self, k: int) -> list[Config]:
         batch: list[Config] = []
         for _ in range(k):
-            batch.append(distinct_from(self.space.key, batch, self.suggest(), self.suggest))
+            batch.append(distinct_from(self.space.key, {self.space.key(c) for c in batch}, self.suggest(),
+                                       self.suggest))
         return batch
 
     def observe(self, config: Mapping[str, Any], value: float | None) -> None:
         """Random search ignores results."""
 
 
-_DRAWS_PER_SLOT = 20        # tries to find a configuration not already in a batch before accepting a repeat
+_DRAWS_PER_SLOT = 100       # tries to find a configuration not taken before accepting a repeat
 
 
-def distinct_from(key: Callable[[Config], Hashable], batch: list[Config], config: Config, redraw) -> Config:
-    """``config``, or when the batch holds one of its ``key`` already, a ``redraw()`` that it does not (a few
-    tries: a space with fewer configurations than the batch repeats some)."""
-    keys = {key(c) for c in batch}
+def distinct_from(key: Callable[[Config], Hashable], taken: set, config: Config, redraw) -> Config:
+    """``config``, or when its ``key`` is ``taken`` already, a ``redraw()`` whose key is not (a few tries: a
+    space with fewer configurations than are taken repeats some)."""
+    keys = taken
     for _ in range(_DRAWS_PER_SLOT):
         if key(config) not in keys:
             return config

@@ -95,3 +95,20 @@ def test_an_equivalence_keeps_the_search_off_a_plateau_it_has_measured():
     assert all(n <= 1 + design for n in plateau["equivalent"]), plateau    # design points, then at most one
     assert sum(plateau["plain"]) > 2 * sum(plateau["equivalent"]), plateau
     assert np.median(best["equivalent"]) < np.median(best["plain"]), best
+
+
+def test_no_configuration_is_evaluated_twice_while_too_few_are_feasible_to_model():
+    """Until two evaluations succeed proposals are random draws; they must still be new ones. On a 12-point
+    space where most points fail, ``(4, 'a')`` was evaluated twice in 12 (a budget of 10 here: the last
+    points of a small space are found by redrawing, which may give up)."""
+    space = tune.Space([tune.Ordinal("n", (1, 2, 3, 4)), tune.Categorical("kind", ("a", "b", "c"))])
+
+    def objective(config):
+        if config != {"n": 2, "kind": "b"}:
+            raise tune.Infeasible("only one point works")
+        return 1.0
+
+    for seed in range(5):
+        result = tune.minimize(objective, space, 10, seed, options=tune.BayesianOptions(initial=2))
+        keys = [tuple(e.config.values()) for e in result.history]
+        assert len(set(keys)) == len(keys) == 10, seed

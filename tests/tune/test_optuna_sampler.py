@@ -80,3 +80,49 @@ def test_multi_objective_studies_are_refused():
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=tune.OptunaSampler())
     with pytest.raises(ValueError, match="single-objective"):
         study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
+
+
+def test_a_failing_trial_is_not_proposed_again_while_few_trials_have_succeeded():
+    """With fewer than two successes there is no surrogate and proposals are random: each trial's draw must
+    be a new one, not the same draw of a sampler rebuilt with the same seed (23 of 30 trials were one failing
+    configuration)."""
+    def objective(trial):
+        x = trial.suggest_int("x", 1, 20)
+        y = trial.suggest_float("y", 1e-4, 1.0, log=True)
+        if x > 5:
+            raise RuntimeError("unsupported")
+        return x * y
+
+    study = optuna.create_study(sampler=tune.OptunaSampler(seed=0))
+    study.optimize(objective, n_trials=30, catch=(RuntimeError,))
+    proposed = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(proposed)) == len(proposed)
+    assert sum(t.state is optuna.trial.TrialState.COMPLETE for t in study.trials) >= 2
+
+
+def test_priors_are_keyed_by_the_study_s_parameter_names():
+    """Priors name parameters as the study does, even names that are not identifiers, and a categorical's
+    weights name its choices; the design then follows them."""
+    priors = {"learning rate": tune.Gaussian(1e-2, 5e-3), "kind": tune.Weights({"b": 1.0})}
+    sampler = tune.OptunaSampler(seed=0, options=tune.BayesianOptions(priors=priors, initial=8))
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_objective, n_trials=12)
+    designed = study.trials[2:10]         # the first trial draws every parameter at random; the design follows
+    assert sum(t.params["kind"] == "b" for t in designed) >= 6
+    assert sum(1e-3 < t.params["learning rate"] < 1e-1 for t in designed) >= 6
+    with pytest.raises(ValueError, match=r"parameter 'kind': Weights on \['d'\]"):
+        wrong = tune.OptunaSampler(options=tune.BayesianOptions(priors={"kind": tune.Weights({"d": 1.0})}))
+        optuna.create_study(sampler=wrong).optimize(_objective, n_trials=3)
+
+
+def test_categorical_choices_that_python_finds_equal_stay_apart():
+    """``1`` and ``True`` are two of Optuna's choices (a tune.Categorical of the choices refused them as not
+    distinct); tune searches choice indices."""
+    def objective(trial):
+        choice = trial.suggest_categorical("c", [None, 1, 2.5, "x", True])
+        return {None: 3.0, 1: 2.0, 2.5: 1.0, "x": 4.0}[choice] + (0.5 if choice is True else 0.0)
+
+    study = optuna.create_study(sampler=tune.OptunaSampler(seed=0))
+    study.optimize(objective, n_trials=12)
+    assert all(t.state is optuna.trial.TrialState.COMPLETE for t in study.trials) and len(study.trials) == 12
+    assert study.best_params == {"c": 2.5}

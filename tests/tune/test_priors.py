@@ -70,10 +70,36 @@ def test_a_wrong_prior_is_forgotten_and_a_good_one_helps():
     ({"order": tune.Weights({(0, 1): 1.0})}, "permutations"),
     ({"unroll": tune.Gaussian(4, 1)}, "Real or Integer"),
     ({"rate": tune.Weights({0.1: 1.0})}, "Ordinal, Categorical or Integer"),
+    # priors that would be accepted and then ignored: weights on values the parameter does not take, a
+    # Gaussian with no weight on the range, a Gaussian mean a log scale cannot take
+    ({"unroll": tune.Weights({3: 1.0, 16: 2.0})}, r"Weights on \[3, 16\], which are not among its values"),
+    ({"unroll": tune.Weights({"4": 1.0})}, "not among its values"),
+    ({"layout": tune.Weights({"diag": 1.0})}, "not among its values"),
+    ({"tile": tune.Weights({65: 1.0})}, r"not among its values \[1, 64\]"),
+    ({"tile": tune.Gaussian(1000, 1)}, "puts no weight on its range"),
+    ({"log_rate": tune.Gaussian(0.0, 0.1)}, "log scale: a Gaussian prior's mean must be positive"),
 ])
 def test_priors_that_cannot_apply_are_refused(priors, message):
-    space = tune.Space([tune.Ordinal("unroll", [1, 2, 4]), tune.Real("rate", 1e-3, 1.0), tune.Permutation("order", 2)])
+    space = tune.Space([tune.Ordinal("unroll", [1, 2, 4]), tune.Real("rate", 1e-3, 1.0), tune.Permutation("order", 2),
+                        tune.Categorical("layout", ("row", "col")), tune.Integer("tile", 1, 64),
+                        tune.Real("log_rate", 1e-4, 1.0, log=True)])
     with pytest.raises(ValueError, match=message):
         tune.BayesianSampler(space, options=tune.BayesianOptions(priors=priors))
     with pytest.raises(ValueError):
         tune.Gaussian(1.0, 0.0)
+
+
+@pytest.mark.parametrize("make", [lambda: tune.Gaussian("32", 8), lambda: tune.Gaussian(32, None),
+                                  lambda: tune.Weights([1, 2]), lambda: tune.Weights({1: "heavy"})])
+def test_priors_of_the_wrong_type_are_a_type_error(make):
+    with pytest.raises(TypeError):
+        make()
+
+
+def test_a_prior_that_is_not_a_prior_is_a_type_error_naming_its_parameter():
+    space = tune.Space([tune.Integer("tile", 1, 64)])
+    for wrong in ((32, 8), 32.0):
+        with pytest.raises(TypeError, match="parameter 'tile': a prior is a tune.Gaussian or tune.Weights"):
+            tune.BayesianSampler(space, options=tune.BayesianOptions(priors={"tile": wrong}))
+    with pytest.raises(ValueError, match="finite"):
+        tune.Gaussian(float("nan"), 1.0)
