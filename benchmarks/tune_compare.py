@@ -113,6 +113,11 @@ class Problem:
     conditions: dict[str, tuple[str, tuple]] = field(default_factory=dict)   # for the peers that take them
 
 
+# the Ember objectives' start options. 'rest': 'eager' (the graph not decomposed for Inductor) is what every
+# recorded run measured: autotune measured that graph whatever 'rest' said until it followed the user's
+EMBER_OPTIONS = {"device": "server", "rest": "eager"}
+
+
 class TwoTables(nn.Module):
     """A DLRM-like model reduced to its embedding work: a weighted-sum bag and a mean bag, then a linear."""
 
@@ -147,7 +152,7 @@ def uneven_bag_inputs(rows: tuple[int, int], batch: int, poolings: tuple[int, in
 def ember_knobs() -> Problem:
     torch.manual_seed(0)
     rows = (64, 300)
-    objective = Objective(TwoTables(rows, 64), uneven_bag_inputs(rows, 32, (16, 2)), {"device": "server"})
+    objective = Objective(TwoTables(rows, 64), uneven_bag_inputs(rows, 32, (16, 2)), EMBER_OPTIONS)
     names, values = objective.space.names, [p.values for p in objective.space.params]
     allowed = [c for c in (dict(zip(names, v)) for v in itertools.product(*values)) if objective.space.is_feasible(c)]
     return Problem("ember-knobs", objective.space, objective, min(_feasible_values(objective, allowed)),
@@ -169,7 +174,7 @@ def ember_hardware() -> Problem:
     torch.manual_seed(0)
     rows = (20000, 2000)
     budget = HardwareBudget(area_mm2=AreaModel().mm2(dae_emulator.preset("server")))
-    objective = Objective(TwoTables(rows, 32), two_table_inputs(rows, 64, 8), {"device": "server"}, budget)
+    objective = Objective(TwoTables(rows, 32), two_table_inputs(rows, 64, 8), EMBER_OPTIONS, budget)
     return Problem("ember-hardware", objective.space, objective, None)
 
 
@@ -236,7 +241,7 @@ def ember_dlrm_regions() -> Problem:
     import dlrm
     torch.manual_seed(0)
     dense, sparse, _ = dlrm.synthetic_batch(64, torch.Generator().manual_seed(0))
-    objective = Objective(dlrm.DLRM(), (dense, sparse), {"device": "server"}, per_region=True)
+    objective = Objective(dlrm.DLRM(), (dense, sparse), EMBER_OPTIONS, per_region=True)
     return Problem("ember-dlrm-regions", objective.space, objective, None,
                    tune.BayesianOptions(groups=objective.groups), objective.key, objective.conditions)
 
@@ -251,7 +256,7 @@ def ember_gnn_regions() -> Problem:
     g = torch.Generator().manual_seed(0)
     src, dst = gnn.power_law_graph(300, 1500, g)
     inputs = (torch.randn(300, 16, generator=g), src, dst)
-    objective = Objective(gnn.GNN(gnn.GCNLayer, 16, 16, 4), inputs, {"device": "server"}, per_region=True)
+    objective = Objective(gnn.GNN(gnn.GCNLayer, 16, 16, 4), inputs, EMBER_OPTIONS, per_region=True)
     return Problem("ember-gnn-regions", objective.space, objective, None,
                    tune.BayesianOptions(groups=objective.groups), objective.key, objective.conditions)
 

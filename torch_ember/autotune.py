@@ -43,7 +43,7 @@ import tune
 from dae_emulator.config import DeviceConfig
 from dae_emulator.verify import DaeVerifyError
 
-from .dynamo_backend import relowering_backend
+from .dynamo_backend import ember_backend, relowering_backend
 from .options import EmberOptions
 from .pipeline import knobs_used
 from .runtime.stats import RegionRecord
@@ -145,9 +145,10 @@ class Tuned(dict):
 
 
 def measure(model: torch.nn.Module, example_inputs: Sequence[Any], options: dict[str, Any]) -> RegionRecord:
-    """Compile with ``options`` (host part eager), run forward and backward once, and total the regions."""
+    """Compile with ``options`` (host part eager, on the graph their ``rest`` decomposes), run forward and
+    backward once, and total the regions."""
     torch._dynamo.reset()
-    compiled = torch.compile(model, backend="ember", options={**options, "rest": "eager"})
+    compiled = torch.compile(model, backend=lambda gm, ex: ember_backend(gm, ex, options, host_eager=True))
     return _run(compiled, model, example_inputs)
 
 
@@ -163,7 +164,7 @@ class Measurer:
         self._keys: dict[EmberOptions, list[str]] = {}    # per options lowered: its regions' keys
 
     def __call__(self, options: dict[str, Any]) -> RegionRecord:
-        self._options = EmberOptions.from_dict({**options, "rest": "eager"})
+        self._options = EmberOptions.from_dict(options)
         if self._compiled is None:
             torch._dynamo.reset()
             backend = relowering_backend(lambda: self._options, self._observe)

@@ -70,10 +70,10 @@ def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: d
 
 
 def _compiler(settings: EmberOptions, table_names: dict[str, str], kind: GraphKind, observer: Observer | None,
-              gradient_names: tuple[str, ...] = ()):
+              gradient_names: tuple[str, ...] = (), host_eager: bool = False):
     def compile_graph(gm: torch.fx.GraphModule, example_inputs):
         gm = lower_graph(gm, settings, table_names, kind, observer=observer, gradient_names=gradient_names)
-        if settings.rest == "eager":
+        if settings.rest == "eager" or host_eager:
             return make_boxed_func(gm.forward)
         return compile_rest(gm, example_inputs, settings, kind)
     return compile_graph
@@ -96,12 +96,14 @@ def _aot_lowering(gm: torch.fx.GraphModule, example_inputs, make_compiler, rest_
 
 
 def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None, mode: str | None = None,
-                  *, observer: Observer | None = None):
+                  *, observer: Observer | None = None, host_eager: bool = False):
     """``torch.compile(model, backend="ember", options={...})`` or ``mode=...``; see ``EmberOptions``.
-    ``observer`` sees every graph the passes lowered."""
+    ``observer`` sees every graph the passes lowered. ``host_eager``: the host part runs eagerly whatever
+    ``rest`` says, on the graph ``rest`` decomposes, so that ``explain`` and ``autotune`` lower the regions a
+    compile with these options lowers (by the same names) without compiling the rest."""
     settings = EmberOptions.from_dict(options, mode)
     return _aot_lowering(gm, example_inputs, lambda names, kind, gradients: _compiler(
-        settings, names, kind, observer, gradients), settings.rest == "inductor")
+        settings, names, kind, observer, gradients, host_eager), settings.rest == "inductor")
 
 
 def relowering_backend(current: Callable[[], EmberOptions], observer: Observer | None = None):
@@ -124,4 +126,5 @@ def relowering_backend(current: Callable[[], EmberOptions], observer: Observer |
             return run
         return compile_graph
 
-    return lambda gm, example_inputs: _aot_lowering(gm, example_inputs, make_compiler, False)
+    # traced once, decomposed as the options of that first call's ``rest`` would have it (not a knob)
+    return lambda gm, example_inputs: _aot_lowering(gm, example_inputs, make_compiler, current().rest == "inductor")

@@ -87,13 +87,14 @@ def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -
                                          m.spec.key, tuple(p.key for p in m.spec.parts)))
         host.extend(HostLookup(kind, str(d.node.target), d.reason) for d in state.host)
 
-    options = {"rest": "eager", **(options or {})}
+    options = dict(options or {})
     if isinstance(model, torch.export.ExportedProgram):
         with torch.no_grad():
             compile_exported(model, options, observer=observe)(*inputs)
         return _finish(regions, host, patterns, verbose)
     host.extend(_sparse_inputs(inputs))
-    compiled = torch.compile(model, backend=lambda gm, ex: ember_backend(gm, ex, options, observer=observe))
+    compiled = torch.compile(model, backend=lambda gm, ex: ember_backend(gm, ex, options, observer=observe,
+                                                                         host_eager=True))
     out = compiled(*inputs)
     outputs = [t for t in (out if isinstance(out, (tuple, list)) else [out])
                if isinstance(t, torch.Tensor) and t.requires_grad]

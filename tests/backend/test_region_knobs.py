@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch_ember
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch_ember.autotune import Objective
 from torch_ember.ir.__main__ import WORKLOADS
 from torch_ember.ir.dae import format_dae
 from torch_ember.options import KNOB_NAMES, EmberOptions, Knobs
@@ -134,3 +135,38 @@ def test_numpy_numbers_in_a_device_and_the_timing_options_stay_json():
     assert again == options and type(options.timing_error) is float and again.device_config.cores == 4
     with pytest.raises(ValueError, match=r"'timing_error' must be a number between 0 and 1 \(exclusive\), got True"):
         EmberOptions(timing_error=True)
+
+
+class ScatterIntoZeros(nn.Module):
+    """Regions over data that is no parameter (a scatter into fresh zeros; the gradient of a gather through
+    a ReLU), which are named after the graph's nodes."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.lin = nn.Embedding(20, 8), nn.Linear(8, 8)
+
+    def forward(self, idx, dst):
+        x = torch.relu(self.lin(self.emb(idx)))
+        pooled = torch.zeros(6, 8).index_add(0, dst, x)
+        return pooled[dst] * x
+
+
+def test_explain_and_autotune_name_the_regions_a_default_compile_lowers():
+    """explain and autotune ran the host part eagerly on an undecomposed graph, while a default compile
+    (rest='inductor') lowers Inductor's decomposition of it: regions over data that is no parameter had other
+    names there ('forward.zeros' against 'forward.full'), so knobs tuned for them were silently dropped."""
+    torch.manual_seed(0)
+    model = ScatterIntoZeros()
+    inputs = (torch.randint(0, 20, (10,)), torch.randint(0, 6, (10,)))
+    keys = set(torch_ember.explain(model, *inputs, verbose=False).region_keys)
+    assert any(".zeros" in k or ".full" in k for k in keys)          # a region over data that is no parameter
+    tuned_keys = set(Objective(model, inputs, {"device": "server"}, per_region=True).regions)
+    torch._dynamo.reset()
+    torch_ember.reset()
+    out = torch.compile(model, backend="ember", options={"device": "server"})(*inputs)
+    out.sum().backward()
+    compiled = {r.name for r in torch_ember.report().regions}
+    assert keys == tuned_keys and compiled == keys
+    region_knobs = {k: {"unroll": 2} for k in keys}
+    assert torch_ember.explain(model, *inputs, options={"region_knobs": region_knobs},
+                               verbose=False).unmatched_patterns == ()
