@@ -1,6 +1,7 @@
 """The tuning loop: ask the sampler, evaluate the objective, tell the sampler, for ``budget`` rounds."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
 from typing import Any
@@ -40,7 +41,9 @@ def minimize(
     ``executor`` (``tune.parallel``): a local process pool by default (``objective`` must then pickle: a
     module-level function or an instance of a module-level class), ``"threads"``, ``"inline"``, a Dask
     scheduler's address, or any ``concurrent.futures.Executor`` (``distributed.Client(...).get_executor()``).
-    There an evaluation that raises, or whose worker dies, is infeasible and the run goes on.
+    There an evaluation that raises, or whose worker dies, is infeasible and the run goes on; the reason is kept
+    in its ``Evaluation.error``, and a failure other than ``Infeasible`` is warned of (``RuntimeWarning``,
+    once per distinct message). An objective that a process pool cannot pickle is a ``TypeError`` at once.
 
     ``equivalent`` maps a configuration to a key that configurations of one value share (a compiler setting
     that ignores some knobs makes the same program whatever they are): once one is evaluated, the Bayesian
@@ -53,19 +56,25 @@ def minimize(
     sampler = sampler if sampler is not None else BayesianSampler(space, seed, options, budget, equivalent)
     evaluator = Evaluator(executor, workers) if workers > 1 or executor is not None else None
     history: list[Evaluation] = []
+    warned: set[str] = set()          # failures warned of, once each
     try:
         while len(history) < budget:
             if evaluator is None:          # one at a time, here: only Infeasible is infeasible
                 batch = [sampler.suggest()]
-                results = [evaluate(objective, batch[0], (Infeasible,))]
+                results = [evaluate(objective, batch[0], (Infeasible,), (Infeasible,))]
             else:
                 k = min(workers, budget - len(history))
                 batch = (sampler.suggest_batch(k) if hasattr(sampler, "suggest_batch")
                          else [sampler.suggest() for _ in range(k)])
-                results = evaluator.evaluate(objective, batch)
-            for config, (value, seconds) in zip(batch, results):
-                evaluation = Evaluation(dict(config), value, seconds)
-                sampler.observe(config, value)
+                results = evaluator.evaluate(objective, batch, (Infeasible,))
+            for config, outcome in zip(batch, results):
+                if outcome.unexpected and outcome.error not in warned:
+                    warned.add(outcome.error)
+                    warnings.warn(f"tune: an evaluation failed ({outcome.error}) at {dict(config)}; in a batch a "
+                                  f"failure counts as infeasible and the run goes on (the reason is kept in the "
+                                  f"evaluation's 'error')", RuntimeWarning, stacklevel=2)
+                evaluation = Evaluation(dict(config), outcome.value, outcome.seconds, outcome.error)
+                sampler.observe(config, outcome.value)
                 history.append(evaluation)
                 if callback is not None:
                     callback(evaluation)

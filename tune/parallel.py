@@ -5,15 +5,19 @@ local process pool by default (forked, or started fresh with ``"spawn"`` / ``"fo
 (enough when each evaluation is a subprocess, as a scenario's command is), on a Dask cluster
 (``distributed.Client(...).get_executor()``, or a scheduler's address), or inline (one after another in this
 process: the same batches as any executor, for checking). An evaluation
-that raises, or whose worker dies, is recorded as infeasible; the others of its batch are kept. When a
-worker of the pool this module started dies, the batch's unfinished evaluations are run again one per
-fresh process, so only the one that kills its process is lost.
+that raises, or whose worker dies, is recorded as infeasible with the reason; the others of its batch are
+kept. When a worker of the pool this module started dies, the batch's unfinished evaluations are run again
+one per fresh process, so only the one that kills its process is lost; a process pool the user gave that
+breaks so is replaced by one of this module's, started the same way. An objective that a process pool cannot
+send to its workers is an error before anything runs, not a run of failures.
 """
 from __future__ import annotations
 
 import math
 import multiprocessing
+import pickle
 import time
+from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,18 +42,34 @@ class InlineExecutor(Executor):
         return future
 
 
-def evaluate(objective: Objective, config: Mapping[str, Any],
-             infeasible: tuple[type[Exception], ...] = (Exception,)) -> tuple[float | None, float]:
-    """One evaluation where it runs: its value and its seconds. The value is None when the objective raised
-    one of ``infeasible`` (in a batch, any failure) or returned NaN or an infinity."""
+@dataclass(frozen=True)
+class Outcome:
+    """One evaluation's result: ``value`` None when infeasible, then ``error`` says why when it raised or its
+    worker died; ``unexpected`` when that was not one of the exceptions that mark a configuration infeasible
+    by design (``tune.Infeasible``), so probably a bug the user wants to hear of."""
+
+    value: float | None
+    seconds: float
+    error: str | None = None
+    unexpected: bool = False
+
+
+WORKER_DIED = "its worker process died"
+
+
+def evaluate(objective: Objective, config: Mapping[str, Any], infeasible: tuple[type[Exception], ...] = (Exception,),
+             expected: tuple[type[Exception], ...] = ()) -> Outcome:
+    """One evaluation where it runs. The value is None when the objective raised one of ``infeasible`` (in a
+    batch, any failure) or returned NaN or an infinity; ``expected``: the exceptions that are no surprise."""
     start = time.perf_counter()
     try:
         value: float | None = float(objective(dict(config)))
-    except infeasible:
+    except infeasible as err:
+        return Outcome(None, time.perf_counter() - start, f"{type(err).__name__}: {err}",
+                       not isinstance(err, expected))
+    if not math.isfinite(value):
         value = None
-    if value is not None and not math.isfinite(value):
-        value = None
-    return value, time.perf_counter() - start
+    return Outcome(value, time.perf_counter() - start)
 
 
 class Evaluator:
@@ -59,6 +79,7 @@ class Evaluator:
         self.workers = workers
         self._client = None
         self._owned_pool = False
+        self._checked = False         # the objective pickles (checked once, for a process pool)
         self._context = None
         if isinstance(executor, Executor):
             self.executor = executor
@@ -81,29 +102,40 @@ class Evaluator:
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(workers, mp_context=self._context)
 
-    def evaluate(self, objective: Objective, configs: Sequence[Mapping[str, Any]]) -> list[tuple[float | None, float]]:
-        futures = [self.executor.submit(evaluate, objective, dict(c)) for c in configs]
-        results: list[tuple[float | None, float] | None] = []
+    def evaluate(self, objective: Objective, configs: Sequence[Mapping[str, Any]],
+                 expected: tuple[type[Exception], ...] = ()) -> list[Outcome]:
+        if isinstance(self.executor, ProcessPoolExecutor) and not self._checked:
+            _check_pickles(objective)
+            self._checked = True
+        futures = [self.executor.submit(evaluate, objective, dict(c), (Exception,), expected) for c in configs]
+        results: list[Outcome | None] = []
+        broken = False
         for future in futures:
             try:
                 results.append(future.result())
             except BrokenProcessPool:         # its worker died: rerun below, alone, where the pool is ours
-                results.append(None if self._owned_pool else (None, 0.0))
-            except Exception:
-                results.append((None, 0.0))   # the executor lost it (a Dask worker killed): infeasible
-        if any(r is None for r in results):
+                broken = True
+                results.append(None if self._owned_pool else Outcome(None, 0.0, WORKER_DIED, True))
+            except Exception as err:          # the executor lost it (a Dask worker killed): infeasible
+                results.append(Outcome(None, 0.0, f"the executor lost it: {type(err).__name__}: {err}", True))
+        if broken:
             self._restart()
-            results = [r if r is not None else self._alone(objective, c) for r, c in zip(results, configs)]
+            results = [r if r is not None else self._alone(objective, c, expected) for r, c in zip(results, configs)]
         return results
 
-    def _alone(self, objective: Objective, config: Mapping[str, Any]) -> tuple[float | None, float]:
+    def _alone(self, objective: Objective, config: Mapping[str, Any],
+               expected: tuple[type[Exception], ...]) -> Outcome:
         with self._pool(1) as pool:
             try:
-                return pool.submit(evaluate, objective, dict(config)).result()
+                return pool.submit(evaluate, objective, dict(config), (Exception,), expected).result()
             except BrokenProcessPool:
-                return None, 0.0
+                return Outcome(None, 0.0, WORKER_DIED, True)
 
     def _restart(self) -> None:
+        """A new pool for a broken one: ours again, or, for the user's, one of ours started as theirs was."""
+        if not self._owned_pool:
+            self._context = getattr(self.executor, "_mp_context", None)
+            self._owned_pool = True
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.executor = self._pool(self.workers)
 
@@ -112,3 +144,14 @@ class Evaluator:
             self.executor.shutdown(wait=True)
         if self._client is not None:
             self._client.close()
+
+
+def _check_pickles(objective: Objective) -> None:
+    """A process pool sends the objective to its workers by pickling it; one that does not pickle would fail
+    every evaluation in a worker, each as infeasible, and the run would find nothing without saying why."""
+    try:
+        pickle.dumps(objective)
+    except Exception as err:      # noqa: BLE001 - pickling fails in many ways (PicklingError, AttributeError, ...)
+        raise TypeError(f"the objective cannot be sent to worker processes ({type(err).__name__}: {err}); define "
+                        f"it, and any class it uses, at a module's top level, or evaluate on executor='threads'"
+                        ) from err

@@ -11,11 +11,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One call of the objective; ``value`` is None when the configuration was infeasible."""
+    """One call of the objective; ``value`` is None when the configuration was infeasible, and then ``error``
+    says why when the objective raised (its exception's type and message) or its worker process died."""
 
     config: dict[str, Any]
     value: float | None
     seconds: float
+    error: str | None = None
 
     @property
     def feasible(self) -> bool:
@@ -42,14 +44,15 @@ class Result:
         return None if self.best is None else self.best.value
 
     def write_csv(self, path: str | Path, names: Sequence[str]) -> None:
-        """One row per evaluation: its index, each parameter, value (empty if infeasible), feasible, seconds."""
+        """One row per evaluation: its index, each parameter, value (empty if infeasible), feasible, seconds,
+        and why an infeasible one failed (empty if it did not raise)."""
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["index", *names, "value", "feasible", "seconds"])
+            writer.writerow(["index", *names, "value", "feasible", "seconds", "error"])
             for i, e in enumerate(self.history):
                 params = [format_value(e.config[n]) for n in names]
                 value = "" if e.value is None else repr(e.value)
-                writer.writerow([i, *params, value, e.feasible, f"{e.seconds:.6f}"])
+                writer.writerow([i, *params, value, e.feasible, f"{e.seconds:.6f}", e.error or ""])
 
 
 def format_value(value: Any) -> str:

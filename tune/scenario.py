@@ -12,15 +12,18 @@
     }                                           # for a scenario), "processes", or a Dask scheduler address
 
 The command prints the objective (the last line of its output that is a number) and exits 0; a non-zero
-exit or a timeout means the configuration is infeasible. Relative paths are taken from the scenario file's
-folder, and the command runs there.
+exit, a timeout or an output with no number means the configuration is infeasible. A command that is not a
+program is an error when the scenario is read. Relative paths are taken from the scenario file's folder, and
+the command runs there.
 """
 from __future__ import annotations
 
 import enum
 import functools
 import json
+import os
 import shlex
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,6 +98,10 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ValueError(f"{path}: a scenario needs 'command' and 'parameters'")
     command = data["command"]
     folder = path.resolve().parent
+    program = ((shlex.split(command) if isinstance(command, str) else list(command)) or [""])[0]
+    if not ((folder / program).is_file() if os.sep in program else shutil.which(program)):
+        raise ValueError(f"{path}: command {program!r} is not a program found on PATH (or, as a path, from "
+                         f"{folder})")
     return Scenario(
         space=Space([parse_param(p) for p in data["parameters"]], data.get("constraints", [])),
         command=tuple(shlex.split(command) if isinstance(command, str) else command),
@@ -131,4 +138,4 @@ def run_command(scenario: Scenario, config: Mapping[str, Any]) -> float:
             return float(line.strip())
         except ValueError:
             continue
-    raise ValueError(f"command {' '.join(args)!r} printed no number; its output was {done.stdout[-200:]!r}")
+    raise Infeasible(f"command {' '.join(args)!r} printed no number; its output was {done.stdout[-200:]!r}")

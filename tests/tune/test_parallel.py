@@ -2,8 +2,10 @@
 constraints, evaluated on a process pool, on a real Dask cluster, on threads or inline, with the same result
 for a deterministic batch policy whatever the executor, and failing or crashing evaluations recorded as
 infeasible without losing the rest of their batch."""
+import concurrent.futures
 import os
 import sys
+import warnings
 
 import cloudpickle
 import distributed
@@ -79,15 +81,57 @@ def test_a_process_pool_gives_the_inline_run_and_finds_the_optimum_region():
 
 
 def test_a_failing_evaluation_is_infeasible_and_the_rest_of_its_batch_is_kept():
-    result = tune.minimize(failing_objective, _space(), 16, seed=0, workers=4, executor="inline")
-    assert len(result.history) == 16
+    """... with its reason kept, and a failure that is not ``tune.Infeasible`` (a bug, probably) warned of once:
+    in a batch every evaluation of a buggy objective was silently infeasible."""
+    with pytest.warns(RuntimeWarning, match="RuntimeError: this tile does not compile") as caught:
+        result = tune.minimize(failing_objective, _space(), 16, seed=0, workers=4, executor="inline")
+    assert len(result.history) == 16 and len(caught) == 1
     assert all((e.value is None) == (e.config["tile"] > 24) for e in result.history)
     assert any(e.value is None for e in result.history) and result.best is not None
+    assert {e.error for e in result.history} == {None, "RuntimeError: this tile does not compile"}
+
+    def told_infeasible(config):
+        if config["tile"] > 24:
+            raise tune.Infeasible("too many registers")
+        return objective(config)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")       # Infeasible is how an objective says so: no warning
+        result = tune.minimize(told_infeasible, _space(), 8, seed=0, workers=4, executor="threads")
+    assert {e.error for e in result.history if e.value is None} <= {"Infeasible: too many registers"}
+    sequential = tune.minimize(told_infeasible, _space(), 8, seed=0)
+    assert {e.error for e in sequential.history if e.value is None} <= {"Infeasible: too many registers"}
+
+
+def test_an_objective_a_process_pool_cannot_send_is_an_error_before_anything_runs():
+    calls = []
+
+    def local(config):                    # a local function does not pickle
+        calls.append(config)
+        return objective(config)
+
+    for executor in (None, concurrent.futures.ProcessPoolExecutor(2)):
+        with pytest.raises(TypeError, match="cannot be sent to worker processes .* executor='threads'"):
+            tune.minimize(local, _space(), 6, seed=0, workers=2, executor=executor)
+    assert tune.minimize(local, _space(), 4, seed=0, workers=2, executor="threads").best is not None
+
+
+def test_a_users_process_pool_that_breaks_is_replaced_and_the_run_goes_on():
+    """A worker of the user's own pool that dies broke the pool, and the next batch lost the whole run."""
+    with concurrent.futures.ProcessPoolExecutor(2) as pool, pytest.warns(RuntimeWarning, match="worker process died"):
+        result = tune.minimize(crashing_objective, _space(), 12, seed=0, workers=4, executor=pool)
+    assert len(result.history) == 12
+    crashed = [e for e in result.history if e.config["tile"] > 24]
+    assert crashed and all(e.value is None for e in crashed)
+    assert {e.error for e in crashed} == {"its worker process died"}
+    later = result.history[-4:]          # batches after the break run on a pool of tune's own
+    assert any(e.value is not None for e in later)
 
 
 @pytest.mark.parametrize("executor", [None, "forkserver"])
 def test_a_crashing_worker_loses_only_its_own_evaluation(executor):
-    result = tune.minimize(crashing_objective, _space(), 12, seed=0, workers=4, executor=executor)
+    with pytest.warns(RuntimeWarning, match="its worker process died"):
+        result = tune.minimize(crashing_objective, _space(), 12, seed=0, workers=4, executor=executor)
     assert len(result.history) == 12
     crashed = [e for e in result.history if e.config["tile"] > 24]
     assert crashed and all(e.value is None for e in crashed)
@@ -99,7 +143,9 @@ def test_a_dask_cluster_gives_the_inline_run():
             distributed.Client(cluster) as client:
         space = _space()
         on_dask = tune.minimize(objective, space, 12, seed=5, workers=4, executor=client.get_executor())
-        by_address = tune.minimize(failing_objective, space, 8, seed=5, workers=4, executor=cluster.scheduler_address)
+        with pytest.warns(RuntimeWarning, match="this tile does not compile"):
+            by_address = tune.minimize(failing_objective, space, 8, seed=5, workers=4,
+                                       executor=cluster.scheduler_address)
     inline = tune.minimize(objective, space, 12, seed=5, workers=4, executor="inline")
     assert [e.config for e in on_dask.history] == [e.config for e in inline.history]
     assert [e.value for e in on_dask.history] == [e.value for e in inline.history]

@@ -59,12 +59,13 @@ def test_python_m_tune_runs_a_scenario_and_writes_every_evaluation(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = _rows(tmp_path / "out.csv")
     assert len(rows) == 8
-    assert list(rows[0]) == ["index", "tile", "layout", "order", "value", "feasible", "seconds"]
+    assert list(rows[0]) == ["index", "tile", "layout", "order", "value", "feasible", "seconds", "error"]
     for row in rows:
         assert int(row["tile"]) % 2 == 0
         assert sorted(json.loads(row["order"])) == [0, 1, 2]
         assert (row["feasible"] == "True") == (int(row["tile"]) <= 48)
         assert (row["value"] == "") == (row["feasible"] == "False")
+        assert row["error"] == ("" if row["value"] else "Infeasible: exit status 3: ")
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     best = min(float(r["value"]) for r in rows if r["value"])
     assert summary["best_value"] == pytest.approx(best)
@@ -107,9 +108,27 @@ def test_args_input_and_the_plain_progress_counter_without_tqdm(tmp_path, monkey
         ({"parameters": [{"name": "tile", "type": "integer", "lo": 1}]}, "'tile'.*bad fields"),
         ({"parameters": [], "budgett": 3}, "unknown scenario keys"),
         ({"parameters": [{"name": "t", "type": "integer", "lo": 1, "hi": 4}], "constraints": ["u < 2"]}, "'u'"),
+        # a command that is no program: every evaluation would fail; it was a FileNotFoundError traceback
+        ({"parameters": [], "command": ["no_such_program_xyz"]}, "'no_such_program_xyz' is not a program"),
+        ({"parameters": [], "command": "./missing.sh --fast"}, "'./missing.sh' is not a program"),
     ],
 )
 def test_bad_scenarios_are_reported(tmp_path, fields, message):
     path = _scenario(tmp_path, ARGS_COMMAND, **fields)
     with pytest.raises(ValueError, match=message):
         load_scenario(path)
+
+
+def test_a_command_that_prints_no_number_is_infeasible_and_the_run_goes_on(tmp_path, capsys):
+    """It stopped a sequential run with a traceback and no CSV, while a batched run counted it infeasible."""
+    script = """
+        import json, sys
+        config = json.load(sys.stdin)
+        print("compile error" if config["tile"] > 3 else config["tile"])
+    """
+    path = _scenario(tmp_path, script, parameters=[{"name": "tile", "type": "integer", "lo": 1, "hi": 8}])
+    assert main([str(path), "--budget", "6"]) == 0
+    rows = _rows(tmp_path / "scenario.csv")
+    assert len(rows) == 6
+    assert all((r["value"] == "") == (int(r["tile"]) > 3) for r in rows), rows
+    assert all("printed no number; its output was 'compile error" in r["error"] for r in rows if r["value"] == "")
