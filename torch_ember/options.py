@@ -50,14 +50,15 @@ KNOB_NAMES = tuple(f.name for f in fields(Knobs))
 
 
 def _knob_value(name: str, value: Any) -> Any:
-    """``value`` as knob ``name`` keeps it (an integer of any kind, numpy's too, as a Python int); a
-    ValueError saying what is wrong with it otherwise."""
+    """``value`` as knob ``name`` keeps it (an integer of any kind, numpy's too, as a Python int); otherwise a
+    TypeError (not an int) or ValueError (below 1) saying what is wrong with it."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
         return int(value)
     if value is None and name != "unroll":
         return None
     allowed = "a positive int" if name == "unroll" else "a positive int or None"
-    raise ValueError(f"{name!r} must be {allowed}, got {value!r}")
+    wrong_type = not isinstance(value, numbers.Integral) or isinstance(value, bool)
+    raise (TypeError if wrong_type else ValueError)(f"{name!r} must be {allowed}, got {value!r}")
 
 
 def _region_knobs(value: Any) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
@@ -67,26 +68,28 @@ def _region_knobs(value: Any) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], 
     try:
         items = [(pattern, knobs) for pattern, knobs in items]
     except (TypeError, ValueError):
-        raise ValueError("option 'region_knobs' must map region patterns to knob settings, as in "
-                         "{'*:tables.3.weight': {'unroll': 2}}, got " + repr(value)) from None
+        raise TypeError("option 'region_knobs' must map region patterns to knob settings, as in "
+                        "{'*:tables.3.weight': {'unroll': 2}}, got " + repr(value)) from None
     frozen = []
     for pattern, knobs in items:
-        if not isinstance(pattern, str) or not pattern:
+        if not isinstance(pattern, str):
+            raise TypeError(f"option 'region_knobs': a region pattern must be a non-empty str, got {pattern!r}")
+        if not pattern:
             raise ValueError(f"option 'region_knobs': a region pattern must be a non-empty str, got {pattern!r}")
         knobs = knobs.items() if isinstance(knobs, Mapping) else knobs
         try:
             knobs = tuple((name, v) for name, v in knobs)
         except (TypeError, ValueError):
-            raise ValueError(f"option 'region_knobs' for {pattern!r}: expected a mapping of knobs "
-                             f"({', '.join(KNOB_NAMES)}) to values, got {knobs!r}") from None
+            raise TypeError(f"option 'region_knobs' for {pattern!r}: expected a mapping of knobs "
+                            f"({', '.join(KNOB_NAMES)}) to values, got {knobs!r}") from None
         for name, _ in knobs:
             if name not in KNOB_NAMES:
                 raise ValueError(f"option 'region_knobs' for {pattern!r}: unknown knob {name!r}; the knobs are "
                                  f"{', '.join(KNOB_NAMES)}")
         try:
             knobs = tuple((name, _knob_value(name, v)) for name, v in knobs)
-        except ValueError as err:
-            raise ValueError(f"option 'region_knobs' for {pattern!r}: {err}") from None
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"option 'region_knobs' for {pattern!r}: {err}") from None
         frozen.append((pattern, knobs))
     return tuple(frozen)
 
@@ -149,8 +152,8 @@ class EmberOptions:
         for name in KNOB_NAMES:
             try:
                 object.__setattr__(self, name, _knob_value(name, getattr(self, name)))
-            except ValueError as err:
-                raise ValueError(f"option {err}") from None
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"option {err}") from None
         object.__setattr__(self, "region_knobs", _region_knobs(self.region_knobs))
         try:
             object.__setattr__(self, "timing", Timing(self.timing))

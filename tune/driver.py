@@ -1,6 +1,7 @@
 """The tuning loop: ask the sampler, evaluate the objective, tell the sampler, for ``budget`` rounds."""
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
@@ -49,10 +50,11 @@ def minimize(
     that ignores some knobs makes the same program whatever they are): once one is evaluated, the Bayesian
     sampler proposes none of the others, instead of spending the budget on a plateau it already knows.
     """
-    if budget < 1:
-        raise ValueError(f"budget must be at least 1, got {budget}")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+    for name, count in (("budget", budget), ("workers", workers)):
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {count!r}")
+        if count < 1:
+            raise ValueError(f"{name} must be at least 1, got {count}")
     sampler = sampler if sampler is not None else BayesianSampler(space, seed, options, budget, equivalent)
     evaluator = Evaluator(executor, workers) if workers > 1 or executor is not None else None
     history: list[Evaluation] = []

@@ -153,5 +153,4 @@ def _check_pickles(objective: Objective) -> None:
         pickle.dumps(objective)
     except Exception as err:      # noqa: BLE001 - pickling fails in many ways (PicklingError, AttributeError, ...)
         raise TypeError(f"the objective cannot be sent to worker processes ({type(err).__name__}: {err}); define "
-                        f"it, and any class it uses, at a module's top level, or evaluate on executor='threads'"
-                        ) from err
+                        f"it, and any class or function it uses, at a module's top level") from err

@@ -58,14 +58,27 @@ def test_later_patterns_override_earlier_ones_and_a_batch_takes_its_parts_knobs(
 @pytest.mark.parametrize("bad, message", [
     ({"x": {"unrol": 2}}, "option 'region_knobs' for 'x': unknown knob 'unrol'; the knobs are " + ", ".join(KNOB_NAMES)),
     ({"x": {"unroll": 0}}, "option 'region_knobs' for 'x': 'unroll' must be a positive int, got 0"),
-    ({"x": {"vector_width": True}}, "'vector_width' must be a positive int or None, got True"),
-    ({"x": 4}, "expected a mapping of knobs"),
     ({"": {"unroll": 2}}, "a region pattern must be a non-empty str"),
-    (["*:t0"], "must map region patterns to knob settings"),
 ])
 def test_bad_region_knobs_are_refused_when_the_options_are_read(bad, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         EmberOptions.from_dict({"region_knobs": bad})
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"x": {"vector_width": True}}, "'vector_width' must be a positive int or None, got True"),
+    ({"x": {"unroll": "4"}}, "option 'region_knobs' for 'x': 'unroll' must be a positive int, got '4'"),
+    ({"x": {"unroll": 3.5}}, "'unroll' must be a positive int, got 3.5"),
+    ({"x": 4}, "expected a mapping of knobs"),
+    ({3: {"unroll": 2}}, "a region pattern must be a non-empty str"),
+    (["*:t0"], "must map region patterns to knob settings"),
+])
+def test_region_knobs_of_the_wrong_type_are_a_type_error(bad, message):
+    """As PyTorch answers an argument of the wrong type (they were ValueErrors)."""
+    with pytest.raises(TypeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        EmberOptions.from_dict({"region_knobs": bad})
+    with pytest.raises(TypeError, match="option 'unroll' must be a positive int, got '4'"):
+        EmberOptions.from_dict({"unroll": "4"})
 
 
 def test_region_knobs_travel_as_json_with_the_region_call():

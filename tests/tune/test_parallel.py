@@ -111,7 +111,7 @@ def test_an_objective_a_process_pool_cannot_send_is_an_error_before_anything_run
         return objective(config)
 
     for executor in (None, concurrent.futures.ProcessPoolExecutor(2)):
-        with pytest.raises(TypeError, match="cannot be sent to worker processes .* executor='threads'"):
+        with pytest.raises(TypeError, match="cannot be sent to worker processes .* at a module's top level"):
             tune.minimize(local, _space(), 6, seed=0, workers=2, executor=executor)
     assert tune.minimize(local, _space(), 4, seed=0, workers=2, executor="threads").best is not None
 
@@ -156,5 +156,9 @@ def test_a_dask_cluster_gives_the_inline_run():
 def test_workers_below_one_and_unknown_executors_are_refused():
     with pytest.raises(ValueError, match="workers must be at least 1"):
         tune.minimize(objective, _space(), 4, workers=0)
+    with pytest.raises(TypeError, match="budget must be an int, got 2.5"):      # it ran 3 evaluations
+        tune.minimize(objective, _space(), 2.5)
+    with pytest.raises(TypeError, match="workers must be an int"):
+        tune.minimize(objective, _space(), 4, workers="2")
     with pytest.raises(ValueError, match="executor must be"):
         tune.minimize(objective, _space(), 4, workers=2, executor="gpu")
