@@ -17,10 +17,10 @@ import math
 import multiprocessing
 import pickle
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 Objective = Callable[[dict[str, Any]], float]

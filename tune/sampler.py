@@ -52,9 +52,8 @@ _DRAWS_PER_SLOT = 100       # tries to find a configuration not taken before acc
 def distinct_from(key: Callable[[Config], Hashable], taken: set, config: Config, redraw) -> Config:
     """``config``, or when its ``key`` is ``taken`` already, a ``redraw()`` whose key is not (a few tries: a
     space with fewer configurations than are taken repeats some)."""
-    keys = taken
     for _ in range(_DRAWS_PER_SLOT):
-        if key(config) not in keys:
+        if key(config) not in taken:
             return config
         config = redraw()
     return config
