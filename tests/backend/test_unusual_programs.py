@@ -304,3 +304,47 @@ def test_an_op_left_on_the_host_compiles_under_inductor_where_the_environment_na
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "could not compile" not in run.stderr, run.stderr[-2000:]
+
+
+# 9. shapes off the row form: a scatter's index narrower than a row, sources eager's rules reject ---------
+# under timing="full" too, where a launch's outputs are the device's own (sampled timing runs eager's kernel
+# beside the device and raises where they differ, or returns eager's result on launches it does not time)
+
+def _narrow_scatter(reduce):
+    def scatter(d, s, i):
+        index = i.view(-1, 1).expand(-1, s.shape[1])
+        if reduce is None:
+            return d.scatter_add(0, index, s)
+        return d.scatter_reduce(0, index, s, reduce, include_self=reduce != "mean")
+    return scatter
+
+
+OFF_THE_ROW_FORM = {
+    **{f"scatter {r or 'add'}, index narrower than a row": (_narrow_scatter(r), (torch.rand(5, 4), torch.rand(3, 3),
+                                                                                 L([1, 3, 1])))
+       for r in (None, "sum", "amax", "prod", "mean")},
+    "scatter_add, index one column wide": (_narrow_scatter(None), (torch.rand(5, 4), torch.rand(3, 1), L([1, 3, 1]))),
+}
+# forward only: PyTorch's own backward of these fails (aot_eager's too), where eager raises in the forward,
+# or returns a gradient of the index's shape for a source wider than it
+FORWARD_ONLY = {
+    "scatter_add, source wider than its index": (lambda d, s, i: d.scatter_add(0, i.view(-1, 1).expand(-1, 4), s),
+                                                 (torch.rand(5, 4), torch.rand(3, 6), L([1, 3, 1]))),
+    "index_add, 0-d source into 1-D": (lambda d, s, i: d.index_add(0, i, s), (torch.zeros(5), L(7.0), L([2]))),
+    "index_add, 3-D source into 2-D": (lambda d, s, i: d.index_add(0, i, s),
+                                       (torch.zeros(5, 4), torch.arange(1.0, 9.0).view(2, 2, 2), L([1, 3]))),
+    "index_reduce, a row per column": (lambda d, s, i: d.index_reduce(0, i, s, "amax"),
+                                       (torch.zeros(5, 4), torch.arange(1.0, 5.0), L([1]))),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("timing", ["full", "sampled"])
+@pytest.mark.parametrize("case", [*OFF_THE_ROW_FORM, *FORWARD_ONLY])
+def test_shapes_off_the_row_form(case, timing):
+    """A scatter_add whose broadcast index covered 3 of a row's 4 columns became an index_add and failed
+    (under full timing: 'shape [5, 4] is invalid for input of size 15'); index_add and index_reduce ran
+    sources eager rejects and returned values."""
+    fn, args = OFF_THE_ROW_FORM.get(case) or FORWARD_ONLY[case]
+    assert_like_eager(fn, args, "eager", grads=case in OFF_THE_ROW_FORM, options={"rest": "eager", "timing": timing})
+    torch_ember.reset()

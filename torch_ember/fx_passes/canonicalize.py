@@ -4,7 +4,8 @@ A scatter or gather along dimension 0 whose index is a column broadcast over the
 (``idx.view(-1, 1).expand_as(src)``, how PyTorch Geometric and many MoE layers write row scatters, and how
 autograd writes their backward gathers) becomes the row operation it is: ``scatter_add`` -> ``index_add``,
 ``scatter_reduce`` -> ``index_reduce`` (``sum`` without the destination has no ``index_reduce`` form, so
-that one stays as written), ``gather`` -> ``index_select`` (when the index covers every column).
+that one stays as written), ``gather`` -> ``index_select``, when the index covers every column (and, for a
+scatter, the source has the index's shape: a scatter reads its source only where the index is).
 
 ``take(x, index)`` reads ``x`` as one flat row of elements: it becomes ``x.reshape(-1)[index]``, a gather of
 a one-element-wide table (negative indices count from the end, as ``x[index]``'s do). ``put(x, index,
@@ -47,10 +48,12 @@ def _row_scatter(node: torch.fx.Node):
     data = meta(kw["self"])
     if source is None or data is None or kw["dim"] % data.dim() != 0:
         return None
+    if tuple(meta(kw["index"]).shape[1:]) != tuple(data.shape[1:]):
+        return None           # the index covers part of a row: not a row operation
     if node.target is aten.gather.default:
-        if tuple(meta(kw["index"]).shape[1:]) != tuple(data.shape[1:]):
-            return None
         return aten.index_select.default, (kw["self"], 0, source)
+    if meta(kw["src"]) is None or tuple(meta(kw["src"]).shape) != tuple(meta(kw["index"]).shape):
+        return None           # a scatter reads its source only where the index is: not a row's source
     if node.target is aten.scatter_add.default:
         return aten.index_add.default, (kw["self"], 0, source, kw["src"])
     if kw["reduce"] == "sum" and kw["include_self"]:

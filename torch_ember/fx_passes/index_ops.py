@@ -70,6 +70,20 @@ def _row_scatter_check(kw, index_key="index", src_key="source"):
     return _index_checks(kw, index_key)
 
 
+def _index_scatter_check(kw):
+    """``index_add`` / ``index_reduce``: a row scatter whose source is one row of the destination per index,
+    as PyTorch requires (else PyTorch raises, so the op is left to it)."""
+    reason = _row_scatter_check(kw)
+    if reason is not None:
+        return reason
+    data, index, source = meta(kw["self"]), meta(kw["index"]), meta(kw["source"])
+    if (index.dim() > 1 or source.dim() != data.dim() or source.shape[0] != index.numel()
+            or tuple(source.shape[1:]) != tuple(data.shape[1:])):
+        return (f"a source of shape {tuple(source.shape)} is not one row of the destination "
+                f"{tuple(data.shape)} per index ({index.numel()}); left to PyTorch, which raises")
+    return None
+
+
 def _index_put_check(kw):
     indices = kw["indices"]
     if not kw["accumulate"]:
@@ -150,7 +164,7 @@ INDEX_LOWERINGS: dict = {
     aten.index.Tensor: Lowering(_with_rows(_index_tensor_check), _gather_rows(SourceOp.INDEX),
                                 lambda kw: [kw["self"], kw["indices"][0]], "self"),
     aten.index_add.default: Lowering(
-        _with_rows(_row_scatter_check),
+        _with_rows(_index_scatter_check),
         lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, alpha=float(kw["alpha"]), op=SourceOp.INDEX_ADD),
         lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
     aten.index_put.default: Lowering(
@@ -158,7 +172,7 @@ INDEX_LOWERINGS: dict = {
         lambda kw: [kw["self"], kw["indices"][0], kw["values"]], "self"),
     aten.index_reduce.default: Lowering(
         _with_rows(lambda kw: (f"reduce={kw['reduce']!r} is not lowered" if kw["reduce"] not in _REDUCES
-                               else _row_scatter_check(kw))),
+                               else _index_scatter_check(kw))),
         lambda kw, table: RegionSpec(RegionKind.SCATTER_ROWS, table, reduce=Reduction.parse(kw["reduce"]),
                                      include_self=kw["include_self"], op=SourceOp.INDEX_REDUCE),
         lambda kw: [kw["self"], kw["index"], kw["source"]], "self"),
