@@ -71,6 +71,9 @@ def lower_graph(gm: torch.fx.GraphModule, settings: EmberOptions, table_names: d
 
 def _compiler(settings: EmberOptions, table_names: dict[str, str], kind: GraphKind, observer: Observer | None,
               gradient_names: tuple[str, ...] = (), host_eager: bool = False):
+    # AOTAutograd compiles a backward graph when it first runs, which can be inside a frame Dynamo compiles
+    # (``torch.autograd.grad`` in a compiled function): Dynamo must not trace the compiler itself
+    @torch._disable_dynamo
     def compile_graph(gm: torch.fx.GraphModule, example_inputs):
         gm = lower_graph(gm, settings, table_names, kind, observer=observer, gradient_names=gradient_names)
         if settings.rest == "eager" or host_eager:
@@ -112,9 +115,11 @@ def relowering_backend(current: Callable[[], EmberOptions], observer: Observer |
     after configuration without tracing the model again, which is most of a compile's time. ``observer``
     sees every lowering."""
     def make_compiler(table_names, kind, gradient_names):
+        @torch._disable_dynamo        # as ``_compiler``'s
         def compile_graph(gm: torch.fx.GraphModule, example_inputs):
             pristine, lowered = copy.deepcopy(gm), {}
 
+            @torch._disable_dynamo    # it lowers the graph the first time options are seen
             def run(args):
                 settings = current()
                 if settings not in lowered:

@@ -1,6 +1,7 @@
 """Differential fuzzing, Csmith-style: small random programs built from the lowered lookups and their fusion
 neighbours, compiled with ``backend="ember"`` and run against eager PyTorch, forward and backward, under both
-``rest`` settings.
+``rest`` settings. A consumer may be a row scatter written with a broadcast index (``scatter_add`` /
+``scatter_reduce`` of ``idx.view(-1, 1).expand(...)``) covering all of a row or only its first columns.
 
 A program is a lookup (``source``), an elementwise tail that fusion may fold into it (``tail``: ReLU,
 constant scales, one weight per row), an optional second region that reads the first one's output
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 SOURCES = ("embedding", "index", "index_select", "bag_sum", "bag_mean", "bag_max", "bag_weighted", "gather")
 TAILS = ("relu", "scale", "rows")
-CONSUMERS = ("none", "index_add", "gather_rows", "bag", "index_amax")
+CONSUMERS = ("none", "index_add", "gather_rows", "bag", "index_amax", "scatter_add", "scatter_amax")
 USES = ("return", "twice", "dense")
 
 
@@ -38,11 +39,12 @@ class Program:
     index_rank: int     # 0, 1 or 2 (only where the op accepts it)
     special: bool       # NaN, +inf and -inf in the table
     seed: int
+    columns: int = 0    # scatter consumers: the columns their broadcast row index covers (at most the width)
 
     def __str__(self) -> str:
         return (f"{self.source} -> {'/'.join(self.tail) or '-'} -> {self.consumer} -> {self.use} "
                 f"(table {self.rows}x{self.width}, {self.lookups} lookups, index rank {self.index_rank}, "
-                f"special={self.special}, seed {self.seed})")
+                f"special={self.special}, seed {self.seed}, columns {self.columns})")
 
 
 @st.composite
@@ -53,7 +55,7 @@ def programs(draw) -> Program:
     return Program(source, tail, draw(st.sampled_from(CONSUMERS)), draw(st.sampled_from(USES)),
                    rows=draw(st.integers(1, 6)), width=draw(st.sampled_from((0, 1, 3, 4))),
                    lookups=draw(st.integers(0, 5)), index_rank=rank, special=draw(st.booleans()),
-                   seed=draw(st.integers(0, 2**16)))
+                   seed=draw(st.integers(0, 2**16)), columns=draw(st.integers(0, 4)))
 
 
 def _table(p: Program, gen: torch.Generator) -> torch.Tensor:
@@ -134,6 +136,12 @@ def build(p: Program):
         elif consumer == "index_amax":
             y = torch.zeros(y.shape[0] + 1, y.shape[1]).index_reduce(0, xs[consumer_at], y, "amax",
                                                                      include_self=False)
+        elif consumer in ("scatter_add", "scatter_amax"):     # as PyTorch Geometric writes a row scatter
+            cols = min(p.columns, y.shape[1])                    # all of a row, or only its first columns
+            index = xs[consumer_at].view(-1, 1).expand(-1, cols)
+            dest = torch.zeros(y.shape[0] + 1, y.shape[1])
+            y = (dest.scatter_add(0, index, y[:, :cols]) if consumer == "scatter_add" else
+                 dest.scatter_reduce(0, index, y[:, :cols], "amax", include_self=False))
         elif consumer == "gather_rows":
             y = y[xs[consumer_at]]
         elif consumer == "bag":

@@ -276,6 +276,16 @@ MISUSE = {
     "embedding out of range": (lambda w, i: F.embedding(i, w), (torch.randn(4, 3), L([1, 4]))),
     "bag offsets decreasing": (lambda w, i, o: F.embedding_bag(i, w, o, mode="sum"), (torch.randn(4, 3), L([1, 2, 3]), L([0, 2, 1]))),
     "segment lengths too short": (lambda d, n: torch.segment_reduce(d, "sum", lengths=n), (torch.ones(4, 2), L([1, 2]))),
+    # a gather written with a broadcast row index is lowered as a row gather: eager's gather raises a
+    # RuntimeError, not index_select's IndexError
+    "gather of rows out of range": (lambda x, i: x.gather(0, i.view(-1, 1).expand(-1, 3)), (torch.randn(5, 3), L([1, 7]))),
+    "gather of rows, negative": (lambda x, i: x.gather(0, i.view(-1, 1).expand(-1, 3)), (torch.randn(5, 3), L([-1]))),
+    # tables with no rows or rows of width zero: eager's kernels raise other types there
+    "index_select from no rows": (lambda x, i: x.index_select(0, i), (torch.randn(0, 3), L([0]))),
+    "index_select out of range, rows of width zero": (lambda x, i: x.index_select(0, i), (torch.randn(5, 0), L([7]))),
+    "embedding out of range, rows of width zero": (lambda w, i: F.embedding(i, w), (torch.randn(5, 0), L([7]))),
+    "embedding from no rows": (lambda w, i: F.embedding(i, w), (torch.randn(0, 3), L([0]))),
+    "x[i] out of range, rows of width zero (eager reads nothing)": (lambda x, i: x[i] * 2.0, (torch.randn(5, 0), L([7]))),
 }
 
 
@@ -348,3 +358,22 @@ def test_shapes_off_the_row_form(case, timing):
     fn, args = OFF_THE_ROW_FORM.get(case) or FORWARD_ONLY[case]
     assert_like_eager(fn, args, "eager", grads=case in OFF_THE_ROW_FORM, options={"rest": "eager", "timing": timing})
     torch_ember.reset()
+
+
+# 10. autograd inside the compiled function --------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rest", RESTS)
+@pytest.mark.parametrize("lookup", [lambda w, i: F.embedding(i, w), lambda w, i: w.index_select(0, i.reshape(-1))],
+                         ids=["embedding", "index_select"])
+def test_autograd_grad_inside_a_compiled_function(lookup, rest):
+    """AOTAutograd compiles the backward graph when it first runs, here inside the frame Dynamo compiled;
+    Dynamo then traced the backend's own code, and under rest='inductor' the compile failed ('Cannot access
+    data pointer of Tensor (e.g. FakeTensor ...)')."""
+    def grad_of_square(w, i):
+        return torch.autograd.grad(lookup(w, i).pow(2).sum(), w)[0]
+
+    w, i = torch.randn(10, 4, requires_grad=True), L([[1, 2, 3], [3, 3, 9]])
+    torch._dynamo.reset()
+    got = torch.compile(grad_of_square, backend="ember", options={"rest": rest})(w, i)
+    torch.testing.assert_close(got, grad_of_square(w, i))

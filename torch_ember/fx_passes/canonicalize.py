@@ -21,7 +21,8 @@ from __future__ import annotations
 import torch
 import torch.fx
 
-from .registry_base import meta, node_kwargs
+from ..region_spec import SourceOp
+from .registry_base import WRITTEN_AS, meta, node_kwargs
 from .state import LoweringState
 
 aten = torch.ops.aten
@@ -128,6 +129,8 @@ def canonicalize(state: LoweringState) -> LoweringState:
         with graph.inserting_before(node):
             new = graph.call_function(*rewrite)
         new.meta.update(node.meta)
+        if node.target is aten.gather.default:      # raise gather's errors, not index_select's
+            new.meta[WRITTEN_AS] = SourceOp.GATHER
         node.replace_all_uses_with(new)
         graph.erase_node(node)
     graph.eliminate_dead_code()

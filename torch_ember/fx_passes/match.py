@@ -10,7 +10,7 @@ import torch.fx
 
 from ..region_spec import RegionSpec
 from .registry import LOOKUP_LIKE, REGISTRY
-from .registry_base import node_kwargs
+from .registry_base import WRITTEN_AS, node_kwargs
 
 if TYPE_CHECKING:
     from .state import LoweringState
@@ -110,6 +110,8 @@ def match_regions(state: "LoweringState") -> "LoweringState":
                 or gradient_name(node, state.gradient_names)
                 or data_name(node, getattr(table_arg, "name", "?"), graph_kind))
         spec = lowering.spec(kw, name)
+        if WRITTEN_AS in node.meta:        # a canonical form of another op: its errors are that op's
+            spec = dataclasses.replace(spec, op=node.meta[WRITTEN_AS])
         if graph_kind == "backward" and "backward" not in spec.name:    # a forward op's form, run for the gradient
             spec = dataclasses.replace(spec, table=f"{name} (backward)")
         matches.append(RegionMatch(node, spec, tuple(lowering.tensor_args(kw))))

@@ -12,6 +12,9 @@ from torch.fx.experimental.symbolic_shapes import statically_known_true
 from ..region_spec import RegionSpec
 
 FLOATS = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+# node meta set by canonicalize where it rewrote one op as another: the SourceOp the user wrote, whose errors
+# the region raises
+WRITTEN_AS = "ember_written_as"
 
 
 @dataclass(frozen=True)

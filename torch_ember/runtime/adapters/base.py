@@ -103,6 +103,19 @@ def check_range(spec: RegionSpec, index: torch.Tensor, size: int, axis: int, err
     return wrapped
 
 
+def gather_index_error(op: SourceOp, table: torch.Tensor) -> type[Exception] | None:
+    """The exception eager PyTorch raises for a row gather's index out of range, None where it raises none:
+    ``gather`` a RuntimeError; ``index_select`` and ``embedding`` an IndexError, but a RuntimeError on a table
+    with no rows or rows of width zero (another of their kernels checks); ``x[index]`` an IndexError, and none
+    on rows of width zero, which it does not read."""
+    width = math.prod(table.shape[1:])
+    if op is SourceOp.GATHER:
+        return RuntimeError
+    if op is SourceOp.INDEX:
+        return None if width == 0 and table.shape[0] > 0 else IndexError
+    return RuntimeError if width == 0 or table.shape[0] == 0 else IndexError
+
+
 def scatter_index_error(op: SourceOp, destination: torch.Tensor) -> type[Exception]:
     """The exception eager PyTorch raises for a row scatter's index out of range: ``index_put`` and
     ``index_reduce`` an IndexError, ``index_add`` an IndexError into a 1-D destination and a RuntimeError

@@ -1,14 +1,14 @@
 """``aten.embedding`` and its backward, ``aten.embedding_dense_backward``."""
 from __future__ import annotations
 
-from .base import AdapterDefaults, aten, check_indices
+from .base import AdapterDefaults, aten, check_indices, gather_index_error
 
 
 class EmbeddingAdapter(AdapterDefaults):
     @staticmethod
     def program_inputs(spec, args):
         weight, indices = args
-        check_indices(spec, indices, weight.shape[0], weight.shape[1], error=IndexError)
+        check_indices(spec, indices, weight.shape[0], weight.shape[1], error=gather_index_error(spec.op, weight))
         return {"table": weight, "indices": indices.reshape(-1)}
 
     @staticmethod

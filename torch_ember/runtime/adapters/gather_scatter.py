@@ -11,7 +11,8 @@ import math
 import torch
 
 from ...region_spec import Reduction, RegionKind, RegionSpec, SourceOp
-from .base import AdapterDefaults, check_range, check_same_dtype, rows, aten, scatter_index_error
+from .base import (AdapterDefaults, aten, check_range, check_same_dtype, gather_index_error, rows,
+                   scatter_index_error)
 
 def combine(spec: RegionSpec, self: torch.Tensor, agg: torch.Tensor, count: torch.Tensor | None) -> torch.Tensor:
     """The ATen op's result from the destination's old value and the region's aggregate."""
@@ -39,7 +40,10 @@ class GatherRowsAdapter(AdapterDefaults):
     @staticmethod
     def program_inputs(spec, args):
         x, index = args
-        index = check_range(spec, index, x.shape[0], 0, IndexError, wraps=spec.op.wraps)
+        error = gather_index_error(spec.op, x)
+        if error is None:       # rows of width zero, which x[index] does not read: any row will do
+            index = torch.zeros_like(index)
+        index = check_range(spec, index, x.shape[0], 0, error or IndexError, wraps=spec.op.wraps)
         return {"table": rows(x), "indices": index.reshape(-1)}
 
     @staticmethod
@@ -51,7 +55,8 @@ class GatherRowsAdapter(AdapterDefaults):
     @staticmethod
     def reference(spec, args):
         x, index = args
-        return [aten.index_select(x, 0, index) if spec.op is SourceOp.INDEX_SELECT else aten.index.Tensor(x, [index])]
+        selects = spec.op in (SourceOp.INDEX_SELECT, SourceOp.GATHER)     # no index counts from the end
+        return [aten.index_select(x, 0, index) if selects else aten.index.Tensor(x, [index])]
 
 
 
@@ -101,7 +106,8 @@ class GatherScatterAdapter(AdapterDefaults):
     @staticmethod
     def program_inputs(spec, args):
         x, src, dst, self = args[:4]
-        src = check_range(spec, src, x.shape[0], 0, IndexError, wraps=spec.gathered_by.wraps)
+        src = check_range(spec, src, x.shape[0], 0, gather_index_error(spec.gathered_by, x) or IndexError,
+                          wraps=spec.gathered_by.wraps)
         dst = check_range(spec, dst, self.shape[0], 0, scatter_index_error(spec.op, self), wraps=spec.op.wraps)
         inputs = {"table": rows(x), "src": src.reshape(-1), "dst": dst.reshape(-1)}
         if len(args) > 4:
@@ -145,8 +151,9 @@ class GatherElementsAdapter(AdapterDefaults):
         """A 2-D index broadcast over the columns (stride 0, as autograd saves ``idx.view(-1, 1).expand(...)``
         for the backward of a row scatter) gathers whole rows: run the row program instead."""
         x, index = args
-        if spec.axis == 0 and index.dim() == 2 and x.dim() == 2 and index.stride(1) == 0 and index.shape[1] == x.shape[1]:
-            return dataclasses.replace(spec, kind=RegionKind.GATHER_ROWS, op=SourceOp.INDEX_SELECT), [x, index[:, 0]]
+        if (spec.axis == 0 and index.dim() == 2 and x.dim() == 2 and index.stride(1) == 0
+                and index.shape[1] == x.shape[1] > 0):
+            return dataclasses.replace(spec, kind=RegionKind.GATHER_ROWS, op=SourceOp.GATHER), [x, index[:, 0]]
         return spec, args
 
     @staticmethod
