@@ -11,8 +11,10 @@ one go; ``benchmarks/results/tune_compare_runs.jsonl`` holds every run, made by 
 - ember-gnn-regions (41 parameters): tune 1.5-2 minutes a run, Optuna's GP sampler about 4, SMAC3 about
   1, random search and TPE less.
 - ember-dlrm-regions (65 parameters): tune 3-4 minutes a run, Optuna's GP sampler 2-7.
-- HyperMapper was not run on the two region objectives: its first run on ember-gnn-regions took 9 minutes
-  (its random forest and local search over 41 parameters), so its 20 runs would take about 3 hours here.
+- HyperMapper on the region objectives (its random forest and local search over 41 and 65 parameters): 380 s
+  to 46 minutes a run on ember-gnn-regions, 18 to 80 minutes on ember-dlrm-regions (two runs at a time,
+  other jobs beside them; seeds 4-9 took 19-26 minutes each on 2026-12-05).
+- SMAC and TPE told the conditions, on the three Ember knob objectives, all 60 runs: 15 minutes in all.
 - Before the 5 x budget skip cap (below), SMAC took over 85 s per run of hidden-tiles.
 
 Ten seeds, not five: evaluations-to-95% is a heavy-tailed count, and its median over five seeds is decided by
