@@ -15,6 +15,7 @@ converts from a COO input (PyTorch Geometric's ``spmm``) is traced as the COO on
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch.export.graph_signature import InputKind, OutputKind
@@ -38,7 +39,10 @@ class ExportedRegions(torch.nn.Module):
         gm = program.module()
         names = {node.name: str(node.target) for node in gm.graph.find_nodes(op="placeholder")}
         self.inference = lower_graph(gm, settings, names, GraphKind.INFERENCE, observer=observer)
-        self._training, self._csr_inputs, self._coalesced_inputs = None, (), ()
+        # the training function per input shapes: AOTAutograd traces static shapes, so a program exported with
+        # dynamic ones gets one per shape it is trained at
+        self._training: dict[tuple, Callable] = {}
+        self._csr_inputs, self._coalesced_inputs = (), ()
         self._placeholders = list(program.graph_module.graph.find_nodes(op="placeholder"))
 
     def forward(self, *args, **kwargs):
@@ -68,24 +72,26 @@ class ExportedRegions(torch.nn.Module):
         return inputs
 
     def _training_function(self, inputs: list):
-        if self._training is None:
+        if not self._training:
             self._check_trainable(inputs)
             self._csr_inputs = tuple(k for k, t in enumerate(inputs)
                                      if isinstance(t, torch.Tensor) and t.layout is torch.sparse_csr)
+        self._check_shapes(inputs)
+        shapes = tuple(tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in inputs)
+        if shapes not in self._training:
             gm, coalesce = _trainable_graph(self.program.graph_module, self._placeholders, self._csr_inputs)
             self._coalesced_inputs = tuple(k for k, node in enumerate(self._placeholders) if node.name in coalesce)
             try:
-                self._training = ember_backend(gm, _unpacked(inputs, self._csr_inputs), self.options,
-                                               observer=self._observer)
+                self._training[shapes] = ember_backend(gm, _unpacked(inputs, self._csr_inputs), self.options,
+                                                       observer=self._observer)
             except RuntimeError as error:   # e.g. a sparse layout made inside the graph (PyG's to_sparse_csr)
                 raise RuntimeError(f"AOTAutograd could not trace this exported program for training ({error}); "
                                    f"call it under torch.no_grad(), or train through torch.compile") from error
-        self._check_shapes(inputs)
         for k in self._csr_inputs:
             if not (isinstance(inputs[k], torch.Tensor) and inputs[k].layout is torch.sparse_csr):
                 raise RuntimeError(f"input {self._placeholders[k].name} was a sparse_csr tensor when this program "
                                    f"was compiled for training; it must stay one")
-        return self._training
+        return self._training[shapes]
 
     def _check_trainable(self, inputs: list) -> None:
         if any(spec.kind is not OutputKind.USER_OUTPUT for spec in self.program.graph_signature.output_specs):
@@ -100,13 +106,30 @@ class ExportedRegions(torch.nn.Module):
                                    f"pass it as COO (t.to_sparse_coo()), or call under torch.no_grad()")
 
     def _check_shapes(self, inputs: list) -> None:
-        """The training graph was compiled for the exported shapes (the program's own module checks its
-        inference calls)."""
+        """Shapes the program was exported for: a static size as it was, a dynamic one within its range (the
+        program's own module checks its inference calls)."""
+        ranges = self.program.range_constraints
         for node, t in zip(self._placeholders, inputs):
             want = node.meta.get("val")
-            if isinstance(t, torch.Tensor) and want is not None and tuple(t.shape) != tuple(want.shape):
+            if not isinstance(t, torch.Tensor) or want is None:
+                continue
+            fits = t.dim() == want.dim() and all(
+                got == size if isinstance(size, int) else _within(got, ranges.get(size.node.expr))
+                for got, size in zip(t.shape, want.shape))
+            if not fits:
+                shown = ", ".join(str(size) if isinstance(size, int) else _range_text(ranges.get(size.node.expr))
+                                  for size in want.shape)
                 raise RuntimeError(f"input {node.name} has shape {tuple(t.shape)}, but the program was exported "
-                                   f"for shape {tuple(want.shape)}")
+                                   f"for shape ({shown})")
+
+
+def _within(size: int, bounds) -> bool:
+    return bounds is None or bounds.lower <= size <= bounds.upper
+
+
+def _range_text(bounds) -> str:
+    """A dynamic size as the export allows it: ``2..64``."""
+    return "any" if bounds is None else f"{bounds.lower}..{bounds.upper}"
 
 
 def _unpacked(inputs: list, csr_inputs: tuple[int, ...]) -> list:
