@@ -3,7 +3,8 @@
 It compiles the model with the ember backend (an ``ExportedProgram`` with ``compile_exported``, run once
 under ``torch.no_grad``), runs it once on the inputs (and, where the output needs a
 gradient, the backward pass through ``torch.autograd.grad``, so no ``.grad`` of the model changes), and
-collects what the fx passes decided for every graph.
+collects what the fx passes decided for every graph. Its launches go to a session of its own, and the
+model's buffers are put back afterwards: inspecting a model changes neither it nor ``report()``.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .exported import compile_exported
 from .fx_passes import LoweringState
 from .fx_passes.registry_base import meta
 from .options import EmberOptions, pattern_matches
+from .session import Session
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,20 @@ def _shape(node) -> str:
 
 
 def explain(model, *inputs, options: dict | None = None, verbose: bool = True) -> Explanation:
+    """What ``options`` lower of ``model`` on ``inputs``: it runs the model forward and backward once, in a
+    session of its own (``report()`` does not count these launches), and puts the model's buffers back as
+    they were (a BatchNorm's running statistics)."""
+    buffers = [(b, b.detach().clone()) for b in getattr(model, "buffers", lambda: ())()]
+    try:
+        with Session():
+            return _explain(model, *inputs, options=options, verbose=verbose)
+    finally:
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+
+
+def _explain(model, *inputs, options: dict | None = None, verbose: bool = True) -> Explanation:
     regions, host = [], []
     patterns = [pattern for pattern, _ in EmberOptions.from_dict(options).region_knobs]
 

@@ -54,3 +54,24 @@ def test_explain_says_so_when_nothing_is_left_on_the_host():
     import torch_ember
     text = str(torch_ember.explain(nn.Embedding(10, 4), torch.tensor([1, 2])))
     assert text.splitlines()[-1] == "no lookup-like op left on the host"
+
+
+def test_explain_leaves_the_model_s_buffers_and_the_report_alone():
+    """It ran the model in training mode in the current session: a BatchNorm's running statistics moved and
+    report() counted its launches."""
+    class Normed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.bn = nn.Embedding(20, 8), nn.BatchNorm1d(8)
+
+        def forward(self, i):
+            return self.bn(self.emb(i))
+
+    torch.manual_seed(0)
+    model = Normed()
+    before = {name: b.clone() for name, b in model.named_buffers()}
+    torch_ember.reset()
+    explanation = torch_ember.explain(model, torch.randint(0, 20, (6,)), verbose=False)
+    assert explanation.regions
+    assert all(torch.equal(b, before[name]) for name, b in model.named_buffers())
+    assert torch_ember.report().regions == ()
