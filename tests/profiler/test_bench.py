@@ -15,3 +15,13 @@ def test_dlrm_bench_prints_the_table_and_writes_the_roofline(tmp_path, capsys):
         assert column in header
     assert row.split()[0] == "dlrm" and float(row.split()[4]) > 0      # modeled DAE ms
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["dlrm", "--steps", "0"], "--steps must be at least 1, got 0"),        # it divided by zero after the run
+    (["dlrm", "--device", "bogus"], "invalid choice: 'bogus'"),            # a BackendCompilerFailed traceback
+])
+def test_bad_arguments_are_refused_before_anything_runs(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2 and message in capsys.readouterr().err

@@ -16,13 +16,15 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=3, help="timed training steps (after one untimed)")
     parser.add_argument("--size", choices=["small", "full"], default="full",
                         help="full: the sizes of examples/; small: a quick run")
-    parser.add_argument("--device", default="server", help=f"DAE device preset: {', '.join(dae_emulator.PRESETS)}")
+    parser.add_argument("--device", default="server", choices=sorted(dae_emulator.PRESETS), help="DAE device preset")
     parser.add_argument("--rest", choices=["inductor", "eager"], default="inductor",
                         help="where the non-lookup part of the graph runs under ember")
     parser.add_argument("--timing", choices=["sampled", "full"], default="sampled",
                         help="device timing: a sample of launches in detail (default), or every launch")
     parser.add_argument("--plot", metavar="PATH", help="write a roofline PNG of the regions to PATH")
     args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error(f"--steps must be at least 1, got {args.steps}")
 
     options = {"device": args.device, "rest": args.rest, "timing": args.timing}
     measurements = [measure(w, args.steps, options) for w in WORKLOADS[args.workload](args.size == "small")]
