@@ -45,18 +45,18 @@ Objectives (the first two are Ember's own, through ``torch_ember.autotune.Object
 Methods: ``tune`` (Bayesian, default options; on the Ember objectives as ``torch_ember.autotune`` runs it:
 told which configurations are equivalent, since knobs an opt_level ignores make the same program, and on the
 region objectives told that the regions' times add up, each region's knobs with opt_level a group of an
-additive GP; the peers are told neither, but see conditions below), ``tune batch`` (the same, proposing 4 configurations at a
-time by the Kriging believer, as ``tune.minimize(workers=4)`` does; compared with sequential tune, not a peer),
-random search (``tune.RandomSampler``), and the peers of ``tune_peers.py``, each given the space as
-faithfully as it can take it: Optuna's TPE and GP samplers (default options; ordinals as integer indices, a
-permutation as its Lehmer code; failures told as violated constraints, ``Trial.set_constraint``, so they
-model them), SMAC3's hyperparameter-optimization facade (by ask and tell on a ConfigSpace: ordinals as
-ordinal hyperparameters, a permutation as its Lehmer code, failures told as crashes) and HyperMapper 2
-(its own loop, with its feasibility classifier; its proposals outside a parameter's range, a bug of its local
-search, are answered infeasible unmeasured). None of them can be told known constraints up front: a
-proposal that breaks one is not evaluated, not charged to the budget, and told as a failure (at most
-SKIPS x budget of them, 5 x, after which they are charged; it was 50 x until SMAC joined, whose forest is
-refit at every ask, so that a run of hidden-tiles took over 85 s).
+additive GP; the peers are told neither, but see conditions below), ``tune batch`` (the same, proposing 4
+configurations at a time by the Kriging believer, as ``tune.minimize(workers=4)`` does; compared with
+sequential tune, not a peer), random search (``tune.RandomSampler``), and the peers of ``tune_peers.py``, each
+given the space as faithfully as it can take it: Optuna's TPE and GP samplers (default options; ordinals as
+integer indices, a permutation as its Lehmer code; failures told as violated constraints,
+``Trial.set_constraint``, so they model them), SMAC3's hyperparameter-optimization facade (by ask and tell on
+a ConfigSpace: ordinals as ordinal hyperparameters, a permutation as its Lehmer code, failures told as
+crashes) and HyperMapper 2 (its own loop, with its feasibility classifier; its proposals outside a parameter's
+range, a bug of its local search, are answered infeasible unmeasured). None of them can be told known
+constraints up front: a proposal that breaks one is not evaluated, not charged to the budget, and told as a
+failure (at most SKIPS x budget of them, 5 x, after which they are charged; it was 50 x until SMAC joined,
+whose forest is refit at every ask, so that a run of hidden-tiles took over 85 s).
 
 Conditions: on the Ember knob objectives a knob matters only at the opt_levels that read it
 (``Objective.conditions``). SMAC takes that as ConfigSpace conditions and TPE define-by-run (a trial suggests

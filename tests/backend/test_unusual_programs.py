@@ -278,14 +278,16 @@ MISUSE = {
     "segment lengths too short": (lambda d, n: torch.segment_reduce(d, "sum", lengths=n), (torch.ones(4, 2), L([1, 2]))),
     # a gather written with a broadcast row index is lowered as a row gather: eager's gather raises a
     # RuntimeError, not index_select's IndexError
-    "gather of rows out of range": (lambda x, i: x.gather(0, i.view(-1, 1).expand(-1, 3)), (torch.randn(5, 3), L([1, 7]))),
+    "gather of rows out of range": (lambda x, i: x.gather(0, i.view(-1, 1).expand(-1, 3)),
+                                    (torch.randn(5, 3), L([1, 7]))),
     "gather of rows, negative": (lambda x, i: x.gather(0, i.view(-1, 1).expand(-1, 3)), (torch.randn(5, 3), L([-1]))),
     # tables with no rows or rows of width zero: eager's kernels raise other types there
     "index_select from no rows": (lambda x, i: x.index_select(0, i), (torch.randn(0, 3), L([0]))),
     "index_select out of range, rows of width zero": (lambda x, i: x.index_select(0, i), (torch.randn(5, 0), L([7]))),
     "embedding out of range, rows of width zero": (lambda w, i: F.embedding(i, w), (torch.randn(5, 0), L([7]))),
     "embedding from no rows": (lambda w, i: F.embedding(i, w), (torch.randn(0, 3), L([0]))),
-    "x[i] out of range, rows of width zero (eager reads nothing)": (lambda x, i: x[i] * 2.0, (torch.randn(5, 0), L([7]))),
+    "x[i] out of range, rows of width zero (eager reads nothing)": (lambda x, i: x[i] * 2.0,
+                                                                     (torch.randn(5, 0), L([7]))),
 }
 
 
