@@ -3,7 +3,8 @@ every kind of plan, and a rank given bad ids fails clearly while the other stops
 import re
 
 import pytest
-from workers import PLANS, bad_ids_on_rank_1, compare_every_plan, run_ranks
+from workers import (PLANS, bad_ids_on_rank_1, compare_every_plan, empty_batch_on_rank_0, run_ranks,
+                     weights_that_need_a_gradient)
 
 pytestmark = pytest.mark.slow
 
@@ -28,3 +29,18 @@ def test_bad_ids_fail_on_their_rank_and_stop_the_other():
     assert second.startswith("error: ValueError: rank 1: index 999 is out of range for table"), second
     assert first.startswith("error: RemoteRankError: rank 1 failed"), first
     assert "index 999" in first
+
+
+def test_a_rank_with_an_empty_batch_gets_empty_pooled_rows():
+    """A global batch smaller than the world, or an uneven last batch: every rank failed with an IndexError
+    when a rank with no samples sent to a rank holding two shards or more."""
+    first, second = run_ranks(empty_batch_on_rank_0, 2)
+    assert first.startswith("shapes [(0, 8), (0, 8), (0, 4), (0, 6)]"), first
+    assert second.startswith("shapes [(8, 8), (8, 8), (8, 4), (8, 6)]"), second
+    assert float(second.split("forward ")[1]) < 1e-5, second
+
+
+def test_weights_that_need_a_gradient_are_refused_on_every_rank():
+    """They got none: the weights travel to the shards' ranks outside autograd, and w.grad stayed None."""
+    for result in run_ranks(weights_that_need_a_gradient, 2, deadline_s=60):
+        assert "the weights of table weighted need a gradient" in result, result

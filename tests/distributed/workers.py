@@ -174,3 +174,27 @@ def torchrec_input_equals_unsharded(rank: int, world_size: int) -> str:
     backward = max(float((bag.weight.grad - want_grads[s.table.name][s.row_start:s.row_end, s.col_start:s.col_end])
                          .abs().max()) for s, bag in zip(module.shards, module.local.bags))
     return f"{type(kjt).__module__}.{type(kjt).__name__} forward {forward:.2e} backward {backward:.2e} same {same:.2e}"
+
+
+def empty_batch_on_rank_0(rank: int, world_size: int) -> str:
+    """Rank 0's slice of the batch is empty; each rank holds two shards (table-wise over four tables)."""
+    tables, features, upstream, want_pooled, want_grads, _ = unsharded_reference(rank, world_size)
+    mine = slice(0, 0) if rank == 0 else slice(0, BATCH)
+    plan = plan_tables(TABLES, world_size, SERVER, batch_size=BATCH, kinds=ShardKind.TABLE_WISE)
+    module = ShardedEmbeddingBags(plan, weights=tables)
+    pooled = module(features.slice_batch(mine.start, mine.stop))
+    sum((p * u[mine]).sum() for p, u in zip(pooled, upstream)).backward()
+    shapes = [tuple(p.shape) for p in pooled]
+    forward = max(float((p.detach() - w[mine]).abs().max()) if p.numel() else 0.0
+                  for p, w in zip(pooled, want_pooled))
+    return f"shapes {shapes} forward {forward:.2e}"
+
+
+def weights_that_need_a_gradient(rank: int, world_size: int) -> str:
+    tables, features = full_tables(), global_features()
+    plan = plan_tables(TABLES, world_size, SERVER, batch_size=BATCH, kinds=ShardKind.ROW_WISE)
+    module = ShardedEmbeddingBags(plan, weights=tables)
+    local = features.slice_batch(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
+    local = KeyedJagged(local.keys, local.values, local.lengths, local.weights.clone().requires_grad_(True))
+    module(local)
+    return "no error"

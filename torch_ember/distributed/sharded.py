@@ -8,6 +8,9 @@ the ember backend (so the lookups run as DAE programs and appear in ``torch_embe
 all-to-all, whose backward sends the gradients back the same way, returns each sample's pooled slices to the
 rank that owns the sample, which joins them: column slices side by side, row-wise partial pools summed (mean:
 divided by the bag's length; max: the largest over the slices whose bags are not empty).
+
+A rank's local batch may be empty. Per-sample weights travel with the ids, outside autograd: weights that need
+a gradient are refused on every rank (learned position weights train with the unsharded model).
 """
 from __future__ import annotations
 
@@ -87,6 +90,10 @@ class ShardedEmbeddingBags(nn.Module):
                         f"with {table.rows} rows, at position {position} of its ids")
             if table.weighted and features.weights is None:
                 return f"rank {self.rank}: table {table.name} is weighted but the features carry no weights"
+            if table.weighted and features.weights.requires_grad and torch.is_grad_enabled():
+                return (f"rank {self.rank}: the weights of table {table.name} need a gradient, which the sharded "
+                        f"tables cannot give (the weights travel to the shards' ranks outside autograd); detach "
+                        f"them, or train them with the unsharded model")
         return None
 
     def _pieces_for(self, features: KeyedJagged):
@@ -120,7 +127,8 @@ class ShardedEmbeddingBags(nn.Module):
         int_chunks = torch.split(got_ints, [c[1] for c in counts])
         float_chunks = torch.split(got_floats, [c[2] for c in counts]) if self.any_weighted else [None] * len(counts)
         for (batch, _, _), chunk, weights in zip(counts, int_chunks, float_chunks):
-            lengths = torch.split(chunk[:batch * len(self.shards)], batch)
+            # one row of lengths per shard (split() of an empty batch would give one piece, not one per shard)
+            lengths = chunk[:batch * len(self.shards)].reshape(len(self.shards), batch).unbind(0)
             ids = torch.split(chunk[batch * len(self.shards):], [int(n.sum()) for n in lengths])
             per_weight = iter(torch.split(weights, [i.numel() for i, w in zip(ids, weighted) if w])
                               if any(weighted) else ())
