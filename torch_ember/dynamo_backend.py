@@ -8,6 +8,7 @@ import logging
 import re
 
 import torch
+import torch._dynamo
 import torch.fx
 from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_module_simplified
@@ -73,7 +74,7 @@ def _compiler(settings: EmberOptions, table_names: dict[str, str], kind: GraphKi
               gradient_names: tuple[str, ...] = (), host_eager: bool = False):
     # AOTAutograd compiles a backward graph when it first runs, which can be inside a frame Dynamo compiles
     # (``torch.autograd.grad`` in a compiled function): Dynamo must not trace the compiler itself
-    @torch._disable_dynamo
+    @torch._dynamo.disable
     def compile_graph(gm: torch.fx.GraphModule, example_inputs):
         gm = lower_graph(gm, settings, table_names, kind, observer=observer, gradient_names=gradient_names)
         if settings.rest == "eager" or host_eager:
@@ -115,11 +116,11 @@ def relowering_backend(current: Callable[[], EmberOptions], observer: Observer |
     after configuration without tracing the model again, which is most of a compile's time. ``observer``
     sees every lowering."""
     def make_compiler(table_names, kind, gradient_names):
-        @torch._disable_dynamo        # as ``_compiler``'s
+        @torch._dynamo.disable        # as ``_compiler``'s
         def compile_graph(gm: torch.fx.GraphModule, example_inputs):
             pristine, lowered = copy.deepcopy(gm), {}
 
-            @torch._disable_dynamo    # it lowers the graph the first time options are seen
+            @torch._dynamo.disable    # it lowers the graph the first time options are seen
             def run(args):
                 settings = current()
                 if settings not in lowered:

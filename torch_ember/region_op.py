@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
+import torch._dynamo
 
 from dae_emulator.timing.intervals import IntervalSampling
 
@@ -46,7 +47,7 @@ def device_for(options: EmberOptions, session: Session) -> RegionDevice:
 
 
 @torch.library.impl(_LIB, "region", "CompositeExplicitAutograd")
-@torch._disable_dynamo      # a launch is opaque: never traced, even when it runs inside a compiled frame
+@torch._dynamo.disable      # a launch is opaque: never traced, even when it runs inside a compiled frame
 def _region(call: str, args: list[torch.Tensor]) -> list[torch.Tensor]:
     region = RegionCall.from_json(call)
     outputs = launch(region.spec, list(args), device_for(region.options, current_session()), region.options.verify)
