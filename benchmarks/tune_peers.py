@@ -12,7 +12,6 @@ parameter a proposal leaves inactive is filled with a value the objective ignore
 """
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import json
@@ -62,7 +61,6 @@ def _filled(space: tune.Space, config: dict) -> dict:
     """``config`` with the parameters it leaves out (inactive under their conditions) filled in, each with its
     first value that keeps every known constraint whose parameters are all chosen so far: the objective
     ignores them, and the space checks them."""
-    names = {c.text: {n.id for n in ast.walk(c.tree) if isinstance(n, ast.Name)} for c in space.constraints}
     filled = dict(config)
     for p in space.params:
         if p.name in filled:
@@ -71,7 +69,7 @@ def _filled(space: tune.Space, config: dict) -> dict:
             [p.lo] if p.kind is not tune.ParamKind.PERMUTATION else [tuple(range(p.n))])
         filled[p.name] = next((v for v in candidates
                                if all(c.holds({**filled, p.name: v}) for c in space.constraints
-                                      if names[c.text] <= {*filled, p.name})), candidates[0])
+                                      if c.names <= {*filled, p.name})), candidates[0])
     return filled
 
 

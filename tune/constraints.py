@@ -111,6 +111,12 @@ class Constraint:
         _check(tree, frozenset(names), text)
         return cls(text, tree)
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The parameters the constraint reads (not the functions it calls)."""
+        called = {n.func.id for n in ast.walk(self.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        return frozenset(n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name) and n.id not in called)
+
     def holds(self, config: Mapping[str, Any]) -> bool:
         try:
             return bool(_evaluate(self.tree, config))

@@ -100,14 +100,18 @@ def check_priors(space: Space, priors: Mapping[str, Prior]) -> None:
         elif not isinstance(param, (Ordinal, Categorical, Integer)):
             raise ValueError(f"parameter {name!r}: Weights need an Ordinal, Categorical or Integer parameter")
         else:
-            taken = (lambda v: not isinstance(v, bool) and isinstance(v, numbers.Integral)
-                     and param.lo <= v <= param.hi) if isinstance(param, Integer) else (
-                lambda v: any(v == w and isinstance(v, bool) == isinstance(w, bool) for w in param.values))
-            strangers = [v for v in prior.weights if not taken(v)]
+            strangers = [v for v in prior.weights if not _takes(param, v)]
             if strangers:
                 values = f"[{param.lo}, {param.hi}]" if isinstance(param, Integer) else list(param.values)
                 raise ValueError(f"parameter {name!r}: Weights on {strangers}, which are not among its values "
                                  f"{values}")
+
+
+def _takes(param: Param, value: Any) -> bool:
+    """Whether an Integer, Ordinal or Categorical parameter takes ``value`` (``True`` is not ``1``)."""
+    if isinstance(param, Integer):
+        return not isinstance(value, bool) and isinstance(value, numbers.Integral) and param.lo <= value <= param.hi
+    return any(value == v and isinstance(value, bool) == isinstance(v, bool) for v in param.values)
 
 
 def _check_gaussian(param: Param, prior: Gaussian) -> None:

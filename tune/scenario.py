@@ -96,15 +96,15 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ValueError(f"{path}: unknown scenario keys {unknown}; known: {sorted(_KEYS)}")
     if "command" not in data or "parameters" not in data:
         raise ValueError(f"{path}: a scenario needs 'command' and 'parameters'")
-    command = data["command"]
+    command = tuple(shlex.split(data["command"]) if isinstance(data["command"], str) else data["command"])
     folder = path.resolve().parent
-    program = ((shlex.split(command) if isinstance(command, str) else list(command)) or [""])[0]
+    program = command[0] if command else ""
     if not ((folder / program).is_file() if os.sep in program else shutil.which(program)):
         raise ValueError(f"{path}: command {program!r} is not a program found on PATH (or, as a path, from "
                          f"{folder})")
     return Scenario(
         space=Space([parse_param(p) for p in data["parameters"]], data.get("constraints", [])),
-        command=tuple(shlex.split(command) if isinstance(command, str) else command),
+        command=command,
         input=InputMode(data.get("input", InputMode.JSON.value)),
         budget=int(data.get("budget", 40)),
         seed=int(data.get("seed", 0)),

@@ -106,3 +106,11 @@ def test_the_gp_sampler_gets_the_flat_space():
     seen = []
     peers.run_optuna(LEVELS, _recording(leveled_time, seen), 12, 0, "gp", WHEN)
     assert len({(c["bytes"], c["unroll"]) for c in seen if c["level"] < 2}) > 1
+
+
+def test_a_filled_parameter_keeps_a_constraint_that_calls_a_function():
+    """Before, a constraint was taken to read the functions it calls too, and was never checked in filling."""
+    peers = _load()
+    space = tune.Space([tune.Ordinal("level", (0, 1)), tune.Ordinal("width", (1, 64)),
+                        tune.Ordinal("bytes", (64, 256))], ["max(bytes, 4 * width) == bytes"])
+    assert peers._filled(space, {"level": 1, "width": 64}) == {"level": 1, "width": 64, "bytes": 256}

@@ -152,3 +152,9 @@ def test_permutation_neighbours_of_a_long_ordering_are_a_seeded_subset():
     first = p.neighbours(order, np.random.default_rng(5))
     assert first == p.neighbours(order, np.random.default_rng(5)) and len(first) == 160
     assert set(first) <= set.union(*_moves(order).values())
+
+
+def test_a_constraint_names_the_parameters_it_reads_not_the_functions_it_calls():
+    space = tune.Space([tune.Integer("tile", 1, 64), tune.Integer("unroll", 1, 8)],
+                       ["min(tile, 4 * unroll) <= 32", "abs(tile - 8) > 0"])
+    assert [c.names for c in space.constraints] == [frozenset({"tile", "unroll"}), frozenset({"tile"})]
