@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import dae_emulator
 from dae_emulator.grammar import program_grammar
+from dae_emulator.program import Dim
 from dae_emulator.scoped_grammar import ScopedGrammar
 
 from .scoped_decoding import Constraint
 from .tasks import Task
+from .tasks.spec import Gen
 from .verifier import static_failure
 
 UNROLLS = (1, 2, 4, 8, 16, 32)
@@ -29,6 +31,18 @@ def size_symbols(task: Task) -> tuple[str, ...]:
     """The size symbols the task's dimensions name (``num_offsets - 1`` names ``num_offsets``)."""
     dims = [d for t in (*task.inputs, *task.outputs) for d in t.dims if isinstance(d, str)]
     return tuple(sorted({d.partition(" - ")[0].strip() for d in dims}))
+
+
+def value_bounds(task: Task) -> tuple[tuple[str, Dim], ...]:
+    """Below what each integer input's values lie, as the task draws them: an index below its bound, offsets
+    up to their total (so below it plus one)."""
+    out = []
+    for t in task.inputs:
+        if t.gen in (Gen.INDEX, Gen.OFFSETS):
+            symbol, _, minus = str(t.bound).partition(" - ")
+            bound = Dim(None, int(symbol)) if symbol.isdigit() else Dim(symbol, -int(minus or 0))
+            out.append((t.name, Dim(bound.symbol, bound.offset + (t.gen is Gen.OFFSETS))))
+    return tuple(out)
 
 
 def _lanes(config) -> tuple[int, ...]:
@@ -57,5 +71,6 @@ def task_constraint(task: Task, device: str) -> Constraint:
     verifier's rules of scope), and the agent's full static check as the place an answer may end."""
     config = dae_emulator.preset(device)
     scoped = ScopedGrammar(task.name, tuple(task.signature().splitlines()), size_symbols(task), _lanes(config),
-                           UNROLLS, config.traversal_units, config.queues, MAX_CALLBACKS, MAX_INSTRUCTIONS)
+                           UNROLLS, config.traversal_units, config.queues, MAX_CALLBACKS, MAX_INSTRUCTIONS,
+                           value_bounds(task))
     return Constraint(_task_grammar(task, config), scoped, lambda text: static_failure(task, text, config) is None)

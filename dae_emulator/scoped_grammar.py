@@ -23,8 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .extents import fits, stream_extents, value_extents
 from .grammar import alternatives
-from .program import (ALU_OPERANDS, OPERANDS, STORE_KINDS, AluOp, DType, Event, OpKind, Program, QueueKind,
+from .program import (ALU_OPERANDS, OPERANDS, STORE_KINDS, AluOp, Dim, DType, Event, OpKind, Program, QueueKind,
                       ReduceKind, StreamKind)
 from .text import STORE_OPS, DaeSyntaxError, parse_program
 from .verify import DaeVerifyError, ancestors, layer_parents
@@ -77,7 +78,8 @@ def _alt(words) -> str:
 class ScopedGrammar:
     """One program's piece grammars. ``params``: its exact parameter and output lines; ``symbols``: the size
     symbols a dimension may name; ``lanes``, ``unrolls``: what a callback may take; the ``max_*`` bounds as
-    in ``program_grammar``."""
+    in ``program_grammar``; ``value_bounds``: the integer inputs whose values are known to lie below a size
+    (``dae_emulator.extents``): then an index may only be one that stays inside what it indexes."""
 
     name: str
     params: tuple[str, ...]
@@ -88,6 +90,10 @@ class ScopedGrammar:
     max_queues: int
     max_callbacks: int
     max_instructions: int
+    value_bounds: tuple[tuple[str, Dim], ...] = ()
+
+    def _extents(self, p: Program) -> dict:
+        return stream_extents(p, dict(self.value_bounds))
 
     @property
     def prefix(self) -> str:
@@ -176,9 +182,11 @@ class ScopedGrammar:
                        2: [x.name for x in p.inputs if len(x.shape) == 2]}
             rows = tensors[2] + [x.name for x in p.outputs if len(x.shape) == 2]
             loaded = {(s.kind, s.tensor, s.index) for s in p.streams if s.traversal == unit}
+            extents = self._extents(p)
             for kind, names in ((StreamKind.LOAD, tensors[1]), (StreamKind.LOAD_ROW, tensors[2]),
                                 (StreamKind.PREFETCH_ROW, rows)):
-                fresh_loads = [f"{t}[{i}]" for t in names for i in indices if (kind, t, i) not in loaded]
+                fresh_loads = [f"{t}[{i}]" for t in names for i in indices
+                               if (kind, t, i) not in loaded and fits(extents[i], p.param(t).shape[0])]
                 if fresh_loads:      # a load this unit already makes is not made twice
                     kinds.append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
             symbols = " | ".join(f'"${s}"' for s in self.symbols)
@@ -342,11 +350,13 @@ class ScopedGrammar:
             return out                                  # a callback pops its operands before its first effect
         stored = {(i.target, i.args[:-1]) for i in cb.body if i.op in STORE_KINDS}
         indices = [v for v, (row, integer) in types.items() if integer and not row]
+        extents = value_extents(p, cb, self._extents(p))
         for x in p.outputs:
             for count in (1, 2)[:len(x.shape)]:
                 element = count == len(x.shape)
                 where = [f'"{", ".join("%" + v for v in c)}"' for c in _index_tuples(indices, count)
-                         if (x.name, c) not in stored]
+                         if (x.name, c) not in stored
+                         and all(fits(extents.get(v), d) for v, d in zip(c, x.shape))]
                 if not where:
                     continue        # every index there is stored already
                 value = values(lambda row, _, e=element: row != e)

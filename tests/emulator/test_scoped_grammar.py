@@ -76,10 +76,26 @@ def _before(name: str, line: str) -> str:
     ("bag_sum", "  on tu1.iter", "\nqueues:"),                                 # no rule yet
     # what SmolLM2 repeated under them: a unit with no stream before the next, a stream pushed twice a rule
     ("bag_sum", "  stream j", "\n  traversal tu2 = dense [0, num_rows) in tu1"),
+    # ... and indices out of range for some input (dae_emulator.extents): a position among the indices as a
+    # table row, an index loaded through a loaded index, offsets as indices, a store at another size's index
+    ("gather_rows", "  stream r ", "\n  stream row = load_row table[i] @tu0"),
+    ("gather_rows", "  stream row", "\n  stream r2 = load indices[r] @tu0"),
+    ("gather_rows", "  stream row", "\n  stream p = prefetch_row out[r] @tu0"),
+    ("bag_sum", "  traversal tu1", "\n  stream r = load indices[lo] @tu0"),
+    ("bag_sum", "  stream lo", "\n  stream r = load indices[b] @tu0"),
 ])
 def test_what_the_verifier_refuses_the_next_piece_cannot_be(name, before, piece):
     grammar = scoped(name)
     assert not accepts(grammar.next_piece(_before(name, before)), piece)
+
+
+def test_a_store_is_at_an_index_of_the_outputs_size():
+    grammar = scoped("scatter_add_rows")
+    text = TASKS["scatter_add_rows"].expert
+    text = text[:text.index("\n    store_add")].replace("q_g <- g;", "q_g <- g, q_i <- i;").replace(
+        "  queue q_g: row f32", "  queue q_g: row f32\n  queue q_i: scalar i64") + "\n    %i = pop q_i"
+    assert accepts(grammar.next_piece(text), "\n    store_add grad_weight[%r] += %g")
+    assert not accepts(grammar.next_piece(text), "\n    store_add grad_weight[%i] += %g")   # 16 rows
 
 
 def test_a_push_rule_pushes_a_new_tokens_new_queues_or_an_existing_tokens_own():
