@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .extents import fits, stream_extents, value_extents
 from .grammar import alternatives
-from .program import (ALU_OPERANDS, OPERANDS, STORE_KINDS, AluOp, Dim, DType, Event, OpKind, Program, QueueKind,
+from .program import (OPERANDS, STORE_KINDS, AluOp, Dim, DType, Event, OpKind, Program, QueueKind,
                       ReduceKind, StreamKind)
 from .text import STORE_OPS, DaeSyntaxError, parse_program
 from .verify import DaeVerifyError, ancestors, layer_parents
@@ -43,10 +43,10 @@ _VALUE_OPS = [op for op in OpKind if op not in STORE_OPS and op not in (
 _NUMBER = '"-"? ("inf" | [0-9]{1,19} ("." [0-9]{1,19})? ([eE] [+-]? [0-9]{1,3})?)'
 
 
-def fresh_name(taken, length: int = NAME_LENGTH) -> str:
-    """A GBNF expression for any name (``[A-Za-z_][A-Za-z0-9_]*``, at most ``length`` characters) that is not
-    in ``taken``: a trie of the taken names, each node letting the name end there unless that prefix is
-    taken."""
+def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str = _REST) -> str:
+    """A GBNF expression for any name (``[A-Za-z_][A-Za-z0-9_]*``, at most ``length`` characters; or another
+    alphabet: ``first`` and ``rest``) that is not in ``taken``: a trie of the taken names, each node letting
+    the name end there unless that prefix is taken."""
     taken = {t for t in taken if 0 < len(t) <= length}
 
     def after(prefix: str) -> str | None:
@@ -55,18 +55,26 @@ def fresh_name(taken, length: int = NAME_LENGTH) -> str:
         if len(prefix) < length:
             children = sorted({t[len(prefix)] for t in taken if len(t) > len(prefix) and t.startswith(prefix)})
             for c in children:
-                rest = after(prefix + c)
-                if rest is not None:
-                    alternatives.append(f'"{c}" {rest}'.strip())
-            if others := "".join(c for c in (_REST if prefix else _FIRST) if c not in children):
+                tail = after(prefix + c)
+                if tail is not None:
+                    alternatives.append(f'"{c}" {tail}'.strip())
+            if others := "".join(c for c in (rest if prefix else first) if c not in children):
                 room = length - len(prefix) - 1
-                alternatives.append(f"[{others}]" + (f" [{_REST}]{{0,{room}}}" if room else ""))
+                alternatives.append(f"[{others}]" + (f" [{rest}]{{0,{room}}}" if room else ""))
         ends = bool(prefix) and prefix not in taken
         if not alternatives:
             return "" if ends else None
         return f"({' | '.join(alternatives)})" + ("?" if ends else "")
 
     return after("")
+
+
+def fresh_number(taken) -> str:
+    """A GBNF expression for any non-negative integer constant (no leading zero, at most 9 digits) not in
+    ``taken``."""
+    taken = {str(t) for t in taken}
+    nonzero = fresh_name(taken, 9, first="123456789", rest="0123456789")
+    return nonzero if "0" in taken else f'("0" | {nonzero})'
 
 
 def _alt(words) -> str:
@@ -136,8 +144,9 @@ class ScopedGrammar:
                 out.append(f'"\\n  traversal " {fresh} " = " {dense}')
             else:
                 last = p.traversals[-1].name
-                bounds = _alt(s.name for s in self._visible(p, last) if self._integer(p, s.name))
-                ranged = f' | "range [" {bounds} ", " {bounds} ") in {last}"' if bounds else ""
+                bounds = [s.name for s in self._visible(p, last) if self._integer(p, s.name)]
+                pairs = _alt(f"{lo}, {hi}" for lo in bounds for hi in bounds if lo != hi)   # [lo, lo) is empty
+                ranged = f' | "range [" {pairs} ") in {last}"' if pairs else ""
                 out.append(f'"\\n  traversal " {fresh} " = " ({dense} (" in {last}")?{ranged})')
         if layout_open and p.traversals and sum(s.traversal == p.traversals[-1].name for s in p.streams) < MAX_STREAMS:
             out.append(self._stream(p, fresh_name(names)))
@@ -181,19 +190,36 @@ class ScopedGrammar:
             tensors = {1: [x.name for x in p.inputs if len(x.shape) == 1],
                        2: [x.name for x in p.inputs if len(x.shape) == 2]}
             rows = tensors[2] + [x.name for x in p.outputs if len(x.shape) == 2]
-            loaded = {(s.kind, s.tensor, s.index) for s in p.streams if s.traversal == unit}
+            # a row this unit loads or prefetches already is not loaded or prefetched again
+            loaded = {(s.kind is StreamKind.LOAD, s.tensor, s.index) for s in p.streams if s.traversal == unit}
             extents = self._extents(p)
             for kind, names in ((StreamKind.LOAD, tensors[1]), (StreamKind.LOAD_ROW, tensors[2]),
                                 (StreamKind.PREFETCH_ROW, rows)):
-                fresh_loads = [f"{t}[{i}]" for t in names for i in indices
-                               if (kind, t, i) not in loaded and fits(extents[i], p.param(t).shape[0])]
-                if fresh_loads:      # a load this unit already makes is not made twice
+                fresh_loads = [f"{t}[{i}]" for t in names for i in indices if (kind is StreamKind.LOAD, t, i)
+                               not in loaded and fits(extents[i], p.param(t).shape[0])]
+                if fresh_loads:
                     kinds.append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
-            symbols = " | ".join(f'"${s}"' for s in self.symbols)
-            operand = f'({alternatives(indices)} | "-"? [0-9]{{1,9}}' + (f" | {symbols})" if symbols else ")")
-            operands = operand + f' ", " {operand}' * (ALU_OPERANDS - 1)
-            kinds.append(f'"alu " ({alternatives(op.value for op in AluOp)}) "(" {operands} ") @{unit}"')
+            kinds.append(f'"alu " ({self._alu(p, unit, indices)}) " @{unit}"')
         return f'"\\n  stream " {fresh} " = " ({" | ".join(kinds)})'
+
+    def _alu(self, p: Program, unit: str, indices: list[str]) -> str:
+        """An alu op with a stream operand (an op of constants is a constant), non-negative constants (``sub``
+        takes one away), not one a stream in scope computes already (that stream is the same value). Every
+        AluOp is binary."""
+        computed = {(s.op, s.operands) for s in self._visible(p, unit) if s.kind is StreamKind.ALU}
+        forms = []
+        for op in AluOp:
+            for a in indices:
+                taken = {b for o, (x, b) in computed if o is op and x == a}     # op(a, b)
+                seconds = [f'"{b}"' for b in indices if b not in taken]
+                seconds += [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
+                seconds.append(fresh_number(b for b in taken if isinstance(b, int)))
+                forms.append(f'"{op.value}({a}, " ({" | ".join(seconds)}) ")"')
+                taken = {x for o, (x, b) in computed if o is op and b == a and x not in indices}   # op(c, a)
+                firsts = [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
+                firsts.append(fresh_number(x for x in taken if isinstance(x, int)))
+                forms.append(f'"{op.value}(" ({" | ".join(firsts)}) ", {a})"')
+        return " | ".join(forms)
 
     @staticmethod
     def _visible(p: Program, unit: str):

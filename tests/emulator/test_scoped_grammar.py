@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dae_agent.grammar import task_constraint
 from dae_agent.tasks import TASKS
-from dae_emulator.scoped_grammar import fresh_name, pieces
+from dae_emulator.scoped_grammar import fresh_name, fresh_number, pieces
 
 xgr = pytest.importorskip("xgrammar")
 _VOCAB = [chr(c) for c in range(32, 127)] + ["\n"]      # one token per character: the grammar alone decides
@@ -96,6 +96,39 @@ def test_a_store_is_at_an_index_of_the_outputs_size():
         "  queue q_g: row f32", "  queue q_g: row f32\n  queue q_i: scalar i64") + "\n    %i = pop q_i"
     assert accepts(grammar.next_piece(text), "\n    store_add grad_weight[%r] += %g")
     assert not accepts(grammar.next_piece(text), "\n    store_add grad_weight[%i] += %g")   # 16 rows
+
+
+def test_a_stream_is_not_computed_twice():
+    """What SmolLM2 repeated under the range check: one alu stream again and again (``and(i, 1)`` five times,
+    ``mod(i, 1)`` eleven), an input row prefetched where it is loaded, an empty range (found by real runs).
+    Each is a stream the program has already, or none: a program can always be written without it."""
+    grammar = scoped("gather_rows")
+    text = _before("gather_rows", "  on tu0.iter")
+    follows = grammar.next_piece(text)
+    assert accepts(follows, "\n  stream k = alu and(i, 1) @tu0")
+    assert accepts(follows, "\n  stream k = alu sub(5, r) @tu0")
+    assert accepts(follows, "\n  stream k = alu mod(r, $num_rows) @tu0")
+    assert not accepts(follows, "\n  stream k = alu add(1, 2) @tu0")          # a constant
+    assert not accepts(follows, "\n  stream k = alu add(i, -1) @tu0")         # sub(i, 1)
+    assert not accepts(follows, "\n  stream k = alu add(i, 01) @tu0")
+    assert not accepts(follows, "\n  stream p = prefetch_row table[r] @tu0")  # loaded already
+    text += "\n  stream k = alu and(i, 1) @tu0\n  stream k2 = alu sub(5, r) @tu0"
+    follows = grammar.next_piece(text)
+    assert not accepts(follows, "\n  stream k3 = alu and(i, 1) @tu0")
+    assert not accepts(follows, "\n  stream k3 = alu sub(5, r) @tu0")
+    assert accepts(follows, "\n  stream k3 = alu and(i, 2) @tu0")
+    assert accepts(follows, "\n  stream k3 = alu and(r, 1) @tu0")
+    assert accepts(follows, "\n  stream k3 = alu sub(r, 5) @tu0")
+    bag = _before("bag_sum", "  traversal tu1")
+    assert not accepts(scoped("bag_sum").next_piece(bag), "\n  traversal tu1 = range [lo, lo) in tu0")
+
+
+@pytest.mark.parametrize("taken, number, expected", [
+    ((), "0", True), ((), "17", True), ((), "017", False), ((), "-1", False), ((1,), "1", False),
+    ((1,), "10", True), ((0, 1), "0", False), ((12,), "1", True), ((12,), "123", True),
+])
+def test_a_fresh_number_is_any_constant_but_a_taken_one(taken, number, expected):
+    assert accepts(f"root ::= {fresh_number(taken)}", number) is expected
 
 
 def test_a_push_rule_pushes_a_new_tokens_new_queues_or_an_existing_tokens_own():
