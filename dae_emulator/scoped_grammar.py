@@ -40,6 +40,8 @@ _RULE = re.compile(r"  on (\w+)\.(iter|end)(?: when (\w+))?:(?: push (.*))?$")
 _RULE_DONE = re.compile(r"[:;] token \w+$")      # a rule's last piece (a queue may be named ``token``)
 _VALUE_OPS = [op for op in OpKind if op not in STORE_OPS and op not in (
     OpKind.POP, OpKind.COUNT, OpKind.READ, OpKind.READ_ARG, OpKind.CAST, OpKind.UPDATE, OpKind.RESET)]
+# the constants with which an alu op gives its operand back or a constant (as its second operand)
+_IDENTITY = {AluOp.ADD: {0}, AluOp.SUB: {0}, AluOp.MUL: {0, 1}, AluOp.DIV: {0, 1}, AluOp.MOD: {0, 1}}
 _NUMBER = '"-"? ("inf" | [0-9]{1,19} ("." [0-9]{1,19})? ([eE] [+-]? [0-9]{1,3})?)'
 
 
@@ -73,7 +75,7 @@ def fresh_number(taken) -> str:
     """A GBNF expression for any non-negative integer constant (no leading zero, at most 9 digits) not in
     ``taken``."""
     taken = {str(t) for t in taken}
-    nonzero = fresh_name(taken, 9, first="123456789", rest="0123456789")
+    nonzero = fresh_name(taken - {"0"}, 9, first="123456789", rest="0123456789")
     return nonzero if "0" in taken else f'("0" | {nonzero})'
 
 
@@ -159,7 +161,7 @@ class ScopedGrammar:
                 for event in Event:
                     for guard in (None, *guards):      # begun only where some token can end it
                         sent = {r.token for r in p.rules if (r.traversal, r.event, r.when) == (t.name, event, guard)}
-                        if len(tokens) < self.max_callbacks or tokens - sent:
+                        if (not sent and len(tokens) < self.max_callbacks) or tokens - sent:
                             when = f" when {guard}" if guard else ""
                             out.append(f'"\\n  on {t.name}.{event.value}{when}:"')
         if p.rules and self._all_used(p):
@@ -204,21 +206,26 @@ class ScopedGrammar:
 
     def _alu(self, p: Program, unit: str, indices: list[str]) -> str:
         """An alu op with a stream operand (an op of constants is a constant), non-negative constants (``sub``
-        takes one away), not one a stream in scope computes already (that stream is the same value). Every
-        AluOp is binary."""
+        takes one away), not one a stream in scope computes already (that stream is the same value), and no
+        constant that makes the op its operand or a constant (``add(i, 0)``, ``mul(i, 1)``, ``mod(i, 1)``;
+        ``and`` of a constant is ``ne(i, 0)`` or 0). Every AluOp is binary."""
         computed = {(s.op, s.operands) for s in self._visible(p, unit) if s.kind is StreamKind.ALU}
         forms = []
         for op in AluOp:
+            constants = op is not AluOp.AND
             for a in indices:
-                taken = {b for o, (x, b) in computed if o is op and x == a}     # op(a, b)
+                taken = {b for o, (x, b) in computed if o is op and x == a} | _IDENTITY.get(op, set())  # op(a, b)
                 seconds = [f'"{b}"' for b in indices if b not in taken]
-                seconds += [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
-                seconds.append(fresh_number(b for b in taken if isinstance(b, int)))
+                if constants:
+                    seconds += [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
+                    seconds.append(fresh_number(b for b in taken if isinstance(b, int)))
                 forms.append(f'"{op.value}({a}, " ({" | ".join(seconds)}) ")"')
-                taken = {x for o, (x, b) in computed if o is op and b == a and x not in indices}   # op(c, a)
-                firsts = [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
-                firsts.append(fresh_number(x for x in taken if isinstance(x, int)))
-                forms.append(f'"{op.value}(" ({" | ".join(firsts)}) ", {a})"')
+                if constants:                                                                    # op(c, a)
+                    taken = {x for o, (x, b) in computed if o is op and b == a and x not in indices}
+                    taken |= _IDENTITY.get(op, set()) & {0, 1} if op in (AluOp.ADD, AluOp.MUL) else set()
+                    firsts = [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
+                    firsts.append(fresh_number(x for x in taken if isinstance(x, int)))
+                    forms.append(f'"{op.value}(" ({" | ".join(firsts)}) ", {a})"')
         return " | ".join(forms)
 
     @staticmethod
@@ -238,8 +245,9 @@ class ScopedGrammar:
     # ------------------------------------------------------------------------------- a push rule
     def _rule_rest(self, p: Program, unit: str, event: str, when: str | None, items: str | None) -> str | None:
         """The next piece of a push rule whose line so far is ``on UNIT.EVENT[ when S]:[ push ITEMS]``: new
-        queues for a new token, or an existing token's queues (each once) for that token, which this
-        event does not send already; each stream pushed once (its callback can use a value twice)."""
+        queues for a new token where this event sends no token yet (two tokens sent together can be one),
+        or an existing token's queues (each once) for that token, which this event does not send already;
+        each stream pushed once (its callback can use a value twice)."""
         pushed = [tuple(x.strip() for x in item.split("<-")) for item in (items or "").split(", ") if item]
         token_queues, sent_here = {}, set()
         for r in p.rules:
@@ -257,7 +265,7 @@ class ScopedGrammar:
         old = [q for q in mine if q in owner]
         items_next, tokens = [], []
         all_queues = set(owner) | set(mine)
-        may_add_token = len(token_queues) < self.max_callbacks
+        may_add_token = len(token_queues) < self.max_callbacks and not sent_here   # else one token would do
         if not old and may_add_token and len(all_queues) < self.max_queues and len(mine) < MAX_PUSHES and anything:
             items_next.append(f'{fresh_name(all_queues)} " <- " {anything}')
         if not mine or old:
