@@ -8,7 +8,8 @@ the next piece's mask starts that piece. The answer ends at the end-of-text toke
 what follows a program in text (a blank line, a closing fence): a small model asked for a program rarely
 ends its turn right after one, but it leaves the program's block. Sampling is as ``generate`` samples (the
 mask, then temperature, then top-p 0.95, from torch's generator seeded by the caller); greedy at
-temperature 0.
+temperature 0. Where the grammar leaves one token, it is written without a model step of its own: the model
+reads such tokens together, in one step, before its next choice (jump-forward decoding, as SGLang does).
 """
 from __future__ import annotations
 
@@ -120,15 +121,22 @@ def decode(model, tokenizer, prompt_ids: torch.Tensor, decoder: PieceDecoder, te
     ids = torch.cat([prompt_ids, torch.tensor([prefix])], dim=1)
     out = model(input_ids=ids, use_cache=True)
     cache = "cache" if hasattr(out, "cache") else "past_key_values"     # transformers 5.x renamed it
-    written = len(prefix)
+    written, pending = len(prefix), []     # pending: tokens written that the model has not read yet
     while written < max_new_tokens:
         mask, _ = decoder.allowed(stop, ends)
-        if not mask.any():
+        choices = mask.nonzero().flatten()
+        if len(choices) == 0:
             break                       # no piece can follow: the answer ends where it is, unfinished
-        token = sample(out.logits[0, -1].float(), mask, temperature)
-        if ends[token]:
-            return decoder.text, written, True
+        if len(choices) == 1 and not ends[choices[0]]:
+            token = int(choices[0])     # the grammar leaves one token: written without asking the model
+        else:
+            if pending:                 # the model reads the tokens written since it last chose, in one step
+                out = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache: getattr(out, cache)})
+                pending = []
+            token = sample(out.logits[0, -1].float(), mask, temperature)
+            if ends[token]:
+                return decoder.text, written, True
         decoder.accept(token, tokenizer.decode([token]))
         written += 1
-        out = model(input_ids=torch.tensor([[token]]), use_cache=True, **{cache: getattr(out, cache)})
+        pending.append(token)
     return decoder.text, written, False

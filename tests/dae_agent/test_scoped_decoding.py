@@ -82,7 +82,7 @@ def test_an_answer_passes_the_static_checks_where_it_ends_and_stays_in_the_tasks
         task = TASKS[name]
         grammar = xgr.GrammarCompiler(xgr.TokenizerInfo([chr(c) for c in range(32, 127)] + ["\n"])).compile_grammar(
             task_constraint(task, "server").text)
-        for seed in range(4):
+        for seed in range(8):
             text, end = _answer(name, seed)
             assert xgr.GrammarMatcher(grammar).accept_string(text), text    # a prefix of a program of the grammar
             if end:         # not cut at the cap: it ended where every static check passes
@@ -104,6 +104,22 @@ def test_an_answer_may_end_only_where_the_program_is_complete():
     decoder.text = expert
     mask, done = decoder.allowed(EOS, ends)
     assert done and mask[EOS]
+
+
+def test_a_token_the_grammar_forces_costs_no_model_step():
+    """Jump-forward: where the grammar leaves one token, the model is not asked; it reads the forced tokens
+    with the next one it chooses, in one step."""
+    constraint = task_constraint(TASKS["gather_rows"], "server")
+    torch.manual_seed(0)
+    decoder = PieceDecoder(_COMPILER.compile_grammar, constraint, len(_VOCAB))
+    model = NoisyCopyModel(TASKS["gather_rows"].expert.strip(), 3, 0, noise=0.0)
+    calls = []
+    counting = lambda input_ids, **kw: calls.append(input_ids.shape[1]) or model(input_ids, **kw)  # noqa: E731
+    text, written, ended = decode(counting, Tokenizer(), torch.zeros(1, 3, dtype=torch.long), decoder, 0.0, 900)
+    assert ended and text == TASKS["gather_rows"].expert.strip()
+    prefix = len(constraint.scoped.prefix)
+    assert sum(calls) == 3 + written and calls[0] == 3 + prefix     # every token read once, before the end
+    assert len(calls) < written - prefix                                   # fewer steps than tokens written
 
 
 def test_the_same_seed_gives_the_same_answer():
