@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .program import AluOp, Dim, OpKind, Program, StreamKind, TraversalKind
+from .program import TRUTH_OPS, AluOp, Dim, OpKind, Program, StreamKind, TraversalKind
 
 Extent = Dim | None
-_COMPARISONS = (AluOp.EQ, AluOp.NE, AluOp.LT, AluOp.GE, AluOp.AND)
 
 
 def fits(extent: Extent, dim: Dim) -> bool:
@@ -51,7 +50,7 @@ def stream_extents(p: Program, value_bounds: Mapping[str, Dim]) -> dict[str, Ext
 
 
 def _alu_extent(op: AluOp, operands, known: Mapping[str, Extent]) -> Extent:
-    if op in _COMPARISONS:
+    if op in TRUTH_OPS:
         return Dim(None, 2)
     a, b = operands[0], operands[-1]
     if op is AluOp.MOD and isinstance(b, int) and b > 0:

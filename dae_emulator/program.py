@@ -199,6 +199,7 @@ OPERANDS = {**{op: 2 for op in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, 
                                 OpKind.DOT)},
             OpKind.SELECT: 3, OpKind.CAST: 1}
 ALU_OPERANDS = 2        # every AluOp is binary
+TRUTH_OPS = (AluOp.EQ, AluOp.NE, AluOp.LT, AluOp.GE, AluOp.AND)    # the alu ops whose values are 0 or 1
 
 
 @dataclass(frozen=True)

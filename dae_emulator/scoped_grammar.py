@@ -25,14 +25,14 @@ from dataclasses import dataclass
 
 from .extents import fits, stream_extents, value_extents
 from .grammar import alternatives
-from .program import (OPERANDS, STORE_KINDS, AluOp, Dim, DType, Event, OpKind, Program, QueueKind,
+from .program import (OPERANDS, STORE_KINDS, TRUTH_OPS, AluOp, Dim, DType, Event, OpKind, Program, QueueKind,
                       ReduceKind, StreamKind)
 from .text import STORE_OPS, DaeSyntaxError, parse_program
 from .verify import DaeVerifyError, ancestors, layer_parents
 
 _FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
 _REST = _FIRST + "0123456789"
-NAME_LENGTH = 16                    # a fresh name's most characters (the expert programs' longest is 8)
+NAME_LENGTH = 12                    # a fresh name's most characters (the expert programs' longest is 8)
 MAX_ACCUMULATORS = 4
 MAX_STREAMS = 8                     # streams of one traversal unit (the expert programs make at most 7)
 MAX_PUSHES = 6                      # queues one rule pushes (the expert programs push at most 4)
@@ -157,7 +157,7 @@ class ScopedGrammar:
                 out.append('"\\n  cores take outer items in tiles of " [1-9] [0-9]{0,5}')
             tokens = {r.token for r in p.rules}
             for t in p.traversals:
-                guards = [s.name for s in self._visible(p, t.name) if self._integer(p, s.name)]
+                guards = [s.name for s in self._visible(p, t.name) if self._boolean(p, s.name)]
                 for event in Event:
                     for guard in (None, *guards):      # begun only where some token can end it
                         sent = {r.token for r in p.rules if (r.traversal, r.event, r.when) == (t.name, event, guard)}
@@ -206,16 +206,20 @@ class ScopedGrammar:
 
     def _alu(self, p: Program, unit: str, indices: list[str]) -> str:
         """An alu op with a stream operand (an op of constants is a constant), non-negative constants (``sub``
-        takes one away), not one a stream in scope computes already (that stream is the same value), and no
-        constant that makes the op its operand or a constant (``add(i, 0)``, ``mul(i, 1)``, ``mod(i, 1)``;
-        ``and`` of a constant is ``ne(i, 0)`` or 0). Every AluOp is binary."""
+        takes one away), not one a stream in scope computes already (that stream is the same value), not of
+        one stream twice (``add(i, i)`` is ``mul(i, 2)``, ``eq(i, i)`` a constant), and no constant that makes
+        the op its operand or a constant (``add(i, 0)``, ``mul(i, 1)``, ``mod(i, 1)``); ``and`` takes two truth
+        values (``and(i, 1)`` is ``ne(i, 0)``). Every AluOp is binary."""
         computed = {(s.op, s.operands) for s in self._visible(p, unit) if s.kind is StreamKind.ALU}
         forms = []
+        truths = [s for s in indices if self._boolean(p, s)]
         for op in AluOp:
             constants = op is not AluOp.AND
-            for a in indices:
+            for a in truths if op is AluOp.AND else indices:
                 taken = {b for o, (x, b) in computed if o is op and x == a} | _IDENTITY.get(op, set())  # op(a, b)
-                seconds = [f'"{b}"' for b in indices if b not in taken]
+                seconds = [f'"{b}"' for b in (truths if op is AluOp.AND else indices) if b not in taken and b != a]
+                if not seconds and not constants:
+                    continue
                 if constants:
                     seconds += [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
                     seconds.append(fresh_number(b for b in taken if isinstance(b, int)))
@@ -234,6 +238,15 @@ class ScopedGrammar:
         depth = {t.name: i for i, t in enumerate(p.traversals)}
         layers = {p.traversals[i].name for i in ancestors(parents, depth[unit])}
         return [s for s in p.streams if s.traversal in layers]
+
+    @staticmethod
+    def _boolean(p: Program, stream: str) -> bool:
+        """Whether a stream is a truth value: a comparison's or ``and``'s, or a load of a bool input. Guards and
+        ``and`` take only these (``when i`` is ``when ne(i, 0)``)."""
+        s = p.stream(stream)
+        if s.kind is StreamKind.ALU:
+            return s.op in TRUTH_OPS
+        return s.kind is StreamKind.LOAD and p.param(s.tensor).dtype is DType.BOOL
 
     @staticmethod
     def _integer(p: Program, stream: str) -> bool:

@@ -109,9 +109,9 @@ def test_a_stream_is_not_computed_twice():
     assert accepts(follows, "\n  stream k = alu eq(i, 1) @tu0")
     assert accepts(follows, "\n  stream k = alu sub(5, r) @tu0")
     assert accepts(follows, "\n  stream k = alu mod(r, $num_rows) @tu0")
-    assert accepts(follows, "\n  stream k = alu and(i, r) @tu0")
     for constant in ("add(1, 2)", "add(i, -1)", "add(i, 01)", "and(i, 1)", "and(i, 10)", "and(1, i)", "mod(i, 1)",
-                     "mul(i, 1)", "mul(1, i)", "add(i, 0)", "add(0, i)", "div(i, 1)", "and(i, $num_rows)"):
+                     "mul(i, 1)", "mul(1, i)", "add(i, 0)", "add(0, i)", "div(i, 1)", "and(i, $num_rows)",
+                     "and(i, r)", "add(i, i)", "eq(r, r)"):
         assert not accepts(follows, f"\n  stream k = alu {constant} @tu0"), constant
     assert not accepts(follows, "\n  stream p = prefetch_row table[r] @tu0")  # loaded already
     text += "\n  stream k = alu eq(i, 1) @tu0\n  stream k2 = alu sub(5, r) @tu0"
@@ -121,6 +121,9 @@ def test_a_stream_is_not_computed_twice():
     assert accepts(follows, "\n  stream k3 = alu eq(i, 2) @tu0")
     assert accepts(follows, "\n  stream k3 = alu eq(r, 1) @tu0")
     assert accepts(follows, "\n  stream k3 = alu sub(r, 5) @tu0")
+    follows = grammar.next_piece(text + "\n  stream k3 = alu ne(r, 2) @tu0")
+    assert accepts(follows, "\n  stream k4 = alu and(k, k3) @tu0")         # and takes truth values
+    assert not accepts(follows, "\n  stream k4 = alu and(k, k) @tu0")
     bag = _before("bag_sum", "  traversal tu1")
     assert not accepts(scoped("bag_sum").next_piece(bag), "\n  traversal tu1 = range [lo, lo) in tu0")
 
@@ -165,11 +168,13 @@ def test_a_rule_is_begun_only_where_some_token_can_end_it():
     which no piece could finish: its answer stopped at ``on tu0.iter:`` (found by the real run)."""
     grammar = scoped("bincount")
     text = _before("bincount", "  on tu0.iter")
+    text += "\n  stream keep = alu ne(r, 2) @tu0"
     for token in ("A", "B", "C", "D"):
         text += f"\n  on tu0.iter: token {token}"
     follows = grammar.next_piece(text)
     assert not accepts(follows, "\n  on tu0.iter:")
-    assert accepts(follows, "\n  on tu0.end:") and accepts(follows, "\n  on tu0.iter when r:")
+    assert accepts(follows, "\n  on tu0.end:") and accepts(follows, "\n  on tu0.iter when keep:")
+    assert not accepts(follows, "\n  on tu0.iter when r:")      # a guard is a truth value: when ne(r, 0)
 
 
 def test_an_event_sends_one_new_token():
@@ -179,7 +184,9 @@ def test_an_event_sends_one_new_token():
     text = _before("bag_sum", "  on tu0.end")
     assert not accepts(grammar.next_piece(text), "\n  on tu1.iter:")
     assert accepts(grammar.next_piece(text), "\n  on tu0.end:")
-    assert accepts(grammar.next_piece(text), "\n  on tu1.iter when r:")
+    padded = _before("bag_sum_padding_idx", "  on tu0.end")           # sends ROW on tu1.iter when keep
+    assert not accepts(scoped("bag_sum_padding_idx").next_piece(padded), "\n  on tu1.iter when keep:")
+    assert accepts(scoped("bag_sum_padding_idx").next_piece(padded), "\n  on tu1.iter:")
 
 
 def test_a_queue_may_be_named_token():
