@@ -6,8 +6,9 @@ less one; an element load of an integer input below that input's value bound, wh
 (a task's index input is drawn below its table's rows, its offsets up to the number of indices). ``add``
 and ``sub`` of a constant move an extent, ``mod`` sets one, a comparison reaches below 2; any other op is
 unknown. Each bound is reached for some sizes and inputs, so an index whose extent does not ``fit`` a
-dimension (another size symbol, or the same one with more added) is out of range for some input: the
-program is wrong for the task, whatever it does after. Unknown extents fit anything.
+dimension (another size symbol, the same one with more added, a constant above 1 for a size) is out of
+range for some input: the program is wrong for the task, whatever it does after. Unknown extents fit
+anything.
 """
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ Extent = Dim | None
 
 def fits(extent: Extent, dim: Dim) -> bool:
     """Whether indices below ``extent`` stay inside a dimension of size ``dim`` for every binding of the
-    size symbols (a constant extent fits any symbol: the symbol's cases decide)."""
-    if extent is None or (extent.symbol is None and dim.symbol is not None):
+    size symbols: a size symbol may be smaller than any constant but 1 (index 0 of an empty dimension is
+    never reached: nothing walks it)."""
+    if extent is None:
         return True
+    if extent.symbol is None and dim.symbol is not None:
+        return extent.offset <= 1
     return extent.symbol == dim.symbol and extent.offset <= dim.offset
 
 

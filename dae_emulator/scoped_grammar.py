@@ -35,6 +35,7 @@ _REST = _FIRST + "0123456789"
 NAME_LENGTH = 12                    # a fresh name's most characters (the expert programs' longest is 8)
 MAX_ACCUMULATORS = 4
 MAX_STREAMS = 8                     # streams of one traversal unit (the expert programs make at most 7)
+MAX_ALU = 2                         # alu streams of one traversal unit (the expert programs make at most 1)
 MAX_PUSHES = 6                      # queues one rule pushes (the expert programs push at most 4)
 _RULE = re.compile(r"  on (\w+)\.(iter|end)(?: when (\w+))?:(?: push (.*))?$")
 _RULE_DONE = re.compile(r"[:;] token \w+$")      # a rule's last piece (a queue may be named ``token``)
@@ -141,7 +142,7 @@ class ScopedGrammar:
         unit_has_stream = not p.traversals or any(s.traversal == p.traversals[-1].name for s in p.streams)
         if layout_open and len(p.traversals) < self.max_traversals and unit_has_stream:
             fresh = fresh_name(names)
-            dense = f'"dense [0, " {self._dim()} ")"'
+            dense = f'"dense [0, " {_alt(sorted({str(d) for x in p.params for d in x.shape}))} ")"'
             if not p.traversals:
                 out.append(f'"\\n  traversal " {fresh} " = " {dense}')
             else:
@@ -161,7 +162,7 @@ class ScopedGrammar:
                 for event in Event:
                     for guard in (None, *guards):      # begun only where some token can end it
                         sent = {r.token for r in p.rules if (r.traversal, r.event, r.when) == (t.name, event, guard)}
-                        if (not sent and len(tokens) < self.max_callbacks) or tokens - sent:
+                        if len(tokens) < self.max_callbacks or tokens - sent:
                             when = f" when {guard}" if guard else ""
                             out.append(f'"\\n  on {t.name}.{event.value}{when}:"')
         if p.rules and self._all_used(p):
@@ -201,7 +202,8 @@ class ScopedGrammar:
                                not in loaded and fits(extents[i], p.param(t).shape[0])]
                 if fresh_loads:
                     kinds.append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
-            kinds.append(f'"alu " ({self._alu(p, unit, indices)}) " @{unit}"')
+            if sum(s.traversal == unit and s.kind is StreamKind.ALU for s in p.streams) < MAX_ALU:
+                kinds.append(f'"alu " ({self._alu(p, unit, indices)}) " @{unit}"')
         return f'"\\n  stream " {fresh} " = " ({" | ".join(kinds)})'
 
     def _alu(self, p: Program, unit: str, indices: list[str]) -> str:
@@ -258,9 +260,8 @@ class ScopedGrammar:
     # ------------------------------------------------------------------------------- a push rule
     def _rule_rest(self, p: Program, unit: str, event: str, when: str | None, items: str | None) -> str | None:
         """The next piece of a push rule whose line so far is ``on UNIT.EVENT[ when S]:[ push ITEMS]``: new
-        queues for a new token where this event sends no token yet (two tokens sent together can be one),
-        or an existing token's queues (each once) for that token, which this event does not send already;
-        each stream pushed once (its callback can use a value twice)."""
+        queues for a new token, or an existing token's queues (each once) for that token, which this
+        event does not send already; each stream pushed once (its callback can use a value twice)."""
         pushed = [tuple(x.strip() for x in item.split("<-")) for item in (items or "").split(", ") if item]
         token_queues, sent_here = {}, set()
         for r in p.rules:
@@ -278,7 +279,7 @@ class ScopedGrammar:
         old = [q for q in mine if q in owner]
         items_next, tokens = [], []
         all_queues = set(owner) | set(mine)
-        may_add_token = len(token_queues) < self.max_callbacks and not sent_here   # else one token would do
+        may_add_token = len(token_queues) < self.max_callbacks
         if not old and may_add_token and len(all_queues) < self.max_queues and len(mine) < MAX_PUSHES and anything:
             items_next.append(f'{fresh_name(all_queues)} " <- " {anything}')
         if not mine or old:

@@ -22,7 +22,8 @@ from dae_emulator.text import parse_program
     (Dim("num_indices"), Dim(None, 16), False),              # a size against a constant
     (Dim(None, 8), Dim(None, 8), True),
     (Dim(None, 9), Dim(None, 8), False),
-    (Dim(None, 2), Dim("num_rows"), True),                   # a constant against a size: the cases decide
+    (Dim(None, 16), Dim("num_indices"), False),              # a scatter's row index into the indices
+    (Dim(None, 1), Dim("num_rows"), True),
     (None, Dim("num_rows"), True),                           # unknown
 ])
 def test_an_index_fits_a_dimension_only_for_every_binding(extent, dim, expected):
