@@ -152,7 +152,8 @@ class ScopedGrammar:
                 ranged = f' | "range [" {pairs} ") in {last}"' if pairs else ""
                 out.append(f'"\\n  traversal " {fresh} " = " ({dense} (" in {last}")?{ranged})')
         if layout_open and p.traversals and sum(s.traversal == p.traversals[-1].name for s in p.streams) < MAX_STREAMS:
-            out.append(self._stream(p, fresh_name(names)))
+            if stream := self._stream(p, fresh_name(names)):
+                out.append(stream)
         if p.traversals and p.streams and (p.rules or self._all_loaded(p)):
             if layout_open:
                 out.append('"\\n  cores take outer items in tiles of " [1-9] [0-9]{0,5}')
@@ -183,7 +184,7 @@ class ScopedGrammar:
                 | {s for r in p.rules for _, s in r.pushes})
         return all(s.name in used for s in p.streams)
 
-    def _stream(self, p: Program, fresh: str) -> str:
+    def _stream(self, p: Program, fresh: str) -> str | None:
         unit = p.traversals[-1].name
         indices = [s.name for s in self._visible(p, unit) if self._integer(p, s.name)]
         kinds = []
@@ -204,7 +205,7 @@ class ScopedGrammar:
                     kinds.append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
             if sum(s.traversal == unit and s.kind is StreamKind.ALU for s in p.streams) < MAX_ALU:
                 kinds.append(f'"alu " ({self._alu(p, unit, indices)}) " @{unit}"')
-        return f'"\\n  stream " {fresh} " = " ({" | ".join(kinds)})'
+        return f'"\\n  stream " {fresh} " = " ({" | ".join(kinds)})' if kinds else None     # None: no stream can
 
     def _alu(self, p: Program, unit: str, indices: list[str]) -> str:
         """An alu op with a stream operand (an op of constants is a constant), non-negative constants (``sub``
@@ -357,6 +358,21 @@ class ScopedGrammar:
         reset = {i.target for i in cb.body if i.op is OpKind.RESET}
         return bool(cb.body) and sorted(popped) == sorted(queues) and computed <= used and read <= reset
 
+    def _must_consume(self, cb, pops_left: int) -> int:
+        """How many values no instruction uses yet a value computed next must use, so that the callback can
+        still end within ``max_instructions`` (3: none can be computed): ending takes an instruction per pop
+        left, and at least two (an index and a store) and one per two values unused (a store uses a value and
+        an index)."""
+        used = {a for i in cb.body for a in i.args if isinstance(a, str)}
+        unused = len({i.result for i in cb.body if i.result is not None} - used)
+        effects = any(i.op in STORE_KINDS or i.op in (OpKind.UPDATE, OpKind.RESET) for i in cb.body)
+        room = self.max_instructions - len(cb.body) - 1
+
+        def cost(values_unused: int) -> int:      # no effect yet: at least an index (``count``) and a store
+            return pops_left + max(-(-(values_unused + pops_left) // 2), 0 if effects else 2)
+
+        return next((k for k in range(3) if cost(unused + 1 - k) <= room), 3)
+
     def _instructions(self, p: Program, cb, accs) -> list[str]:
         """The instructions that may come next in callback ``cb``: pops of its token's queues not yet popped,
         values computed from values defined (a row's dot only of rows), then, once every queue is popped
@@ -370,30 +386,52 @@ class ScopedGrammar:
         reset = {i.target for i in cb.body if i.op is OpKind.RESET}
         read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
         effects = any(i.op in STORE_KINDS or i.op in (OpKind.UPDATE, OpKind.RESET) for i in cb.body)
+        unused = set(types) - {a for i in cb.body for a in i.args if isinstance(a, str)}
+        consumed = self._must_consume(cb, len([q for q in queues if q not in popped]))
 
-        def values(keep=lambda row, integer: True) -> str:
-            return "(" + " | ".join([f'"%{v}"' for v, t in types.items() if keep(*t)] + [_NUMBER]) + ")"
+        def values(keep=lambda row, integer: True, among=None, numbers=True) -> str:
+            names = [f'"%{v}"' for v, t in types.items() if keep(*t) and (among is None or v in among)]
+            return "(" + " | ".join(names + ([_NUMBER] if numbers else [])) + ")"
+
+        def operands(n: int, keep=lambda row, integer: True, numbers=True) -> str:
+            """Operand lists of ``n`` values that use at least ``consumed`` distinct unused values."""
+            mine = sorted(v for v in unused if keep(*types[v]))
+            if not numbers and not any(keep(*t) for t in types.values()):
+                return ""
+            anything = values(keep, numbers=numbers)
+            if consumed == 0:
+                return ' ", " '.join([anything] * n)
+            if consumed > n or len(mine) < consumed:
+                return ""
+            if consumed == 1:
+                ours = values(keep, among=mine, numbers=False)
+                return " | ".join(' ", " '.join(ours if k == j else anything for k in range(n)) for j in range(n))
+            return " | ".join(f'"%{a}, %{b}"' for a in mine for b in mine if a != b)
 
         out = []
         if not effects:
             assigned = []
             if left := [q for q in queues if q not in popped]:
                 assigned.append(f'"pop " {_alt(left)}')
-            assigned.append('"count"')
-            readable = [a for a in accs if a not in updated]
-            if readable:
-                assigned.append(f'"read " {_alt(readable)}')
-            if tracking := [a for a in readable if accs[a].tracks_arg]:
-                assigned.append(f'"read_arg " {_alt(tracking)}')
-            if types:
+            if consumed == 0 or not any(integer and not row for row, integer in types.values()):
+                assigned.append('"count"')         # an index to store at, where there is none yet
+            if consumed == 0:
+                readable = [a for a in accs if a not in updated]
+                if readable:
+                    assigned.append(f'"read " {_alt(readable)}')
+                if tracking := [a for a in readable if accs[a].tracks_arg]:
+                    assigned.append(f'"read_arg " {_alt(tracking)}')
+            if types and consumed <= 2:
                 for n in sorted({OPERANDS[op] for op in _VALUE_OPS if op is not OpKind.DOT}):
                     ops = [op.value for op in _VALUE_OPS if OPERANDS[op] == n and op is not OpKind.DOT]
-                    assigned.append(f'({alternatives(ops)}) " " {values()}' + f' ", " {values()}' * (n - 1))
-                if any(row for row, _ in types.values()):
-                    rows = "(" + " | ".join(f'"%{v}"' for v, (row, _) in types.items() if row) + ")"
-                    assigned.append(f'"{OpKind.DOT.value} " {rows} ", " {rows}')
-                assigned.append(f'"{OpKind.CAST.value}." ({alternatives(d.value for d in DType)}) " " {values()}')
-            out.append(f'"%" {fresh_name(set(types))} " = " ({" | ".join(assigned)})')
+                    if listed := operands(n):
+                        assigned.append(f'({alternatives(ops)}) " " ({listed})')
+                if listed := operands(2, lambda row, _: row, numbers=False):
+                    assigned.append(f'"{OpKind.DOT.value} " ({listed})')
+                if listed := operands(1):
+                    assigned.append(f'"{OpKind.CAST.value}." ({alternatives(d.value for d in DType)}) " " ({listed})')
+            if assigned:
+                out.append(f'"%" {fresh_name(set(types))} " = " ({" | ".join(assigned)})')
         if [q for q in queues if q not in popped]:
             return out                                  # a callback pops its operands before its first effect
         stored = {(i.target, i.args[:-1]) for i in cb.body if i.op in STORE_KINDS}

@@ -197,6 +197,48 @@ def test_every_stream_can_still_be_pushed():
     assert accepts(grammar.next_piece(text + "\n  on tu0.iter:"), " push q_row <- row")
 
 
+def test_no_stream_line_is_begun_where_no_stream_can_be_made():
+    """SmolLM2 began ``stream x =`` where no load fit and the unit had its 2 alu streams: nothing could follow
+    (found by the real run, gather_rows)."""
+    grammar = scoped("gather_rows")
+    text = grammar.prefix + ("\n  traversal tu0 = dense [0, num_rows)\n  stream i = induction tu0"
+                             "\n  stream row = load_row table[i] @tu0\n  stream a = alu mod(i, 2) @tu0"
+                             "\n  stream b = alu mod(i, 256) @tu0")
+    matcher = xgr.GrammarMatcher(_COMPILER.compile_grammar(grammar.next_piece(text)))
+    assert not matcher.accept_string("\n  stream ")
+
+
+def test_a_callback_can_always_still_end():
+    """SmolLM2 computed ``max %i, 1.0`` again and again in a callback until its 12 instructions were spent,
+    with nothing stored and its values unused: no piece could follow (found by the real run, gather_relu).
+    Now a value computed must use unused ones where the room left asks for it; whatever junk is written
+    while the grammar allows it, a program that passes every static check can still be written."""
+    task = TASKS["gather_relu"]
+    grammar = task_constraint(task, "server").scoped
+    complete = task_constraint(task, "server").complete
+    text = grammar.prefix + (
+        "\n  traversal tu0 = dense [0, num_indices)\n  stream i = induction tu0\n  stream r = load indices[i] @tu0"
+        "\n  stream row = load_row table[r] @tu0\n  on tu0.iter: push q_row <- row; token ITEM"
+        "\nqueues:\n  queue q_row: row f32\nexecute:\n  callback ITEM:\n    %x = pop q_row")
+    junk = 0
+    while accepts(grammar.next_piece(text), f"\n    %j{junk} = max %x, 1.0"):
+        text += f"\n    %j{junk} = max %x, 1.0"
+        junk += 1
+    assert 0 < junk < 11
+
+    def closes(text: str, depth: int) -> bool:
+        if complete(text + "\n"):
+            return True
+        if depth == 0:
+            return False
+        names = re.findall(r"%(\w+) =", text.split("callback ITEM:")[1])
+        moves = [f"\n    %n{depth} = count"] + [f"\n    store out[%{n}] = %{v}" for n in names for v in names]
+        moves += [f"\n    %c{depth} = max %{a}, %{b}" for a in names for b in names if a != b]
+        return any(closes(text + m, depth - 1) for m in moves if accepts(grammar.next_piece(text), m))
+
+    assert closes(text, 4)
+
+
 def test_a_queue_may_be_named_token():
     """SmolLM2 named a queue ``token``; the rule then looked finished (it holds ' token '), no piece could
     follow, and the answer stopped mid-rule (found by the real run)."""
