@@ -70,10 +70,20 @@ def _alu_extent(op: AluOp, operands, known: Mapping[str, Extent]) -> Extent:
 
 def value_extents(p: Program, callback, streams: Mapping[str, Extent]) -> dict[str, Extent]:
     """The extents of the values ``callback`` pops: a queue's is its streams' where every rule pushing it
-    pushes streams of one extent; computed values are unknown."""
+    pushes streams of one extent; ``count``'s is the outermost loop's where only unguarded rules of that
+    dense loop send the token (once an iteration: the count is the iteration's number); computed values
+    are unknown."""
     pushed: dict[str, set] = {}
     for r in p.rules:
         for q, s in r.pushes:
             pushed.setdefault(q, set()).add(streams.get(s))
-    return {i.result: next(iter(pushed[i.target])) for i in callback.body
-            if i.op is OpKind.POP and len(pushed.get(i.target, ())) == 1}
+    senders = [p.traversal(r.traversal) for r in p.rules if r.token == callback.token]
+    once = len(senders) == 1 and senders[0].parent is None and senders[0].kind is TraversalKind.DENSE
+    once = once and all(r.when is None for r in p.rules if r.token == callback.token)
+    out = {}
+    for i in callback.body:
+        if i.op is OpKind.POP and len(pushed.get(i.target, ())) == 1:
+            out[i.result] = next(iter(pushed[i.target]))
+        elif i.op is OpKind.COUNT and once:
+            out[i.result] = senders[0].extent
+    return out

@@ -43,6 +43,17 @@ def test_extents_of_a_bag_program():
     assert value_extents(p, p.callback("BAG"), extents) == {"b": Dim("num_offsets", -1)}
 
 
+def test_a_count_reaches_below_the_outermost_loop_where_it_counts_its_iterations():
+    """SmolLM2 stored out[%n, %n] with %n = count in gather_relu: count goes to num_indices, the columns to
+    dim (found by a real run)."""
+    text = TASKS["gather_rows"].expert.replace("    store out", "    %n = count\n    store out")
+    p = parse_program(text)
+    extents = value_extents(p, p.callback("ROW"), stream_extents(p, {}))
+    assert extents["n"] == Dim("num_indices")
+    bag = parse_program(TASKS["bag_sum"].expert.replace("    update total", "    %n = count\n    update total"))
+    assert "n" not in value_extents(bag, bag.callback("ROW"), stream_extents(bag, {}))     # rows of all bags
+
+
 def test_value_bounds_of_the_tasks():
     assert dict(value_bounds(TASKS["bag_sum"])) == {"indices": Dim("num_rows"), "offsets": Dim("num_indices", 1)}
     assert dict(value_bounds(TASKS["moe_expert_counts"])) == {"expert": Dim(None, 8)}

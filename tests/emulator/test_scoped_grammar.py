@@ -93,6 +93,13 @@ def test_what_the_verifier_refuses_the_next_piece_cannot_be(name, before, piece)
     assert not accepts(grammar.next_piece(_before(name, before)), piece)
 
 
+def test_a_count_is_no_column():
+    grammar = scoped("gather_rows")
+    text = _before("gather_rows", "    store out") + "\n    %n = count"
+    assert accepts(grammar.next_piece(text), "\n    store out[%n] = %row")
+    assert not accepts(grammar.next_piece(text), "\n    store out[%n, %n] = %n")      # dim columns
+
+
 def test_a_store_is_at_an_index_of_the_outputs_size():
     grammar = scoped("scatter_add_rows")
     text = TASKS["scatter_add_rows"].expert
