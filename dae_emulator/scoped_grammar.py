@@ -358,20 +358,23 @@ class ScopedGrammar:
         reset = {i.target for i in cb.body if i.op is OpKind.RESET}
         return bool(cb.body) and sorted(popped) == sorted(queues) and computed <= used and read <= reset
 
-    def _must_consume(self, cb, pops_left: int) -> int:
-        """How many values no instruction uses yet a value computed next must use, so that the callback can
-        still end within ``max_instructions`` (3: none can be computed): ending takes an instruction per pop
-        left, and at least two (an index and a store) and one per two values unused (a store uses a value and
-        an index)."""
+    def _must_consume(self, cb, pops_left: int, effect: bool = False) -> int:
+        """How many values no instruction uses yet the next instruction must use (a value computed, or with
+        ``effect`` a store or an update), so that the callback can still end within ``max_instructions`` (3:
+        none can come): ending takes an instruction per pop left and per reset due, one per value unused
+        (a popped one too: an op of two makes one, a store uses one at an index not stored yet), and an
+        index (``count``) where nothing is stored or updated yet."""
         used = {a for i in cb.body for a in i.args if isinstance(a, str)}
         unused = len({i.result for i in cb.body if i.result is not None} - used)
-        effects = any(i.op in STORE_KINDS or i.op in (OpKind.UPDATE, OpKind.RESET) for i in cb.body)
+        effects = effect or any(i.op in STORE_KINDS or i.op in (OpKind.UPDATE, OpKind.RESET) for i in cb.body)
+        read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
+        resets_due = len(read - {i.target for i in cb.body if i.op is OpKind.RESET})
         room = self.max_instructions - len(cb.body) - 1
 
-        def cost(values_unused: int) -> int:      # no effect yet: at least an index (``count``) and a store
-            return pops_left + max(-(-(values_unused + pops_left) // 2), 0 if effects else 2)
+        def cost(values_unused: int) -> int:
+            return 2 * pops_left + resets_due + values_unused + (0 if effects else 1)
 
-        return next((k for k in range(3) if cost(unused + 1 - k) <= room), 3)
+        return next((k for k in range(3) if cost(unused + (0 if effect else 1) - k) <= room), 3)
 
     def _instructions(self, p: Program, cb, accs) -> list[str]:
         """The instructions that may come next in callback ``cb``: pops of its token's queues not yet popped,
@@ -437,23 +440,42 @@ class ScopedGrammar:
         stored = {(i.target, i.args[:-1]) for i in cb.body if i.op in STORE_KINDS}
         indices = [v for v, (row, integer) in types.items() if integer and not row]
         extents = value_extents(p, cb, self._extents(p))
+        consumed = self._must_consume(cb, 0, effect=True)
+
+        def value_using(keep, fresh: int, taken=()) -> str | None:
+            """A value for an effect whose other operands use ``fresh`` unused values: any where that is
+            enough, else one nothing uses yet (None: none will do)."""
+            if fresh >= consumed:
+                return values(keep)
+            mine = [v for v in unused - set(taken) if keep(*types[v])]
+            return values(keep, among=mine, numbers=False) if fresh + 1 >= consumed and mine else None
+
         for x in p.outputs:
             for count in (1, 2)[:len(x.shape)]:
-                element = count == len(x.shape)
-                where = [f'"{", ".join("%" + v for v in c)}"' for c in _index_tuples(indices, count)
-                         if (x.name, c) not in stored
-                         and all(fits(extents.get(v), d) for v, d in zip(c, x.shape))]
-                if not where:
-                    continue        # every index there is stored already
-                value = values(lambda row, _, e=element: row != e)
+                keep = lambda row, _, e=count == len(x.shape): row != e       # noqa: E731
+                where = []
+                for c in _index_tuples(indices, count):
+                    if (x.name, c) in stored or not all(fits(extents.get(v), d) for v, d in zip(c, x.shape)):
+                        continue    # stored already, or out of range
+                    if (value := value_using(keep, len(set(c) & unused), c)) is not None:
+                        where.append(f'"{", ".join("%" + v for v in c)}] SIGN " {value}')
                 for op, sign in STORE_OPS.items():
-                    out.append(f'"{op.value} {x.name}[" ({" | ".join(where)}) "] {sign} " {value}')
+                    if where:
+                        out.append(f'"{op.value} {x.name}[" ({" | ".join(where).replace("SIGN", sign)})')
         for a, acc in accs.items():
             if a not in read and a not in reset:
-                value = values(lambda row, integer, w=acc.width is not None: row == w)
-                arg = values(lambda row, integer: integer and not row)
-                out.append(f'"update {a}, " {value}' + f' ", " {arg}' * acc.tracks_arg)
-        out += [f'"reset {a}"' for a in accs if a not in updated and a not in reset]
+                keep = lambda row, integer, w=acc.width is not None: row == w       # noqa: E731
+                if not acc.tracks_arg:
+                    if (value := value_using(keep, 0)) is not None:
+                        out.append(f'"update {a}, " {value}')
+                    continue
+                arg_keep = lambda row, integer: integer and not row                   # noqa: E731
+                for arg in [v for v in types if arg_keep(*types[v])] + [None]:
+                    fresh = int(arg in unused)
+                    if (value := value_using(keep, fresh, (arg,))) is not None:
+                        out.append(f'"update {a}, " {value} ", " ' + (f'"%{arg}"' if arg else _NUMBER))
+        due = [a for a in accs if a in read and a not in reset]
+        out += [f'"reset {a}"' for a in accs if a not in updated and a not in reset and (a in due or not consumed)]
         return out
 
 

@@ -3,6 +3,7 @@ after piece; what the verifier refuses (names out of scope, a queue popped twice
 a store before the pops) they refuse; a fresh name is any name but the taken ones."""
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -215,35 +216,85 @@ def test_no_stream_line_is_begun_where_no_stream_can_be_made():
     assert not matcher.accept_string("\n  stream ")
 
 
-def test_a_callback_can_always_still_end():
-    """SmolLM2 computed ``max %i, 1.0`` again and again in a callback until its 12 instructions were spent,
-    with nothing stored and its values unused: no piece could follow (found by the real run, gather_relu).
-    Now a value computed must use unused ones where the room left asks for it; whatever junk is written
-    while the grammar allows it, a program that passes every static check can still be written."""
-    task = TASKS["gather_relu"]
+def _closes(task, text: str, depth: int) -> bool:
+    """Whether some ``depth`` instructions or fewer (pops, an index, stores, an op of two values) lead from ``text``
+    (inside callback ITEM) to a program that passes every static check, each allowed by the piece grammars."""
+    constraint = task_constraint(task, "server")
+    if constraint.complete(text + "\n"):
+        return True
+    if depth == 0:
+        return False
+    names = re.findall(r"%(\w+) =", text.split("callback ITEM:")[1])
+    output = task.outputs[0].name
+    moves = [f"\n    %n{depth} = count"] + [f"\n    store {output}[%{n}] = %{v}" for n in names for v in names]
+    moves += [f"\n    %c{depth} = max %{a}, %{b}" for a in names for b in names if a != b]
+    moves += [f"\n    %p{depth} = pop {q}" for q in re.findall(r"queue (\w+):", text)]
+    grammar = constraint.scoped.next_piece(text)
+    return any(_closes(task, text + m, depth - 1) for m in moves if accepts(grammar, m))
+
+
+def test_the_bincount_answer_that_was_stuck_can_end_now():
+    """The all-task run's bincount answer (the checker's): its callback computed values it never used and
+    stored at indices it had used, until its 12 instructions were spent: no piece could follow. The
+    grammar now refuses one of those instructions, and from there the program can still end."""
+    task = TASKS["bincount"]
     grammar = task_constraint(task, "server").scoped
-    complete = task_constraint(task, "server").complete
-    text = grammar.prefix + (
-        "\n  traversal tu0 = dense [0, num_indices)\n  stream i = induction tu0\n  stream r = load indices[i] @tu0"
-        "\n  stream row = load_row table[r] @tu0\n  on tu0.iter: push q_row <- row; token ITEM"
-        "\nqueues:\n  queue q_row: row f32\nexecute:\n  callback ITEM:\n    %x = pop q_row")
-    junk = 0
-    while accepts(grammar.next_piece(text), f"\n    %j{junk} = max %x, 1.0"):
-        text += f"\n    %j{junk} = max %x, 1.0"
-        junk += 1
-    assert 0 < junk < 11
+    answer = grammar.prefix + (
+        "\n  traversal tu0 = dense [0, num_indices)\n  stream i = induction tu0\n  stream row = load indices[i] @tu0"
+        "\n  on tu0.iter: push q_i <- i, q_i_row <- row; token ITEM\nqueues:\n  queue q_i: scalar i64"
+        "\n  queue q_i_row: scalar i64\nexecute:\n  callback ITEM:\n    %i = pop q_i_row\n    %y = mul %i, 2.0"
+        "\n    %i_row = mul %i, %i\n    %a = add %i_row, %i_row\n    %b = add %a, %a\n    %c = add %b, %b"
+        "\n    %d = add %c, %c\n    %e = add %c, %c\n    %f = pop q_i\n    store_max counts[%b] max= %c"
+        "\n    store_max counts[%c] max= %i\n    store_max counts[%d] max= %d")
+    written = grammar.prefix
+    for piece in pieces(answer, grammar.prefix):
+        if not accepts(grammar.next_piece(written), piece):
+            break
+        written += piece
+    assert written != answer and _closes(task, written, 4)
+
+
+@pytest.mark.parametrize("name, access, junk", [
+    ("gather_relu", "\n  stream r = load indices[i] @tu0\n  stream row = load_row table[r] @tu0"
+                    "\n  on tu0.iter: push q_x <- row; token ITEM\nqueues:\n  queue q_x: row f32", "max %x, 1.0"),
+    ("bincount", "\n  stream r = load indices[i] @tu0\n  on tu0.iter: push q_i <- i, q_x <- r; token ITEM"
+                 "\nqueues:\n  queue q_i: scalar i64\n  queue q_x: scalar i64", "add %x, %x"),
+])
+def test_a_callback_can_always_still_end(name, access, junk):
+    """SmolLM2 computed ``max %i, 1.0`` again and again in a callback until its 12 instructions were spent,
+    with nothing stored and its values unused, and in bincount stored at indices it had used already while
+    values stayed unused: no piece could follow (found by the real run). Now an instruction must use
+    values nothing uses yet where the room left asks for it: whatever junk is written while the grammar
+    allows it, a program that passes every static check can still be written."""
+    task = TASKS[name]
+    grammar = task_constraint(task, "server").scoped
+    output = task.outputs[0].name
+    text = grammar.prefix + "\n  traversal tu0 = dense [0, num_indices)\n  stream i = induction tu0" + access
+    pops = "".join(f"\n    %{q[2:]} = pop {q}" for q in re.findall(r"queue (\w+)", text))
+    text += "\nexecute:\n  callback ITEM:" + pops
+    junk_lines = 0
+    while accepts(grammar.next_piece(text), f"\n    %j{junk_lines} = {junk}"):
+        text += f"\n    %j{junk_lines} = {junk}"
+        junk_lines += 1
+    assert 0 < junk_lines < 11
 
     def closes(text: str, depth: int) -> bool:
-        if complete(text + "\n"):
-            return True
-        if depth == 0:
-            return False
-        names = re.findall(r"%(\w+) =", text.split("callback ITEM:")[1])
-        moves = [f"\n    %n{depth} = count"] + [f"\n    store out[%{n}] = %{v}" for n in names for v in names]
-        moves += [f"\n    %c{depth} = max %{a}, %{b}" for a in names for b in names if a != b]
-        return any(closes(text + m, depth - 1) for m in moves if accepts(grammar.next_piece(text), m))
+        return _closes(task, text, depth)
 
-    assert closes(text, 4)
+    assert closes(text, 5)
+    rng = random.Random(0)      # and from wherever a walk of any instruction the grammar allows leads
+    for _ in range(20):
+        walk = text.rsplit("\n    %j", junk_lines)[0] if junk_lines > 1 else text
+        for step in range(12):
+            names = re.findall(r"%(\w+) =", walk.split("callback ITEM:")[1])
+            moves = [f"\n    %w{step} = {junk}", f"\n    %w{step} = count"]
+            moves += [f"\n    store {output}[%{n}] = %{v}" for n in names for v in names]
+            moves += [f"\n    %w{step} = max %{a}, %{b}" for a in names for b in names if a != b]
+            allowed = [m for m in moves if accepts(grammar.next_piece(walk), m)]
+            if not allowed:
+                break
+            walk += rng.choice(allowed)
+            assert closes(walk, 4), walk
 
 
 def test_a_queue_may_be_named_token():
