@@ -20,6 +20,7 @@ decoder's, from the agent's full static check) says so.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -409,7 +410,12 @@ class ScopedGrammar:
             if consumed == 1:
                 ours = values(keep, among=mine, numbers=False)
                 return " | ".join(' ", " '.join(ours if k == j else anything for k in range(n)) for j in range(n))
-            return " | ".join(f'"%{a}, %{b}"' for a in mine for b in mine if a != b)
+            lists = []
+            for j, k in itertools.combinations(range(n), 2):      # two distinct unused values, anywhere
+                for a, b in itertools.permutations(mine, 2):
+                    parts = [f'"%{a}"' if m == j else f'"%{b}"' if m == k else anything for m in range(n)]
+                    lists.append(' ", " '.join(parts))
+            return " | ".join(lists)
 
         out = []
         if not effects:
