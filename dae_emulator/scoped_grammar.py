@@ -459,15 +459,16 @@ class ScopedGrammar:
         for x in p.outputs:
             for count in (1, 2)[:len(x.shape)]:
                 keep = lambda row, _, e=count == len(x.shape): row != e       # noqa: E731
-                where = []
+                where = []         # (indices, the values to store there)
                 for c in _index_tuples(indices, count):
                     if (x.name, c) in stored or not all(fits(extents.get(v), d) for v, d in zip(c, x.shape)):
                         continue    # stored already, or out of range
                     if (value := value_using(keep, len(set(c) & unused), c)) is not None:
-                        where.append(f'"{", ".join("%" + v for v in c)}] SIGN " {value}')
+                        where.append((", ".join("%" + v for v in c), value))
                 for op, sign in STORE_OPS.items():
                     if where:
-                        out.append(f'"{op.value} {x.name}[" ({" | ".join(where).replace("SIGN", sign)})')
+                        stores = " | ".join(f'"{c}] {sign} " {value}' for c, value in where)
+                        out.append(f'"{op.value} {x.name}[" ({stores})')
         for a, acc in accs.items():
             if a not in read and a not in reset:
                 keep = lambda row, integer, w=acc.width is not None: row == w       # noqa: E731
