@@ -359,15 +359,18 @@ class ScopedGrammar:
         reset = {i.target for i in cb.body if i.op is OpKind.RESET}
         return bool(cb.body) and sorted(popped) == sorted(queues) and computed <= used and read <= reset
 
-    def _must_consume(self, cb, pops_left: int, effect: bool = False) -> int:
+    def _must_consume(self, cb, pops_left: int, effect: bool = False, stores: bool = True) -> int:
         """How many values no instruction uses yet the next instruction must use (a value computed, or with
-        ``effect`` a store or an update), so that the callback can still end within ``max_instructions`` (3:
+        ``effect`` a store or an update; ``stores``: one that stores as the agent's check counts it), so that
+        the callback can still end within ``max_instructions`` (3:
         none can come): ending takes an instruction per pop left and per reset due, one per value unused
         (a popped one too: an op of two makes one, a store uses one at an index not stored yet), and an
         index (``count``) where nothing is stored or updated yet."""
         used = {a for i in cb.body for a in i.args if isinstance(a, str)}
         unused = len({i.result for i in cb.body if i.result is not None} - used)
-        effects = effect or any(i.op in STORE_KINDS or i.op in (OpKind.UPDATE, OpKind.RESET) for i in cb.body)
+        # a store_max, _min or _mul is not yet a store (the agent's check asks for a store or a store_add)
+        effects = (effect and stores) or any(i.op in (OpKind.STORE, OpKind.STORE_ADD, OpKind.UPDATE, OpKind.RESET)
+                                            for i in cb.body)
         read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
         resets_due = len(read - {i.target for i in cb.body if i.op is OpKind.RESET})
         room = self.max_instructions - len(cb.body) - 1
@@ -443,12 +446,13 @@ class ScopedGrammar:
                 out.append(f'"%" {fresh_name(set(types))} " = " ({" | ".join(assigned)})')
         if [q for q in queues if q not in popped]:
             return out                                  # a callback pops its operands before its first effect
-        stored = {(i.target, i.args[:-1]) for i in cb.body if i.op in STORE_KINDS}
+        stored = {(i.target, i.args[:-1], i.op) for i in cb.body if i.op in STORE_KINDS}
         indices = [v for v, (row, integer) in types.items() if integer and not row]
         extents = value_extents(p, cb, self._extents(p))
         consumed = self._must_consume(cb, 0, effect=True)
+        weak = self._must_consume(cb, 0, effect=True, stores=False)     # store_max, _min, _mul
 
-        def value_using(keep, fresh: int, taken=()) -> str | None:
+        def value_using(keep, fresh: int, taken=(), consumed=consumed) -> str | None:
             """A value for an effect whose other operands use ``fresh`` unused values: any where that is
             enough, else one nothing uses yet (None: none will do)."""
             if fresh >= consumed:
@@ -459,15 +463,14 @@ class ScopedGrammar:
         for x in p.outputs:
             for count in (1, 2)[:len(x.shape)]:
                 keep = lambda row, _, e=count == len(x.shape): row != e       # noqa: E731
-                where = []         # (indices, the values to store there)
-                for c in _index_tuples(indices, count):
-                    if (x.name, c) in stored or not all(fits(extents.get(v), d) for v, d in zip(c, x.shape)):
-                        continue    # stored already, or out of range
-                    if (value := value_using(keep, len(set(c) & unused), c)) is not None:
-                        where.append((", ".join("%" + v for v in c), value))
-                for op, sign in STORE_OPS.items():
-                    if where:
-                        stores = " | ".join(f'"{c}] {sign} " {value}' for c, value in where)
+                fitting = [c for c in _index_tuples(indices, count)
+                           if all(fits(extents.get(v), d) for v, d in zip(c, x.shape))]
+                for op, sign in STORE_OPS.items():      # a store is not repeated at the same indices
+                    need = consumed if op in (OpKind.STORE, OpKind.STORE_ADD) else weak
+                    here = [(c, v) for c in fitting if (x.name, c, op) not in stored
+                            and (v := value_using(keep, len(set(c) & unused), c, need)) is not None]
+                    if here:
+                        stores = " | ".join(f'"{", ".join("%" + i for i in c)}] {sign} " {v}' for c, v in here)
                         out.append(f'"{op.value} {x.name}[" ({stores})')
         for a, acc in accs.items():
             if a not in read and a not in reset:

@@ -3,8 +3,10 @@ after piece; what the verifier refuses (names out of scope, a queue popped twice
 a store before the pops) they refuse; a fresh name is any name but the taken ones."""
 from __future__ import annotations
 
+import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -252,6 +254,30 @@ def test_the_bincount_answer_that_was_stuck_can_end_now():
             break
         written += piece
     assert written != answer and _closes(task, written, 4)
+
+
+_SCOPED_RUN = Path(__file__).parents[1] / "dae_agent" / "transcripts" / "smollm2_all_tasks_scoped.json"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_gather_relu_answers_that_were_stuck_can_end_now(seed):
+    """Both gather_relu answers of the recorded scoped run stopped at a dead end (the transcript's
+    dead_ends): the callback stored with store_max at its only index, which the agent's check does not
+    count as storing the output, and a store there was refused as a repeat; one had spent its 12
+    instructions. Now a store_max does not stand for the store a callback leaves room for, and only the
+    same store op is not repeated at the same indices: from where the grammar stops the answer, a
+    program that passes every static check can still be written."""
+    data = json.loads(_SCOPED_RUN.read_text())
+    assert ["gather_relu", seed] in data["dead_ends"]
+    answer = next(c["text"] for c in data["calls"] if c["seed"] == seed and c["text"].startswith("program gather_relu"))
+    task = TASKS["gather_relu"]
+    grammar = task_constraint(task, "server").scoped
+    written = grammar.prefix
+    for piece in pieces(answer.rstrip("\n"), grammar.prefix):
+        if not accepts(grammar.next_piece(written), piece):
+            break
+        written += piece
+    assert _closes(task, written, 3)
 
 
 @pytest.mark.parametrize("name, access, junk", [
