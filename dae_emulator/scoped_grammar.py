@@ -230,7 +230,8 @@ class ScopedGrammar:
                 forms.append(f'"{op.value}({a}, " ({" | ".join(seconds)}) ")"')
                 if constants:                                                                    # op(c, a)
                     taken = {x for o, (x, b) in computed if o is op and b == a and x not in indices}
-                    taken |= _IDENTITY.get(op, set()) & {0, 1} if op in (AluOp.ADD, AluOp.MUL) else set()
+                    if op in (AluOp.ADD, AluOp.MUL):                 # commutative: c + a, c * a
+                        taken |= _IDENTITY[op]
                     firsts = [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
                     firsts.append(fresh_number(x for x in taken if isinstance(x, int)))
                     forms.append(f'"{op.value}(" ({" | ".join(firsts)}) ", {a})"')
@@ -353,21 +354,18 @@ class ScopedGrammar:
         resets every accumulator it reads, and holds an instruction."""
         queues = _token_queues(p, cb.token)
         popped = [i.target for i in cb.body if i.op is OpKind.POP]
-        used = {a for i in cb.body for a in i.args if isinstance(a, str)}
-        computed = {i.result for i in cb.body if i.result is not None}
         read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
         reset = {i.target for i in cb.body if i.op is OpKind.RESET}
-        return bool(cb.body) and sorted(popped) == sorted(queues) and computed <= used and read <= reset
+        return bool(cb.body) and sorted(popped) == sorted(queues) and not _unused(cb) and read <= reset
 
     def _must_consume(self, cb, pops_left: int, effect: bool = False, stores: bool = True) -> int:
         """How many values no instruction uses yet the next instruction must use (a value computed, or with
         ``effect`` a store or an update; ``stores``: one that stores as the agent's check counts it), so that
-        the callback can still end within ``max_instructions`` (3:
-        none can come): ending takes an instruction per pop left and per reset due, one per value unused
-        (a popped one too: an op of two makes one, a store uses one at an index not stored yet), and an
-        index (``count``) where nothing is stored or updated yet."""
-        used = {a for i in cb.body for a in i.args if isinstance(a, str)}
-        unused = len({i.result for i in cb.body if i.result is not None} - used)
+        the callback can still end within ``max_instructions`` (3: none can come). Ending takes an
+        instruction per pop left and per reset due, one per value unused (a popped one too: an op of two
+        makes one, a store uses one at an index not stored yet), and an index (``count``) where nothing is
+        stored or updated yet."""
+        unused = len(_unused(cb))
         # a store_max, _min or _mul is not yet a store (the agent's check asks for a store or a store_add)
         effects = (effect and stores) or any(i.op in (OpKind.STORE, OpKind.STORE_ADD, OpKind.UPDATE, OpKind.RESET)
                                             for i in cb.body)
@@ -385,7 +383,7 @@ class ScopedGrammar:
         values computed from values defined (a row's dot only of rows), then, once every queue is popped
         (and then only, so that a callback cannot compute after its first effect), stores, updates and
         resets. A store's indices are integer scalars, its value a row where it writes a row and a scalar
-        where it writes an element; a store is not repeated at the same indices."""
+        where it writes an element; a store op is not repeated at the same indices."""
         queues = _token_queues(p, cb.token)
         popped = {i.target for i in cb.body if i.op is OpKind.POP}
         types = value_types(p, cb)
@@ -393,7 +391,7 @@ class ScopedGrammar:
         reset = {i.target for i in cb.body if i.op is OpKind.RESET}
         read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
         effects = any(i.op in STORE_KINDS or i.op in (OpKind.UPDATE, OpKind.RESET) for i in cb.body)
-        unused = set(types) - {a for i in cb.body for a in i.args if isinstance(a, str)}
+        unused = _unused(cb)
         consumed = self._must_consume(cb, len([q for q in queues if q not in popped]))
 
         def values(keep=lambda row, integer: True, among=None, numbers=True) -> str:
@@ -487,6 +485,12 @@ class ScopedGrammar:
         due = [a for a in accs if a in read and a not in reset]
         out += [f'"reset {a}"' for a in accs if a not in updated and a not in reset and (a in due or not consumed)]
         return out
+
+
+def _unused(cb) -> set[str]:
+    """The values callback ``cb`` defines that no instruction of it uses."""
+    used = {a for i in cb.body for a in i.args if isinstance(a, str)}
+    return {i.result for i in cb.body if i.result is not None} - used
 
 
 def _token_queues(p: Program, token: str) -> list[str]:
