@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .likelihood import likelihood
 from .prompt import prompt_hash
 from .scoped_decoding import Constraint, PieceDecoder, decode
 
@@ -167,6 +168,15 @@ class LocalModel:
             decoder = PieceDecoder(self._compiled, grammar, self.model.config.vocab_size)
             text, tokens, _ = decode(self.model, self.tokenizer, ids, decoder, temperature, self.max_new_tokens)
         return Completion(text, ids.shape[1], tokens, time.perf_counter() - start)
+
+    def likelihood(self, messages, program: str, temperature: float, grammar: Constraint):
+        """How likely this model is to write ``program`` under ``grammar``'s piece grammars, choice by choice
+        (``dae_agent.likelihood``)."""
+        import torch
+
+        with self.lock, denormals_flushed(), torch.no_grad():
+            return likelihood(self.model, self.tokenizer, self._compiled, grammar, self.model.config.vocab_size,
+                              self._prompt(messages)["input_ids"], program, temperature)
 
     def _generate(self, messages, temperature, seed, grammar):
         import torch

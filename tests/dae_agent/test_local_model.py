@@ -9,9 +9,13 @@ import importlib.util
 import pytest
 
 from dae_agent.agent import Agent, AgentConfig
+from dae_agent.grammar import task_constraint
 from dae_agent.models import LocalModel, smollm2_folder
+from dae_agent.prompt import build_messages
 from dae_agent.report import results_table
 from dae_agent.tasks import TASKS
+from dae_agent.verifier import verify
+from dae_emulator import format_program, parse_program
 
 pytestmark = [
     pytest.mark.slow,
@@ -48,3 +52,11 @@ def test_constrained_decoding_writes_only_what_the_tasks_grammar_allows_and_the_
         assert xgrammar.GrammarMatcher(grammar).accept_string(text)     # a prefix of a program of the grammar
     model.decoding = Decoding.FREE
     assert model.complete(messages, 0.0, 0, constraint).text == model.complete(messages, 0.0, 0).text
+
+
+def test_the_likelihood_of_an_expert_program_is_taken_in_the_models_own_names():
+    task = TASKS["gather_rows"]
+    found = LocalModel().likelihood(build_messages(task, []), format_program(parse_program(task.expert)), 0.5,
+                                    task_constraint(task, "server"))
+    assert found.complete and -60 < found.log_p < 0 and any(c.naming for c in found.choices)
+    assert found.text != task.expert.strip() and verify(task, found.text, "server").passed   # renamed, as right

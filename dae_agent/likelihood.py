@@ -1,0 +1,143 @@
+"""How likely a model is to write a given program for a task under scoped decoding, choice by choice.
+
+Sampling counts how often a model solves a task; when it solves none, the count says nothing about where it
+goes wrong or whether a change to the prompt or the grammar helps. This walks a right program (a task's
+expert program) through ``scoped_decoding``'s masks with the model reading along. At each token the model
+chooses, it takes the probability (at the sampling temperature, under the mask) that the model stays on
+the program's text: the mass of every allowed token that continues it, since several spell the same text
+("\n", "\n ", "\n  ", ...); the walk goes on along the model's preferred one. A token the grammar forces
+costs nothing. The sum estimates the log-probability that sampling writes this program (it takes the
+other spellings to go on as the preferred one does).
+
+Names are the model's own: where the program defines a name (a stream, traversal, queue, token,
+accumulator or value), the model's most likely name under the mask is written instead and the program
+renamed to it, since a renamed program is as right. Those choices are kept apart (``Choice.naming``) and
+not counted, but what follows is read after the model's own names, as sampling would. Top-p is not
+applied: a token outside the head gets its tempered probability, not zero.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import torch
+
+from dae_emulator import parse_program
+from dae_emulator.program import Program
+
+from .scoped_decoding import PieceDecoder
+
+_WORD = re.compile(r"%?[A-Za-z_]\w*")
+_NAME_CHARS = re.compile(r"\w+")
+_MARK = "\x00"            # placeholders for the names still to be chosen: never in a token's text
+
+
+@dataclass(frozen=True)
+class Choice:
+    line: str           # the program's line before this token
+    token: str          # the token the program takes here
+    log_p: float        # log-probability of staying on the program's text here (any spelling)
+    preferred: str      # the model's most likely allowed token here
+    naming: bool        # a token of a name the program defines (the model's own name, not counted)
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    text: str                       # the program as written, in the model's own names
+    choices: tuple[Choice, ...]
+    complete: bool                  # the answer ends there (the program passes every static check)
+
+    @property
+    def log_p(self) -> float:
+        """Log-probability of writing this program, names aside (-inf where it cannot end there)."""
+        return sum(c.log_p for c in self.choices if not c.naming) if self.complete else -math.inf
+
+    def worst(self, count: int = 3) -> list[Choice]:
+        return sorted((c for c in self.choices if not c.naming), key=lambda c: c.log_p)[:count]
+
+
+def defined_names(program: Program) -> set[str]:
+    """The names a program defines (values with their ``%``); parameters and sizes are the task's."""
+    values = {"%" + i.result for cb in program.callbacks for i in cb.body if i.result}
+    return ({t.name for t in program.traversals} | {s.name for s in program.streams} | {q.name for q in program.queues}
+            | {a.name for a in program.accumulators} | {r.token for r in program.rules} | values)
+
+
+def template(text: str) -> tuple[str, int]:
+    """``text`` with each defined name replaced by a numbered placeholder, and how many there are. A word
+    after ``": "`` is a kind (``queue q: row f32``), not a name."""
+    names = defined_names(parse_program(text))
+    numbers: dict[str, int] = {}
+
+    def placeholder(match: re.Match) -> str:
+        word = match.group(0)
+        bare = word.lstrip("%")
+        if word not in names or text[max(match.start() - 2, 0):match.start()] == ": ":
+            return word
+        key = numbers.setdefault(word, len(numbers))
+        return word[:len(word) - len(bare)] + f"{_MARK}{key}{_MARK}"
+
+    return _WORD.sub(placeholder, text), len(numbers)
+
+
+def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, prompt_ids: torch.Tensor,
+               program: str, temperature: float) -> Likelihood | None:
+    """The choices that writing ``program`` (a program starting with the constraint's prefix) takes from
+    ``model`` after ``prompt_ids``; None where the mask refuses the program's text."""
+    decoder = PieceDecoder(compile_grammar, constraint, vocab_size)
+    if not program.startswith(decoder.text):
+        raise ValueError("the program does not start with the task's prefix")
+    rest = template(program)[0][len(decoder.text):].rstrip("\n")
+    prefix = tokenizer.encode(decoder.text, add_special_tokens=False)
+    out = model(input_ids=torch.cat([prompt_ids, torch.tensor([prefix])], dim=1), use_cache=True)
+    cache = "cache" if hasattr(out, "cache") else "past_key_values"
+    stop, choices, pending = tokenizer.eos_token_id, [], []
+    name = None             # the model's name so far, while it writes one (``rest`` then starts at its placeholder)
+    while True:
+        mask, complete = decoder.allowed(stop)
+        if not rest or complete:
+            return Likelihood(decoder.text, tuple(choices), complete and not rest)
+        allowed = mask.nonzero().flatten().tolist()
+        texts = {t: tokenizer.decode([t]) for t in allowed}
+        literal, placeholder, after = _split(rest)
+        if name is not None:          # go on with the name, or end it with the text that follows it
+            literal, placeholder, after = "", placeholder, _split(after)[0]
+            going_on = [t for t in allowed if _NAME_CHARS.fullmatch(texts[t])]
+            options = going_on + [t for t in allowed if texts[t] and after.startswith(texts[t])]
+        else:
+            going_on = []
+            if placeholder is not None and not literal.strip(" %"):      # a name may begin in this token
+                going_on = [t for t in allowed if texts[t].startswith(literal) and len(texts[t]) > len(literal)
+                            and _NAME_CHARS.fullmatch(texts[t][len(literal):]) and not texts[t][len(literal)].isdigit()]
+            options = going_on + [t for t in allowed if texts[t] and literal.startswith(texts[t])]
+        if not options:
+            return None
+        if len(allowed) > 1:
+            if pending:     # the model reads the tokens written since it last chose
+                out = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache: getattr(out, cache)})
+                pending = []
+            log_p = torch.log_softmax(out.logits[0, -1].float().masked_fill(~mask, -math.inf) / temperature, dim=-1)
+        else:
+            log_p = torch.zeros(vocab_size)
+        token = max(options, key=lambda t: float(log_p[t]))
+        text = texts[token]
+        naming = name is not None or bool(going_on) or placeholder is not None and not literal.strip(" %")
+        staying = float(torch.logsumexp(log_p[options], dim=0))      # every spelling that stays on the text
+        choices.append(Choice(decoder.text.rsplit("\n", 1)[-1], text, min(staying, 0.0),
+                              tokenizer.decode([int(log_p.argmax())]), naming))
+        decoder.accept(token, text)
+        pending.append(token)
+        if token in going_on:          # the name begins or goes on
+            name, rest = (name or "") + text[len(literal):], rest[len(literal):]
+        elif name is not None:         # the name ended: the program takes it, and the text goes on
+            rest = rest[len(placeholder):].replace(placeholder, name)[len(text):]
+            name = None
+        else:
+            rest = rest[len(text):]
+
+
+def _split(rest: str) -> tuple[str, str | None, str]:
+    """The text before the first placeholder, the placeholder, the text after it."""
+    found = re.search(f"{_MARK}\\d+{_MARK}", rest)
+    return (rest, None, "") if found is None else (rest[:found.start()], found.group(0), rest[found.end():])
