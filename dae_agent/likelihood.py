@@ -46,7 +46,7 @@ class Choice:
 class Likelihood:
     text: str                       # the program as written, in the model's own names
     choices: tuple[Choice, ...]
-    complete: bool                  # the answer ends there (the program passes every static check)
+    complete: bool                  # the answer can end there (the program passes every static check)
 
     @property
     def log_p(self) -> float:
@@ -95,10 +95,21 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
     stop, choices, pending = tokenizer.eos_token_id, [], []
     name = None             # the model's name so far, while it writes one (``rest`` then starts at its placeholder)
     while True:
-        mask, complete = decoder.allowed(stop)
-        if not rest or complete:
-            return Likelihood(decoder.text, tuple(choices), complete and not rest)
-        allowed = mask.nonzero().flatten().tolist()
+        mask, ending = decoder.allowed(stop)
+        choosing = int(mask.sum()) > 1
+        if choosing and pending:        # the model reads the tokens written since it last chose
+            out = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache: getattr(out, cache)})
+            pending = []
+        log_p = torch.log_softmax(out.logits[0, -1].float().masked_fill(~mask, -math.inf) / temperature, dim=-1) \
+            if choosing else torch.zeros(vocab_size)
+        preferred = tokenizer.decode([int(log_p.argmax())]) if choosing else ""
+        if not rest:                    # the program is written: the answer ends here, or cannot
+            if not ending.any():
+                return Likelihood(decoder.text, tuple(choices), False)
+            ends = float(torch.logsumexp(log_p[ending], dim=0))
+            choices.append(Choice(decoder.text.rsplit("\n", 1)[-1], "(the end)", min(ends, 0.0), preferred, False))
+            return Likelihood(decoder.text, tuple(choices), True)
+        allowed = (mask & ~ending).nonzero().flatten().tolist()
         texts = {t: tokenizer.decode([t]) for t in allowed}
         literal, placeholder, after = _split(rest)
         if name is not None:          # go on with the name, or end it with the text that follows it
@@ -113,19 +124,11 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
             options = going_on + [t for t in allowed if texts[t] and literal.startswith(texts[t])]
         if not options:
             return None
-        if len(allowed) > 1:
-            if pending:     # the model reads the tokens written since it last chose
-                out = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache: getattr(out, cache)})
-                pending = []
-            log_p = torch.log_softmax(out.logits[0, -1].float().masked_fill(~mask, -math.inf) / temperature, dim=-1)
-        else:
-            log_p = torch.zeros(vocab_size)
         token = max(options, key=lambda t: float(log_p[t]))
         text = texts[token]
         naming = name is not None or bool(going_on) or placeholder is not None and not literal.strip(" %")
         staying = float(torch.logsumexp(log_p[options], dim=0))      # every spelling that stays on the text
-        choices.append(Choice(decoder.text.rsplit("\n", 1)[-1], text, min(staying, 0.0),
-                              tokenizer.decode([int(log_p.argmax())]), naming))
+        choices.append(Choice(decoder.text.rsplit("\n", 1)[-1], text, min(staying, 0.0), preferred, naming))
         decoder.accept(token, text)
         pending.append(token)
         if token in going_on:          # the name begins or goes on

@@ -3,11 +3,13 @@
 The program's prefix (its name and the task's signature) is given, not sampled. Then at every step the
 tokens allowed are those that continue the current piece under its grammar, and, where that piece may end
 here, those that start the next piece under the grammar made from the text so far. A token chosen from
-the next piece's mask starts that piece. The answer ends at its first complete point: where, at the end of
-a piece, the text passes every static check (``Constraint.complete``). A small model rarely ends a program
-there by itself: SmolLM2 gives the end about e^-5 at temperature 0.5 after a complete gather, and writes
-one more instruction like the example's instead, which can only spoil a program the checks already pass.
-No expert program has a complete proper prefix (a test), so no task's program is cut short by the rule.
+the next piece's mask starts that piece. The answer ends at its first complete point: where the text
+passes every static check (``Constraint.complete``) and the model leaves the piece it is writing (a token
+that starts the next piece, or the end of text, ends the answer instead; one that goes on with the piece,
+as ``_`` goes on with ``%i`` to make ``%i_``, goes on). A small model rarely ends a program by itself:
+SmolLM2 gives the end of text about e^-5 at temperature 0.5 after a complete gather, and writes one more
+instruction like the example's instead, which can only spoil a program the checks already pass. No expert
+program has a complete proper prefix (a test), so no task's program is cut short by the rule.
 Sampling is as ``generate`` samples (the
 mask, then temperature, then top-p 0.95, from torch's generator seeded by the caller); greedy at
 temperature 0. Where the grammar leaves one token, it is written without a model step of its own: the model
@@ -57,21 +59,23 @@ class PieceDecoder:
         matcher.fill_next_token_bitmask(bitmask)
         return _unpack(bitmask, self.vocab_size)
 
-    def allowed(self, stop: int) -> tuple[torch.Tensor, bool]:
-        """The tokens allowed next (a bool mask), and whether the answer ends here (the program is complete)."""
+    def allowed(self, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tokens allowed next (a bool mask), and those of them that end the answer: where the current
+        piece may end here and the program is complete, every token that leaves the piece (one that starts
+        the next piece, or the end of text) ends it instead."""
         mask = self._mask(self.current) if self.current is not None else torch.zeros(self.vocab_size, dtype=torch.bool)
         may_end_piece = self.current is None or bool(mask[stop])
         mask[stop] = False
-        self.following = None
+        self.following, ending = None, torch.zeros_like(mask)
         if may_end_piece:
-            if "\nexecute:" in self.text and self.constraint.complete(self.text + "\n"):
-                return mask, True
             self.following = self._matcher(self.text)
-            if self.following is not None:
-                following = self._mask(self.following)
-                following[stop] = False
-                mask |= following           # (a token both could take stays in this piece: ``accept``)
-        return mask, False
+            leaving = self._mask(self.following) if self.following is not None else torch.zeros_like(mask)
+            leaving[stop] = False
+            if "\nexecute:" in self.text and self.constraint.complete(self.text + "\n"):
+                leaving[stop] = True
+                ending = leaving & ~mask    # (a token both could take stays in this piece: ``accept``)
+            mask |= leaving
+        return mask, ending
 
     def accept(self, token: int, piece: str) -> None:
         if self.current is not None and self.current.accept_token(token):
@@ -110,9 +114,7 @@ def decode(model, tokenizer, prompt_ids: torch.Tensor, decoder: PieceDecoder, te
     cache = "cache" if hasattr(out, "cache") else "past_key_values"     # transformers 5.x renamed it
     written, pending = len(prefix), []     # pending: tokens written that the model has not read yet
     while written < max_new_tokens:
-        mask, complete = decoder.allowed(stop)
-        if complete:
-            return decoder.text, written, True
+        mask, ending = decoder.allowed(stop)
         choices = mask.nonzero().flatten()
         if len(choices) == 0:
             break                       # no piece can follow: the answer ends where it is, unfinished
@@ -123,6 +125,8 @@ def decode(model, tokenizer, prompt_ids: torch.Tensor, decoder: PieceDecoder, te
                 out = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache: getattr(out, cache)})
                 pending = []
             token = sample(out.logits[0, -1].float(), mask, temperature)
+        if ending[token]:
+            return decoder.text, written, True
         decoder.accept(token, tokenizer.decode([token]))
         written += 1
         pending.append(token)

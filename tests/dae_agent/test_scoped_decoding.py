@@ -45,13 +45,24 @@ def test_an_answer_passes_the_static_checks_where_it_ends_and_stays_in_the_tasks
 def test_an_answer_ends_where_the_program_is_first_complete():
     constraint = task_constraint(TASKS["gather_rows"], "server")
     decoder = PieceDecoder(_COMPILER.compile_grammar, constraint, len(VOCAB))
-    assert not decoder.allowed(EOS)[1]
+    assert not decoder.allowed(EOS)[1].any()
     expert = TASKS["gather_rows"].expert.strip()
     decoder.text = expert.rsplit("\n", 1)[0]                 # all but the store: out is never stored
     decoder.current = None
-    assert not decoder.allowed(EOS)[1]
+    assert not decoder.allowed(EOS)[1].any()
     decoder.text = expert
-    assert decoder.allowed(EOS)[1]
+    mask, ending = decoder.allowed(EOS)
+    assert ending[EOS] and ending[VOCAB.index("\n    ")] and (ending <= mask).all()
+
+
+def test_a_name_that_goes_on_past_a_complete_program_is_written_whole():
+    """``store out[%i] = %i`` already passes the checks; the model writing ``%i_`` goes on to write it."""
+    expert = TASKS["gather_dot"].expert.strip().replace("%d", "%i_")
+    constraint = task_constraint(TASKS["gather_dot"], "server")
+    decoder = PieceDecoder(_COMPILER.compile_grammar, constraint, len(VOCAB))
+    model = NoisyCopyModel(expert, 3, 0, noise=0.0)
+    text, _, ended = decode(model, Tokenizer(), torch.zeros(1, 3, dtype=torch.long), decoder, 0.0, 900)
+    assert ended and text == expert and constraint.complete(expert.removesuffix("_") + "\n")
 
 
 def test_a_model_that_would_write_on_is_stopped_at_the_complete_program():
