@@ -17,6 +17,7 @@ applied: a token outside the head gets its tempered probability, not zero.
 """
 from __future__ import annotations
 
+import enum
 import math
 import re
 from dataclasses import dataclass
@@ -57,16 +58,28 @@ class Likelihood:
         return sorted((c for c in self.choices if not c.naming), key=lambda c: c.log_p)[:count]
 
 
-def defined_names(program: Program) -> set[str]:
-    """The names a program defines (values with their ``%``); parameters and sizes are the task's."""
-    values = {"%" + i.result for cb in program.callbacks for i in cb.body if i.result}
-    return ({t.name for t in program.traversals} | {s.name for s in program.streams} | {q.name for q in program.queues}
-            | {a.name for a in program.accumulators} | {r.token for r in program.rules} | values)
+class NameKind(enum.Enum):
+    TRAVERSAL = "traversal"
+    STREAM = "stream"
+    QUEUE = "queue"
+    ACCUMULATOR = "accumulator"
+    TOKEN = "token"
+    VALUE = "value"
 
 
-def template(text: str) -> tuple[str, int]:
-    """``text`` with each defined name replaced by a numbered placeholder, and how many there are. A word
-    after ``": "`` is a kind (``queue q: row f32``), not a name."""
+def defined_names(program: Program) -> dict[str, NameKind]:
+    """The names a program defines (values with their ``%``), with their kinds; parameters and sizes are the
+    task's."""
+    kinds = [(NameKind.TRAVERSAL, [t.name for t in program.traversals]), (NameKind.STREAM, [s.name for s in program.streams]),
+             (NameKind.QUEUE, [q.name for q in program.queues]), (NameKind.ACCUMULATOR, [a.name for a in program.accumulators]),
+             (NameKind.TOKEN, [r.token for r in program.rules]),
+             (NameKind.VALUE, ["%" + i.result for cb in program.callbacks for i in cb.body if i.result])]
+    return {name: kind for kind, names in kinds for name in names}
+
+
+def template(text: str) -> tuple[str, tuple[NameKind, ...]]:
+    """``text`` with each defined name replaced by a numbered placeholder, and the kind of each. A word after
+    ``": "`` is a kind (``queue q: row f32``), not a name."""
     names = defined_names(parse_program(text))
     numbers: dict[str, int] = {}
 
@@ -78,7 +91,7 @@ def template(text: str) -> tuple[str, int]:
         key = numbers.setdefault(word, len(numbers))
         return word[:len(word) - len(bare)] + f"{_MARK}{key}{_MARK}"
 
-    return _WORD.sub(placeholder, text), len(numbers)
+    return _WORD.sub(placeholder, text), tuple(names[word] for word in numbers)
 
 
 def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, prompt_ids: torch.Tensor,
@@ -88,12 +101,15 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
     decoder = PieceDecoder(compile_grammar, constraint, vocab_size)
     if not program.startswith(decoder.text):
         raise ValueError("the program does not start with the task's prefix")
-    rest = template(program)[0][len(decoder.text):].rstrip("\n")
+    rest, kinds = template(program)
+    rest = rest[len(decoder.text):].rstrip("\n")
     prefix = tokenizer.encode(decoder.text, add_special_tokens=False)
     out = model(input_ids=torch.cat([prompt_ids, torch.tensor([prefix])], dim=1), use_cache=True)
     cache = "cache" if hasattr(out, "cache") else "past_key_values"
     stop, choices, pending = tokenizer.eos_token_id, [], []
     name = None             # the model's name so far, while it writes one (``rest`` then starts at its placeholder)
+    kind = None             # the kind of name it writes
+    chosen = set()          # (kind, name) of those it wrote: a rule may also name a queue or token it has
     while True:
         mask, ending = decoder.allowed(stop)
         choosing = int(mask.sum()) > 1
@@ -115,7 +131,9 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
         if name is not None:          # go on with the name, or end it with the text that follows it
             literal, placeholder, after = "", placeholder, _split(after)[0]
             going_on = [t for t in allowed if _NAME_CHARS.fullmatch(texts[t])]
-            options = going_on + [t for t in allowed if texts[t] and after.startswith(texts[t])]
+            ending_name = [t for t in allowed if texts[t] and after.startswith(texts[t])]
+            reused = kind in (NameKind.QUEUE, NameKind.TOKEN) and (kind, name) in chosen   # a rule may reuse one
+            options = going_on + ([] if reused else ending_name)
         else:
             going_on = []
             if placeholder is not None and not literal.strip(" %"):      # a name may begin in this token
@@ -132,9 +150,11 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
         decoder.accept(token, text)
         pending.append(token)
         if token in going_on:          # the name begins or goes on
+            kind = kinds[int(placeholder.strip(_MARK))]
             name, rest = (name or "") + text[len(literal):], rest[len(literal):]
         elif name is not None:         # the name ended: the program takes it, and the text goes on
             rest = rest[len(placeholder):].replace(placeholder, name)[len(text):]
+            chosen.add((kind, name))
             name = None
         else:
             rest = rest[len(text):]

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from dae_agent.grammar import task_constraint
-from dae_agent.likelihood import likelihood, template
+from dae_agent.likelihood import NameKind, likelihood, template
 from dae_agent.tasks import TASKS
+from dae_agent.verifier import verify
 
 from stand_in_model import EOS, VOCAB, NoisyCopyModel, Tokenizer    # tests/dae_agent/stand_in_model.py
 
@@ -24,8 +25,9 @@ def _likelihood(prefers: str, program: str = EXPERT):
 
 
 def test_the_names_a_program_defines_become_placeholders_and_kinds_stay():
-    text, count = template(EXPERT)
-    assert count == 9 and "queue \x004\x00: scalar i64" in text and "queue \x005\x00: row f32" in text
+    text, kinds = template(EXPERT)
+    assert kinds == (NameKind.TRAVERSAL, *[NameKind.STREAM] * 3, NameKind.QUEUE, NameKind.QUEUE, NameKind.TOKEN,
+                     NameKind.VALUE, NameKind.VALUE) and "queue \x004\x00: scalar i64" in text and "queue \x005\x00: row f32" in text
     assert "load_row table[\x002\x00]" in text and "store out[%\x007\x00] = %\x008\x00" in text
 
 
@@ -48,3 +50,15 @@ def test_a_model_that_prefers_another_loop_pays_at_that_choice():
     assert worst.line == "  traversal tu0 = dense [0, num_" and worst.token == "i" and worst.preferred == "r"
     before = found.choices[:found.choices.index(worst)]
     assert worst.log_p < -10 and sum(c.log_p for c in before) > -1     # (after it, the stand-in is lost)
+
+
+def test_a_new_queue_and_token_get_new_names_where_the_model_would_reuse_one():
+    """segment_sum's second rule pushes a new queue with a new token; SmolLM2 would name both after the first
+    rule's (the grammar lets a rule push a token it has), which is another program."""
+    task = TASKS["segment_sum"]
+    expert = task.expert.strip()
+    merged = expert.replace("q_s", "q_v").replace("SEGMENT", "VALUE")
+    model = NoisyCopyModel(merged, 3, 0, noise=0.0)
+    found = likelihood(model, Tokenizer(), _COMPILER.compile_grammar, task_constraint(task, "server"), len(VOCAB),
+                       torch.zeros(1, 3, dtype=torch.long), expert, 0.5)
+    assert found is not None and found.complete and verify(task, found.text, "server").passed
