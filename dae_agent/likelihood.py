@@ -108,8 +108,9 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
     cache = "cache" if hasattr(out, "cache") else "past_key_values"
     stop, choices, pending = tokenizer.eos_token_id, [], []
     name = None             # the model's name so far, while it writes one (``rest`` then starts at its placeholder)
-    kind = None             # the kind of name it writes
-    chosen = set()          # (kind, name) of those it wrote: a rule may also name a queue or token it has
+    kind = None             # the kind of the name it writes next
+    chosen = set()          # (kind, name) of those it wrote: a rule may also name a queue or token it has, but
+                            # the program's rule makes a new one
     while True:
         mask, ending = decoder.allowed(stop)
         choosing = int(mask.sum()) > 1
@@ -128,17 +129,18 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
         allowed = (mask & ~ending).nonzero().flatten().tolist()
         texts = {t: tokenizer.decode([t]) for t in allowed}
         literal, placeholder, after = _split(rest)
+        if placeholder is not None:
+            kind = kinds[int(placeholder.strip(_MARK))]
         if name is not None:          # go on with the name, or end it with the text that follows it
-            literal, placeholder, after = "", placeholder, _split(after)[0]
-            going_on = [t for t in allowed if _NAME_CHARS.fullmatch(texts[t])]
-            ending_name = [t for t in allowed if texts[t] and after.startswith(texts[t])]
-            reused = kind in (NameKind.QUEUE, NameKind.TOKEN) and (kind, name) in chosen   # a rule may reuse one
-            options = going_on + ([] if reused else ending_name)
+            literal, after = "", _split(after)[0]
+            going_on = [t for t in allowed if _NAME_CHARS.fullmatch(texts[t]) and (kind, name + texts[t]) not in chosen]
+            options = going_on + [t for t in allowed if texts[t] and after.startswith(texts[t]) and (kind, name) not in chosen]
         else:
             going_on = []
             if placeholder is not None and not literal.strip(" %"):      # a name may begin in this token
                 going_on = [t for t in allowed if texts[t].startswith(literal) and len(texts[t]) > len(literal)
-                            and _NAME_CHARS.fullmatch(texts[t][len(literal):]) and not texts[t][len(literal)].isdigit()]
+                            and _NAME_CHARS.fullmatch(texts[t][len(literal):]) and not texts[t][len(literal)].isdigit()
+                            and (kind, texts[t][len(literal):]) not in chosen]
             options = going_on + [t for t in allowed if texts[t] and literal.startswith(texts[t])]
         if not options:
             return None
@@ -150,11 +152,11 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
         decoder.accept(token, text)
         pending.append(token)
         if token in going_on:          # the name begins or goes on
-            kind = kinds[int(placeholder.strip(_MARK))]
             name, rest = (name or "") + text[len(literal):], rest[len(literal):]
         elif name is not None:         # the name ended: the program takes it, and the text goes on
             rest = rest[len(placeholder):].replace(placeholder, name)[len(text):]
-            chosen.add((kind, name))
+            if kind in (NameKind.QUEUE, NameKind.TOKEN):
+                chosen.add((kind, name))
             name = None
         else:
             rest = rest[len(text):]

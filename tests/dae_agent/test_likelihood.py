@@ -52,12 +52,13 @@ def test_a_model_that_prefers_another_loop_pays_at_that_choice():
     assert worst.log_p < -10 and sum(c.log_p for c in before) > -1     # (after it, the stand-in is lost)
 
 
-def test_a_new_queue_and_token_get_new_names_where_the_model_would_reuse_one():
+@pytest.mark.parametrize("queue", ["q_v", "q_values_all"])     # (a name of the most characters cannot go on)
+def test_a_new_queue_and_token_get_new_names_where_the_model_would_reuse_one(queue):
     """segment_sum's second rule pushes a new queue with a new token; SmolLM2 would name both after the first
     rule's (the grammar lets a rule push a token it has), which is another program."""
     task = TASKS["segment_sum"]
-    expert = task.expert.strip()
-    merged = expert.replace("q_s", "q_v").replace("SEGMENT", "VALUE")
+    expert = task.expert.strip().replace("q_v", queue)
+    merged = expert.replace("q_s", queue).replace("SEGMENT", "VALUE")
     model = NoisyCopyModel(merged, 3, 0, noise=0.0)
     found = likelihood(model, Tokenizer(), _COMPILER.compile_grammar, task_constraint(task, "server"), len(VOCAB),
                        torch.zeros(1, 3, dtype=torch.long), expert, 0.5)
