@@ -12,8 +12,11 @@ other spellings to go on as the preferred one does).
 Names are the model's own: where the program defines a name (a stream, traversal, queue, token,
 accumulator or value), the model's most likely name under the mask is written instead and the program
 renamed to it, since a renamed program is as right. Those choices are kept apart (``Choice.naming``) and
-not counted, but what follows is read after the model's own names, as sampling would. Top-p is not
-applied: a token outside the head gets its tempered probability, not zero.
+not counted, and what follows is read after the model's own names. Sampling draws names instead, and a
+drawn name steers what follows, so where names matter the walk overstates what sampling gets (SmolLM2 on
+``gather_rows_i32`` with a copy program as the prompt's example: e^-2.4 here, 0 right in 16 samples);
+the program's free orders, taken as written, count the other way. Top-p is not applied: a token outside
+the head gets its tempered probability, not zero.
 """
 from __future__ import annotations
 
