@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", help="a folder: each run's model answers saved there as a replay transcript "
                                          "(free.json, scoped.json, ...)")
     args = parser.parse_args(argv)
-    tasks = select(args.tasks)
+    try:
+        tasks = select(args.tasks)
+    except ValueError as error:                 # an unknown task or group: the user's words, one line
+        parser.error(str(error))
     config = config_from_arguments(args)
     cycles = compiler_cycles(args.device)
     for decoding in args.runs:

@@ -35,11 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="server")
     parser.add_argument("--choices", type=int, default=3, help="costliest choices shown per task")
     args = parser.parse_args(argv)
-    model = load_model(args.model, decoding=Decoding.SCOPED)
+    try:
+        tasks = select(args.tasks)
+        model = load_model(args.model, decoding=Decoding.SCOPED)
+    except (ValueError, OSError) as error:      # the user's arguments: unknown task or model, missing file
+        parser.error(str(error))
     if not hasattr(model, "likelihood"):
         parser.error(f"{args.model}: the likelihood needs a model run in-process (local or path:)")
     total = 0.0
-    for task in select(args.tasks):
+    for task in tasks:
         start = time.perf_counter()
         program = format_program(parse_program(task.expert))
         found = model.likelihood(build_messages(task, []), program, args.temperature,
