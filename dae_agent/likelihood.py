@@ -30,7 +30,7 @@ import torch
 from dae_emulator import parse_program
 from dae_emulator.program import Program
 
-from .scoped_decoding import PieceDecoder
+from .scoped_decoding import PieceDecoder, Reader
 
 _WORD = re.compile(r"%?[A-Za-z_]\w*")
 _NAME_CHARS = re.compile(r"\w+")
@@ -107,9 +107,8 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
     rest, kinds = template(program)
     rest = rest[len(decoder.text):].rstrip("\n")
     prefix = tokenizer.encode(decoder.text, add_special_tokens=False)
-    out = model(input_ids=torch.cat([prompt_ids, torch.tensor([prefix])], dim=1), use_cache=True)
-    cache = "cache" if hasattr(out, "cache") else "past_key_values"
-    stop, choices, pending = tokenizer.eos_token_id, [], []
+    reader = Reader(model, torch.cat([prompt_ids, torch.tensor([prefix])], dim=1))
+    stop, choices = tokenizer.eos_token_id, []
     name = None             # the model's name so far, while it writes one (``rest`` then starts at its placeholder)
     kind = None             # the kind of the name it writes next
     chosen = set()          # (kind, name) of those it wrote: a rule may also name a queue or token it has, but
@@ -117,10 +116,7 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
     while True:
         mask, ending = decoder.allowed(stop)
         choosing = int(mask.sum()) > 1
-        if choosing and pending:        # the model reads the tokens written since it last chose
-            out = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache: getattr(out, cache)})
-            pending = []
-        log_p = torch.log_softmax(out.logits[0, -1].float().masked_fill(~mask, -math.inf) / temperature, dim=-1) \
+        log_p = torch.log_softmax(reader.logits().masked_fill(~mask, -math.inf) / temperature, dim=-1) \
             if choosing else torch.zeros(vocab_size)
         preferred = tokenizer.decode([int(log_p.argmax())]) if choosing else ""
         if not rest:                    # the program is written: the answer ends here, or cannot
@@ -153,7 +149,7 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
         staying = float(torch.logsumexp(log_p[options], dim=0))      # every spelling that stays on the text
         choices.append(Choice(decoder.text.rsplit("\n", 1)[-1], text, min(staying, 0.0), preferred, naming))
         decoder.accept(token, text)
-        pending.append(token)
+        reader.write(token)
         if token in going_on:          # the name begins or goes on
             name, rest = (name or "") + text[len(literal):], rest[len(literal):]
         elif name is not None:         # the name ended: the program takes it, and the text goes on

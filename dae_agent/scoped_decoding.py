@@ -9,10 +9,9 @@ that starts the next piece, or the end of text, ends the answer instead; one tha
 as ``_`` goes on with ``%i`` to make ``%i_``, goes on). A small model rarely ends a program by itself:
 SmolLM2 gives the end of text about e^-5 at temperature 0.5 after a complete gather, and writes one more
 instruction like the example's instead, which can only spoil a program the checks already pass. No expert
-program has a complete proper prefix (a test), so no task's program is cut short by the rule.
-Sampling is as ``generate`` samples (the
-mask, then temperature, then top-p 0.95, from torch's generator seeded by the caller); greedy at
-temperature 0. Where the grammar leaves one token, it is written without a model step of its own: the model
+program has a complete proper prefix (a test), so no task's program is cut short by the rule. Sampling is
+as ``generate`` samples (the mask, then temperature, then top-p 0.95, from torch's generator seeded by
+the caller); greedy at temperature 0. Where the grammar leaves one token, it is written without a model step of its own: the model
 reads such tokens together, in one step, before its next choice (jump-forward decoding, as SGLang does).
 """
 from __future__ import annotations
@@ -103,16 +102,35 @@ def sample(logits: torch.Tensor, mask: torch.Tensor, temperature: float) -> int:
     return int(torch.multinomial(probs, 1))
 
 
+class Reader:
+    """The model reading an answer with its cache: the prompt and the given prefix at once, then the tokens
+    written, each run of them in one step before the model's next choice (jump-forward decoding)."""
+
+    def __init__(self, model, ids: torch.Tensor):
+        self.model, self.out = model, model(input_ids=ids, use_cache=True)
+        self.cache = "cache" if hasattr(self.out, "cache") else "past_key_values"   # transformers 5.x renamed it
+        self.pending: list[int] = []        # tokens written that the model has not read yet
+
+    def write(self, token: int) -> None:
+        self.pending.append(token)
+
+    def logits(self) -> torch.Tensor:
+        """The model's next-token logits after everything written."""
+        if self.pending:
+            self.out = self.model(input_ids=torch.tensor([self.pending]), use_cache=True,
+                                  **{self.cache: getattr(self.out, self.cache)})
+            self.pending = []
+        return self.out.logits[0, -1].float()
+
+
 def decode(model, tokenizer, prompt_ids: torch.Tensor, decoder: PieceDecoder, temperature: float,
            max_new_tokens: int) -> tuple[str, int, bool]:
     """The answer (the prefix and the pieces written), how many tokens it took (prefix included), and
     whether it ended (else the cap, or a text no piece can follow, cut it)."""
     prefix = tokenizer.encode(decoder.text, add_special_tokens=False)
     stop = tokenizer.eos_token_id
-    ids = torch.cat([prompt_ids, torch.tensor([prefix])], dim=1)
-    out = model(input_ids=ids, use_cache=True)
-    cache = "cache" if hasattr(out, "cache") else "past_key_values"     # transformers 5.x renamed it
-    written, pending = len(prefix), []     # pending: tokens written that the model has not read yet
+    reader = Reader(model, torch.cat([prompt_ids, torch.tensor([prefix])], dim=1))
+    written = len(prefix)
     while written < max_new_tokens:
         mask, ending = decoder.allowed(stop)
         choices = mask.nonzero().flatten()
@@ -121,13 +139,10 @@ def decode(model, tokenizer, prompt_ids: torch.Tensor, decoder: PieceDecoder, te
         if len(choices) == 1:
             token = int(choices[0])     # the grammar leaves one token: written without asking the model
         else:
-            if pending:                 # the model reads the tokens written since it last chose, in one step
-                out = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache: getattr(out, cache)})
-                pending = []
-            token = sample(out.logits[0, -1].float(), mask, temperature)
+            token = sample(reader.logits(), mask, temperature)
         if ending[token]:
             return decoder.text, written, True
         decoder.accept(token, tokenizer.decode([token]))
         written += 1
-        pending.append(token)
+        reader.write(token)
     return decoder.text, written, False
