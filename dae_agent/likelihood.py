@@ -9,9 +9,11 @@ the program's text: the mass of every allowed token that continues it, since sev
 costs nothing. The sum estimates the log-probability that sampling writes this program (it takes the
 other spellings to go on as the preferred one does).
 
-Names are the model's own: where the program defines a name (a stream, traversal, queue, token,
-accumulator or value), the model's most likely name under the mask is written instead and the program
-renamed to it, since a renamed program is as right. Those choices are kept apart (``Choice.naming``) and
+Names are the model's own: where the program defines a name (a stream, traversal, token, accumulator or
+computed value), the model's most likely name under the mask is written instead and the program renamed to
+it, since a renamed program is as right. Queue names and popped values are the grammar's
+(``scoped_grammar.queue_name``): the program must have them already, and which queue is pushed or popped
+there is a choice it counts. Those choices are kept apart (``Choice.naming``) and
 not counted, and what follows is read after the model's own names. Sampling draws names instead, and a
 drawn name steers what follows, so where names matter the walk overstates what sampling gets (SmolLM2 on
 ``gather_rows_i32`` with a copy program as the prompt's example: e^-2.4 here, 0 right in 16 samples);
@@ -28,7 +30,9 @@ from dataclasses import dataclass
 import torch
 
 from dae_emulator import parse_program
-from dae_emulator.program import Program
+from dae_emulator.program import OpKind, Program
+
+from dae_emulator.scoped_grammar import pop_value, queue_name
 
 from .scoped_decoding import PieceDecoder, Reader
 
@@ -64,35 +68,48 @@ class Likelihood:
 class NameKind(enum.Enum):
     TRAVERSAL = "traversal"
     STREAM = "stream"
-    QUEUE = "queue"
     ACCUMULATOR = "accumulator"
     TOKEN = "token"
     VALUE = "value"
 
 
 def defined_names(program: Program) -> dict[str, NameKind]:
-    """The names a program defines (values with their ``%``), with their kinds; parameters and sizes are the
-    task's."""
+    """The names a program defines that the model chooses (values with their ``%``), with their kinds;
+    parameters and sizes are the task's, queues and popped values the grammar's."""
     kinds = [(NameKind.TRAVERSAL, [t.name for t in program.traversals]), (NameKind.STREAM, [s.name for s in program.streams]),
-             (NameKind.QUEUE, [q.name for q in program.queues]), (NameKind.ACCUMULATOR, [a.name for a in program.accumulators]),
-             (NameKind.TOKEN, [r.token for r in program.rules]),
-             (NameKind.VALUE, ["%" + i.result for cb in program.callbacks for i in cb.body if i.result])]
+             (NameKind.ACCUMULATOR, [a.name for a in program.accumulators]), (NameKind.TOKEN, [r.token for r in program.rules]),
+             (NameKind.VALUE, ["%" + i.result for cb in program.callbacks for i in cb.body
+                               if i.result and i.op is not OpKind.POP])]
     return {name: kind for kind, names in kinds for name in names}
 
 
 def template(text: str) -> tuple[str, tuple[NameKind, ...]]:
-    """``text`` with each defined name replaced by a numbered placeholder, and the kind of each. A word after
-    ``": "`` is a kind (``queue q: row f32``), not a name."""
-    names = defined_names(parse_program(text))
+    """``text`` with each name the model chooses replaced by a numbered placeholder, and the kind of each. A
+    queue's name and its popped value follow their stream's (``q_row``, ``%row``): the stream's placeholder
+    stands in them. A word after ``": "`` is a kind (``queue q: row f32``), not a name."""
+    program = parse_program(text)
+    names = defined_names(program)
     numbers: dict[str, int] = {}
+    named_after: dict[str, tuple[str, str]] = {}        # a queue or popped value: (its stream, what follows it)
+    for rule in program.rules:
+        for queue, stream in rule.pushes:
+            given = queue_name(stream, ())
+            if queue.startswith(given) and queue not in named_after:
+                named_after[queue] = named_after["%" + pop_value(queue)] = (stream, queue[len(given):])
+
+    def numbered(word: str) -> str:
+        return f"{_MARK}{numbers.setdefault(word, len(numbers))}{_MARK}"
 
     def placeholder(match: re.Match) -> str:
         word = match.group(0)
-        bare = word.lstrip("%")
-        if word not in names or text[max(match.start() - 2, 0):match.start()] == ": ":
+        if text[max(match.start() - 2, 0):match.start()] == ": ":
             return word
-        key = numbers.setdefault(word, len(numbers))
-        return word[:len(word) - len(bare)] + f"{_MARK}{key}{_MARK}"
+        if word in named_after:
+            stream, rest = named_after[word]
+            return word[:len(word) - len(word.lstrip("%"))] + ("" if word.startswith("%") else "q_") + numbered(stream) + rest
+        if word not in names:
+            return word
+        return word[:len(word) - len(word.lstrip("%"))] + numbered(word)
 
     return _WORD.sub(placeholder, text), tuple(names[word] for word in numbers)
 
@@ -111,8 +128,8 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
     stop, choices = tokenizer.eos_token_id, []
     name = None             # the model's name so far, while it writes one (``rest`` then starts at its placeholder)
     kind = None             # the kind of the name it writes next
-    chosen = set()          # (kind, name) of those it wrote: a rule may also name a queue or token it has, but
-                            # the program's rule makes a new one
+    chosen = set()          # (kind, name) of those it wrote: a rule may also name a token it has, but the
+                            # program's rule makes a new one
     while True:
         mask, ending = decoder.allowed(stop)
         choosing = int(mask.sum()) > 1
@@ -154,7 +171,7 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
             name, rest = (name or "") + text[len(literal):], rest[len(literal):]
         elif name is not None:         # the name ended: the program takes it, and the text goes on
             rest = rest[len(placeholder):].replace(placeholder, name)[len(text):]
-            if kind in (NameKind.QUEUE, NameKind.TOKEN):
+            if kind is NameKind.TOKEN:
                 chosen.add((kind, name))
             name = None
         else:

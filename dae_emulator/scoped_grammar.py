@@ -47,22 +47,26 @@ _IDENTITY = {AluOp.ADD: {0}, AluOp.SUB: {0}, AluOp.MUL: {0, 1}, AluOp.DIV: {0, 1
 _NUMBER = '"-"? ("inf" | [0-9]{1,19} ("." [0-9]{1,19})? ([eE] [+-]? [0-9]{1,3})?)'
 
 
-def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str = _REST) -> str:
+def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str = _REST, extend: bool = False) -> str:
     """A GBNF expression for any name (``[A-Za-z_][A-Za-z0-9_]*``, at most ``length`` characters; or another
     alphabet: ``first`` and ``rest``) that is not in ``taken``: a trie of the taken names, each node letting
-    the name end there unless that prefix is taken."""
+    the name end there unless that prefix is taken. Unless ``extend``, a name does not go on from a taken one
+    with ``_`` or a digit: SmolLM2 names each new stream after the last (``row``, ``row_idx``,
+    ``row_idx_idx``, ``row_idx_idx1``, ...), spending tokens on names that then steer what it writes."""
     taken = {t for t in taken if 0 < len(t) <= length}
+    joints = "_0123456789"
 
     def after(prefix: str) -> str | None:
         """The rest of a name written up to ``prefix`` (None: it cannot be completed; "": it ends here)."""
         alternatives = []
         if len(prefix) < length:
+            banned = joints if prefix in taken and not extend else ""
             children = sorted({t[len(prefix)] for t in taken if len(t) > len(prefix) and t.startswith(prefix)})
             for c in children:
-                tail = after(prefix + c)
+                tail = after(prefix + c) if c not in banned else None
                 if tail is not None:
                     alternatives.append(f'"{c}" {tail}'.strip())
-            if others := "".join(c for c in (rest if prefix else first) if c not in children):
+            if others := "".join(c for c in (rest if prefix else first) if c not in children and c not in banned):
                 room = length - len(prefix) - 1
                 alternatives.append(f"[{others}]" + (f" [{rest}]{{0,{room}}}" if room else ""))
         ends = bool(prefix) and prefix not in taken
@@ -73,11 +77,24 @@ def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str 
     return after("")
 
 
+def queue_name(stream: str, taken) -> str:
+    """The name of a new queue that first carries ``stream``: ``q_`` and the stream's name (``_2``, ``_3``, ...
+    added where that is taken). The grammar gives it: SmolLM2's own queue names (``q_row_row_16``) steered
+    what it pushed into them. Its callback pops it into the value of the stream's name (``pop_value``)."""
+    name = f"q_{stream}"
+    return next(n for n in itertools.chain([name], (f"{name}_{k}" for k in itertools.count(2))) if n not in taken)
+
+
+def pop_value(queue: str) -> str:
+    """The value a callback pops ``queue`` into: the name of the stream it was named after (``queue_name``)."""
+    return queue.removeprefix("q_")
+
+
 def fresh_number(taken) -> str:
     """A GBNF expression for any non-negative integer constant (no leading zero, at most 9 digits) not in
     ``taken``."""
     taken = {str(t) for t in taken}
-    nonzero = fresh_name(taken - {"0"}, 9, first="123456789", rest="0123456789")
+    nonzero = fresh_name(taken - {"0"}, 9, first="123456789", rest="0123456789", extend=True)
     return nonzero if "0" in taken else f'("0" | {nonzero})'
 
 
@@ -263,8 +280,9 @@ class ScopedGrammar:
     # ------------------------------------------------------------------------------- a push rule
     def _rule_rest(self, p: Program, unit: str, event: str, when: str | None, items: str | None) -> str | None:
         """The next piece of a push rule whose line so far is ``on UNIT.EVENT[ when S]:[ push ITEMS]``: new
-        queues for a new token, or an existing token's queues (each once) for that token, which this
-        event does not send already; each stream pushed once (its callback can use a value twice)."""
+        queues for a new token, each named after its stream (``queue_name``), or an existing token's queues
+        (each once) for that token, which this event does not send already; each stream pushed once (its
+        callback can use a value twice)."""
         pushed = [tuple(x.strip() for x in item.split("<-")) for item in (items or "").split(", ") if item]
         token_queues, sent_here = {}, set()
         for r in p.rules:
@@ -277,14 +295,13 @@ class ScopedGrammar:
                    and s.name not in {stream for _, stream in pushed}]     # a stream once a rule
         rows = _alt(s.name for s in streams if s.kind is StreamKind.LOAD_ROW)
         scalars = _alt(s.name for s in streams if s.kind is not StreamKind.LOAD_ROW)
-        anything = _alt(s.name for s in streams)
         mine = [q for q, _ in pushed]
         old = [q for q in mine if q in owner]
         items_next, tokens = [], []
         all_queues = set(owner) | set(mine)
         may_add_token = len(token_queues) < self.max_callbacks
-        if not old and may_add_token and len(all_queues) < self.max_queues and len(mine) < MAX_PUSHES and anything:
-            items_next.append(f'{fresh_name(all_queues)} " <- " {anything}')
+        if not old and may_add_token and len(all_queues) < self.max_queues and len(mine) < MAX_PUSHES:
+            items_next += [f'"{queue_name(s.name, all_queues)} <- {s.name}"' for s in streams]
         if not mine or old:
             for token, queues in token_queues.items():
                 if (old and owner[old[0]] != token) or token in sent_here:
@@ -421,8 +438,6 @@ class ScopedGrammar:
         out = []
         if not effects:
             assigned = []
-            if left := [q for q in queues if q not in popped]:
-                assigned.append(f'"pop " {_alt(left)}')
             if consumed == 0 or not any(integer and not row for row, integer in types.values()):
                 assigned.append('"count"')         # an index to store at, where there is none yet
             if consumed == 0:
@@ -440,8 +455,11 @@ class ScopedGrammar:
                     assigned.append(f'"{OpKind.DOT.value} " ({listed})')
                 if listed := operands(1):
                     assigned.append(f'"{OpKind.CAST.value}." ({alternatives(d.value for d in DType)}) " " ({listed})')
+            left = [q for q in queues if q not in popped]
+            out += [f'"%{pop_value(q)} = pop {q}"' for q in left]
             if assigned:
-                out.append(f'"%" {fresh_name(set(types))} " = " ({" | ".join(assigned)})')
+                taken = set(types) | {pop_value(q) for q in left}
+                out.append(f'"%" {fresh_name(taken)} " = " ({" | ".join(assigned)})')
         if [q for q in queues if q not in popped]:
             return out                                  # a callback pops its operands before its first effect
         stored = {(i.target, i.args[:-1], i.op) for i in cb.body if i.op in STORE_KINDS}

@@ -56,13 +56,13 @@ def test_an_answer_ends_where_the_program_is_first_complete():
 
 
 def test_a_name_that_goes_on_past_a_complete_program_is_written_whole():
-    """``store out[%i] = %i`` already passes the checks; the model writing ``%i_`` goes on to write it."""
-    expert = TASKS["gather_dot"].expert.strip().replace("%d", "%i_")
+    """``store out[%i] = %i`` already passes the checks; the model writing ``%ix`` goes on to write it."""
+    expert = TASKS["gather_dot"].expert.strip().replace("%d", "%ix")
     constraint = task_constraint(TASKS["gather_dot"], "server")
     decoder = PieceDecoder(_COMPILER.compile_grammar, constraint, len(VOCAB))
     model = NoisyCopyModel(expert, 3, 0, noise=0.0)
     text, _, ended = decode(model, Tokenizer(), torch.zeros(1, 3, dtype=torch.long), decoder, 0.0, 900)
-    assert ended and text == expert and constraint.complete(expert.removesuffix("_") + "\n")
+    assert ended and text == expert and constraint.complete(expert.removesuffix("x") + "\n")
 
 
 def test_a_model_that_would_write_on_is_stopped_at_the_complete_program():

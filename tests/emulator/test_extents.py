@@ -35,7 +35,7 @@ def test_extents_of_a_bag_program():
     p = parse_program(task.expert)
     extents = stream_extents(p, dict(value_bounds(task)))
     assert extents["b"] == Dim("num_offsets", -1)
-    assert extents["b1"] == Dim("num_offsets")               # add(b, 1)
+    assert extents["next"] == Dim("num_offsets")               # add(b, 1)
     assert extents["lo"] == extents["hi"] == Dim("num_indices", 1)
     assert extents["j"] == Dim("num_indices")                # below hi
     assert extents["r"] == Dim("num_rows")

@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from dae_agent.grammar import task_constraint
 from dae_agent.tasks import TASKS
-from dae_emulator.scoped_grammar import fresh_name, fresh_number, pieces
+from dae_emulator.scoped_grammar import fresh_name, fresh_number, pieces, pop_value, queue_name
 
 xgr = pytest.importorskip("xgrammar")
 _VOCAB = [chr(c) for c in range(32, 127)] + ["\n"]      # one token per character: the grammar alone decides
 _COMPILER = xgr.GrammarCompiler(xgr.TokenizerInfo(_VOCAB))
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"     # name suffixes that never go on from one another (``w1``, ``w10`` do)
 
 
 def accepts(grammar: str | None, text: str) -> bool:
@@ -129,14 +130,14 @@ def test_a_stream_is_not_computed_twice():
         assert not accepts(follows, f"\n  stream k = alu {constant} @tu0"), constant
     assert not accepts(follows, "\n  stream p = prefetch_row table[r] @tu0")  # loaded already
     follows = grammar.next_piece(text + "\n  stream k = alu eq(i, 1) @tu0")
-    assert not accepts(follows, "\n  stream k2 = alu eq(i, 1) @tu0")
-    assert accepts(follows, "\n  stream k2 = alu eq(i, 2) @tu0")
-    assert accepts(follows, "\n  stream k2 = alu eq(r, 1) @tu0")
+    assert not accepts(follows, "\n  stream m = alu eq(i, 1) @tu0")
+    assert accepts(follows, "\n  stream m = alu eq(i, 2) @tu0")
+    assert accepts(follows, "\n  stream m = alu eq(r, 1) @tu0")
     follows = grammar.next_piece(text + "\n  stream k = alu sub(5, r) @tu0")
-    assert not accepts(follows, "\n  stream k2 = alu sub(5, r) @tu0")
-    assert accepts(follows, "\n  stream k2 = alu sub(r, 5) @tu0")
-    two = text + "\n  stream k = alu eq(i, 1) @tu0\n  stream k2 = alu ne(r, 2) @tu0"
-    assert not accepts(grammar.next_piece(two), "\n  stream k3 = alu and(k, k2) @tu0")       # at most 2 a unit
+    assert not accepts(follows, "\n  stream m = alu sub(5, r) @tu0")
+    assert accepts(follows, "\n  stream m = alu sub(r, 5) @tu0")
+    two = text + "\n  stream k = alu eq(i, 1) @tu0\n  stream m = alu ne(r, 2) @tu0"
+    assert not accepts(grammar.next_piece(two), "\n  stream n = alu and(k, m) @tu0")       # at most 2 a unit
     bag = _before("bag_sum", "  stream row").replace("  stream hi", "  stream e = alu eq(b, 0) @tu0\n  stream hi")
     follows = scoped("bag_sum").next_piece(bag + "\n  stream keep = alu ne(r, 2) @tu1")
     assert accepts(follows, "\n  stream both = alu and(e, keep) @tu1")        # and takes truth values
@@ -163,8 +164,8 @@ def test_a_push_rule_pushes_a_new_tokens_new_queues_or_an_existing_tokens_own():
     assert accepts(grammar.next_piece(text + " push q_row <- row"), "; token ROW")
     assert not accepts(grammar.next_piece(text + " push q_b <- b"), "; token ROW")     # ROW's queue is q_row
     assert not accepts(grammar.next_piece(text + " push q_b <- b"), ", q_b <- lo")     # a queue once a rule
-    assert not accepts(grammar.next_piece(text + " push q_b <- b"), ", q_b2 <- b")     # a stream once a rule
-    assert accepts(grammar.next_piece(text + " push q_b <- b"), ", q_b2 <- lo")
+    assert not accepts(grammar.next_piece(text + " push q_b <- b"), ", q_b_2 <- b")    # a stream once a rule
+    assert accepts(grammar.next_piece(text + " push q_b <- b"), ", q_lo <- lo")
     again = _before("bag_sum", "  on tu0.end") + "\n  on tu1.iter:"
     assert not accepts(grammar.next_piece(again), " push q_row <- row")        # ROW is sent there already
     assert not accepts(grammar.next_piece(again + " push q_row <- row"), "; token ROW")
@@ -176,9 +177,46 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,5}")
 @settings(max_examples=60, deadline=None)
 @given(taken=st.sets(st.from_regex(_NAME, fullmatch=True), max_size=6),
        name=st.one_of(st.from_regex(_NAME, fullmatch=True), st.sampled_from(["", "1a", "a-b", "abcdefg"])))
-def test_a_fresh_name_is_any_short_name_but_a_taken_one(taken, name):
+def test_a_fresh_name_is_any_short_name_but_a_taken_one_or_one_going_on_from_it(taken, name):
     grammar = f"root ::= {fresh_name(taken, 6)}"
-    assert accepts(grammar, name) == (bool(_NAME.fullmatch(name)) and name not in taken)
+    goes_on = any(name.startswith(t) and name[len(t):][:1] in tuple("_0123456789") for t in taken)
+    assert accepts(grammar, name) == (bool(_NAME.fullmatch(name)) and name not in taken and not goes_on)
+
+
+def test_a_name_does_not_go_on_from_a_taken_one():
+    """SmolLM2 made each new name from the last: streams ``row``, ``row_idx``, ``row_idx_idx``,
+    ``row_idx_idx1``, ..., values ``%f``, ``%f_``, ``%f_max``, ``%f_max_f``, ... (the recorded scoped run)."""
+    text = _before("gather_rows", "  stream row")
+    follows = scoped("gather_rows").next_piece(text)
+    for name in ("r_idx", "r1", "i_", "i2", "tu0_i"):
+        assert not accepts(follows, f"\n  stream {name} = load_row table[r] @tu0"), name
+    for name in ("row", "ri", "idx"):
+        assert accepts(follows, f"\n  stream {name} = load_row table[r] @tu0"), name
+    callback = _before("gather_rows", "    store") + "\n    %y = mul %row, 2.0"
+    follows = scoped("gather_rows").next_piece(callback)
+    assert not accepts(follows, "\n    %y_ = mul %row, 3.0") and not accepts(follows, "\n    %y2 = mul %row, 3.0")
+    assert accepts(follows, "\n    %z = mul %row, 3.0")
+
+
+def test_a_queue_is_named_after_its_stream_and_popped_into_its_name():
+    """SmolLM2's own queue names steered what it pushed: ``q_row_row_16`` got the row, ``q_i_i_`` an index
+    (the recorded scoped run). The grammar gives a new queue's name: ``q_`` and its first stream's
+    (``_2`` where that is taken), and the value a callback pops it into: the stream's name."""
+    grammar = scoped("gather_rows")
+    text = _before("gather_rows", "  on tu0.iter") + "\n  on tu0.iter:"
+    follows = grammar.next_piece(text)
+    assert accepts(follows, " push q_row <- row") and accepts(follows, " push q_i <- i")
+    for item in ("q_x <- row", "q_row_row_16 <- row", "q_i <- row", "q_row <- i"):
+        assert not accepts(follows, f" push {item}"), item
+    both = _before("gather_rows", "  on tu0.iter") + "\n  on tu0.iter: push q_i <- i; token A\n  on tu0.end:"
+    assert accepts(grammar.next_piece(both), " push q_i_2 <- i")     # i's second queue, for another token
+    assert not accepts(grammar.next_piece(both), " push q_i <- i; token B")
+    callback = _before("gather_rows", "    %i = pop")
+    follows = grammar.next_piece(callback)
+    assert accepts(follows, "\n    %i = pop q_i") and accepts(follows, "\n    %row = pop q_row")
+    for line in ("%x = pop q_i", "%row = pop q_i", "%i = pop q_row", "%row = count", "%i_ = count"):
+        assert not accepts(follows, f"\n    {line}"), line
+    assert accepts(follows, "\n    %n = count")
 
 
 def test_a_rule_is_begun_only_where_some_token_can_end_it():
@@ -228,9 +266,9 @@ def _closes(task, text: str, depth: int) -> bool:
         return False
     names = re.findall(r"%(\w+) =", text.split("callback ITEM:")[1])
     output = task.outputs[0].name
-    moves = [f"\n    %n{depth} = count"] + [f"\n    store {output}[%{n}] = %{v}" for n in names for v in names]
-    moves += [f"\n    %c{depth} = max %{a}, %{b}" for a in names for b in names if a != b]
-    moves += [f"\n    %p{depth} = pop {q}" for q in re.findall(r"queue (\w+):", text)]
+    moves = [f"\n    %xn{_LETTERS[depth]} = count"] + [f"\n    store {output}[%{n}] = %{v}" for n in names for v in names]
+    moves += [f"\n    %xc{_LETTERS[depth]} = max %{a}, %{b}" for a in names for b in names if a != b]
+    moves += [f"\n    %{pop_value(q)} = pop {q}" for q in re.findall(r"queue (\w+):", text)]
     grammar = constraint.scoped.next_piece(text)
     return any(_closes(task, text + m, depth - 1) for m in moves if accepts(grammar, m))
 
@@ -243,11 +281,11 @@ def test_the_bincount_answer_that_was_stuck_can_end_now():
     grammar = task_constraint(task, "server").scoped
     answer = grammar.prefix + (
         "\n  traversal tu0 = dense [0, num_indices)\n  stream i = induction tu0\n  stream row = load indices[i] @tu0"
-        "\n  on tu0.iter: push q_i <- i, q_i_row <- row; token ITEM\nqueues:\n  queue q_i: scalar i64"
-        "\n  queue q_i_row: scalar i64\nexecute:\n  callback ITEM:\n    %i = pop q_i_row\n    %y = mul %i, 2.0"
-        "\n    %i_row = mul %i, %i\n    %a = add %i_row, %i_row\n    %b = add %a, %a\n    %c = add %b, %b"
-        "\n    %d = add %c, %c\n    %e = add %c, %c\n    %f = pop q_i\n    store_max counts[%b] max= %c"
-        "\n    store_max counts[%c] max= %i\n    store_max counts[%d] max= %d")
+        "\n  on tu0.iter: push q_i <- i, q_row <- row; token ITEM\nqueues:\n  queue q_i: scalar i64"
+        "\n  queue q_row: scalar i64\nexecute:\n  callback ITEM:\n    %row = pop q_row\n    %y = mul %row, 2.0"
+        "\n    %sq = mul %row, %row\n    %a = add %sq, %sq\n    %b = add %a, %a\n    %c = add %b, %b"
+        "\n    %d = add %c, %c\n    %e = add %c, %c\n    %i = pop q_i\n    store_max counts[%b] max= %c"
+        "\n    store_max counts[%c] max= %row\n    store_max counts[%d] max= %d")
     written = grammar.prefix
     for piece in pieces(answer, grammar.prefix):
         if not accepts(grammar.next_piece(written), piece):
@@ -273,18 +311,37 @@ def test_the_gather_relu_answers_that_were_stuck_can_end_now(seed):
     task = TASKS["gather_relu"]
     grammar = task_constraint(task, "server").scoped
     written = grammar.prefix
-    for piece in pieces(answer.rstrip("\n"), grammar.prefix):
+    for piece in pieces(_in_given_names(answer.rstrip("\n")), grammar.prefix):
         if not accepts(grammar.next_piece(written), piece):
             break
         written += piece
     assert _closes(task, written, 3)
 
 
+def _in_given_names(text: str) -> str:
+    """A recorded answer in the names the piece grammars give now (it was written before they gave them): a
+    stream that goes on from an earlier name with ``_`` or a digit becomes ``sa``, ``sb``, ...; each queue is
+    named after its first stream and each pop after its queue; other values become ``va``, ``vb``, ...."""
+    streams: dict[str, str] = {}
+    for name in re.findall(r"stream (\w+) =", text):
+        extends = any(re.fullmatch(re.escape(old) + r"[_0-9]\w*", name) for old in streams)
+        streams[name] = f"s{_LETTERS[len(streams)]}" if extends else name
+    queues: dict[str, str] = {}
+    for queue, stream in re.findall(r"(\w+) <- (\w+)", text):
+        queues.setdefault(queue, queue_name(streams[stream], queues.values()))
+    values: dict[str, str] = {}
+    for value, queue in re.findall(r"%(\w+) = (?:pop (\w+))?", text):
+        values[value] = pop_value(queues[queue]) if queue else f"v{_LETTERS[len(values)]}"
+    names = {**streams, **queues}
+    text = re.sub(r"(?<![%\w])\w+\b", lambda m: names.get(m.group(0), m.group(0)), text)
+    return re.sub(r"%(\w+)", lambda m: "%" + values.get(m.group(1), m.group(1)), text)
+
+
 @pytest.mark.parametrize("name, access, junk", [
     ("gather_relu", "\n  stream r = load indices[i] @tu0\n  stream row = load_row table[r] @tu0"
-                    "\n  on tu0.iter: push q_x <- row; token ITEM\nqueues:\n  queue q_x: row f32", "max %x, 1.0"),
-    ("bincount", "\n  stream r = load indices[i] @tu0\n  on tu0.iter: push q_i <- i, q_x <- r; token ITEM"
-                 "\nqueues:\n  queue q_i: scalar i64\n  queue q_x: scalar i64", "add %x, %x"),
+                    "\n  on tu0.iter: push q_row <- row; token ITEM\nqueues:\n  queue q_row: row f32", "max %row, 1.0"),
+    ("bincount", "\n  stream r = load indices[i] @tu0\n  on tu0.iter: push q_i <- i, q_r <- r; token ITEM"
+                 "\nqueues:\n  queue q_i: scalar i64\n  queue q_r: scalar i64", "add %r, %r"),
 ])
 def test_a_callback_can_always_still_end(name, access, junk):
     """SmolLM2 computed ``max %i, 1.0`` again and again in a callback until its 12 instructions were spent,
@@ -299,8 +356,8 @@ def test_a_callback_can_always_still_end(name, access, junk):
     pops = "".join(f"\n    %{q[2:]} = pop {q}" for q in re.findall(r"queue (\w+)", text))
     text += "\nexecute:\n  callback ITEM:" + pops
     junk_lines = 0
-    while accepts(grammar.next_piece(text), f"\n    %j{junk_lines} = {junk}"):
-        text += f"\n    %j{junk_lines} = {junk}"
+    while accepts(grammar.next_piece(text), f"\n    %j{_LETTERS[junk_lines]} = {junk}"):
+        text += f"\n    %j{_LETTERS[junk_lines]} = {junk}"
         junk_lines += 1
     assert 0 < junk_lines < 11
 
@@ -313,9 +370,9 @@ def test_a_callback_can_always_still_end(name, access, junk):
         walk = text.rsplit("\n    %j", junk_lines)[0] if junk_lines > 1 else text
         for step in range(12):
             names = re.findall(r"%(\w+) =", walk.split("callback ITEM:")[1])
-            moves = [f"\n    %w{step} = {junk}", f"\n    %w{step} = count"]
+            moves = [f"\n    %w{_LETTERS[step]} = {junk}", f"\n    %w{_LETTERS[step]} = count"]
             moves += [f"\n    store {output}[%{n}] = %{v}" for n in names for v in names]
-            moves += [f"\n    %w{step} = max %{a}, %{b}" for a in names for b in names if a != b]
+            moves += [f"\n    %w{_LETTERS[step]} = max %{a}, %{b}" for a in names for b in names if a != b]
             allowed = [m for m in moves if accepts(grammar.next_piece(walk), m)]
             if not allowed:
                 break
@@ -323,11 +380,13 @@ def test_a_callback_can_always_still_end(name, access, junk):
             assert closes(walk, 4), walk
 
 
-def test_a_queue_may_be_named_token():
+def test_a_stream_may_be_named_token():
     """SmolLM2 named a queue ``token``; the rule then looked finished (it holds ' token '), no piece could
-    follow, and the answer stopped mid-rule (found by the real run)."""
+    follow, and the answer stopped mid-rule (found by the real run). A queue is named after its stream now,
+    and a stream may still be named ``token``."""
     grammar = scoped("gather_rows")
-    text = _before("gather_rows", "  on tu0.iter") + "\n  on tu0.iter: push token <- i"
+    text = _before("gather_rows", "  on tu0.iter").replace(" i ", " token ").replace("[i]", "[token]")
+    text += "\n  on tu0.iter: push q_token <- token"
     assert accepts(grammar.next_piece(text), ", q_row <- row")
     assert accepts(grammar.next_piece(text + ", q_row <- row"), "; token ROW")
 
