@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import torch
 
 from dae_emulator import parse_program
-from dae_emulator.program import OpKind, Program
+from dae_emulator.program import OpKind, Program, StreamKind
 
-from dae_emulator.scoped_grammar import pop_value, queue_name
+from dae_emulator.scoped_grammar import ROW, pop_value, queue_name
 
 from .scoped_decoding import PieceDecoder, Reader
 
@@ -68,6 +68,7 @@ class Likelihood:
 class NameKind(enum.Enum):
     TRAVERSAL = "traversal"
     STREAM = "stream"
+    ROW_LOAD = "row load"       # a stream that loads rows
     ACCUMULATOR = "accumulator"
     TOKEN = "token"
     VALUE = "value"
@@ -76,7 +77,9 @@ class NameKind(enum.Enum):
 def defined_names(program: Program) -> dict[str, NameKind]:
     """The names a program defines that the model chooses (values with their ``%``), with their kinds;
     parameters and sizes are the task's, queues and popped values the grammar's."""
-    kinds = [(NameKind.TRAVERSAL, [t.name for t in program.traversals]), (NameKind.STREAM, [s.name for s in program.streams]),
+    kinds = [(NameKind.TRAVERSAL, [t.name for t in program.traversals]),
+             (NameKind.STREAM, [s.name for s in program.streams if s.kind is not StreamKind.LOAD_ROW]),
+             (NameKind.ROW_LOAD, [s.name for s in program.streams if s.kind is StreamKind.LOAD_ROW]),
              (NameKind.ACCUMULATOR, [a.name for a in program.accumulators]), (NameKind.TOKEN, [r.token for r in program.rules]),
              (NameKind.VALUE, ["%" + i.result for cb in program.callbacks for i in cb.body
                                if i.result and i.op is not OpKind.POP])]
@@ -149,14 +152,15 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
             kind = kinds[int(placeholder.strip(_MARK))]
         if name is not None:          # go on with the name, or end it with the text that follows it
             literal, after = "", _split(after)[0]
-            going_on = [t for t in allowed if _NAME_CHARS.fullmatch(texts[t]) and (kind, name + texts[t]) not in chosen]
-            options = going_on + [t for t in allowed if texts[t] and after.startswith(texts[t]) and (kind, name) not in chosen]
+            going_on = [t for t in allowed if _NAME_CHARS.fullmatch(texts[t]) and _may_name(kind, name + texts[t], chosen)]
+            options = going_on + [t for t in allowed if texts[t] and after.startswith(texts[t])
+                                  and _may_name(kind, name, chosen, ending=True)]
         else:
             going_on = []
             if placeholder is not None and not literal.strip(" %"):      # a name may begin in this token
                 going_on = [t for t in allowed if texts[t].startswith(literal) and len(texts[t]) > len(literal)
                             and _NAME_CHARS.fullmatch(texts[t][len(literal):]) and not texts[t][len(literal)].isdigit()
-                            and (kind, texts[t][len(literal):]) not in chosen]
+                            and _may_name(kind, texts[t][len(literal):], chosen)]
             options = going_on + [t for t in allowed if texts[t] and literal.startswith(texts[t])]
         if not options:
             return None
@@ -176,6 +180,17 @@ def likelihood(model, tokenizer, compile_grammar, constraint, vocab_size: int, p
             name = None
         else:
             rest = rest[len(text):]
+
+
+def _may_name(kind: NameKind, name: str, chosen: set, ending: bool = False) -> bool:
+    """Whether the model may write ``name`` (or, unless ``ending``, a name starting so) for a name of ``kind``:
+    not one it wrote for another of its kind, and a row load's and only a row load's name starts with ``row``,
+    as the grammar asks (it gives other streams other names, which then cannot load a row)."""
+    if (kind, name) in chosen:
+        return False
+    if kind is NameKind.ROW_LOAD:
+        return name.startswith(ROW) or (not ending and ROW.startswith(name))
+    return kind is not NameKind.STREAM or not name.startswith(ROW)
 
 
 def _split(rest: str) -> tuple[str, str | None, str]:

@@ -37,6 +37,7 @@ NAME_LENGTH = 12                    # a fresh name's most characters (the expert
 MAX_ACCUMULATORS = 4
 MAX_STREAMS = 8                     # streams of one traversal unit (the expert programs make at most 7)
 MAX_ALU = 2                         # alu streams of one traversal unit (the expert programs make at most 1)
+ROW = "row"                         # the start of a row load's name, and of no other stream's
 MAX_PUSHES = 6                      # queues one rule pushes (the expert programs push at most 4)
 _RULE = re.compile(r"  on (\w+)\.(iter|end)(?: when (\w+))?:(?: push (.*))?$")
 _RULE_DONE = re.compile(r"[:;] token \w+$")      # a rule's last piece (a queue may be named ``token``)
@@ -47,7 +48,8 @@ _IDENTITY = {AluOp.ADD: {0}, AluOp.SUB: {0}, AluOp.MUL: {0, 1}, AluOp.DIV: {0, 1
 _NUMBER = '"-"? ("inf" | [0-9]{1,19} ("." [0-9]{1,19})? ([eE] [+-]? [0-9]{1,3})?)'
 
 
-def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str = _REST, extend: bool = False) -> str:
+def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str = _REST, extend: bool = False,
+               start: str = "", avoid: str | None = None) -> str:
     """A GBNF expression for any name (``[A-Za-z_][A-Za-z0-9_]*``, at most ``length`` characters; or another
     alphabet: ``first`` and ``rest``) that is not in ``taken``: a trie of the taken names, each node letting
     the name end there unless that prefix is taken. Unless ``extend``, a name does not go on from a taken one
@@ -55,13 +57,16 @@ def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str 
     ``row_idx_idx``, ``row_idx_idx1``, ...), spending tokens on names that then steer what it writes."""
     taken = {t for t in taken if 0 < len(t) <= length}
     joints = "_0123456789"
+    blocked = taken | ({avoid} if avoid else set())
 
     def after(prefix: str) -> str | None:
         """The rest of a name written up to ``prefix`` (None: it cannot be completed; "": it ends here)."""
+        if prefix == avoid:
+            return None
         alternatives = []
         if len(prefix) < length:
             banned = joints if prefix in taken and not extend else ""
-            children = sorted({t[len(prefix)] for t in taken if len(t) > len(prefix) and t.startswith(prefix)})
+            children = sorted({t[len(prefix)] for t in blocked if len(t) > len(prefix) and t.startswith(prefix)})
             for c in children:
                 tail = after(prefix + c) if c not in banned else None
                 if tail is not None:
@@ -74,7 +79,10 @@ def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str 
             return "" if ends else None
         return f"({' | '.join(alternatives)})" + ("?" if ends else "")
 
-    return after("")
+    if not start:
+        return after("")
+    tail = after(start)
+    return None if tail is None else f'"{start}" {tail}'.strip()
 
 
 def queue_name(stream: str, taken) -> str:
@@ -170,7 +178,7 @@ class ScopedGrammar:
                 ranged = f' | "range [" {pairs} ") in {last}"' if pairs else ""
                 out.append(f'"\\n  traversal " {fresh} " = " ({dense} (" in {last}")?{ranged})')
         if layout_open and p.traversals and sum(s.traversal == p.traversals[-1].name for s in p.streams) < MAX_STREAMS:
-            if stream := self._stream(p, fresh_name(names)):
+            if stream := self._stream(p, names):
                 out.append(stream)
         if p.traversals and p.streams and (p.rules or self._all_loaded(p)):
             if layout_open:
@@ -202,10 +210,12 @@ class ScopedGrammar:
                 | {s for r in p.rules for _, s in r.pushes})
         return all(s.name in used for s in p.streams)
 
-    def _stream(self, p: Program, fresh: str) -> str | None:
+    def _stream(self, p: Program, taken: set[str]) -> str | None:
+        """A new stream: a row load is named ``row...``, and no other stream is: SmolLM2 names the stream after
+        the induction ``row``, as the prompt's example names its row load, whatever it loads."""
         unit = p.traversals[-1].name
         indices = [s.name for s in self._visible(p, unit) if self._integer(p, s.name)]
-        kinds = []
+        kinds, row_loads = [], []
         if not any(s.traversal == unit and s.kind is StreamKind.INDUCTION for s in p.streams):
             kinds.append(f'"induction {unit}"')
         if indices:
@@ -220,10 +230,12 @@ class ScopedGrammar:
                 fresh_loads = [f"{t}[{i}]" for t in names for i in indices if (kind is StreamKind.LOAD, t, i)
                                not in loaded and fits(extents[i], p.param(t).shape[0])]
                 if fresh_loads:
-                    kinds.append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
+                    (row_loads if kind is StreamKind.LOAD_ROW else kinds).append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
             if sum(s.traversal == unit and s.kind is StreamKind.ALU for s in p.streams) < MAX_ALU:
                 kinds.append(f'"alu " ({self._alu(p, unit, indices)}) " @{unit}"')
-        return f'"\\n  stream " {fresh} " = " ({" | ".join(kinds)})' if kinds else None     # None: no stream can
+        named = [(fresh_name(taken, avoid=ROW), kinds), (fresh_name(taken, start=ROW), row_loads)]
+        lines = [f'"\\n  stream " {fresh} " = " ({" | ".join(made)})' for fresh, made in named if fresh and made]
+        return " | ".join(f"({line})" for line in lines) or None     # None: no stream can
 
     def _alu(self, p: Program, unit: str, indices: list[str]) -> str:
         """An alu op with a stream operand (an op of constants is a constant), non-negative constants (``sub``

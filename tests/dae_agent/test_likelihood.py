@@ -26,7 +26,7 @@ def _likelihood(prefers: str, program: str = EXPERT):
 
 def test_the_names_the_model_chooses_become_placeholders_and_kinds_stay():
     text, kinds = template(EXPERT)
-    assert kinds == (NameKind.TRAVERSAL, *[NameKind.STREAM] * 3, NameKind.TOKEN)
+    assert kinds == (NameKind.TRAVERSAL, NameKind.STREAM, NameKind.STREAM, NameKind.ROW_LOAD, NameKind.TOKEN)
     assert "load_row table[\x002\x00]" in text and "store out[%\x001\x00] = %\x003\x00" in text
     # a queue and its popped value are named after the stream
     assert "push q_\x001\x00 <- \x001\x00, q_\x003\x00 <- \x003\x00; token \x004\x00" in text
@@ -65,3 +65,11 @@ def test_a_new_token_gets_a_new_name_where_the_model_would_reuse_one(token):
     found = likelihood(model, Tokenizer(), _COMPILER.compile_grammar, task_constraint(task, "server"), len(VOCAB),
                        torch.zeros(1, 3, dtype=torch.long), expert, 0.5)
     assert found is not None and found.complete and verify(task, found.text, "server").passed
+
+
+def test_a_row_load_gets_a_row_name_where_the_model_would_give_it_another():
+    """The grammar names a row load ``row...`` and no other stream so; SmolLM2 named moe_dispatch's row load
+    ``token_ofx``, after which the walk found no way on (it takes the likeliest name the program can keep)."""
+    found = _likelihood(EXPERT.replace("row", "x"))
+    assert found is not None and found.complete and "stream row" in found.text
+    assert verify(TASKS["gather_rows"], found.text, "server").passed

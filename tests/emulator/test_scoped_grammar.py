@@ -107,10 +107,10 @@ def test_a_count_is_no_column():
 def test_a_store_is_at_an_index_of_the_outputs_size():
     grammar = scoped("scatter_add_rows")
     text = TASKS["scatter_add_rows"].expert
-    text = text[:text.index("\n    store_add")].replace("q_g <- g;", "q_g <- g, q_i <- i;").replace(
-        "  queue q_g: row f32", "  queue q_g: row f32\n  queue q_i: scalar i64") + "\n    %i = pop q_i"
-    assert accepts(grammar.next_piece(text), "\n    store_add grad_weight[%r] += %g")
-    assert not accepts(grammar.next_piece(text), "\n    store_add grad_weight[%i] += %g")   # 16 rows
+    text = text[:text.index("\n    store_add")].replace("q_row <- row;", "q_row <- row, q_i <- i;").replace(
+        "  queue q_row: row f32", "  queue q_row: row f32\n  queue q_i: scalar i64") + "\n    %i = pop q_i"
+    assert accepts(grammar.next_piece(text), "\n    store_add grad_weight[%r] += %row")
+    assert not accepts(grammar.next_piece(text), "\n    store_add grad_weight[%i] += %row")   # 16 rows
 
 
 def test_a_stream_is_not_computed_twice():
@@ -189,13 +189,29 @@ def test_a_name_does_not_go_on_from_a_taken_one():
     text = _before("gather_rows", "  stream row")
     follows = scoped("gather_rows").next_piece(text)
     for name in ("r_idx", "r1", "i_", "i2", "tu0_i"):
-        assert not accepts(follows, f"\n  stream {name} = load_row table[r] @tu0"), name
-    for name in ("row", "ri", "idx"):
-        assert accepts(follows, f"\n  stream {name} = load_row table[r] @tu0"), name
+        assert not accepts(follows, f"\n  stream {name} = alu add(r, 1) @tu0"), name
+    for name in ("ri", "idx"):
+        assert accepts(follows, f"\n  stream {name} = alu add(r, 1) @tu0"), name
+    follows = scoped("gather_rows").next_piece(text + "\n  stream row = load_row table[r] @tu0")
+    assert not accepts(follows, "\n  stream row_2 = alu add(r, 1) @tu0")
     callback = _before("gather_rows", "    store") + "\n    %y = mul %row, 2.0"
     follows = scoped("gather_rows").next_piece(callback)
     assert not accepts(follows, "\n    %y_ = mul %row, 3.0") and not accepts(follows, "\n    %y2 = mul %row, 3.0")
     assert accepts(follows, "\n    %z = mul %row, 3.0")
+
+
+def test_a_row_load_and_only_a_row_load_is_named_row():
+    """SmolLM2 names the stream after the induction ``row``, as the prompt's example names its row load, even
+    where it loads an index (the likelihood walk, and the recorded scoped run: ``stream row = load
+    indices[i]``, then ``row_idx = load_row table[row]``)."""
+    text = _before("gather_rows", "  stream r ")
+    follows = scoped("gather_rows").next_piece(text)
+    for name in ("row", "rows", "row_i"):
+        assert not accepts(follows, f"\n  stream {name} = load indices[i] @tu0"), name
+    assert accepts(follows, "\n  stream r = load indices[i] @tu0") and accepts(follows, "\n  stream ro = load indices[i] @tu0")
+    follows = scoped("gather_rows").next_piece(text + "\n  stream r = load indices[i] @tu0")
+    assert accepts(follows, "\n  stream row = load_row table[r] @tu0") and accepts(follows, "\n  stream rowx = load_row table[r] @tu0")
+    assert not accepts(follows, "\n  stream x = load_row table[r] @tu0")
 
 
 def test_a_queue_is_named_after_its_stream_and_popped_into_its_name():
@@ -280,12 +296,12 @@ def test_the_bincount_answer_that_was_stuck_can_end_now():
     task = TASKS["bincount"]
     grammar = task_constraint(task, "server").scoped
     answer = grammar.prefix + (
-        "\n  traversal tu0 = dense [0, num_indices)\n  stream i = induction tu0\n  stream row = load indices[i] @tu0"
-        "\n  on tu0.iter: push q_i <- i, q_row <- row; token ITEM\nqueues:\n  queue q_i: scalar i64"
-        "\n  queue q_row: scalar i64\nexecute:\n  callback ITEM:\n    %row = pop q_row\n    %y = mul %row, 2.0"
-        "\n    %sq = mul %row, %row\n    %a = add %sq, %sq\n    %b = add %a, %a\n    %c = add %b, %b"
+        "\n  traversal tu0 = dense [0, num_indices)\n  stream i = induction tu0\n  stream r = load indices[i] @tu0"
+        "\n  on tu0.iter: push q_i <- i, q_r <- r; token ITEM\nqueues:\n  queue q_i: scalar i64"
+        "\n  queue q_r: scalar i64\nexecute:\n  callback ITEM:\n    %r = pop q_r\n    %y = mul %r, 2.0"
+        "\n    %sq = mul %r, %r\n    %a = add %sq, %sq\n    %b = add %a, %a\n    %c = add %b, %b"
         "\n    %d = add %c, %c\n    %e = add %c, %c\n    %i = pop q_i\n    store_max counts[%b] max= %c"
-        "\n    store_max counts[%c] max= %row\n    store_max counts[%d] max= %d")
+        "\n    store_max counts[%c] max= %r\n    store_max counts[%d] max= %d")
     written = grammar.prefix
     for piece in pieces(answer, grammar.prefix):
         if not accepts(grammar.next_piece(written), piece):
@@ -320,12 +336,14 @@ def test_the_gather_relu_answers_that_were_stuck_can_end_now(seed):
 
 def _in_given_names(text: str) -> str:
     """A recorded answer in the names the piece grammars give now (it was written before they gave them): a
-    stream that goes on from an earlier name with ``_`` or a digit becomes ``sa``, ``sb``, ...; each queue is
-    named after its first stream and each pop after its queue; other values become ``va``, ``vb``, ...."""
+    stream that goes on from an earlier name with ``_`` or a digit, or whose name says ``row`` where it loads
+    none (or not where it does), becomes ``sa``, ``sb``, ... (``rowa``, ...); each queue is named after its
+    first stream and each pop after its queue; other values become ``va``, ``vb``, ...."""
     streams: dict[str, str] = {}
-    for name in re.findall(r"stream (\w+) =", text):
+    for name, kind in re.findall(r"stream (\w+) = (\w+)", text):
         extends = any(re.fullmatch(re.escape(old) + r"[_0-9]\w*", name) for old in streams)
-        streams[name] = f"s{_LETTERS[len(streams)]}" if extends else name
+        misnamed = extends or name.startswith("row") != (kind == "load_row")
+        streams[name] = ("row" if kind == "load_row" else "s") + _LETTERS[len(streams)] if misnamed else name
     queues: dict[str, str] = {}
     for queue, stream in re.findall(r"(\w+) <- (\w+)", text):
         queues.setdefault(queue, queue_name(streams[stream], queues.values()))
@@ -333,7 +351,7 @@ def _in_given_names(text: str) -> str:
     for value, queue in re.findall(r"%(\w+) = (?:pop (\w+))?", text):
         values[value] = pop_value(queues[queue]) if queue else f"v{_LETTERS[len(values)]}"
     names = {**streams, **queues}
-    text = re.sub(r"(?<![%\w])\w+\b", lambda m: names.get(m.group(0), m.group(0)), text)
+    text = re.sub(r"(?<![%\w])(?<!: )\w+\b", lambda m: names.get(m.group(0), m.group(0)), text)   # (: row f32)
     return re.sub(r"%(\w+)", lambda m: "%" + values.get(m.group(1), m.group(1)), text)
 
 
