@@ -11,6 +11,8 @@ writing no program at all.
 """
 from __future__ import annotations
 
+import re
+
 import dae_emulator
 from dae_emulator.grammar import program_grammar
 from dae_emulator.program import Dim
@@ -45,6 +47,14 @@ def value_bounds(task: Task) -> tuple[tuple[str, Dim], ...]:
     return tuple(out)
 
 
+def callback_constants(task: Task) -> tuple[str, ...]:
+    """The numbers a callback may write: 0, 1 and -1 (a zero, a count, a negation), and the numbers the task's
+    description states. SmolLM2 copies the prompt example's ``mul %row, 2.0`` into tasks that scale by
+    nothing or by an input (the likelihood walk: that ``2`` is the costliest choice in 5 gather tasks)."""
+    stated = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", task.description)
+    return tuple(dict.fromkeys(["0", "1", "-1", *stated]))
+
+
 def _lanes(config) -> tuple[int, ...]:
     widest = max(config.vector_bytes // 4, 1)       # fp32 lanes of one vector
     return tuple(2 ** k for k in range(widest.bit_length()) if 2 ** k <= widest)
@@ -72,5 +82,5 @@ def task_constraint(task: Task, device: str) -> Constraint:
     config = dae_emulator.preset(device)
     scoped = ScopedGrammar(task.name, tuple(task.signature().splitlines()), size_symbols(task), _lanes(config),
                            UNROLLS, config.traversal_units, config.queues, MAX_CALLBACKS, MAX_INSTRUCTIONS,
-                           value_bounds(task))
+                           value_bounds(task), callback_constants(task))
     return Constraint(_task_grammar(task, config), scoped, lambda text: static_failure(task, text, config) is None)

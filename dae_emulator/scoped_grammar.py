@@ -116,7 +116,8 @@ class ScopedGrammar:
     """One program's piece grammars. ``params``: its exact parameter and output lines; ``symbols``: the size
     symbols a dimension may name; ``lanes``, ``unrolls``: what a callback may take; the ``max_*`` bounds as
     in ``program_grammar``; ``value_bounds``: the integer inputs whose values are known to lie below a size
-    (``dae_emulator.extents``): then an index may only be one that stays inside what it indexes."""
+    (``dae_emulator.extents``): then an index may only be one that stays inside what it indexes;
+    ``constants``: the numbers a callback may write (an integer also with ``.0``; None: any)."""
 
     name: str
     params: tuple[str, ...]
@@ -128,6 +129,7 @@ class ScopedGrammar:
     max_callbacks: int
     max_instructions: int
     value_bounds: tuple[tuple[str, Dim], ...] = ()
+    constants: tuple[str, ...] | None = None
 
     def _extents(self, p: Program) -> dict:
         return stream_extents(p, dict(self.value_bounds))
@@ -158,6 +160,12 @@ class ScopedGrammar:
         """A dimension: a size symbol, with a constant added or taken away, or a constant."""
         symbol = f'{_alt(self.symbols)} (" " [+-] " " [0-9]{{1,9}})? | ' if self.symbols else ""
         return f"({symbol}[0-9]{{1,9}})"
+
+    def _number(self) -> str:
+        """A number a callback may write."""
+        if self.constants is None:
+            return _NUMBER
+        return "(" + " | ".join(f'"{c}"' + (' (".0")?' if c.lstrip("-").isdigit() else "") for c in self.constants) + ")"
 
     # --------------------------------------------------------------------------------------- access
     def _access(self, p: Program) -> list[str]:
@@ -425,7 +433,7 @@ class ScopedGrammar:
 
         def values(keep=lambda row, integer: True, among=None, numbers=True) -> str:
             names = [f'"%{v}"' for v, t in types.items() if keep(*t) and (among is None or v in among)]
-            return "(" + " | ".join(names + ([_NUMBER] if numbers else [])) + ")"
+            return "(" + " | ".join(names + ([self._number()] if numbers else [])) + ")"
 
         def operands(n: int, keep=lambda row, integer: True, numbers=True) -> str:
             """Operand lists of ``n`` values that use at least ``consumed`` distinct unused values."""
@@ -511,7 +519,7 @@ class ScopedGrammar:
                 for arg in [v for v in types if arg_keep(*types[v])] + [None]:
                     fresh = int(arg in unused)
                     if (value := value_using(keep, fresh, (arg,))) is not None:
-                        out.append(f'"update {a}, " {value} ", " ' + (f'"%{arg}"' if arg else _NUMBER))
+                        out.append(f'"update {a}, " {value} ", " ' + (f'"%{arg}"' if arg else self._number()))
         due = [a for a in accs if a in read and a not in reset]
         out += [f'"reset {a}"' for a in accs if a not in updated and a not in reset and (a in due or not consumed)]
         return out

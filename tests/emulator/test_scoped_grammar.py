@@ -196,8 +196,23 @@ def test_a_name_does_not_go_on_from_a_taken_one():
     assert not accepts(follows, "\n  stream row_2 = alu add(r, 1) @tu0")
     callback = _before("gather_rows", "    store") + "\n    %y = mul %row, 2.0"
     follows = scoped("gather_rows").next_piece(callback)
-    assert not accepts(follows, "\n    %y_ = mul %row, 3.0") and not accepts(follows, "\n    %y2 = mul %row, 3.0")
-    assert accepts(follows, "\n    %z = mul %row, 3.0")
+    assert not accepts(follows, "\n    %y_ = mul %row, -1.0") and not accepts(follows, "\n    %y2 = mul %row, -1.0")
+    assert accepts(follows, "\n    %z = mul %row, -1.0")
+
+
+@pytest.mark.parametrize("name, allowed, refused", [
+    ("gather_rows", ["0.0", "1", "1.0", "-1.0", "0"], ["2.0", "2", "0.5", "-2.0", "inf", "10"]),
+    ("gather_padding_idx", ["2", "2.0", "-1"], ["3.0"]),        # padding_idx=2
+])
+def test_a_callback_writes_only_0_1_minus_1_and_the_tasks_numbers(name, allowed, refused):
+    """SmolLM2 copies the prompt example's ``mul %row, 2.0`` into tasks that scale by nothing or by an
+    input (the likelihood walk: that ``2`` was the costliest choice of 5 gather tasks)."""
+    callback = _before(name, "    store")
+    follows = scoped(name).next_piece(callback)
+    for number in allowed:
+        assert accepts(follows, f"\n    %z = mul %row, {number}"), number
+    for number in refused:
+        assert not accepts(follows, f"\n    %z = mul %row, {number}"), number
 
 
 def test_a_row_load_and_only_a_row_load_is_named_row():
