@@ -53,15 +53,16 @@ def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str 
     """A GBNF expression for any name (``[A-Za-z_][A-Za-z0-9_]*``, at most ``length`` characters; or another
     alphabet: ``first`` and ``rest``) that is not in ``taken``: a trie of the taken names, each node letting
     the name end there unless that prefix is taken. Unless ``extend``, a name does not go on from a taken one
-    with ``_`` or a digit: SmolLM2 names each new stream after the last (``row``, ``row_idx``,
-    ``row_idx_idx``, ``row_idx_idx1``, ...), spending tokens on names that then steer what it writes."""
+    (from a taken letter, only not with ``_`` or a digit: ``row`` may follow ``r``): SmolLM2 names each new
+    stream after the last (``row``, ``row_idx``, ``row_idx_idx``, ``row_idx_idx1``, ...; ``idx``,
+    ``idxi``, ``idxii``, ...), spending tokens on names that then steer what it writes."""
     taken = {t for t in taken if 0 < len(t) <= length}
     joints = "_0123456789"
     blocked = taken | ({avoid} if avoid else set())
 
     def after(prefix: str) -> str | None:
         """The rest of a name written up to ``prefix`` (None: it cannot be completed; "": it ends here)."""
-        if prefix == avoid:
+        if prefix == avoid or (prefix in taken and len(prefix) > 1 and not extend):
             return None
         alternatives = []
         if len(prefix) < length:
@@ -117,7 +118,8 @@ class ScopedGrammar:
     symbols a dimension may name; ``lanes``, ``unrolls``: what a callback may take; the ``max_*`` bounds as
     in ``program_grammar``; ``value_bounds``: the integer inputs whose values are known to lie below a size
     (``dae_emulator.extents``): then an index may only be one that stays inside what it indexes;
-    ``constants``: the numbers a callback may write (an integer also with ``.0``; None: any)."""
+    ``constants``: the numbers a callback may write (an integer also with ``.0``), and, those that are
+    non-negative integers, an alu op (None: any)."""
 
     name: str
     params: tuple[str, ...]
@@ -176,7 +178,8 @@ class ScopedGrammar:
         unit_has_stream = not p.traversals or any(s.traversal == p.traversals[-1].name for s in p.streams)
         if layout_open and len(p.traversals) < self.max_traversals and unit_has_stream:
             fresh = fresh_name(names)
-            dense = f'"dense [0, " {_alt(sorted({str(d) for x in p.params for d in x.shape}))} ")"'
+            # a dense loop walks what an index can take: a parameter's first dimension
+            dense = f'"dense [0, " {_alt(sorted({str(x.shape[0]) for x in p.params}))} ")"'
             if not p.traversals:
                 out.append(f'"\\n  traversal " {fresh} " = " {dense}')
             else:
@@ -259,20 +262,25 @@ class ScopedGrammar:
             for a in truths if op is AluOp.AND else indices:
                 taken = {b for o, (x, b) in computed if o is op and x == a} | _IDENTITY.get(op, set())  # op(a, b)
                 seconds = [f'"{b}"' for b in (truths if op is AluOp.AND else indices) if b not in taken and b != a]
-                if not seconds and not constants:
-                    continue
                 if constants:
                     seconds += [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
-                    seconds.append(fresh_number(b for b in taken if isinstance(b, int)))
-                forms.append(f'"{op.value}({a}, " ({" | ".join(seconds)}) ")"')
+                    seconds += self._alu_numbers(taken)
+                if seconds:
+                    forms.append(f'"{op.value}({a}, " ({" | ".join(seconds)}) ")"')
                 if constants:                                                                    # op(c, a)
                     taken = {x for o, (x, b) in computed if o is op and b == a and x not in indices}
                     if op in (AluOp.ADD, AluOp.MUL):                 # commutative: c + a, c * a
                         taken |= _IDENTITY[op]
-                    firsts = [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
-                    firsts.append(fresh_number(x for x in taken if isinstance(x, int)))
-                    forms.append(f'"{op.value}(" ({" | ".join(firsts)}) ", {a})"')
+                    firsts = [f'"${s}"' for s in self.symbols if f"${s}" not in taken] + self._alu_numbers(taken)
+                    if firsts:
+                        forms.append(f'"{op.value}(" ({" | ".join(firsts)}) ", {a})"')
         return " | ".join(forms)
+
+    def _alu_numbers(self, taken) -> list[str]:
+        """The constants an alu op may take, but ``taken``: any non-negative integer, or those of ``constants``."""
+        if self.constants is None:
+            return [fresh_number(b for b in taken if isinstance(b, int))]
+        return [f'"{c}"' for c in self.constants if c.isdigit() and int(c) not in taken]
 
     @staticmethod
     def _visible(p: Program, unit: str):

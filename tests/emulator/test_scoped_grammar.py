@@ -3,6 +3,7 @@ after piece; what the verifier refuses (names out of scope, a queue popped twice
 a store before the pops) they refuse; a fresh name is any name but the taken ones."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -117,8 +118,8 @@ def test_a_stream_is_not_computed_twice():
     """What SmolLM2 repeated under the range check: one alu stream again and again (``and(i, 1)`` five times,
     ``mod(i, 1)`` eleven, then ``and(i, 10)``, ``and(i, 100)``), an input row prefetched where it is loaded,
     an empty range (found by real runs). Each is a stream the program has already, a constant, or none: a
-    program can always be written without it."""
-    grammar = scoped("gather_rows")
+    program can always be written without it. (Any constant here: a task's grammar takes only its own.)"""
+    grammar = dataclasses.replace(scoped("gather_rows"), constants=None)
     text = _before("gather_rows", "  on tu0.iter")
     follows = grammar.next_piece(text)
     assert accepts(follows, "\n  stream k = alu eq(i, 1) @tu0")
@@ -139,7 +140,7 @@ def test_a_stream_is_not_computed_twice():
     two = text + "\n  stream k = alu eq(i, 1) @tu0\n  stream m = alu ne(r, 2) @tu0"
     assert not accepts(grammar.next_piece(two), "\n  stream n = alu and(k, m) @tu0")       # at most 2 a unit
     bag = _before("bag_sum", "  stream row").replace("  stream hi", "  stream e = alu eq(b, 0) @tu0\n  stream hi")
-    follows = scoped("bag_sum").next_piece(bag + "\n  stream keep = alu ne(r, 2) @tu1")
+    follows = dataclasses.replace(scoped("bag_sum"), constants=None).next_piece(bag + "\n  stream keep = alu ne(r, 2) @tu1")
     assert accepts(follows, "\n  stream both = alu and(e, keep) @tu1")        # and takes truth values
     assert not accepts(follows, "\n  stream both = alu and(keep, keep) @tu1")
     assert not accepts(follows, "\n  stream both = alu and(keep, r) @tu1")
@@ -188,7 +189,7 @@ def test_a_name_does_not_go_on_from_a_taken_one():
     ``row_idx_idx1``, ..., values ``%f``, ``%f_``, ``%f_max``, ``%f_max_f``, ... (the recorded scoped run)."""
     text = _before("gather_rows", "  stream row")
     follows = scoped("gather_rows").next_piece(text)
-    for name in ("r_idx", "r1", "i_", "i2", "tu0_i"):
+    for name in ("r_idx", "r1", "i_", "i2", "tu0_i", "tu0i"):
         assert not accepts(follows, f"\n  stream {name} = alu add(r, 1) @tu0"), name
     for name in ("ri", "idx"):
         assert accepts(follows, f"\n  stream {name} = alu add(r, 1) @tu0"), name
@@ -213,6 +214,26 @@ def test_a_callback_writes_only_0_1_minus_1_and_the_tasks_numbers(name, allowed,
         assert accepts(follows, f"\n    %z = mul %row, {number}"), number
     for number in refused:
         assert not accepts(follows, f"\n    %z = mul %row, {number}"), number
+
+
+def test_an_alu_op_takes_0_1_and_the_tasks_numbers():
+    """SmolLM2 filled its streams with ``mod(i, 2)``, ``mod(i, 20)``, ``mod(i, 200)``, ``add(i, 21)``: numbers
+    no task states (8 samples of gather_relu and gather_rows under this session's grammars)."""
+    text = _before("gather_padding_idx", "  stream keep")
+    follows = scoped("gather_padding_idx").next_piece(text)       # padding_idx=2
+    for op in ("eq(r, 1)", "ne(r, 2)", "lt(r, 0)", "add(1, r)"):
+        assert accepts(follows, f"\n  stream m = alu {op} @tu0"), op
+    for op in ("mod(i, 20)", "add(i, 21)", "ne(r, 3)", "sub(5, r)"):
+        assert not accepts(follows, f"\n  stream m = alu {op} @tu0"), op
+
+
+def test_a_dense_loop_walks_a_first_dimension():
+    """SmolLM2 looped over ``dim`` (then again inside it): nothing takes an index below ``dim``, since a row
+    is loaded and stored whole."""
+    follows = scoped("gather_rows").next_piece(scoped("gather_rows").prefix)
+    for size in ("num_indices", "num_rows"):
+        assert accepts(follows, f"\n  traversal tu0 = dense [0, {size})")
+    assert not accepts(follows, "\n  traversal tu0 = dense [0, dim)")
 
 
 def test_a_row_load_and_only_a_row_load_is_named_row():
