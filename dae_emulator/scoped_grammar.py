@@ -215,11 +215,11 @@ class ScopedGrammar:
     @staticmethod
     def _all_used(p: Program) -> bool:
         """Whether every stream is used (an index, an operand, a bound, a guard, a push): a program makes
-        no stream it throws away (before its queues)."""
+        no stream it throws away (before its queues). A prefetch has no value to use: it is its own use."""
         used = ({s.index for s in p.streams} | {o for s in p.streams for o in s.operands}
                 | {t.lo for t in p.traversals} | {t.hi for t in p.traversals} | {r.when for r in p.rules}
                 | {s for r in p.rules for _, s in r.pushes})
-        return all(s.name in used for s in p.streams)
+        return all(s.name in used for s in p.streams if s.kind is not StreamKind.PREFETCH_ROW)
 
     def _stream(self, p: Program, taken: set[str]) -> str | None:
         """A new stream: a row load is named ``row...``, and no other stream is: SmolLM2 names the stream after
@@ -308,15 +308,17 @@ class ScopedGrammar:
     # ------------------------------------------------------------------------------- a push rule
     def _rule_rest(self, p: Program, unit: str, event: str, when: str | None, items: str | None) -> str | None:
         """The next piece of a push rule whose line so far is ``on UNIT.EVENT[ when S]:[ push ITEMS]``: new
-        queues for a new token, each named after its stream (``queue_name``), or an existing token's queues
-        (each once) for that token, which this event does not send already; each stream pushed once (its
-        callback can use a value twice)."""
+        queues for a new token, each named after its stream (``queue_name``) and of a stream this event does
+        not push already (SmolLM2 pushed i and row on tu0.iter again and again, into q_i_2, q_row_2, ...), or
+        an existing token's queues (each once) for that token, which this event does not send already; each
+        stream pushed once a rule (its callback can use a value twice)."""
         pushed = [tuple(x.strip() for x in item.split("<-")) for item in (items or "").split(", ") if item]
-        token_queues, sent_here = {}, set()
+        token_queues, sent_here, pushed_here = {}, set(), set()
         for r in p.rules:
             token_queues.setdefault(r.token, [q for q, _ in r.pushes])
             if (r.traversal, r.event.value, r.when) == (unit, event, when):
                 sent_here.add(r.token)
+                pushed_here |= {s for _, s in r.pushes}
         owner = {q: t for t, qs in token_queues.items() for q in qs}
         row_queues = {q for r in p.rules for q, s in r.pushes if p.stream(s).kind is StreamKind.LOAD_ROW}
         streams = [s for s in self._visible(p, unit) if s.kind is not StreamKind.PREFETCH_ROW
@@ -329,7 +331,7 @@ class ScopedGrammar:
         all_queues = set(owner) | set(mine)
         may_add_token = len(token_queues) < self.max_callbacks
         if not old and may_add_token and len(all_queues) < self.max_queues and len(mine) < MAX_PUSHES:
-            items_next += [f'"{queue_name(s.name, all_queues)} <- {s.name}"' for s in streams]
+            items_next += [f'"{queue_name(s.name, all_queues)} <- {s.name}"' for s in streams if s.name not in pushed_here]
         if not mine or old:
             for token, queues in token_queues.items():
                 if (old and owner[old[0]] != token) or token in sent_here:

@@ -216,6 +216,18 @@ def test_a_callback_writes_only_0_1_minus_1_and_the_tasks_numbers(name, allowed,
         assert not accepts(follows, f"\n    %z = mul %row, {number}"), number
 
 
+def test_a_program_with_a_prefetch_can_end():
+    """A prefetch has no value that anything can use, and the queues could begin only once every stream was
+    used: each of the 10 answers with a prefetch in the recorded scoped run ran to the token cap."""
+    task = TASKS["scatter_add_rows"]
+    text = task.expert.replace("  on tu0.iter", "  stream ahead = prefetch_row grad_weight[r] @tu0\n  on tu0.iter")
+    written = scoped(task.name).prefix
+    for piece in pieces(text.rstrip("\n"), written):
+        assert accepts(scoped(task.name).next_piece(written), piece), piece
+        written += piece
+    assert task_constraint(task, "server").complete(written + "\n")
+
+
 def test_an_alu_op_takes_0_1_and_the_tasks_numbers():
     """SmolLM2 filled its streams with ``mod(i, 2)``, ``mod(i, 20)``, ``mod(i, 200)``, ``add(i, 21)``: numbers
     no task states (8 samples of gather_relu and gather_rows under this session's grammars)."""
@@ -263,6 +275,8 @@ def test_a_queue_is_named_after_its_stream_and_popped_into_its_name():
     both = _before("gather_rows", "  on tu0.iter") + "\n  on tu0.iter: push q_i <- i; token A\n  on tu0.end:"
     assert accepts(grammar.next_piece(both), " push q_i_2 <- i")     # i's second queue, for another token
     assert not accepts(grammar.next_piece(both), " push q_i <- i; token B")
+    again = both.replace("tu0.end:", "tu0.iter:")     # SmolLM2 pushed i and row on tu0.iter again and again
+    assert not accepts(grammar.next_piece(again), " push q_i_2 <- i") and accepts(grammar.next_piece(again), " push q_row <- row")
     callback = _before("gather_rows", "    %i = pop")
     follows = grammar.next_piece(callback)
     assert accepts(follows, "\n    %i = pop q_i") and accepts(follows, "\n    %row = pop q_row")
