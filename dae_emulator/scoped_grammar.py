@@ -232,7 +232,10 @@ class ScopedGrammar:
         if indices:
             tensors = {1: [x.name for x in p.inputs if len(x.shape) == 1],
                        2: [x.name for x in p.inputs if len(x.shape) == 2]}
-            rows = tensors[2] + [x.name for x in p.outputs if len(x.shape) == 2]
+            # a prefetch, one a unit, of an output's row: ahead of a store_add, what it is for (SmolLM2 wrote
+            # prefetches of rows it never loaded, three in a unit)
+            prefetched = any(s.traversal == unit and s.kind is StreamKind.PREFETCH_ROW for s in p.streams)
+            rows = [] if prefetched else [x.name for x in p.outputs if len(x.shape) == 2]
             # a row this unit loads or prefetches already is not loaded or prefetched again
             loaded = {(s.kind is StreamKind.LOAD, s.tensor, s.index) for s in p.streams if s.traversal == unit}
             extents = self._extents(p)
@@ -255,6 +258,7 @@ class ScopedGrammar:
         the op its operand or a constant (``add(i, 0)``, ``mul(i, 1)``, ``mod(i, 1)``); ``and`` takes two truth
         values (``and(i, 1)`` is ``ne(i, 0)``). Every AluOp is binary."""
         computed = {(s.op, s.operands) for s in self._visible(p, unit) if s.kind is StreamKind.ALU}
+        extents = self._extents(p)
         forms = []
         truths = [s for s in indices if self._boolean(p, s)]
         for op in AluOp:
@@ -263,6 +267,9 @@ class ScopedGrammar:
                 taken = {b for o, (x, b) in computed if o is op and x == a} | _IDENTITY.get(op, set())  # op(a, b)
                 seconds = [f'"{b}"' for b in (truths if op is AluOp.AND else indices) if b not in taken and b != a]
                 if constants:
+                    if op is AluOp.MOD and extents.get(a) is not None:    # mod(i, $n) where i < n already is i
+                        taken = taken | {f"${s}" for s in self.symbols if fits(extents[a], Dim(s))}
+                        taken |= {int(c) for c in self.constants or () if c.isdigit() and fits(extents[a], Dim(None, int(c)))}
                     seconds += [f'"${s}"' for s in self.symbols if f"${s}" not in taken]
                     seconds += self._alu_numbers(taken)
                 if seconds:

@@ -124,7 +124,8 @@ def test_a_stream_is_not_computed_twice():
     follows = grammar.next_piece(text)
     assert accepts(follows, "\n  stream k = alu eq(i, 1) @tu0")
     assert accepts(follows, "\n  stream k = alu sub(5, r) @tu0")
-    assert accepts(follows, "\n  stream k = alu mod(r, $num_rows) @tu0")
+    assert accepts(follows, "\n  stream k = alu mod(i, $num_rows) @tu0")
+    assert not accepts(follows, "\n  stream k = alu mod(r, $num_rows) @tu0")      # r < num_rows: r
     for constant in ("add(1, 2)", "add(i, -1)", "add(i, 01)", "and(i, 1)", "and(i, 10)", "and(1, i)", "mod(i, 1)",
                      "mul(i, 1)", "mul(1, i)", "add(i, 0)", "add(0, i)", "div(i, 1)", "and(i, $num_rows)",
                      "and(i, r)", "add(i, i)", "eq(r, r)"):
@@ -180,7 +181,8 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,5}")
        name=st.one_of(st.from_regex(_NAME, fullmatch=True), st.sampled_from(["", "1a", "a-b", "abcdefg"])))
 def test_a_fresh_name_is_any_short_name_but_a_taken_one_or_one_going_on_from_it(taken, name):
     grammar = f"root ::= {fresh_name(taken, 6)}"
-    goes_on = any(name.startswith(t) and name[len(t):][:1] in tuple("_0123456789") for t in taken)
+    goes_on = any(name.startswith(t) and len(name) > len(t) and (len(t) > 1 or name[len(t)] in "_0123456789")
+                  for t in taken)
     assert accepts(grammar, name) == (bool(_NAME.fullmatch(name)) and name not in taken and not goes_on)
 
 
@@ -226,6 +228,21 @@ def test_a_program_with_a_prefetch_can_end():
         assert accepts(scoped(task.name).next_piece(written), piece), piece
         written += piece
     assert task_constraint(task, "server").complete(written + "\n")
+
+
+def test_a_unit_prefetches_one_output_row():
+    """SmolLM2 prefetched rows it never loaded, three in a unit, and ``mod(i, $num_indices)`` where i is below
+    num_indices already (8 samples of gather_relu under this session's grammars)."""
+    text = _before("scatter_add_rows", "  on tu0.iter")
+    follows = scoped("scatter_add_rows").next_piece(text)
+    assert accepts(follows, "\n  stream ahead = prefetch_row grad_weight[r] @tu0")
+    assert not accepts(follows, "\n  stream ahead = prefetch_row grad[i] @tu0")          # an input
+    follows = scoped("scatter_add_rows").next_piece(text + "\n  stream ahead = prefetch_row grad_weight[r] @tu0")
+    assert not accepts(follows, "\n  stream more = prefetch_row grad_weight[r] @tu0")
+    follows = scoped("gather_rows").next_piece(_before("gather_rows", "  on tu0.iter"))
+    assert not accepts(follows, "\n  stream m = alu mod(i, $num_indices) @tu0")        # i < num_indices: i
+    assert accepts(follows, "\n  stream m = alu mod(i, $num_rows) @tu0")
+    assert accepts(follows, "\n  stream m = alu mod(r, $num_indices) @tu0")
 
 
 def test_an_alu_op_takes_0_1_and_the_tasks_numbers():
