@@ -51,7 +51,7 @@ def callback_constants(task: Task) -> tuple[str, ...]:
     """The numbers a callback may write: 0, 1 and -1 (a zero, a count, a negation), and the numbers the task's
     description states. SmolLM2 copies the prompt example's ``mul %row, 2.0`` into tasks that scale by
     nothing or by an input (the likelihood walk: that ``2`` is the costliest choice in 5 gather tasks)."""
-    stated = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", task.description)
+    stated = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.-])", task.description)     # not 32-bit
     return tuple(dict.fromkeys(["0", "1", "-1", *stated]))
 
 

@@ -223,7 +223,10 @@ class ScopedGrammar:
 
     def _stream(self, p: Program, taken: set[str]) -> str | None:
         """A new stream: a row load is named ``row...``, and no other stream is: SmolLM2 names the stream after
-        the induction ``row``, as the prompt's example names its row load, whatever it loads."""
+        the induction ``row``, as the prompt's example names its row load, whatever it loads. After a row
+        load, only row loads: no stream can use a row, so a program can always load its rows last, and
+        SmolLM2 wrote streams nothing needed after its rows (``add(i, 1)``, ``mul(r, i)``, a prefetch), each
+        of which it then had to push."""
         unit = p.traversals[-1].name
         indices = [s.name for s in self._visible(p, unit) if self._integer(p, s.name)]
         kinds, row_loads = [], []
@@ -247,6 +250,8 @@ class ScopedGrammar:
                     (row_loads if kind is StreamKind.LOAD_ROW else kinds).append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
             if sum(s.traversal == unit and s.kind is StreamKind.ALU for s in p.streams) < MAX_ALU:
                 kinds.append(f'"alu " ({self._alu(p, unit, indices)}) " @{unit}"')
+        if any(s.traversal == unit and s.kind is StreamKind.LOAD_ROW for s in p.streams):
+            kinds = []       # a unit's row loads come last: nothing can use a row (SmolLM2 wrote add(i, 1), ...)
         named = [(fresh_name(taken, avoid=ROW), kinds), (fresh_name(taken, start=ROW), row_loads)]
         lines = [f'"\\n  stream " {fresh} " = " ({" | ".join(made)})' for fresh, made in named if fresh and made]
         return " | ".join(f"({line})" for line in lines) or None     # None: no stream can

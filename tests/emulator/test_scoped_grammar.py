@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dae_agent.grammar import task_constraint
+from dae_agent.grammar import callback_constants, task_constraint
 from dae_agent.tasks import TASKS
 from dae_emulator.scoped_grammar import fresh_name, fresh_number, pieces, pop_value, queue_name
 
@@ -120,7 +120,7 @@ def test_a_stream_is_not_computed_twice():
     an empty range (found by real runs). Each is a stream the program has already, a constant, or none: a
     program can always be written without it. (Any constant here: a task's grammar takes only its own.)"""
     grammar = dataclasses.replace(scoped("gather_rows"), constants=None)
-    text = _before("gather_rows", "  on tu0.iter")
+    text = _before("gather_rows", "  stream row")
     follows = grammar.next_piece(text)
     assert accepts(follows, "\n  stream k = alu eq(i, 1) @tu0")
     assert accepts(follows, "\n  stream k = alu sub(5, r) @tu0")
@@ -222,7 +222,7 @@ def test_a_program_with_a_prefetch_can_end():
     """A prefetch has no value that anything can use, and the queues could begin only once every stream was
     used: each of the 10 answers with a prefetch in the recorded scoped run ran to the token cap."""
     task = TASKS["scatter_add_rows"]
-    text = task.expert.replace("  on tu0.iter", "  stream ahead = prefetch_row grad_weight[r] @tu0\n  on tu0.iter")
+    text = task.expert.replace("  stream row", "  stream ahead = prefetch_row grad_weight[r] @tu0\n  stream row")
     written = scoped(task.name).prefix
     for piece in pieces(text.rstrip("\n"), written):
         assert accepts(scoped(task.name).next_piece(written), piece), piece
@@ -233,16 +233,29 @@ def test_a_program_with_a_prefetch_can_end():
 def test_a_unit_prefetches_one_output_row():
     """SmolLM2 prefetched rows it never loaded, three in a unit, and ``mod(i, $num_indices)`` where i is below
     num_indices already (8 samples of gather_relu under this session's grammars)."""
-    text = _before("scatter_add_rows", "  on tu0.iter")
+    text = _before("scatter_add_rows", "  stream row")
     follows = scoped("scatter_add_rows").next_piece(text)
     assert accepts(follows, "\n  stream ahead = prefetch_row grad_weight[r] @tu0")
     assert not accepts(follows, "\n  stream ahead = prefetch_row grad[i] @tu0")          # an input
     follows = scoped("scatter_add_rows").next_piece(text + "\n  stream ahead = prefetch_row grad_weight[r] @tu0")
     assert not accepts(follows, "\n  stream more = prefetch_row grad_weight[r] @tu0")
-    follows = scoped("gather_rows").next_piece(_before("gather_rows", "  on tu0.iter"))
+    follows = scoped("gather_rows").next_piece(_before("gather_rows", "  stream row"))
     assert not accepts(follows, "\n  stream m = alu mod(i, $num_indices) @tu0")        # i < num_indices: i
     assert accepts(follows, "\n  stream m = alu mod(i, $num_rows) @tu0")
     assert accepts(follows, "\n  stream m = alu mod(r, $num_indices) @tu0")
+
+
+def test_a_units_row_loads_come_last():
+    """SmolLM2 wrote streams nothing needed after its rows (``add(i, 1)``, ``add(i, 32)``, ``mul(r, i)``, a
+    prefetch), each of which it then had to push (8 samples of gather_rows_i32)."""
+    text = _before("gather_rows", "  on tu0.iter")
+    follows = scoped("gather_rows").next_piece(text)
+    for line in ("stream next = alu add(i, 1) @tu0", "stream ahead = prefetch_row out[i] @tu0", "stream n = load indices[r] @tu0"):
+        assert not accepts(follows, "\n  " + line), line
+    assert accepts(follows, "\n  on tu0.iter:") and accepts(follows, "\n  traversal tu1 = dense [0, num_indices) in tu0")
+    before_row = scoped("gather_rows").next_piece(_before("gather_rows", "  stream row"))
+    assert accepts(before_row, "\n  stream next = alu add(i, 1) @tu0")
+    assert callback_constants(TASKS["gather_rows_i32"]) == ("0", "1", "-1")        # 32-bit is no number to use
 
 
 def test_an_alu_op_takes_0_1_and_the_tasks_numbers():
