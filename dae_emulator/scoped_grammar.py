@@ -194,13 +194,11 @@ class ScopedGrammar:
         if p.traversals and p.streams and (p.rules or self._all_loaded(p)):
             if layout_open:
                 out.append('"\\n  cores take outer items in tiles of " [1-9] [0-9]{0,5}')
-            tokens = {r.token for r in p.rules}
             for t in p.traversals:
                 guards = [s.name for s in self._visible(p, t.name) if self._boolean(p, s.name)]
                 for event in Event:
-                    for guard in (None, *guards):      # begun only where some token can end it
-                        sent = {r.token for r in p.rules if (r.traversal, r.event, r.when) == (t.name, event, guard)}
-                        if len(tokens) < self.max_callbacks or tokens - sent:
+                    for guard in (None, *guards):      # begun only where it can push a queue
+                        if self._rule_rest(p, t.name, event.value, guard, None) is not None:
                             when = f" when {guard}" if guard else ""
                             out.append(f'"\\n  on {t.name}.{event.value}{when}:"')
         if p.rules and self._all_used(p):
@@ -351,13 +349,11 @@ class ScopedGrammar:
                 for q in queues:
                     if q not in mine and (rows if q in row_queues else scalars):
                         items_next.append(f'"{q} <- " {rows if q in row_queues else scalars}')
-        if not mine:
-            tokens = [t for t, qs in token_queues.items() if not qs and t not in sent_here]
-        elif old:
+        if old:
             token = owner[old[0]]
             tokens = [token] if sorted(mine) == sorted(token_queues[token]) and token not in sent_here else []
-        if not old and may_add_token:
-            tokens.append(None)                         # a new token, for new queues (or none)
+        if mine and not old and may_add_token:
+            tokens.append(None)                         # a new token, for new queues
         token_forms = [fresh_name(set(token_queues)) if t is None else f'"{t}"' for t in tokens]
         out = []
         if items_next:

@@ -320,13 +320,25 @@ def test_a_rule_is_begun_only_where_some_token_can_end_it():
     which no piece could finish: its answer stopped at ``on tu0.iter:`` (found by the real run)."""
     grammar = scoped("bincount")
     text = _before("bincount", "  on tu0.iter")
-    text += "\n  stream keep = alu ne(r, 2) @tu0"
-    for token in ("A", "B", "C", "D"):
-        text += f"\n  on tu0.iter: token {token}"
+    text += "\n  stream keep = alu ne(r, 2) @tu0\n  stream m = alu eq(i, 1) @tu0"
+    for token, stream in zip("ABCD", ("i", "r", "keep", "m")):
+        text += f"\n  on tu0.iter: push q_{stream} <- {stream}; token {token}"
     follows = grammar.next_piece(text)
     assert not accepts(follows, "\n  on tu0.iter:")
     assert accepts(follows, "\n  on tu0.end:") and accepts(follows, "\n  on tu0.iter when keep:")
     assert not accepts(follows, "\n  on tu0.iter when r:")      # a guard is a truth value: when ne(r, 0)
+
+
+def test_a_rule_pushes_a_queue():
+    """SmolLM2 began rules that only sent a new token (``on tu0.iter: token indicex``, four in a row), each
+    a callback with nothing to pop (8 samples of gather_rows_i32). Every expert program's rules push."""
+    text = _before("gather_rows", "  on tu0.iter") + "\n  on tu0.iter:"
+    follows = scoped("gather_rows").next_piece(text)
+    assert not accepts(follows, " token X") and accepts(follows, " push q_i <- i")
+    full = _before("gather_rows", "  on tu0.iter") + "\n  on tu0.iter: push q_i <- i, q_row <- row; token ROW"
+    follows = scoped("gather_rows").next_piece(full + "\n  on tu0.end:")
+    assert not accepts(follows, " token X")
+    assert accepts(follows, " push q_i_2 <- i") and accepts(follows, " push q_i <- i")     # ROW from here too
 
 
 def test_every_stream_can_still_be_pushed():
