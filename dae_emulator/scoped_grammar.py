@@ -7,7 +7,8 @@ queue is popped by one callback once per token and pushed by every rule that sen
 has one callback, a queue's kind is its stream's. A small model that decodes under the context-free
 grammar writes programs that break exactly these (a queue pushed and never popped, a callback declared
 twice). Here the grammar of each piece is made from the program parsed so far, so only names in scope
-(and fresh names where a line defines one) can be written, and those rules cannot be broken.
+(and fresh names where a line defines one; a queue's name and the value it is popped into are given,
+after its stream's) can be written, and those rules cannot be broken.
 
 A piece is one line, or one part of a push rule (``on tu0.iter:``, each ``q <- s`` item, ``; token T``),
 each starting with its separator (``"\\n"``, ``" push "``, ``", "``, ``"; token "``): a model's token never
@@ -40,7 +41,7 @@ MAX_ALU = 2                         # alu streams of one traversal unit (the exp
 ROW = "row"                         # the start of a row load's name, and of no other stream's
 MAX_PUSHES = 6                      # queues one rule pushes (the expert programs push at most 4)
 _RULE = re.compile(r"  on (\w+)\.(iter|end)(?: when (\w+))?:(?: push (.*))?$")
-_RULE_DONE = re.compile(r"[:;] token \w+$")      # a rule's last piece (a queue may be named ``token``)
+_RULE_DONE = re.compile(r"[:;] token \w+$")      # a rule's last piece (a stream may be named ``token``)
 _VALUE_OPS = [op for op in OpKind if op not in STORE_OPS and op not in (
     OpKind.POP, OpKind.COUNT, OpKind.READ, OpKind.READ_ARG, OpKind.CAST, OpKind.UPDATE, OpKind.RESET)]
 # the constants with which an alu op gives its operand back or a constant (as its second operand)
