@@ -248,21 +248,20 @@ class ScopedGrammar:
                 if fresh_loads:
                     (row_loads if kind is StreamKind.LOAD_ROW else kinds).append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
             if sum(s.traversal == unit and s.kind is StreamKind.ALU for s in p.streams) < MAX_ALU:
-                kinds.append(f'"alu " ({self._alu(p, unit, indices)}) " @{unit}"')
+                kinds.append(f'"alu " ({self._alu(p, unit, indices, extents)}) " @{unit}"')
         if any(s.traversal == unit and s.kind is StreamKind.LOAD_ROW for s in p.streams):
             kinds = []       # a unit's row loads come last: nothing can use a row (SmolLM2 wrote add(i, 1), ...)
         named = [(fresh_name(taken, avoid=ROW), kinds), (fresh_name(taken, start=ROW), row_loads)]
         lines = [f'"\\n  stream " {fresh} " = " ({" | ".join(made)})' for fresh, made in named if fresh and made]
         return " | ".join(f"({line})" for line in lines) or None     # None: no stream can
 
-    def _alu(self, p: Program, unit: str, indices: list[str]) -> str:
+    def _alu(self, p: Program, unit: str, indices: list[str], extents: dict) -> str:
         """An alu op with a stream operand (an op of constants is a constant), non-negative constants (``sub``
         takes one away), not one a stream in scope computes already (that stream is the same value), not of
         one stream twice (``add(i, i)`` is ``mul(i, 2)``, ``eq(i, i)`` a constant), and no constant that makes
         the op its operand or a constant (``add(i, 0)``, ``mul(i, 1)``, ``mod(i, 1)``); ``and`` takes two truth
         values (``and(i, 1)`` is ``ne(i, 0)``). Every AluOp is binary."""
         computed = {(s.op, s.operands) for s in self._visible(p, unit) if s.kind is StreamKind.ALU}
-        extents = self._extents(p)
         forms = []
         truths = [s for s in indices if self._boolean(p, s)]
         for op in AluOp:
