@@ -13,7 +13,7 @@ Names are the model's own: where the program defines a name (a stream, traversal
 computed value), the model's most likely name under the mask is written instead and the program renamed to
 it, since a renamed program is as right. Queue names and popped values are the grammar's
 (``scoped_grammar.queue_name``): the program must have them already, and which queue is pushed or popped
-there is a choice it counts. Those choices are kept apart (``Choice.naming``) and
+there is a choice it counts. The model's own names are kept apart (``Choice.naming``) and
 not counted, and what follows is read after the model's own names. Sampling draws names instead, and a
 drawn name steers what follows, so where names matter the walk overstates what sampling gets (SmolLM2 on
 ``gather_rows_i32`` with a copy program as the prompt's example: e^-2.4 here, 0 right in 16 samples);
@@ -109,7 +109,8 @@ def template(text: str) -> tuple[str, tuple[NameKind, ...]]:
             return word
         if word in named_after:
             stream, rest = named_after[word]
-            return word[:len(word) - len(word.lstrip("%"))] + ("" if word.startswith("%") else "q_") + numbered(stream) + rest
+            queue = queue_name(numbered(stream), ()) + rest
+            return "%" + pop_value(queue) if word.startswith("%") else queue
         if word not in names:
             return word
         return word[:len(word) - len(word.lstrip("%"))] + numbered(word)
