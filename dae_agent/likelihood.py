@@ -12,7 +12,7 @@ other spellings to go on as the preferred one does).
 Names are the model's own: where the program defines a name (a stream, traversal, token, accumulator or
 computed value), the model's most likely name under the mask is written instead and the program renamed to
 it, since a renamed program is as right. Queue names and popped values are the grammar's
-(``scoped_grammar.queue_name``): the program must have them already, and which queue is pushed or popped
+(``scoped_names.queue_name``): the program must have them already, and which queue is pushed or popped
 there is a choice it counts. The model's own names are kept apart (``Choice.naming``) and
 not counted, and what follows is read after the model's own names. Sampling draws names instead, and a
 drawn name steers what follows, so where names matter the walk overstates what sampling gets (SmolLM2 on
@@ -32,7 +32,7 @@ import torch
 from dae_emulator import parse_program
 from dae_emulator.program import OpKind, Program, StreamKind
 
-from dae_emulator.scoped_grammar import ROW, pop_value, queue_name
+from dae_emulator.scoped_names import ROW, pop_value, queue_name
 
 from .scoped_decoding import PieceDecoder, Reader
 

@@ -21,96 +21,24 @@ decoder's, from the agent's full static check) says so.
 """
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
-from .extents import fits, stream_extents, value_extents
-from .grammar import alternatives
-from .program import (OPERANDS, STORE_KINDS, TRUTH_OPS, AluOp, Dim, DType, Event, OpKind, Program, QueueKind,
-                      ReduceKind, StreamKind)
-from .text import STORE_OPS, DaeSyntaxError, parse_program
+from .extents import fits, stream_extents
+from .program import TRUTH_OPS, AluOp, Dim, DType, Event, Program, QueueKind, StreamKind
+from .scoped_execute import ExecutePieces
+from .scoped_names import ROW, fresh_name, fresh_number, one_of, queue_name
+from .text import DaeSyntaxError, parse_program
 from .verify import DaeVerifyError, ancestors, layer_parents
 
-_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
-_REST = _FIRST + "0123456789"
-NAME_LENGTH = 12                    # a fresh name's most characters (the expert programs' longest is 8)
-MAX_ACCUMULATORS = 4
 MAX_STREAMS = 8                     # streams of one traversal unit (the expert programs make at most 7)
 MAX_ALU = 2                         # alu streams of one traversal unit (the expert programs make at most 1)
-ROW = "row"                         # the start of a row load's name, and of no other stream's
 MAX_PUSHES = 6                      # queues one rule pushes (the expert programs push at most 4)
 _RULE = re.compile(r"  on (\w+)\.(iter|end)(?: when (\w+))?:(?: push (.*))?$")
 _RULE_DONE = re.compile(r"[:;] token \w+$")      # a rule's last piece (a stream may be named ``token``)
-_VALUE_OPS = [op for op in OpKind if op not in STORE_OPS and op not in (
-    OpKind.POP, OpKind.COUNT, OpKind.READ, OpKind.READ_ARG, OpKind.CAST, OpKind.UPDATE, OpKind.RESET)]
 # the constants with which an alu op gives its operand back or a constant (as its second operand)
 _IDENTITY = {AluOp.ADD: {0}, AluOp.SUB: {0}, AluOp.MUL: {0, 1}, AluOp.DIV: {0, 1}, AluOp.MOD: {0, 1}}
-_NUMBER = '"-"? ("inf" | [0-9]{1,19} ("." [0-9]{1,19})? ([eE] [+-]? [0-9]{1,3})?)'
-
-
-def fresh_name(taken, length: int = NAME_LENGTH, first: str = _FIRST, rest: str = _REST, extend: bool = False,
-               start: str = "", avoid: str | None = None) -> str:
-    """A GBNF expression for any name (``[A-Za-z_][A-Za-z0-9_]*``, at most ``length`` characters; or another
-    alphabet: ``first`` and ``rest``) that is not in ``taken``: a trie of the taken names, each node letting
-    the name end there unless that prefix is taken. Unless ``extend``, a name does not go on from a taken one
-    (from a taken letter, only not with ``_`` or a digit: ``row`` may follow ``r``): SmolLM2 names each new
-    stream after the last (``row``, ``row_idx``, ``row_idx_idx``, ``row_idx_idx1``, ...; ``idx``,
-    ``idxi``, ``idxii``, ...), spending tokens on names that then steer what it writes."""
-    taken = {t for t in taken if 0 < len(t) <= length}
-    joints = "_0123456789"
-    blocked = taken | ({avoid} if avoid else set())
-
-    def after(prefix: str) -> str | None:
-        """The rest of a name written up to ``prefix`` (None: it cannot be completed; "": it ends here)."""
-        if prefix == avoid or (prefix in taken and len(prefix) > 1 and not extend):
-            return None
-        alternatives = []
-        if len(prefix) < length:
-            banned = joints if prefix in taken and not extend else ""
-            children = sorted({t[len(prefix)] for t in blocked if len(t) > len(prefix) and t.startswith(prefix)})
-            for c in children:
-                tail = after(prefix + c) if c not in banned else None
-                if tail is not None:
-                    alternatives.append(f'"{c}" {tail}'.strip())
-            if others := "".join(c for c in (rest if prefix else first) if c not in children and c not in banned):
-                room = length - len(prefix) - 1
-                alternatives.append(f"[{others}]" + (f" [{rest}]{{0,{room}}}" if room else ""))
-        ends = bool(prefix) and prefix not in taken
-        if not alternatives:
-            return "" if ends else None
-        return f"({' | '.join(alternatives)})" + ("?" if ends else "")
-
-    if not start:
-        return after("")
-    tail = after(start)
-    return None if tail is None else f'"{start}" {tail}'.strip()
-
-
-def queue_name(stream: str, taken) -> str:
-    """The name of a new queue that first carries ``stream``: ``q_`` and the stream's name (``_2``, ``_3``, ...
-    added where that is taken). The grammar gives it: SmolLM2's own queue names (``q_row_row_16``) steered
-    what it pushed into them. Its callback pops it into the value of the stream's name (``pop_value``)."""
-    name = f"q_{stream}"
-    return next(n for n in itertools.chain([name], (f"{name}_{k}" for k in itertools.count(2))) if n not in taken)
-
-
-def pop_value(queue: str) -> str:
-    """The value a callback pops ``queue`` into: the name of the stream it was named after (``queue_name``)."""
-    return queue.removeprefix("q_")
-
-
-def fresh_number(taken) -> str:
-    """A GBNF expression for any non-negative integer constant (no leading zero, at most 9 digits) not in
-    ``taken``."""
-    taken = {str(t) for t in taken}
-    nonzero = fresh_name(taken - {"0"}, 9, first="123456789", rest="0123456789", extend=True)
-    return nonzero if "0" in taken else f'("0" | {nonzero})'
-
-
-def _alt(words) -> str:
-    words = list(words)
-    return f"({alternatives(words)})" if words else ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +65,11 @@ class ScopedGrammar:
     def _extents(self, p: Program) -> dict:
         return stream_extents(p, dict(self.value_bounds))
 
+    @cached_property
+    def _execute_pieces(self) -> ExecutePieces:
+        return ExecutePieces(self.symbols, self.lanes, self.unrolls, self.max_instructions, self.value_bounds,
+                             self.constants)
+
     @property
     def prefix(self) -> str:
         """The text every program starts with (its name and signature are the task's); pieces follow."""
@@ -155,20 +88,9 @@ class ScopedGrammar:
         if program is None:
             return None
         section = next(s for s in reversed(lines) if s in ("access:", "queues:", "execute:"))
-        alternatives = {"access:": self._access, "queues:": self._queues, "execute:": self._execute}[section](program)
+        alternatives = {"access:": self._access, "queues:": self._queues, "execute:": self._execute_pieces.pieces}[section](program)
         alternatives = [a for a in alternatives if a]
         return _grammar(alternatives) if alternatives else None
-
-    def _dim(self) -> str:
-        """A dimension: a size symbol, with a constant added or taken away, or a constant."""
-        symbol = f'{_alt(self.symbols)} (" " [+-] " " [0-9]{{1,9}})? | ' if self.symbols else ""
-        return f"({symbol}[0-9]{{1,9}})"
-
-    def _number(self) -> str:
-        """A number a callback may write."""
-        if self.constants is None:
-            return _NUMBER
-        return "(" + " | ".join(f'"{c}"' + (' (".0")?' if c.lstrip("-").isdigit() else "") for c in self.constants) + ")"
 
     # --------------------------------------------------------------------------------------- access
     def _access(self, p: Program) -> list[str]:
@@ -180,13 +102,13 @@ class ScopedGrammar:
         if layout_open and len(p.traversals) < self.max_traversals and unit_has_stream:
             fresh = fresh_name(names)
             # a dense loop walks what an index can take: a parameter's first dimension
-            dense = f'"dense [0, " {_alt(sorted({str(x.shape[0]) for x in p.params}))} ")"'
+            dense = f'"dense [0, " {one_of(sorted({str(x.shape[0]) for x in p.params}))} ")"'
             if not p.traversals:
                 out.append(f'"\\n  traversal " {fresh} " = " {dense}')
             else:
                 last = p.traversals[-1].name
                 bounds = [s.name for s in self._visible(p, last) if self._integer(p, s.name)]
-                pairs = _alt(f"{lo}, {hi}" for lo in bounds for hi in bounds if lo != hi)   # [lo, lo) is empty
+                pairs = one_of(f"{lo}, {hi}" for lo in bounds for hi in bounds if lo != hi)   # [lo, lo) is empty
                 ranged = f' | "range [" {pairs} ") in {last}"' if pairs else ""
                 out.append(f'"\\n  traversal " {fresh} " = " ({dense} (" in {last}")?{ranged})')
         if layout_open and p.traversals and sum(s.traversal == p.traversals[-1].name for s in p.streams) < MAX_STREAMS:
@@ -246,7 +168,7 @@ class ScopedGrammar:
                 fresh_loads = [f"{t}[{i}]" for t in names for i in indices if (kind is StreamKind.LOAD, t, i)
                                not in loaded and fits(extents[i], p.param(t).shape[0])]
                 if fresh_loads:
-                    (row_loads if kind is StreamKind.LOAD_ROW else kinds).append(f'"{kind.value} " {_alt(fresh_loads)} " @{unit}"')
+                    (row_loads if kind is StreamKind.LOAD_ROW else kinds).append(f'"{kind.value} " {one_of(fresh_loads)} " @{unit}"')
             if sum(s.traversal == unit and s.kind is StreamKind.ALU for s in p.streams) < MAX_ALU:
                 kinds.append(f'"alu " ({self._alu(p, unit, indices, extents)}) " @{unit}"')
         if any(s.traversal == unit and s.kind is StreamKind.LOAD_ROW for s in p.streams):
@@ -333,8 +255,8 @@ class ScopedGrammar:
         row_queues = {q for r in p.rules for q, s in r.pushes if p.stream(s).kind is StreamKind.LOAD_ROW}
         streams = [s for s in self._visible(p, unit) if s.kind is not StreamKind.PREFETCH_ROW
                    and s.name not in {stream for _, stream in pushed}]     # a stream once a rule
-        rows = _alt(s.name for s in streams if s.kind is StreamKind.LOAD_ROW)
-        scalars = _alt(s.name for s in streams if s.kind is not StreamKind.LOAD_ROW)
+        rows = one_of(s.name for s in streams if s.kind is StreamKind.LOAD_ROW)
+        scalars = one_of(s.name for s in streams if s.kind is not StreamKind.LOAD_ROW)
         mine = [q for q, _ in pushed]
         old = [q for q in mine if q in owner]
         items_next, tokens = [], []
@@ -376,223 +298,12 @@ class ScopedGrammar:
                 dtype = (p.param(stream.tensor).dtype if stream.kind in (StreamKind.LOAD, StreamKind.LOAD_ROW)
                          else DType.I64)
                 wide = [str(n) for n in self.lanes if n > 1]
-                entry = f' (" x" {_alt(wide)})?' if row and wide else ""
+                entry = f' (" x" {one_of(wide)})?' if row and wide else ""
                 kind = QueueKind.ROW if row else QueueKind.SCALAR
                 out.append(f'"\\n  queue {q}: {kind.value} {dtype.value}"{entry}')
         if len(declared) == len({q.name for q in p.queues}):
             out.append('"\\nexecute:"')
         return out
-
-    # --------------------------------------------------------------------------------- execute
-    def _execute(self, p: Program) -> list[str]:
-        out = []
-        accs = {a.name: a for a in p.accumulators}
-        sent = list(dict.fromkeys(r.token for r in p.rules))
-        pending = [t for t in sent if t not in {cb.token for cb in p.callbacks}]
-        if not p.callbacks and len(accs) < MAX_ACCUMULATORS:
-            out.append(f'"\\n  acc " {fresh_name(set(accs))} ": " ({alternatives(r.value for r in ReduceKind)}) " " '
-                       f'({alternatives(d.value for d in DType)}) ("[" {self._dim()} "]")? " init " {_NUMBER} '
-                       f'(" arg " "-"? [0-9])?')
-        current = p.callbacks[-1] if p.callbacks else None
-        if pending and (current is None or self._closed(p, current)):
-            lanes = f' (" lanes " {_alt(str(n) for n in self.lanes)})?'
-            unroll = f' (" unroll " {_alt(str(n) for n in self.unrolls)})?'
-            out.append(f'"\\n  callback " {_alt(pending)}{lanes}{unroll} ":"')
-        if current is not None and len(current.body) < self.max_instructions:
-            if instructions := self._instructions(p, current, accs):
-                out.append('"\\n    " (' + " | ".join(instructions) + ")")
-        return out
-
-    @staticmethod
-    def _closed(p: Program, cb) -> bool:
-        """Whether callback ``cb`` may end: it popped each queue of its token, uses every value it defines,
-        resets every accumulator it reads, and holds an instruction."""
-        queues = _token_queues(p, cb.token)
-        popped = [i.target for i in cb.body if i.op is OpKind.POP]
-        read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
-        reset = {i.target for i in cb.body if i.op is OpKind.RESET}
-        return bool(cb.body) and sorted(popped) == sorted(queues) and not _unused(cb) and read <= reset
-
-    def _must_consume(self, cb, pops_left: int, effect: bool = False, stores: bool = True) -> int:
-        """How many values no instruction uses yet the next instruction must use (a value computed, or with
-        ``effect`` a store or an update; ``stores``: one that stores as the agent's check counts it), so that
-        the callback can still end within ``max_instructions`` (3: none can come). Ending takes an
-        instruction per pop left and per reset due, one per value unused (a popped one too: an op of two
-        makes one, a store uses one at an index not stored yet), and an index (``count``) where nothing is
-        stored or updated yet."""
-        unused = len(_unused(cb))
-        # a store_max, _min or _mul is not yet a store (the agent's check asks for a store or a store_add)
-        effects = (effect and stores) or any(i.op in (OpKind.STORE, OpKind.STORE_ADD, OpKind.UPDATE, OpKind.RESET)
-                                            for i in cb.body)
-        read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
-        resets_due = len(read - {i.target for i in cb.body if i.op is OpKind.RESET})
-        room = self.max_instructions - len(cb.body) - 1
-
-        def cost(values_unused: int) -> int:
-            return 2 * pops_left + resets_due + values_unused + (0 if effects else 1)
-
-        return next((k for k in range(3) if cost(unused + (0 if effect else 1) - k) <= room), 3)
-
-    def _instructions(self, p: Program, cb, accs) -> list[str]:
-        """The instructions that may come next in callback ``cb``: pops of its token's queues not yet popped,
-        values computed from values defined (a row's dot only of rows), then, once every queue is popped
-        (and then only, so that a callback cannot compute after its first effect), stores, updates and
-        resets. A store's indices are integer scalars, its value a row where it writes a row and a scalar
-        where it writes an element; a store op is not repeated at the same indices."""
-        queues = _token_queues(p, cb.token)
-        popped = {i.target for i in cb.body if i.op is OpKind.POP}
-        types = value_types(p, cb)
-        updated = {i.target for i in cb.body if i.op is OpKind.UPDATE}
-        reset = {i.target for i in cb.body if i.op is OpKind.RESET}
-        read = {i.target for i in cb.body if i.op in (OpKind.READ, OpKind.READ_ARG)}
-        effects = any(i.op in STORE_KINDS or i.op in (OpKind.UPDATE, OpKind.RESET) for i in cb.body)
-        unused = _unused(cb)
-        consumed = self._must_consume(cb, len([q for q in queues if q not in popped]))
-
-        def values(keep=lambda row, integer: True, among=None, numbers=True) -> str:
-            names = [f'"%{v}"' for v, t in types.items() if keep(*t) and (among is None or v in among)]
-            return "(" + " | ".join(names + ([self._number()] if numbers else [])) + ")"
-
-        def operands(n: int, keep=lambda row, integer: True, numbers=True) -> str:
-            """Operand lists of ``n`` values that use at least ``consumed`` distinct unused values."""
-            mine = sorted(v for v in unused if keep(*types[v]))
-            if not numbers and not any(keep(*t) for t in types.values()):
-                return ""
-            anything = values(keep, numbers=numbers)
-            if consumed == 0:
-                return ' ", " '.join([anything] * n)
-            if consumed > n or len(mine) < consumed:
-                return ""
-            if consumed == 1:
-                ours = values(keep, among=mine, numbers=False)
-                return " | ".join(' ", " '.join(ours if k == j else anything for k in range(n)) for j in range(n))
-            lists = []
-            for j, k in itertools.combinations(range(n), 2):      # two distinct unused values, anywhere
-                for a, b in itertools.permutations(mine, 2):
-                    parts = [f'"%{a}"' if m == j else f'"%{b}"' if m == k else anything for m in range(n)]
-                    lists.append(' ", " '.join(parts))
-            return " | ".join(lists)
-
-        out = []
-        if not effects:
-            assigned = []
-            if consumed == 0 or not any(integer and not row for row, integer in types.values()):
-                assigned.append('"count"')         # an index to store at, where there is none yet
-            if consumed == 0:
-                readable = [a for a in accs if a not in updated]
-                if readable:
-                    assigned.append(f'"read " {_alt(readable)}')
-                if tracking := [a for a in readable if accs[a].tracks_arg]:
-                    assigned.append(f'"read_arg " {_alt(tracking)}')
-            if types and consumed <= 2:
-                for n in sorted({OPERANDS[op] for op in _VALUE_OPS if op is not OpKind.DOT}):
-                    ops = [op.value for op in _VALUE_OPS if OPERANDS[op] == n and op is not OpKind.DOT]
-                    if listed := operands(n):
-                        assigned.append(f'({alternatives(ops)}) " " ({listed})')
-                if listed := operands(2, lambda row, _: row, numbers=False):
-                    assigned.append(f'"{OpKind.DOT.value} " ({listed})')
-                if listed := operands(1):
-                    assigned.append(f'"{OpKind.CAST.value}." ({alternatives(d.value for d in DType)}) " " ({listed})')
-            left = [q for q in queues if q not in popped]
-            out += [f'"%{pop_value(q)} = pop {q}"' for q in left]
-            if assigned:
-                taken = set(types) | {pop_value(q) for q in left}
-                out.append(f'"%" {fresh_name(taken)} " = " ({" | ".join(assigned)})')
-        if [q for q in queues if q not in popped]:
-            return out                                  # a callback pops its operands before its first effect
-        stored = {(i.target, i.args[:-1], i.op) for i in cb.body if i.op in STORE_KINDS}
-        indices = [v for v, (row, integer) in types.items() if integer and not row]
-        extents = value_extents(p, cb, self._extents(p))
-        consumed = self._must_consume(cb, 0, effect=True)
-        weak = self._must_consume(cb, 0, effect=True, stores=False)     # store_max, _min, _mul
-
-        def value_using(keep, fresh: int, taken=(), consumed=consumed) -> str | None:
-            """A value for an effect whose other operands use ``fresh`` unused values: any where that is
-            enough, else one nothing uses yet (None: none will do)."""
-            if fresh >= consumed:
-                return values(keep)
-            mine = [v for v in unused - set(taken) if keep(*types[v])]
-            return values(keep, among=mine, numbers=False) if fresh + 1 >= consumed and mine else None
-
-        for x in p.outputs:
-            for count in (1, 2)[:len(x.shape)]:
-                keep = lambda row, _, e=count == len(x.shape): row != e       # noqa: E731
-                fitting = [c for c in _index_tuples(indices, count)
-                           if all(fits(extents.get(v), d) for v, d in zip(c, x.shape))]
-                for op, sign in STORE_OPS.items():      # a store is not repeated at the same indices
-                    need = consumed if op in (OpKind.STORE, OpKind.STORE_ADD) else weak
-                    here = [(c, v) for c in fitting if (x.name, c, op) not in stored
-                            and (v := value_using(keep, len(set(c) & unused), c, need)) is not None]
-                    if here:
-                        stores = " | ".join(f'"{", ".join("%" + i for i in c)}] {sign} " {v}' for c, v in here)
-                        out.append(f'"{op.value} {x.name}[" ({stores})')
-        for a, acc in accs.items():
-            if a not in read and a not in reset:
-                keep = lambda row, integer, w=acc.width is not None: row == w       # noqa: E731
-                if not acc.tracks_arg:
-                    if (value := value_using(keep, 0)) is not None:
-                        out.append(f'"update {a}, " {value}')
-                    continue
-                arg_keep = lambda row, integer: integer and not row                   # noqa: E731
-                for arg in [v for v in types if arg_keep(*types[v])] + [None]:
-                    fresh = int(arg in unused)
-                    if (value := value_using(keep, fresh, (arg,))) is not None:
-                        out.append(f'"update {a}, " {value} ", " ' + (f'"%{arg}"' if arg else self._number()))
-        due = [a for a in accs if a in read and a not in reset]
-        out += [f'"reset {a}"' for a in accs if a not in updated and a not in reset and (a in due or not consumed)]
-        return out
-
-
-def _unused(cb) -> set[str]:
-    """The values callback ``cb`` defines that no instruction of it uses."""
-    used = {a for i in cb.body for a in i.args if isinstance(a, str)}
-    return {i.result for i in cb.body if i.result is not None} - used
-
-
-def _token_queues(p: Program, token: str) -> list[str]:
-    """The queues the rules sending ``token`` push (every such rule pushes the same ones)."""
-    return next(([q for q, _ in r.pushes] for r in p.rules if r.token == token), [])
-
-
-def _index_tuples(names: list[str], count: int) -> list[tuple[str, ...]]:
-    return [(a,) for a in names] if count == 1 else [(a, b) for a in names for b in names]
-
-
-def value_types(p: Program, cb) -> dict[str, tuple[bool, bool]]:
-    """Each value callback ``cb`` defines, as (is a row, is an integer): a pop's from its queue, ``count`` an
-    integer scalar, a read from its accumulator (``read_arg`` an integer), a cast's its operand's shape with
-    its dtype, ``dot`` a floating scalar, ``gt`` its operands' shape, integer (a mask); other ops a row where
-    an operand is, integer where every operand is."""
-    queues = {q.name: q for q in p.queues}
-    accs = {a.name: a for a in p.accumulators}
-    types: dict[str, tuple[bool, bool]] = {}
-    for i in cb.body:
-        if i.result is None:
-            continue
-        operands = [types.get(a, (False, True)) if isinstance(a, str) else (False, float(a).is_integer())
-                    for a in i.args]
-        row = any(r for r, _ in operands)
-        if i.op is OpKind.POP:
-            q = queues.get(i.target)
-            types[i.result] = (q is not None and q.kind is QueueKind.ROW, q is not None and not q.dtype.is_float)
-        elif i.op is OpKind.COUNT:
-            types[i.result] = (False, True)
-        elif i.op in (OpKind.READ, OpKind.READ_ARG):
-            a = accs.get(i.target)
-            integer = i.op is OpKind.READ_ARG or (a is not None and not a.dtype.is_float)
-            types[i.result] = (a is not None and a.width is not None, integer)
-        elif i.op is OpKind.CAST:
-            types[i.result] = (row, not i.dtype.is_float)
-        elif i.op is OpKind.DOT:
-            types[i.result] = (False, False)
-        elif i.op is OpKind.GT:
-            types[i.result] = (row, True)
-        elif i.op is OpKind.SELECT:
-            types[i.result] = (row, all(n for _, n in operands[1:]))
-        else:
-            types[i.result] = (row, all(n for _, n in operands))
-    return types
-
 
 def pieces(text: str, prefix: str) -> list[str]:
     """``text`` (a program starting with ``prefix``) cut into the pieces a decoder writes after the prefix,

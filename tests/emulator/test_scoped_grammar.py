@@ -1,6 +1,7 @@
 """The piece grammars (``dae_emulator.scoped_grammar``): every task's expert program is written by them piece
 after piece; what the verifier refuses (names out of scope, a queue popped twice, a callback declared twice,
-a store before the pops) they refuse; a fresh name is any name but the taken ones."""
+a store before the pops) they refuse; names are given or bounded (the names themselves:
+``test_scoped_names.py``)."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,24 +11,14 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from dae_agent.grammar import callback_constants, task_constraint
 from dae_agent.tasks import TASKS
-from dae_emulator.scoped_grammar import fresh_name, fresh_number, pieces, pop_value, queue_name
+from dae_emulator.scoped_grammar import pieces
+from dae_emulator.scoped_names import pop_value, queue_name
+from gbnf_accepts import accepts, begins        # tests/emulator/gbnf_accepts.py
 
-xgr = pytest.importorskip("xgrammar")
-_VOCAB = [chr(c) for c in range(32, 127)] + ["\n"]      # one token per character: the grammar alone decides
-_COMPILER = xgr.GrammarCompiler(xgr.TokenizerInfo(_VOCAB))
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"     # name suffixes that never go on from one another (``w1``, ``w10`` do)
-
-
-def accepts(grammar: str | None, text: str) -> bool:
-    if grammar is None:
-        return False
-    matcher = xgr.GrammarMatcher(_COMPILER.compile_grammar(grammar), terminate_without_stop_token=True)
-    return matcher.accept_string(text) and matcher.is_completed()
 
 
 def scoped(name: str):
@@ -149,15 +140,6 @@ def test_a_stream_is_not_computed_twice():
     assert not accepts(scoped("bag_sum").next_piece(bag), "\n  traversal tu1 = range [lo, lo) in tu0")
 
 
-@pytest.mark.parametrize("taken, number, expected", [
-    ((), "0", True), ((), "17", True), ((), "017", False), ((), "-1", False), ((1,), "1", False),
-    ((1,), "10", True), ((0, 1), "0", False), ((12,), "1", True), ((12,), "123", True),
-    ((0,), "01", False), ((0,), "10", True),
-])
-def test_a_fresh_number_is_any_constant_but_a_taken_one(taken, number, expected):
-    assert accepts(f"root ::= {fresh_number(taken)}", number) is expected
-
-
 def test_a_push_rule_pushes_a_new_tokens_new_queues_or_an_existing_tokens_own():
     grammar = scoped("bag_sum")
     text = _before("bag_sum", "  on tu0.end") + "\n  on tu0.end:"
@@ -171,19 +153,6 @@ def test_a_push_rule_pushes_a_new_tokens_new_queues_or_an_existing_tokens_own():
     again = _before("bag_sum", "  on tu0.end") + "\n  on tu1.iter:"
     assert not accepts(grammar.next_piece(again), " push q_row <- row")        # ROW is sent there already
     assert not accepts(grammar.next_piece(again + " push q_row <- row"), "; token ROW")
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,5}")
-
-
-@settings(max_examples=60, deadline=None)
-@given(taken=st.sets(st.from_regex(_NAME, fullmatch=True), max_size=6),
-       name=st.one_of(st.from_regex(_NAME, fullmatch=True), st.sampled_from(["", "1a", "a-b", "abcdefg"])))
-def test_a_fresh_name_is_any_short_name_but_a_taken_one_or_one_going_on_from_it(taken, name):
-    grammar = f"root ::= {fresh_name(taken, 6)}"
-    goes_on = any(name.startswith(t) and len(name) > len(t) and (len(t) > 1 or name[len(t)] in "_0123456789")
-                  for t in taken)
-    assert accepts(grammar, name) == (bool(_NAME.fullmatch(name)) and name not in taken and not goes_on)
 
 
 def test_a_name_does_not_go_on_from_a_taken_one():
@@ -360,8 +329,7 @@ def test_no_stream_line_is_begun_where_no_stream_can_be_made():
     text = grammar.prefix + ("\n  traversal tu0 = dense [0, num_rows)\n  stream i = induction tu0"
                              "\n  stream row = load_row table[i] @tu0\n  stream a = alu mod(i, 2) @tu0"
                              "\n  stream b = alu mod(i, 256) @tu0")
-    matcher = xgr.GrammarMatcher(_COMPILER.compile_grammar(grammar.next_piece(text)))
-    assert not matcher.accept_string("\n  stream ")
+    assert not begins(grammar.next_piece(text), "\n  stream ")
 
 
 def _closes(task, text: str, depth: int) -> bool:
