@@ -83,18 +83,31 @@ def test_message_passing_is_one_fused_region_in_inference():
     assert "mul" in regions[0].name and "relu" in regions[0].name and regions[0].lookups == 2 * 4
 
 
-@pytest.mark.parametrize("fn, eager_type", [
-    (lambda x, i: x.index_select(0, i), IndexError),
-    (lambda x, i: x[i], IndexError),
-    (lambda x, i: torch.zeros(3, 2).index_add(0, i, x[: i.shape[0]]), RuntimeError),
-])
-def test_out_of_range_index_raises_like_eager_and_names_the_value(fn, eager_type):
+def _spread(i: torch.Tensor) -> torch.Tensor:
+    """A row index as a scatter's index (how PyTorch Geometric writes row scatters)."""
+    return i[:, None].expand(-1, 2)
+
+
+@pytest.mark.parametrize("fn, eager_type, written", [
+    (lambda x, i: x.index_select(0, i), IndexError, "index_select"),
+    (lambda x, i: x[i], IndexError, "index"),
+    (lambda x, i: torch.zeros(3, 2).index_add(0, i, x[: i.shape[0]]), RuntimeError, "index_add"),
+    # row scatters written as broadcast scatters: rewritten to index_add / index_reduce, raised as written
+    (lambda x, i: torch.zeros(3, 2).scatter_add(0, _spread(i), x[: i.shape[0]]), RuntimeError, "scatter_add"),
+    (lambda x, i: torch.zeros(3, 2).scatter_reduce(0, _spread(i), x[: i.shape[0]], "amax"), RuntimeError,
+     "scatter_reduce"),
+    (lambda x, i: torch.zeros(3, 2).scatter_reduce(0, _spread(i), x[: i.shape[0]], "mean", include_self=False),
+     RuntimeError, "scatter_reduce"),
+    (lambda x, i: torch.zeros(3, 2).scatter_reduce(0, _spread(i), x[: i.shape[0]], "sum"), RuntimeError,
+     "scatter_reduce"),
+], ids=["index_select", "getitem", "index_add", "scatter_add", "scatter_amax", "scatter_mean", "scatter_sum"])
+def test_out_of_range_index_raises_like_eager_and_names_the_value(fn, eager_type, written):
     x = torch.randn(3, 2)
     bad = torch.tensor([0, 7])
     with pytest.raises(eager_type):
         fn(x, bad)
     f = torch.compile(fn, backend="ember", options={"rest": "eager"})
-    with pytest.raises(eager_type, match="index 7 is out of bounds for dimension 0 with size 3"):
+    with pytest.raises(eager_type, match=rf"index 7 is out of bounds for dimension 0 with size 3 \({written} on"):
         f(x, bad)
     good = torch.tensor([2, 0])
     torch.testing.assert_close(f(x, good), fn(x, good))

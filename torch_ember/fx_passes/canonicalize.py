@@ -64,6 +64,8 @@ def _row_scatter(node: torch.fx.Node):
     return None
 
 
+_WRITTEN_AS = {aten.gather.default: SourceOp.GATHER, aten.scatter_add.default: SourceOp.SCATTER_ADD,
+               aten.scatter_reduce.two: SourceOp.SCATTER_REDUCE}
 _FROM_METADATA = {aten.new_zeros.default: aten.zeros.default, aten.new_ones.default: aten.ones.default,
                   aten.new_empty.default: aten.empty.memory_format}
 
@@ -129,8 +131,7 @@ def canonicalize(state: LoweringState) -> LoweringState:
         with graph.inserting_before(node):
             new = graph.call_function(*rewrite)
         new.meta.update(node.meta)
-        if node.target is aten.gather.default:      # raise gather's errors, not index_select's
-            new.meta[WRITTEN_AS] = SourceOp.GATHER
+        new.meta[WRITTEN_AS] = _WRITTEN_AS[node.target]     # raise the errors of the op as written
         node.replace_all_uses_with(new)
         graph.erase_node(node)
     graph.eliminate_dead_code()
