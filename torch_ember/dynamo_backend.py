@@ -16,6 +16,7 @@ from torch._functorch.aot_autograd import aot_module_simplified
 from typing import Callable
 
 from .decompositions import aot_decompositions
+from .double_backward import guard_double_backward
 from .fx_passes import GraphKind, LoweringState, run_fx_passes
 from .fx_passes.match import user_name
 from .inductor_rest import compile_rest
@@ -89,7 +90,7 @@ def _aot_lowering(gm: torch.fx.GraphModule, example_inputs, make_compiler, rest_
     primal_names = _primal_names(gm)
     table_names = {f"primals_{i + 1}": name for i, name in enumerate(primal_names)}
     table_names.update({f"arg{i}_1": name for i, name in enumerate(primal_names)})
-    return aot_module_simplified(
+    compiled = aot_module_simplified(
         gm, example_inputs,
         fw_compiler=make_compiler(table_names, GraphKind.FORWARD, ()),
         bw_compiler=make_compiler({}, GraphKind.BACKWARD, tuple(primal_names)),
@@ -97,6 +98,7 @@ def _aot_lowering(gm: torch.fx.GraphModule, example_inputs, make_compiler, rest_
         decompositions=aot_decompositions(rest_on_inductor),
         keep_inference_input_mutations=True,
     )
+    return guard_double_backward(compiled, [p for p in gm.parameters() if p.requires_grad])
 
 
 def ember_backend(gm: torch.fx.GraphModule, example_inputs, options: dict | None = None, mode: str | None = None,
