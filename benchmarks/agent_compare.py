@@ -17,6 +17,7 @@ the columns compare programs that compute the same thing. The last line is
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 import dae_emulator
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     add_model_arguments(parser, decoding=False)
     parser.add_argument("--tasks", default="all")
     add_config_arguments(parser)
-    parser.add_argument("--log", default="agent_compare_attempts.jsonl")
+    parser.add_argument("--log", default="agent_compare_attempts.jsonl",
+                        help="every attempt of every run, one JSON line each, naming its run ('decoding')")
     parser.add_argument("--runs", nargs="+", type=Decoding, choices=list(Decoding),
                         default=[Decoding.FREE, Decoding.SCOPED], metavar="DECODING",
                         help="which runs, in order: free, grammar (the task's whole grammar), scoped (piece "
@@ -68,11 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     config = config_from_arguments(args)
     cycles = compiler_cycles(args.device)
+    log = JsonlLog(args.log) if args.log else None        # one file for every run, each row naming its run
     for decoding in args.runs:
         label = decoding.value
         model = load_model(args.model, args.max_tokens, decoding, args.grammar_field)
         model = Recorder(model) if args.record else model
-        result = Agent(model, config, JsonlLog(args.log)).run(
+        result = Agent(model, config, log and functools.partial(log, decoding=label)).run(
             tasks, lambda task, rnd: print(f"{label}, round {rnd}: {task.name} done", file=sys.stderr, flush=True))
         if args.record:
             Path(args.record).mkdir(parents=True, exist_ok=True)

@@ -34,16 +34,17 @@ def outcome(rows: list[dict]) -> list[list]:
 
 
 class JsonlLog:
-    """Appends one JSON object per attempt; the file is the run's full record."""
+    """Appends one JSON object per attempt, with ``fields`` (say, which of several runs made it) added to each;
+    the file, emptied when the log is made, is the full record of the runs it is given."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("")
 
-    def __call__(self, attempt: Attempt) -> None:
+    def __call__(self, attempt: Attempt, **fields) -> None:
         with self.path.open("a") as f:
-            f.write(json.dumps(attempt_row(attempt)) + "\n")
+            f.write(json.dumps({**attempt_row(attempt), **fields}) + "\n")
 
 
 def _cell(value: float | None) -> str:

@@ -1,4 +1,7 @@
 """benchmarks/agent_compare.py compares the agent's programs with what the backend really compiles."""
+import json
+from pathlib import Path
+
 import benchmark_script          # tests/benchmarks/benchmark_script.py
 import dae_emulator
 from dae_agent.tasks import TASKS
@@ -22,3 +25,15 @@ def test_compiler_cycles_are_those_of_the_backends_default_level():
     want = verify(TASKS[name], dae_emulator.format_program(default.dae), "server").cycles
     assert cycles[name] == want
     assert want < verify(TASKS[name], dae_emulator.format_program(unoptimized.dae), "server").cycles
+
+
+def test_the_log_keeps_every_runs_attempts_each_naming_its_run(tmp_path, capsys):
+    """Each run emptied the log as it began, so a log of ``--runs free scoped`` held the scoped run alone."""
+    transcript = Path(__file__).parents[1] / "dae_agent" / "transcripts" / "smollm2_paper_gather_rows_bag_sum.json"
+    log = tmp_path / "log.jsonl"
+    assert _load().main(["--model", f"replay:{transcript}", "--tasks", "gather_rows", "--samples", "2",
+                         "--max-tokens", "96", "--runs", "free", "grammar", "--log", str(log)]) == 0
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["decoding"] for r in rows] == ["free"] * 2 + ["grammar"] * 2
+    assert {r["task"] for r in rows} == {"gather_rows"} and [r["sample"] for r in rows] == [0, 1, 0, 1]
+    assert capsys.readouterr().out.count("self-improved/single tasks solved:") == 2
