@@ -1,8 +1,8 @@
 """``torch_ember.explain(model, *inputs)``: what goes to the DAE device, what stays on the host, and why.
 
-It compiles the model with the ember backend (an ``ExportedProgram`` with ``compile_exported``, run once
-under ``torch.no_grad``), runs it once on the inputs (and, where the output needs a
-gradient, the backward pass through ``torch.autograd.grad``, so no ``.grad`` of the model changes), and
+It compiles the model with the ember backend (an ``ExportedProgram``, or ``compile_exported``'s result,
+with ``compile_exported``, run once under ``torch.no_grad``), runs it once on the inputs (and, where the
+output needs a gradient, the backward pass through ``torch.autograd.grad``, so no ``.grad`` of the model changes), and
 collects what the fx passes decided for every graph. Its launches go to a session of its own, and the
 model's buffers are put back afterwards: inspecting a model changes neither it nor ``report()``.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from .dynamo_backend import ember_backend
-from .exported import compile_exported
+from .exported import ExportedRegions, compile_exported
 from .fx_passes import LoweringState
 from .fx_passes.registry_base import meta
 from .options import EmberOptions, pattern_matches
@@ -104,6 +104,8 @@ def _explain(model, *inputs, options: dict | None = None, verbose: bool = True) 
         host.extend(HostLookup(kind, str(d.node.target), d.reason) for d in state.host)
 
     options = dict(options or {})
+    if isinstance(model, ExportedRegions):       # compile_exported's result: its program, with its options
+        model, options = model.program, {**model.options, **options}
     if isinstance(model, torch.export.ExportedProgram):
         with torch.no_grad():
             compile_exported(model, options, observer=observe)(*inputs)

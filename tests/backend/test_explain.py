@@ -75,3 +75,13 @@ def test_explain_leaves_the_model_s_buffers_and_the_report_alone():
     assert explanation.regions
     assert all(torch.equal(b, before[name]) for name, b in model.named_buffers())
     assert torch_ember.report().regions == ()
+
+
+def test_explain_takes_compile_exported_s_result_as_its_program():
+    """``explain(compile_exported(ep), x)`` traced the wrapper module and said '0 region(s)'."""
+    bag, ids = torch.nn.EmbeddingBag(50, 4, mode="mean"), torch.randint(0, 50, (4, 3))
+    program = torch.export.export(bag, (ids,))
+    compiled = torch_ember.compile_exported(program, {"vector_width": 2})
+    got = torch_ember.explain(compiled, ids, verbose=False)
+    assert [r.op for r in got.regions] == [r.op for r in torch_ember.explain(program, ids, verbose=False).regions]
+    assert [r.kind for r in got.regions] == ["embedding_bag"]
