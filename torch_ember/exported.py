@@ -36,7 +36,8 @@ class ExportedRegions(torch.nn.Module):
         super().__init__()
         self.program, self.options, self._observer = program, options, observer
         settings = EmberOptions.from_dict(options)
-        gm = program.module()
+        # functional, as the graphs AOTAutograd hands the backend: ``index_put_`` -> ``index_put``
+        gm = program.run_decompositions({}).module()
         names = {node.name: str(node.target) for node in gm.graph.find_nodes(op="placeholder")}
         self.inference = lower_graph(gm, settings, names, GraphKind.INFERENCE, observer=observer)
         # the training function per input shapes: AOTAutograd traces static shapes, so a program exported with

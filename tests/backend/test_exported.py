@@ -43,3 +43,44 @@ def test_a_dynamic_export_trains_at_every_shape_it_allows():
     outside = r"has shape \(4, 13\), but the program was exported for shape \(2\.\.64, 2\.\.12\)"
     with pytest.raises(RuntimeError, match=outside):
         compiled(torch.randint(0, 60, (4, 13))).sum().backward()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (nn.EmbeddingBag(50, 4, mode="sum"), (torch.randint(0, 50, (4, 3)),)),
+    lambda: (nn.EmbeddingBag(50, 4, mode="max", padding_idx=0), (torch.randint(0, 50, (7,)), torch.tensor([0, 2, 2]))),
+], ids=["sum_2d", "max_offsets_padding"])
+def test_an_exported_bag_runs_on_the_device_in_inference(make):
+    """torch.export keeps ``aten.embedding_bag.padding_idx``, which no lowering knew: the bag ran on the host
+    under no_grad, unreported, and ``strict`` did not raise."""
+    torch.manual_seed(0)
+    bag, args = make()
+    compiled = torch_ember.compile_exported(torch.export.export(bag, args), {"rest": "eager", "strict": True})
+    with torch_ember.Session() as session, torch.no_grad():
+        torch.testing.assert_close(compiled(*args), bag(*args))
+    assert [r["op"].startswith(f"embedding_bag_{bag.mode}") for r in session.stats.report().records()] == [True]
+
+
+class _Lookup(nn.Module):
+    def __init__(self, lookup):
+        super().__init__()
+        self.lookup, self.weight = lookup, nn.Parameter(torch.randn(6, 4))
+
+    def forward(self, index):
+        return self.lookup(self.weight, index)
+
+
+@pytest.mark.parametrize("lookup, index", [
+    (lambda w, i: torch.take_along_dim(w, i, 0), torch.tensor([[5, 0, 2, 2], [1, 1, 0, 3]])),
+    (lambda w, i: torch.take_along_dim(w, i, 1), torch.tensor([[3], [0], [1], [1], [2], [0]])),
+    (lambda w, i: torch.take_along_dim(w, i, -1), torch.tensor([[3, 0]])),            # broadcast over rows
+    (lambda w, i: torch.take_along_dim(w, i), torch.tensor([23, 0, 7])),               # flat
+    (lambda w, i: torch.zeros(4, 4).index_put_((i,), w[: i.shape[0]], accumulate=True), torch.tensor([3, 0, 3])),
+], ids=["dim0", "dim1", "broadcast", "flat", "index_put_"])
+def test_lookups_torch_export_keeps_as_written_run_on_the_device(lookup, index):
+    """torch.export keeps ``take_along_dim`` and in-place ``index_put_``, which AOTAutograd decomposes or
+    makes functional: an exported program ran them on the host under no_grad, unreported."""
+    model = _Lookup(lookup)
+    compiled = torch_ember.compile_exported(torch.export.export(model, (index,)), {"strict": True})
+    with torch_ember.Session() as session, torch.no_grad():
+        torch.testing.assert_close(compiled(index), model(index))
+    assert len(session.stats.report().records()) == 1

@@ -7,6 +7,8 @@ autograd writes their backward gathers) becomes the row operation it is: ``scatt
 that one stays as written), ``gather`` -> ``index_select``, when the index covers every column (and, for a
 scatter, the source has the index's shape: a scatter reads its source only where the index is).
 
+``take_along_dim(x, index, dim)``, which torch.export keeps, becomes the ``gather`` it is.
+
 ``take(x, index)`` reads ``x`` as one flat row of elements: it becomes ``x.reshape(-1)[index]``, a gather of
 a one-element-wide table (negative indices count from the end, as ``x[index]``'s do). ``put(x, index,
 source, accumulate=True)``, its gradient's form, becomes the flat ``index_put(accumulate=True)``.
@@ -102,10 +104,42 @@ def _flat_access(graph: torch.fx.Graph, node: torch.fx.Node) -> torch.fx.Node | 
     return _traced(graph, aten.reshape.default, (scattered, list(meta(kw["self"]).shape)))
 
 
+def _along_dim(graph: torch.fx.Graph, node: torch.fx.Node) -> torch.fx.Node | None:
+    """``take_along_dim`` (torch.export keeps it; AOTAutograd decomposes it) as the ``gather`` it is: the data
+    and the index broadcast to each other but along ``dim``; with no ``dim``, over the flat elements."""
+    kw = node_kwargs(node)
+    data, index = meta(kw["self"]), meta(kw["indices"])
+    if data is None or index is None:
+        return None
+    if kw["dim"] is None:
+        flat = _traced(graph, aten.reshape.default, (kw["self"], [-1]))
+        return _traced(graph, aten.gather.default, (flat, 0, _traced(graph, aten.reshape.default, (kw["indices"], [-1]))))
+    if data.dim() != index.dim() or data.dim() == 0:
+        return None           # eager refuses it: left as written, its error is eager's
+    dim = kw["dim"] % data.dim()
+    try:
+        common = list(torch.broadcast_shapes(*(t.shape[:dim] + (1,) + t.shape[dim + 1:] for t in (data, index))))
+    except RuntimeError:
+        return None
+
+    def spread(arg, t):
+        shape = common[:dim] + [t.shape[dim]] + common[dim + 1:]
+        return arg if list(t.shape) == shape else _traced(graph, aten.expand.default, (arg, shape))
+    return _traced(graph, aten.gather.default, (spread(kw["self"], data), dim, spread(kw["indices"], index)))
+
+
 def canonicalize(state: LoweringState) -> LoweringState:
     gm = state.gm
     graph = gm.graph
     for node in list(graph.nodes):
+        if node.op == "call_function" and node.target is aten.take_along_dim.default:
+            with graph.inserting_before(node):
+                new = _along_dim(graph, node)
+            if new is not None:
+                new.meta[WRITTEN_AS] = SourceOp.GATHER
+                node.replace_all_uses_with(new)
+                graph.erase_node(node)
+            continue
         if node.op == "call_function" and node.target in (aten.take.default, aten.put.default):
             with graph.inserting_before(node):
                 new = _flat_access(graph, node)

@@ -36,9 +36,9 @@ def _bag_check(kw: dict) -> str | None:
 
 
 def _bag_spec(kw: dict, table: str) -> RegionSpec:
-    return RegionSpec(RegionKind.EMBEDDING_BAG, table, BagMode(kw["mode"]), kw["padding_idx"] if
-                      kw["padding_idx"] is not None else -1, kw["include_last_offset"],
-                      kw["per_sample_weights"] is not None)
+    padding_idx = kw.get("padding_idx")     # embedding_bag.default has none
+    return RegionSpec(RegionKind.EMBEDDING_BAG, table, BagMode(kw["mode"]), padding_idx if padding_idx is not None
+                      else -1, kw["include_last_offset"], kw["per_sample_weights"] is not None)
 
 
 def _bag_args(kw: dict) -> list:
@@ -74,6 +74,9 @@ def _bag_backward_check(kw: dict) -> str | None:
 EMBEDDING_LOWERINGS: dict = {
     aten._embedding_bag.default: Lowering(_bag_check, _bag_spec, _bag_args, "weight"),
     aten._embedding_bag_forward_only.default: Lowering(_bag_check, _bag_spec, _bag_args, "weight"),
+    # the public op, as torch.export keeps it (AOTAutograd decomposes it into ``_embedding_bag``)
+    aten.embedding_bag.default: Lowering(_bag_check, _bag_spec, _bag_args, "weight"),
+    aten.embedding_bag.padding_idx: Lowering(_bag_check, _bag_spec, _bag_args, "weight"),
     aten.embedding.default: Lowering(
         lambda kw: _common_checks(kw, "weight"),
         lambda kw, table: RegionSpec(RegionKind.EMBEDDING, table, padding_idx=kw["padding_idx"]),

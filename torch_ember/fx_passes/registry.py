@@ -19,5 +19,6 @@ LOOKUP_LIKE = {
     aten.embedding_renorm_.default,
     aten._sparse_mm.default, aten._sparse_mm.reduce, aten._sparse_addmm.default,   # what sparse_mm leaves
     aten._sparse_mm_reduce_impl.default, aten._sparse_mm_reduce_impl_backward.default,
-    aten.take.default, aten.put.default, aten.index_fill.int_Tensor, aten.masked_select.default,
+    aten.take.default, aten.put.default, aten.take_along_dim.default, aten.index_fill.int_Tensor,
+    aten.masked_select.default,
 }
