@@ -164,6 +164,9 @@ class EmberOptions:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
                 raise ValueError(f"option {name!r} must be a number between 0 and 1 (exclusive), got {value!r}")
             object.__setattr__(self, name, float(value))     # numpy's too, as a Python float
+        for name in ("verify", "strict"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"option {name!r} must be True or False, got {getattr(self, name)!r}")
         if self.regions not in ("dae", "triton"):
             raise ValueError(f"option 'regions' must be 'dae' or 'triton', got {self.regions!r}")
         if not isinstance(self.mode, str) or self.mode not in inductor_modes():

@@ -38,6 +38,8 @@ def test_unknown_option_lists_the_known_ones():
     ({"timing": "fast"}, "'timing' must be 'sampled' or 'full', got 'fast'"),
     ({"timing_error": 0}, "'timing_error' must be a number between 0 and 1"),
     ({"timing_confidence": 1.5}, "'timing_confidence' must be a number between 0 and 1"),
+    ({"verify": "yes"}, "'verify' must be True or False, got 'yes'"),        # was taken as on
+    ({"strict": "False"}, "'strict' must be True or False, got 'False'"),    # was taken as on
 ])
 def test_bad_option_values_raise_value_error(options, message):
     with pytest.raises(ValueError, match=message):
