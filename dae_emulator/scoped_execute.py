@@ -160,6 +160,9 @@ class ExecutePieces:
                 out.append(f'"%" {fresh_name(taken)} " = " ({" | ".join(assigned)})')
         if [q for q in queues if q not in popped]:
             return out                                  # a callback pops its operands before its first effect
+        row_sink = any(len(x.shape) == 2 for x in p.outputs) or any(a.width is not None for a in accs.values())
+        if not effects and not row_sink and any(types[v][0] for v in unused):
+            return out      # no effect takes a row, and none computes after the first: reduce the row first
         stored = {(i.target, i.args[:-1], i.op) for i in cb.body if i.op in STORE_KINDS}
         indices = [v for v, (row, integer) in types.items() if integer and not row]
         extents = value_extents(p, cb, stream_extents(p, dict(self.value_bounds)))

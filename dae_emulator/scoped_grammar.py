@@ -114,6 +114,7 @@ class ScopedGrammar:
         if layout_open and p.traversals and sum(s.traversal == p.traversals[-1].name for s in p.streams) < MAX_STREAMS:
             if stream := self._stream(p, names):
                 out.append(stream)
+        rules = []
         if p.traversals and p.streams and (p.rules or self._all_loaded(p)):
             if layout_open:
                 out.append('"\\n  cores take outer items in tiles of " [1-9] [0-9]{0,5}')
@@ -123,8 +124,11 @@ class ScopedGrammar:
                     for guard in (None, *guards):      # begun only where it can push a queue
                         if self._rule_rest(p, t.name, event.value, guard, None) is not None:
                             when = f" when {guard}" if guard else ""
-                            out.append(f'"\\n  on {t.name}.{event.value}{when}:"')
-        if p.rules and self._all_used(p):
+                            rules.append(f'"\\n  on {t.name}.{event.value}{when}:"')
+        # every stream used first, unless no rule can use one any more (every event sends every token it may,
+        # and there is room for no new one): SmolLM2 got there with an offsets load nothing read, a dead end
+        out += rules
+        if p.rules and (self._all_used(p) or not rules):
             out.append('"\\nqueues:"')
         return out
 
@@ -242,7 +246,8 @@ class ScopedGrammar:
         """The next piece of a push rule whose line so far is ``on UNIT.EVENT[ when S]:[ push ITEMS]``: new
         queues for a new token, each named after its stream (``queue_name``) and of a stream this event does
         not push already (SmolLM2 pushed i and row on tu0.iter again and again, into q_i_2, q_row_2, ...), or
-        an existing token's queues (each once) for that token, which this event does not send already; each
+        an existing token's queues (each once) for that token, which this event does not send already and
+        can fill (SmolLM2 began ``push q_t2 <- i`` where no stream was left for the token's other queue); each
         stream pushed once a rule (its callback can use a value twice)."""
         pushed = [tuple(x.strip() for x in item.split("<-")) for item in (items or "").split(", ") if item]
         token_queues, sent_here, pushed_here = {}, set(), set()
@@ -255,7 +260,8 @@ class ScopedGrammar:
         row_queues = {q for r in p.rules for q, s in r.pushes if p.stream(s).kind is StreamKind.LOAD_ROW}
         streams = [s for s in self._visible(p, unit) if s.kind is not StreamKind.PREFETCH_ROW
                    and s.name not in {stream for _, stream in pushed}]     # a stream once a rule
-        rows = one_of(s.name for s in streams if s.kind is StreamKind.LOAD_ROW)
+        row_streams = [s for s in streams if s.kind is StreamKind.LOAD_ROW]
+        rows = one_of(s.name for s in row_streams)
         scalars = one_of(s.name for s in streams if s.kind is not StreamKind.LOAD_ROW)
         mine = [q for q, _ in pushed]
         old = [q for q in mine if q in owner]
@@ -268,6 +274,10 @@ class ScopedGrammar:
             for token, queues in token_queues.items():
                 if (old and owner[old[0]] != token) or token in sent_here:
                     continue
+                left = [q for q in queues if q not in mine]
+                row_left = sum(q in row_queues for q in left)
+                if row_left > len(row_streams) or len(left) - row_left > len(streams) - len(row_streams):
+                    continue        # too few streams left for its queues (each stream once): a dead end
                 for q in queues:
                     if q not in mine and (rows if q in row_queues else scalars):
                         items_next.append(f'"{q} <- " {rows if q in row_queues else scalars}')
