@@ -41,7 +41,8 @@ class ExecutePieces:
         """A number a callback may write."""
         if self.constants is None:
             return NUMBER
-        return "(" + " | ".join(f'"{c}"' + (' (".0")?' if c.lstrip("-").isdigit() else "") for c in self.constants) + ")"
+        spelled = [f'"{c}"' + (' (".0")?' if c.lstrip("-").isdigit() else "") for c in self.constants]
+        return "(" + " | ".join(spelled) + ")"
 
     def pieces(self, p: Program) -> list[str]:
         """The pieces that may come next in the execute section of ``p``."""

@@ -88,7 +88,8 @@ class ScopedGrammar:
         if program is None:
             return None
         section = next(s for s in reversed(lines) if s in ("access:", "queues:", "execute:"))
-        alternatives = {"access:": self._access, "queues:": self._queues, "execute:": self._execute_pieces.pieces}[section](program)
+        pieces_of = {"access:": self._access, "queues:": self._queues, "execute:": self._execute_pieces.pieces}
+        alternatives = pieces_of[section](program)
         alternatives = [a for a in alternatives if a]
         return _grammar(alternatives) if alternatives else None
 

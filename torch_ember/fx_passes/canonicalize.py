@@ -113,7 +113,8 @@ def _along_dim(graph: torch.fx.Graph, node: torch.fx.Node) -> torch.fx.Node | No
         return None
     if kw["dim"] is None:
         flat = _traced(graph, aten.reshape.default, (kw["self"], [-1]))
-        return _traced(graph, aten.gather.default, (flat, 0, _traced(graph, aten.reshape.default, (kw["indices"], [-1]))))
+        flat_index = _traced(graph, aten.reshape.default, (kw["indices"], [-1]))
+        return _traced(graph, aten.gather.default, (flat, 0, flat_index))
     if data.dim() != index.dim() or data.dim() == 0:
         return None           # eager refuses it: left as written, its error is eager's
     dim = kw["dim"] % data.dim()
