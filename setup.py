@@ -15,7 +15,7 @@ setup(
     install_requires=["torch>=2.11", "numpy", "numba", "gpytorch", "scikit-learn", "tqdm", "matplotlib"],
     extras_require={"test": ["pytest", "hypothesis", "torch_geometric", "triton==3.9.0", "transformers", "gguf",
                              "accelerate", "tensordict", "torchmetrics==1.0.3", "pyre-extensions",
-                             "expecttest", "optuna", "distributed", "xgrammar"], "bench": ["optuna", "smac", "hypermapper",
+                             "expecttest", "optuna", "smac", "distributed", "xgrammar"], "bench": ["optuna", "smac", "hypermapper",
                                                                               # hypermapper 2 imports pkg_resources
                                                                               "setuptools<81"]},
     entry_points={"torch_dynamo_backends": ["ember = torch_ember.dynamo_backend:ember_backend"]},
