@@ -35,10 +35,18 @@ def _compiled_function() -> str:
     return "" if name in ("forward", "<module>", "<lambda>") else name
 
 
+# a graph input's name as the user knows it, set by who made the graph (an exported program's "user.weight"
+# for its lifted placeholder "p_user_weight"); Dynamo's graphs say it in their "grapharg"
+USER_NAME = "ember_user_name"
+
+
 def _primal_names(gm: torch.fx.GraphModule) -> list[str]:
     names = [n for n, _ in gm.named_parameters()] + [n for n, _ in gm.named_buffers()]
     function = _compiled_function()
     for node in gm.graph.find_nodes(op="placeholder"):
+        if USER_NAME in node.meta:
+            names.append(node.meta[USER_NAME])
+            continue
         arg = node.meta.get("grapharg")
         if arg is None or arg.source is None:
             names.append(node.name)

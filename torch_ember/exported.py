@@ -21,7 +21,7 @@ import torch
 from torch.export.graph_signature import InputKind, OutputKind
 from torch.utils import _pytree as pytree
 
-from .dynamo_backend import Observer, ember_backend, lower_graph
+from .dynamo_backend import USER_NAME, Observer, ember_backend, lower_graph
 from .fx_passes import GraphKind
 from .fx_passes.sparse_mm import csr_bag, per_row_mean, product_operands
 from .options import EmberOptions
@@ -38,7 +38,9 @@ class ExportedRegions(torch.nn.Module):
         settings = EmberOptions.from_dict(options)
         # functional, as the graphs AOTAutograd hands the backend: ``index_put_`` -> ``index_put``
         gm = program.run_decompositions({}).module()
-        names = {node.name: str(node.target) for node in gm.graph.find_nodes(op="placeholder")}
+        # the user's names: an input's, and a parameter's or buffer's path in the module ("user.weight")
+        names = {node.name: str(node.target)
+                 for op in ("placeholder", "get_attr") for node in gm.graph.find_nodes(op=op)}
         self.inference = lower_graph(gm, settings, names, GraphKind.INFERENCE, observer=observer)
         # the training function per input shapes: AOTAutograd traces static shapes, so a program exported with
         # dynamic ones gets one per shape it is trained at
@@ -81,6 +83,11 @@ class ExportedRegions(torch.nn.Module):
         shapes = tuple(tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in inputs)
         if shapes not in self._training:
             gm, coalesce = _trainable_graph(self.program.graph_module, self._placeholders, self._csr_inputs)
+            targets = {spec.arg.name: spec.target for spec in self.program.graph_signature.input_specs
+                       if spec.kind is not InputKind.USER_INPUT and spec.target}
+            for node in gm.graph.find_nodes(op="placeholder"):     # "p_user_weight": "user.weight"
+                if node.name in targets:
+                    node.meta[USER_NAME] = targets[node.name]
             self._coalesced_inputs = tuple(k for k, node in enumerate(self._placeholders) if node.name in coalesce)
             try:
                 self._training[shapes] = ember_backend(gm, _unpacked(inputs, self._csr_inputs), self.options,

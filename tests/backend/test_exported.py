@@ -84,3 +84,25 @@ def test_lookups_torch_export_keeps_as_written_run_on_the_device(lookup, index):
     with torch_ember.Session() as session, torch.no_grad():
         torch.testing.assert_close(compiled(index), model(index))
     assert len(session.stats.report().records()) == 1
+
+
+class _TwoTables(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.user, self.item = nn.EmbeddingBag(50, 4, mode="sum"), nn.Embedding(30, 4)
+
+    def forward(self, users, items):
+        return self.user(users).sum(1) + self.item(items).sum(1)
+
+
+def test_an_exported_program_names_its_tables_as_the_module_does_in_inference_and_training():
+    """Inference named a table 'user.user_weight' and training 'p_user_weight' (export's placeholder), so one
+    table had two names in the report and region_knobs patterns for the module's names matched neither."""
+    model, users, items = _TwoTables(), torch.randint(0, 50, (4, 3)), torch.randint(0, 30, (4, 2))
+    compiled = torch_ember.compile_exported(torch.export.export(model, (users, items)))
+    with torch_ember.Session() as inference, torch.no_grad():
+        compiled(users, items)
+    with torch_ember.Session() as training:
+        compiled(users, items).sum().backward()
+    assert {r["region"] for r in inference.stats.report().records()} == {"user.weight", "item.weight"}
+    assert {r["region"] for r in training.stats.report().records()} == {"user.weight", "item.weight"}
