@@ -47,6 +47,9 @@ class ExportedRegions(torch.nn.Module):
         self._training: dict[tuple, Callable] = {}
         self._csr_inputs, self._coalesced_inputs = (), ()
         self._placeholders = list(program.graph_module.graph.find_nodes(op="placeholder"))
+        # a lifted placeholder's path in the module ("p_user_weight": "user.weight"), for the training graphs
+        self._module_paths = {spec.arg.name: spec.target for spec in program.graph_signature.input_specs
+                              if spec.kind is not InputKind.USER_INPUT and spec.target}
 
     def forward(self, *args, **kwargs):
         inputs = self._graph_inputs(args, kwargs)
@@ -83,11 +86,9 @@ class ExportedRegions(torch.nn.Module):
         shapes = tuple(tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in inputs)
         if shapes not in self._training:
             gm, coalesce = _trainable_graph(self.program.graph_module, self._placeholders, self._csr_inputs)
-            targets = {spec.arg.name: spec.target for spec in self.program.graph_signature.input_specs
-                       if spec.kind is not InputKind.USER_INPUT and spec.target}
-            for node in gm.graph.find_nodes(op="placeholder"):     # "p_user_weight": "user.weight"
-                if node.name in targets:
-                    node.meta[USER_NAME] = targets[node.name]
+            for node in gm.graph.find_nodes(op="placeholder"):
+                if node.name in self._module_paths:
+                    node.meta[USER_NAME] = self._module_paths[node.name]
             self._coalesced_inputs = tuple(k for k, node in enumerate(self._placeholders) if node.name in coalesce)
             try:
                 self._training[shapes] = ember_backend(gm, _unpacked(inputs, self._csr_inputs), self.options,

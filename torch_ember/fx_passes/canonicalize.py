@@ -67,7 +67,7 @@ def _row_scatter(node: torch.fx.Node):
 
 
 _WRITTEN_AS = {aten.gather.default: SourceOp.GATHER, aten.scatter_add.default: SourceOp.SCATTER_ADD,
-               aten.scatter_reduce.two: SourceOp.SCATTER_REDUCE}
+               aten.scatter_reduce.two: SourceOp.SCATTER_REDUCE, aten.take_along_dim.default: SourceOp.GATHER}
 _FROM_METADATA = {aten.new_zeros.default: aten.zeros.default, aten.new_ones.default: aten.ones.default,
                   aten.new_empty.default: aten.empty.memory_format}
 
@@ -129,22 +129,20 @@ def _along_dim(graph: torch.fx.Graph, node: torch.fx.Node) -> torch.fx.Node | No
     return _traced(graph, aten.gather.default, (spread(kw["self"], data), dim, spread(kw["indices"], index)))
 
 
+_ELEMENT_ACCESS = {aten.take.default: _flat_access, aten.put.default: _flat_access,
+                   aten.take_along_dim.default: _along_dim}
+
+
 def canonicalize(state: LoweringState) -> LoweringState:
     gm = state.gm
     graph = gm.graph
     for node in list(graph.nodes):
-        if node.op == "call_function" and node.target is aten.take_along_dim.default:
+        if node.op == "call_function" and node.target in _ELEMENT_ACCESS:
             with graph.inserting_before(node):
-                new = _along_dim(graph, node)
+                new = _ELEMENT_ACCESS[node.target](graph, node)
             if new is not None:
-                new.meta[WRITTEN_AS] = SourceOp.GATHER
-                node.replace_all_uses_with(new)
-                graph.erase_node(node)
-            continue
-        if node.op == "call_function" and node.target in (aten.take.default, aten.put.default):
-            with graph.inserting_before(node):
-                new = _flat_access(graph, node)
-            if new is not None:
+                if node.target in _WRITTEN_AS:
+                    new.meta[WRITTEN_AS] = _WRITTEN_AS[node.target]
                 node.replace_all_uses_with(new)
                 graph.erase_node(node)
             continue
